@@ -1,0 +1,37 @@
+/** The parts of host.json the devhost honours. Durations use the .NET TimeSpan form ("00:05:00", "1.00:00:00"). */
+export interface HostJson {
+  version?: string;
+  extensions?: {
+    http?: { routePrefix?: string; maxRequestBodySize?: number };
+    durableTask?: {
+      hubName?: string;
+      maxConcurrentActivityFunctions?: number;
+      maxConcurrentOrchestratorFunctions?: number;
+      overridableExistingInstanceStates?: 'AnyState' | 'NonRunningStates';
+      storageProvider?: {
+        controlQueueVisibilityTimeout?: string;
+        workItemQueueVisibilityTimeout?: string;
+        maxQueuePollingInterval?: string;
+      };
+    };
+  };
+}
+
+/** Parses a .NET TimeSpan string (`[d.]hh:mm:ss[.fff]`) into milliseconds. */
+export function parseTimeSpan(value: string): number {
+  const match = /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?$/.exec(value.trim());
+  if (!match) throw new Error(`"${value}" is not a TimeSpan (expected [d.]hh:mm:ss[.fff])`);
+  const [, days = '0', hours = '0', minutes = '0', seconds = '0', fraction = ''] = match;
+  const ms = fraction ? Math.round(Number(`0.${fraction}`) * 1000) : 0;
+  return ((Number(days) * 24 + Number(hours)) * 60 + Number(minutes)) * 60_000 + Number(seconds) * 1000 + ms;
+}
+
+/** Formats milliseconds as a TimeSpan string, the form the orchestrator payload uses ("6.00:00:00"). */
+export function formatTimeSpan(ms: number): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const totalSeconds = Math.floor(ms / 1000);
+  const days = Math.floor(totalSeconds / 86_400);
+  const rest = totalSeconds % 86_400;
+  const hms = `${pad(Math.floor(rest / 3600))}:${pad(Math.floor((rest % 3600) / 60))}:${pad(rest % 60)}`;
+  return days > 0 ? `${days}.${hms}` : hms;
+}

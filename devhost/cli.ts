@@ -1,0 +1,148 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { triggerKindOf } from './app/registeredFunction';
+import { ManualClock, systemClock } from './clock';
+import { startDevhost, type StorageChoice } from './startDevhost';
+
+const USAGE = `Usage: devhost start [--app DIR] [--port N] [--storage memory|disk|<connection string>]
+                     [--data-dir DIR] [--hub NAME] [--clock system|manual] [--json]
+
+Runs an Azure Functions (Node v4 model) app locally with Durable Functions on Azurite.
+  --app       the Functions app directory (default: .)
+  --port      the HTTP port (default: 7071; 0 = any free port)
+  --storage   memory (nothing kept), disk (default; under --data-dir) or an Azure Storage connection string
+  --data-dir  where disk storage and keys.json live (default: <app>/.devhost)
+  --hub       durable task hub name (default: host.json extensions.durableTask.hubName)
+  --clock     manual: time moves only through POST /admin/devhost/clock {"advanceMs": N} (master key)
+  --json      print one JSON line {"url", "rpcBaseUrl", "keys", ...} once ready (for scripts)`;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface CliOptions {
+  appDir: string;
+  port: number;
+  storage: StorageChoice;
+  dataDir?: string;
+  hub?: string;
+  clock: 'system' | 'manual';
+  json: boolean;
+}
+
+export function parseCli(argv: string[]): CliOptions {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      app: { type: 'string' },
+      port: { type: 'string' },
+      storage: { type: 'string' },
+      'data-dir': { type: 'string' },
+      hub: { type: 'string' },
+      clock: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) throw new UsageError(USAGE);
+  const command = positionals[0] ?? 'start';
+  if (command !== 'start' || positionals.length > 1) throw new UsageError(`Unknown command "${positionals.join(' ')}".\n\n${USAGE}`);
+  const port = values.port === undefined ? 7071 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, not "${values.port}"`);
+  const storageArg = values.storage ?? 'disk';
+  const storage: StorageChoice =
+    storageArg === 'memory' || storageArg === 'disk' ? storageArg : storageArg.includes('=') ? { connectionString: storageArg } : 'disk';
+  if (storageArg !== 'memory' && storageArg !== 'disk' && !storageArg.includes('=')) {
+    throw new UsageError(`--storage must be memory, disk or a connection string (Key=Value;...), not "${storageArg}"`);
+  }
+  const clock = values.clock ?? 'system';
+  if (clock !== 'system' && clock !== 'manual') throw new UsageError(`--clock must be system or manual, not "${clock}"`);
+  return {
+    appDir: path.resolve(values.app ?? '.'),
+    port,
+    storage,
+    ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
+    ...(values.hub ? { hub: values.hub } : {}),
+    clock,
+    json: values.json === true,
+  };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let options: CliOptions;
+  try {
+    options = parseCli(argv);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exitCode = error instanceof UsageError && argv.includes('--help') ? 0 : 2;
+    return;
+  }
+  let devhost;
+  try {
+    devhost = await startDevhost({
+      appDir: options.appDir,
+      port: options.port,
+      storage: options.storage,
+      ...(options.dataDir ? { dataDir: options.dataDir } : {}),
+      ...(options.hub ? { hubName: options.hub } : {}),
+      clock: options.clock === 'manual' ? new ManualClock(Date.now()) : systemClock,
+    });
+  } catch (error) {
+    console.error(`devhost could not start: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+    return;
+  }
+  const lines = [`Functions app: ${devhost.app.directory}`, '', 'Functions:'];
+  for (const fn of devhost.app.functions.values()) {
+    const kind = triggerKindOf(fn);
+    if (kind === 'http') {
+      const methods = Array.isArray(fn.trigger.methods) ? (fn.trigger.methods as string[]).join(',') : 'GET,POST';
+      const prefix = devhost.app.hostJson.extensions?.http?.routePrefix ?? 'api';
+      const route = typeof fn.trigger.route === 'string' ? fn.trigger.route : fn.name;
+      lines.push(`  ${fn.name}: [${methods}] ${devhost.url}/${prefix ? `${prefix}/` : ''}${route}  (auth: ${String(fn.trigger.authLevel ?? 'anonymous')})`);
+    } else if (kind === 'timer') {
+      lines.push(`  ${fn.name}: timerTrigger ${String(fn.trigger.schedule)}${fn.trigger.runOnStartup ? ' (runOnStartup)' : ''}`);
+    } else {
+      lines.push(`  ${fn.name}: ${fn.trigger.type}`);
+    }
+  }
+  lines.push(
+    '',
+    `Storage: ${devhost.storageDescription}`,
+    `Task hub: ${devhost.hubName}`,
+    `Clock: ${options.clock}`,
+    '',
+    'Keys (x-functions-key header or ?code=):',
+    `  master (admin): ${devhost.keys.masterKey}`,
+    ...Object.entries(devhost.keys.functionKeys).map(([name, key]) => `  function/${name}: ${key}`),
+    ...Object.entries(devhost.keys.systemKeys).map(([name, key]) => `  system/${name}: ${key}`),
+    '',
+    `Host started: ${devhost.url}  (Ctrl-C to stop)`,
+  );
+  console.log(lines.join('\n'));
+  if (options.json) {
+    console.log(JSON.stringify({ url: devhost.url, rpcBaseUrl: devhost.rpcBaseUrl, keys: devhost.keys, hubName: devhost.hubName, connectionString: devhost.connectionString }));
+  }
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      console.log('Forced exit.');
+      process.exit(130);
+    }
+    stopping = true;
+    console.log(`\n${signal}: stopping (waiting for running functions; press Ctrl-C again to force)...`);
+    devhost
+      .stop()
+      .then(() => {
+        console.log('Stopped.');
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        console.error('Stop failed:', error);
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}

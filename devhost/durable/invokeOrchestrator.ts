@@ -1,0 +1,73 @@
+import type { FunctionsLibrary } from '../app/loadFunctionsApp';
+import type { RegisteredFunction } from '../app/registeredFunction';
+import { formatTimeSpan } from '../app/hostJson';
+import type { OrchestratorStateJson } from './action';
+import type { HistoryEvent } from './historyEvent';
+import type { TimerPolicy } from './planTurn';
+
+export interface OrchestratorInvocation {
+  instanceId: string;
+  parentInstanceId: string | null;
+  /** Parsed orchestration input. */
+  input: unknown;
+  /** Committed events (replayed) followed by this turn's new events. */
+  history: readonly HistoryEvent[];
+  newEventCount: number;
+  policy: TimerPolicy;
+  invocationId: string;
+  log: (level: string, ...args: unknown[]) => void;
+}
+
+export type OrchestratorOutcome =
+  | { ok: true; state: OrchestratorStateJson }
+  | { ok: false; error: string; state?: OrchestratorStateJson };
+
+const OUT_OF_PROC_MARKER = '$OutOfProcData$:';
+
+/**
+ * Runs one replay of an orchestrator through the real durable-functions library: builds the trigger payload the
+ * extension builds (request schema V3), then normalises the reply through JSON as the worker's wire would.
+ */
+export async function invokeOrchestrator(
+  fn: RegisteredFunction,
+  library: FunctionsLibrary,
+  call: OrchestratorInvocation,
+): Promise<OrchestratorOutcome> {
+  const oldCount = call.history.length - call.newEventCount;
+  const history = call.history.map((e, i) => ({ ...e, IsPlayed: i < oldCount }));
+  const payload = {
+    history: JSON.parse(JSON.stringify(history)) as unknown,
+    input: call.input,
+    instanceId: call.instanceId,
+    parentInstanceId: call.parentInstanceId,
+    isReplaying: oldCount > 0,
+    upperSchemaVersion: 1,
+    upperSchemaVersionNew: 2,
+    maximumShortTimerDuration: formatTimeSpan(call.policy.maximumShortTimerMs),
+    longRunningTimerIntervalDuration: formatTimeSpan(call.policy.longTimerIntervalMs),
+    defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
+  };
+  const context = new library.InvocationContext({
+    invocationId: call.invocationId,
+    functionName: fn.name,
+    logHandler: call.log,
+    triggerMetadata: {},
+    options: { trigger: fn.trigger, extraInputs: fn.extraInputs, extraOutputs: fn.extraOutputs, return: fn.returnBinding },
+  });
+  try {
+    const state = (await fn.callback(payload, context)) as unknown;
+    return { ok: true, state: JSON.parse(JSON.stringify(state)) as OrchestratorStateJson };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const at = message.indexOf(OUT_OF_PROC_MARKER);
+    if (at >= 0) {
+      try {
+        const state = JSON.parse(message.slice(at + OUT_OF_PROC_MARKER.length)) as OrchestratorStateJson;
+        return { ok: false, error: state.error ?? message, state };
+      } catch {
+        // fall through to the raw message
+      }
+    }
+    return { ok: false, error: message };
+  }
+}

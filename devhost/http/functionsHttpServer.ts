@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { LoadedApp } from '../app/loadFunctionsApp';
+import { triggerKindOf, type RegisteredFunction } from '../app/registeredFunction';
+import { isManualClock, type Clock } from '../clock';
+import { fromHttpResponse } from '../converters/fromHttpResponse';
+import { toHttpRequest } from '../converters/toHttpRequest';
+import type { DurableEngine } from '../durable/durableEngine';
+import { handleDurableApi, type ManagementUrls } from './durableHttpApi';
+import { isAuthorized, type AuthLevel, type HostKeys } from './hostKeys';
+import { compileRoute, type CompiledRoute } from './routeTemplate';
+import { BodyTooLargeError, json, jsonError, readBody, send, type WireReply, type WireRequest } from './wire';
+import type { LogFn } from '../durable/engineContext';
+
+export interface HttpRoute {
+  fn: RegisteredFunction;
+  route: CompiledRoute;
+  methods: string[];
+  authLevel: AuthLevel;
+}
+
+export interface FunctionsHttpDeps {
+  app: LoadedApp;
+  keys: HostKeys;
+  engine: DurableEngine | undefined;
+  routePrefix: string;
+  maxRequestBodyBytes: number;
+  functionTimeoutMs: number;
+  clock: Clock;
+  log: LogFn;
+  /** Binding data for `durableClient` inputs (`df.getClient(context)`), for a request arriving at `origin`. */
+  durableClientData(origin: string): unknown;
+  managementUrls: ManagementUrls;
+  onClockAdvanced(): void;
+}
+
+export function buildHttpRoutes(app: LoadedApp, routePrefix: string): HttpRoute[] {
+  const routes: HttpRoute[] = [];
+  for (const fn of app.functions.values()) {
+    if (triggerKindOf(fn) !== 'http') continue;
+    const template = typeof fn.trigger.route === 'string' ? fn.trigger.route : fn.name;
+    const methods = (Array.isArray(fn.trigger.methods) ? (fn.trigger.methods as string[]) : ['GET', 'POST']).map((m) =>
+      m.toUpperCase(),
+    );
+    const authLevel = (String(fn.trigger.authLevel ?? 'anonymous').toLowerCase() as AuthLevel);
+    routes.push({ fn, route: compileRoute(`${routePrefix ? `${routePrefix}/` : ''}${template}`), methods, authLevel });
+  }
+  // Literal routes before parameterised ones, as ASP.NET routing orders them.
+  return routes.sort((a, b) => paramCount(a.route.template) - paramCount(b.route.template));
+}
+
+const paramCount = (template: string) => (template.match(/\{/g) ?? []).length;
+
+const presentedKey = (req: WireRequest) => {
+  const header = req.headers['x-functions-key'];
+  return (typeof header === 'string' ? header : undefined) ?? req.url.searchParams.get('code') ?? undefined;
+};
+
+/** The request handler of the devhost's public port: function routes, the durable webhooks and admin APIs. */
+export function createFunctionsHttpHandler(deps: FunctionsHttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const routes = buildHttpRoutes(deps.app, deps.routePrefix);
+  return (req, res) => {
+    void handle(deps, routes, req, res);
+  };
+}
+
+async function handle(deps: FunctionsHttpDeps, routes: HttpRoute[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const host = req.headers.host ?? 'localhost';
+  const url = new URL(req.url ?? '/', `http://${host}`);
+  const origin = url.origin;
+  let body: Buffer;
+  try {
+    body = await readBody(req, deps.maxRequestBodyBytes);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) {
+      send(res, jsonError(413, 'PayloadTooLarge', `The request body is larger than ${deps.maxRequestBodyBytes} bytes.`));
+      req.resume();
+      return;
+    }
+    send(res, jsonError(400, 'BadRequest', 'The request body could not be read.'));
+    return;
+  }
+  const wire: WireRequest = { method: (req.method ?? 'GET').toUpperCase(), url, headers: req.headers, body };
+  try {
+    send(res, await dispatch(deps, routes, req, wire, origin));
+  } catch (error) {
+    const errorId = randomUUID();
+    deps.log('error', `request ${wire.method} ${url.pathname} failed`, {
+      errorId,
+      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+    });
+    if (!res.headersSent) send(res, jsonError(500, 'InternalServerError', 'The function failed; see the host log.', { errorId }));
+  }
+}
+
+async function dispatch(
+  deps: FunctionsHttpDeps,
+  routes: HttpRoute[],
+  req: IncomingMessage,
+  wire: WireRequest,
+  origin: string,
+): Promise<WireReply> {
+  const path = wire.url.pathname;
+  const durablePrefix = '/runtime/webhooks/durabletask/';
+  if (path.startsWith(durablePrefix) || path === durablePrefix.slice(0, -1)) {
+    if (!deps.engine) return jsonError(404, 'NotFound', 'This app has no Durable Functions.');
+    if (!isAuthorized(deps.keys, 'system', presentedKey(wire))) {
+      return jsonError(401, 'Unauthorized', 'The durable task API needs the durabletask_extension system key or the master key.');
+    }
+    return handleDurableApi(deps.engine, deps.managementUrls, path.slice(durablePrefix.length), wire, origin);
+  }
+  if (path.startsWith('/admin/')) return admin(deps, routes, wire);
+
+  const candidates = routes
+    .map((r) => ({ r, params: r.route.match(path) }))
+    .filter((c): c is { r: HttpRoute; params: Record<string, string> } => c.params !== undefined);
+  if (candidates.length === 0) return jsonError(404, 'NotFound', `No function is registered for ${path}`);
+  const match = candidates.find((c) => c.r.methods.includes(wire.method));
+  if (!match) {
+    const allowed = [...new Set(candidates.flatMap((c) => c.r.methods))];
+    return { ...jsonError(405, 'MethodNotAllowed', `${wire.method} is not allowed; use ${allowed.join(', ')}`), headers: { allow: allowed.join(', '), 'content-type': 'application/json; charset=utf-8' } };
+  }
+  if (!isAuthorized(deps.keys, match.r.authLevel, presentedKey(wire))) {
+    return jsonError(401, 'Unauthorized', `This function needs a ${match.r.authLevel} key (x-functions-key header or code query parameter).`);
+  }
+  return invokeHttpFunction(deps, match.r.fn, req, wire, match.params, origin);
+}
+
+async function invokeHttpFunction(
+  deps: FunctionsHttpDeps,
+  fn: RegisteredFunction,
+  req: IncomingMessage,
+  wire: WireRequest,
+  params: Record<string, string>,
+  origin: string,
+): Promise<WireReply> {
+  const { library } = deps.app;
+  const invocationId = randomUUID();
+  const context = new library.InvocationContext({
+    invocationId,
+    functionName: fn.name,
+    logHandler: (level: string, ...args: unknown[]) =>
+      deps.log(level === 'error' ? 'error' : level === 'warning' ? 'warn' : 'info', args.map(String).join(' '), { function: fn.name, invocationId }),
+    triggerMetadata: {},
+    options: { trigger: fn.trigger, extraInputs: fn.extraInputs, extraOutputs: fn.extraOutputs, return: fn.returnBinding },
+  }) as { extraInputs: { set(binding: unknown, value: unknown): void } };
+  for (const input of fn.extraInputs) {
+    if (input.type === 'durableClient' || input.type === 'orchestrationClient') {
+      context.extraInputs.set(input, deps.durableClientData(origin));
+    }
+  }
+  const request = toHttpRequest(library, req, wire.url, wire.body, params);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Timeout value of ${deps.functionTimeoutMs} ms exceeded by function ${fn.name}`)), deps.functionTimeoutMs);
+  });
+  try {
+    const result = await Promise.race([Promise.resolve(fn.callback(request, context)), timeout]);
+    const response = await fromHttpResponse(library, result);
+    const headers: Record<string, string> = {};
+    for (const [name, value] of response.headers) headers[name] = headers[name] ? `${headers[name]}, ${value}` : value;
+    return { status: response.status, headers, body: response.body };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function admin(deps: FunctionsHttpDeps, routes: HttpRoute[], wire: WireRequest): Promise<WireReply> {
+  if (!isAuthorized(deps.keys, 'admin', presentedKey(wire))) {
+    return jsonError(401, 'Unauthorized', 'Admin APIs need the master key.');
+  }
+  const path = wire.url.pathname;
+  if (path === '/admin/host/status' && wire.method === 'GET') return json(200, { state: 'Running', processUptime: process.uptime() });
+  if (path === '/admin/functions' && wire.method === 'GET') {
+    return json(
+      200,
+      [...deps.app.functions.values()].map((f) => ({
+        name: f.name,
+        trigger: f.trigger.type,
+        ...(triggerKindOf(f) === 'http' ? { route: routes.find((r) => r.fn === f)?.route.template } : {}),
+      })),
+    );
+  }
+  if (path === '/admin/devhost/clock') {
+    const clock = deps.clock;
+    if (wire.method === 'GET') return json(200, { now: new Date(clock.now()).toISOString(), manual: isManualClock(clock) });
+    if (wire.method !== 'POST') return jsonError(405, 'MethodNotAllowed', 'GET or POST');
+    if (!isManualClock(clock)) return jsonError(409, 'ClockNotManual', 'Start the devhost with --clock manual to move time.');
+    let request: { advanceMs?: unknown };
+    try {
+      request = JSON.parse(wire.body.toString('utf8') || '{}') as { advanceMs?: unknown };
+    } catch {
+      return jsonError(400, 'InvalidJson', 'The body must be JSON: {"advanceMs": <milliseconds>}');
+    }
+    if (typeof request.advanceMs !== 'number' || !Number.isFinite(request.advanceMs) || request.advanceMs < 0) {
+      return jsonError(400, 'InvalidAdvance', 'advanceMs must be a non-negative number of milliseconds');
+    }
+    clock.advance(request.advanceMs);
+    deps.onClockAdvanced();
+    return json(200, { now: new Date(clock.now()).toISOString() });
+  }
+  return jsonError(404, 'NotFound', `No admin API at ${path}`);
+}

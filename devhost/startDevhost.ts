@@ -1,0 +1,274 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { loadFunctionsApp, type LoadedApp } from './app/loadFunctionsApp';
+import { parseTimeSpan } from './app/hostJson';
+import { triggerKindOf } from './app/registeredFunction';
+import { isManualClock, systemClock, type Clock } from './clock';
+import { DurableEngine } from './durable/durableEngine';
+import type { EngineSettings, LogFn } from './durable/engineContext';
+import { TaskHubStore } from './durable/taskHubStore';
+import { taskHubNames } from './durable/taskHubNames';
+import { handleDurableApi, type ManagementUrls } from './http/durableHttpApi';
+import { createFunctionsHttpHandler } from './http/functionsHttpServer';
+import { generateKeys, loadOrCreateKeys, type HostKeys } from './http/hostKeys';
+import { jsonError, readBody, send } from './http/wire';
+import { startAzurite, type RunningAzurite } from './storage/startAzurite';
+import { TimerTriggerScheduler } from './timers/timerTriggerScheduler';
+
+export type StorageChoice = 'memory' | 'disk' | { connectionString: string };
+
+export interface DevhostOptions {
+  /** The Functions app directory (host.json, package.json). Default: the current directory. */
+  appDir?: string;
+  /** Public port; 0 picks a free one. Default 7071. */
+  port?: number;
+  host?: string;
+  /** `memory` (tests), `disk` (under `dataDir`), or an existing storage connection string. */
+  storage?: StorageChoice;
+  /** Where disk storage and the keys file live. Default `<appDir>/.devhost`. */
+  dataDir?: string;
+  /** Keys to enforce; default: read or create `<dataDir>/keys.json` (memory storage: fresh keys). */
+  keys?: HostKeys;
+  clock?: Clock;
+  /** Overrides the task hub name from host.json (tests use one hub per run). */
+  hubName?: string;
+  maxRequestBodyBytes?: number;
+  log?: LogFn;
+  /** Environment for local.settings.json Values; default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Devhost {
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  port: number;
+  rpcBaseUrl: string;
+  keys: HostKeys;
+  app: LoadedApp;
+  connectionString: string;
+  storageDescription: string;
+  hubName: string;
+  engine: DurableEngine | undefined;
+  clock: Clock;
+  /** Tell the host that a manual clock moved (fires timers that are now due). */
+  clockAdvanced(): void;
+  timers: TimerTriggerScheduler;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_BODY_LIMIT = 100 * 1024 * 1024;
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+export const consoleLog: LogFn = (level, message, fields) => {
+  const line = fields && Object.keys(fields).length ? `${message} ${JSON.stringify(fields)}` : message;
+  (level === 'error' ? console.error : level === 'warn' ? console.warn : console.log)(`[${level}] ${line}`);
+};
+
+/**
+ * Runs a Functions app locally the way `func start` would: loads it, serves HTTP triggers with auth levels
+ * enforced, fires timer triggers, and runs Durable Functions on Azure Storage (embedded Azurite or a given account).
+ */
+export async function startDevhost(options: DevhostOptions = {}): Promise<Devhost> {
+  const log = options.log ?? consoleLog;
+  const appDir = path.resolve(options.appDir ?? '.');
+  const dataDir = path.resolve(options.dataDir ?? path.join(appDir, '.devhost'));
+  const clock = options.clock ?? systemClock;
+  const storage = options.storage ?? 'disk';
+  const keys = options.keys ?? (storage === 'memory' ? generateKeys() : loadOrCreateKeys(path.join(dataDir, 'keys.json')));
+  const env = options.env ?? process.env;
+
+  let azurite: RunningAzurite | undefined;
+  let connectionString: string;
+  let storageDescription: string;
+  if (typeof storage === 'object') {
+    connectionString = storage.connectionString;
+    storageDescription = 'the given storage connection string';
+  } else {
+    azurite = await startAzurite({ inMemory: storage === 'memory', location: path.join(dataDir, 'azurite') });
+    connectionString = azurite.connectionString;
+    storageDescription =
+      storage === 'memory'
+        ? `embedded Azurite in memory (blob ${azurite.ports.blob}, queue ${azurite.ports.queue}, table ${azurite.ports.table})`
+        : `embedded Azurite on disk at ${azurite.location} (blob ${azurite.ports.blob}, queue ${azurite.ports.queue}, table ${azurite.ports.table})`;
+  }
+
+  try {
+    // The host's storage is AzureWebJobsStorage, as under the real host; the app sees the devhost's account.
+    env.AzureWebJobsStorage = connectionString;
+    const app = loadFunctionsApp(appDir, { log: (level, message) => log(level === 'error' ? 'error' : 'debug', message), env });
+    const durableConfig = app.hostJson.extensions?.durableTask ?? {};
+    const hubName = options.hubName ?? durableConfig.hubName ?? 'TestHubName';
+    const hasDurable = [...app.functions.values()].some((f) => ['orchestration', 'activity', 'entity'].includes(triggerKindOf(f)));
+    const provider = durableConfig.storageProvider ?? {};
+    const cores = 2;
+    const settings: EngineSettings = {
+      hubName,
+      controlVisibilityMs: provider.controlQueueVisibilityTimeout ? parseTimeSpan(provider.controlQueueVisibilityTimeout) : 5 * 60_000,
+      workItemVisibilityMs: provider.workItemQueueVisibilityTimeout ? parseTimeSpan(provider.workItemQueueVisibilityTimeout) : 5 * 60_000,
+      maxPollIdleMs: provider.maxQueuePollingInterval ? Math.min(parseTimeSpan(provider.maxQueuePollingInterval), 500) : 500,
+      maxConcurrentActivities: durableConfig.maxConcurrentActivityFunctions ?? 10 * cores,
+      maxConcurrentOrchestrations: durableConfig.maxConcurrentOrchestratorFunctions ?? 10 * cores,
+      overridableExistingInstanceStates: durableConfig.overridableExistingInstanceStates ?? 'AnyState',
+      policy: { maximumShortTimerMs: parseTimeSpan('6.00:00:00'), longTimerIntervalMs: parseTimeSpan('3.00:00:00') },
+    };
+    for (const f of app.functions.values()) {
+      if (triggerKindOf(f) === 'entity') log('warn', `Durable entity ${f.name} is registered but entities are not supported by the devhost`);
+    }
+
+    let engine: DurableEngine | undefined;
+    if (hasDurable) {
+      const store = new TaskHubStore(connectionString, taskHubNames(hubName));
+      await store.initialize();
+      engine = new DurableEngine({ store, app, clock, settings, log });
+    }
+
+    // The durable client's loopback endpoint (production: localhost:17071), unauthenticated and loopback-only.
+    let rpcPort = 0;
+    const rpcServer = createServer((req, res) => {
+      void (async () => {
+        try {
+          const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+          if (!engine || !url.pathname.startsWith('/durabletask/')) {
+            send(res, jsonError(404, 'NotFound', 'Unknown durable RPC path'));
+            return;
+          }
+          const body = await readBody(req, DEFAULT_BODY_LIMIT);
+          send(
+            res,
+            await handleDurableApi(
+              engine,
+              managementUrls,
+              url.pathname.slice('/durabletask/'.length),
+              { method: (req.method ?? 'GET').toUpperCase(), url, headers: req.headers, body },
+              publicOrigin,
+            ),
+          );
+        } catch (error) {
+          log('error', 'durable RPC request failed', { error: error instanceof Error ? error.message : String(error) });
+          if (!res.headersSent) send(res, jsonError(503, 'Unavailable', 'The durable task store is not reachable; retry.'));
+        }
+      })();
+    });
+    rpcPort = await listen(rpcServer, 0, '127.0.0.1');
+    const rpcBaseUrl = `http://127.0.0.1:${rpcPort}/durabletask/`;
+
+    const host = options.host ?? '127.0.0.1';
+    let publicOrigin = '';
+    const systemKey = keys.systemKeys.durabletask_extension ?? keys.masterKey;
+    const common = () => `taskHub=${hubName}&connection=Storage&code=${encodeURIComponent(systemKey)}`;
+    const managementUrls: ManagementUrls = {
+      payload(instanceId, origin) {
+        const base = `${origin}/runtime/webhooks/durabletask/instances/${encodeURIComponent(instanceId)}`;
+        const qs = common();
+        return {
+          id: instanceId,
+          statusQueryGetUri: `${base}?${qs}`,
+          sendEventPostUri: `${base}/raiseEvent/{eventName}?${qs}`,
+          terminatePostUri: `${base}/terminate?reason={text}&${qs}`,
+          rewindPostUri: `${base}/rewind?reason={text}&${qs}`,
+          purgeHistoryDeleteUri: `${base}?${qs}`,
+          restartPostUri: `${base}/restart?${qs}`,
+          suspendPostUri: `${base}/suspend?reason={text}&${qs}`,
+          resumePostUri: `${base}/resume?reason={text}&${qs}`,
+        };
+      },
+    };
+    const durableClientData = (origin: string) => {
+      const base = `${origin}/runtime/webhooks/durabletask`;
+      const urls = managementUrls.payload('INSTANCEID', origin);
+      return {
+        taskHubName: hubName,
+        creationUrls: {
+          createNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?code=${encodeURIComponent(systemKey)}`,
+          createAndWaitOnNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}&code=${encodeURIComponent(systemKey)}`,
+        },
+        managementUrls: { ...urls, id: 'INSTANCEID' },
+        baseUrl: base,
+        requiredQueryStringParameters: `code=${encodeURIComponent(systemKey)}`,
+        rpcBaseUrl,
+      };
+    };
+
+    const timers = new TimerTriggerScheduler(app, clock, log);
+    const clockAdvanced = () => {
+      engine?.clockAdvanced();
+      timers.tick();
+    };
+    const unsubscribe = isManualClock(clock) ? clock.onAdvance(clockAdvanced) : () => undefined;
+    const routePrefix = app.hostJson.extensions?.http?.routePrefix ?? 'api';
+    const functionTimeout = (app.hostJson as { functionTimeout?: string }).functionTimeout;
+    const server = createServer(
+      createFunctionsHttpHandler({
+        app,
+        keys,
+        engine,
+        routePrefix,
+        maxRequestBodyBytes: options.maxRequestBodyBytes ?? app.hostJson.extensions?.http?.maxRequestBodySize ?? DEFAULT_BODY_LIMIT,
+        functionTimeoutMs: functionTimeout ? parseTimeSpan(functionTimeout) : 230_000,
+        clock,
+        log,
+        durableClientData,
+        managementUrls,
+        onClockAdvanced: () => undefined, // the manual clock's listener already does it
+      }),
+    );
+    const port = await listen(server, options.port ?? 7071, host);
+    const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+    publicOrigin = url;
+    // durable-functions rewrites client URLs to localhost:7071 unless WEBSITE_HOSTNAME is set (spec §6.1).
+    if (!process.env.WEBSITE_HOSTNAME || process.env.WEBSITE_HOSTNAME.includes('0.0.0.0')) {
+      process.env.WEBSITE_HOSTNAME = `localhost:${port}`;
+    }
+
+    for (const hook of app.hooks.get('appStart') ?? []) await hook({ hookData: {}, appHookData: {}, functionAppDirectory: appDir });
+    engine?.start();
+    timers.start();
+
+    let stopped = false;
+    return {
+      url,
+      port,
+      rpcBaseUrl,
+      keys,
+      app,
+      connectionString,
+      storageDescription,
+      hubName,
+      engine,
+      clock,
+      clockAdvanced,
+      timers,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        unsubscribe();
+        await close(server);
+        await timers.stop();
+        await engine?.stop();
+        await close(rpcServer);
+        for (const hook of app.hooks.get('appTerminate') ?? []) await hook({ hookData: {}, appHookData: {} });
+        await azurite?.stop();
+      },
+    };
+  } catch (error) {
+    await azurite?.stop();
+    throw error;
+  }
+}
