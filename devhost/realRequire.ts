@@ -6,15 +6,27 @@ type NodeModuleApi = typeof NodeModuleNs & {
 };
 
 /**
- * Node's own `module` API. `process.getBuiltinModule` reaches the real one even when the devhost runs inside a
- * test runner that replaces `require` with its own module registry (jest), so Functions apps are loaded by Node
- * exactly as the Functions worker loads them.
+ * Node's own `module` API. Test runners (jest) hand out a subclass of Module whose `createRequire` returns their
+ * own registry's require, even through `process.getBuiltinModule`; walking up to the class that owns `_load` finds
+ * Node's, so Functions apps are loaded by Node exactly as the Functions worker loads them.
  */
-export const nodeModule: NodeModuleApi = (
-  (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule?.('node:module') ??
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require('node:module')
-) as NodeModuleApi;
+function findNodeModule(): NodeModuleApi {
+  let candidate = (
+    (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule?.('node:module') ??
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    require('node:module')
+  ) as object | null;
+  // A subclass (the test runner's) sits below Node's Module: climb to the root class that still has `_load`.
+  for (;;) {
+    const parent = candidate ? (Object.getPrototypeOf(candidate) as unknown) : null;
+    if (typeof parent === 'function' && typeof (parent as { _load?: unknown })._load === 'function') candidate = parent;
+    else break;
+  }
+  if (!candidate) throw new Error("Node's module loader could not be found");
+  return candidate as NodeModuleApi;
+}
+
+export const nodeModule: NodeModuleApi = findNodeModule();
 
 /** A real Node `require` resolving from `fromPath` (a file or a directory ending in `/`). */
 export function realRequire(fromPath: string): NodeJS.Require {

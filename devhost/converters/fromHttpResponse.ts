@@ -9,7 +9,17 @@ export interface WireResponse {
 interface LibraryHttpResponse {
   status: number;
   headers: Headers;
-  cookies: { name: string; value: string; path?: string; maxAge?: number; httpOnly?: boolean; secure?: boolean; sameSite?: string }[];
+  cookies: {
+    name: string;
+    value: string;
+    domain?: string;
+    path?: string;
+    expires?: Date | number;
+    maxAge?: number;
+    httpOnly?: boolean;
+    secure?: boolean;
+    sameSite?: string;
+  }[];
   arrayBuffer(): Promise<ArrayBuffer>;
 }
 
@@ -22,7 +32,9 @@ export async function fromHttpResponse(library: FunctionsLibrary, result: unknow
   response.headers.forEach((value, name) => headers.push([name, value]));
   for (const cookie of response.cookies ?? []) {
     let text = `${cookie.name}=${cookie.value}`;
+    if (cookie.domain) text += `; Domain=${cookie.domain}`;
     if (cookie.path) text += `; Path=${cookie.path}`;
+    if (cookie.expires !== undefined) text += `; Expires=${new Date(cookie.expires).toUTCString()}`;
     if (cookie.maxAge !== undefined) text += `; Max-Age=${cookie.maxAge}`;
     if (cookie.httpOnly) text += '; HttpOnly';
     if (cookie.secure) text += '; Secure';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { errorMessage, errorStack } from '../errorLike';
 import { triggerKindOf } from '../app/registeredFunction';
 import { event, EventType, type HistoryEvent } from './historyEvent';
 import type { EngineContext } from './engineContext';
@@ -64,12 +65,12 @@ export class ActivityDispatcher {
         Result: JSON.stringify(value ?? null) ?? 'null',
       });
     } catch (error) {
-      const err = error instanceof Error ? error : new Error(String(error));
-      log('warn', `activity ${item.name} failed`, { instanceId: item.instanceId, taskId: item.taskId, error: err.message });
+      const message = errorMessage(error);
+      log('warn', `activity ${item.name} failed`, { instanceId: item.instanceId, taskId: item.taskId, error: message });
       result = event(EventType.TaskFailed, clock.now(), {
         TaskScheduledId: item.taskId,
-        Reason: `Activity function '${item.name}' failed: ${err.message}`,
-        Details: err.stack ?? err.message,
+        Reason: `Activity function '${item.name}' failed: ${message}`,
+        Details: errorStack(error),
       });
     } finally {
       clearInterval(renew);

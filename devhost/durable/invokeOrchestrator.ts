@@ -1,4 +1,5 @@
 import type { FunctionsLibrary } from '../app/loadFunctionsApp';
+import { errorMessage } from '../errorLike';
 import type { RegisteredFunction } from '../app/registeredFunction';
 import { formatTimeSpan } from '../app/hostJson';
 import type { OrchestratorStateJson } from './action';
@@ -58,7 +59,7 @@ export async function invokeOrchestrator(
     const state = (await fn.callback(payload, context)) as unknown;
     return { ok: true, state: JSON.parse(JSON.stringify(state)) as OrchestratorStateJson };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     const at = message.indexOf(OUT_OF_PROC_MARKER);
     if (at >= 0) {
       try {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { errorStack } from '../errorLike';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LoadedApp } from '../app/loadFunctionsApp';
 import { triggerKindOf, type RegisteredFunction } from '../app/registeredFunction';
@@ -87,7 +88,7 @@ async function handle(deps: FunctionsHttpDeps, routes: HttpRoute[], req: Incomin
     const errorId = randomUUID();
     deps.log('error', `request ${wire.method} ${url.pathname} failed`, {
       errorId,
-      error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+      error: errorStack(error),
     });
     if (!res.headersSent) send(res, jsonError(500, 'InternalServerError', 'The function failed; see the host log.', { errorId }));
   }
@@ -157,8 +158,13 @@ async function invokeHttpFunction(
   try {
     const result = await Promise.race([Promise.resolve(fn.callback(request, context)), timeout]);
     const response = await fromHttpResponse(library, result);
-    const headers: Record<string, string> = {};
-    for (const [name, value] of response.headers) headers[name] = headers[name] ? `${headers[name]}, ${value}` : value;
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of response.headers) {
+      const previous = headers[name];
+      if (previous === undefined) headers[name] = value;
+      else if (name === 'set-cookie') headers[name] = [previous, value].flat(); // one header per cookie
+      else headers[name] = `${String(previous)}, ${value}`;
+    }
     return { status: response.status, headers, body: response.body };
   } finally {
     clearTimeout(timer);

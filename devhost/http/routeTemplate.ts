@@ -47,7 +47,12 @@ export function compileRoute(template: string): CompiledRoute {
       for (const { name, constraint } of checks) {
         const raw = m.groups?.[name];
         if (raw === undefined) continue;
-        const value = decodeURIComponent(raw);
+        let value: string;
+        try {
+          value = decodeURIComponent(raw);
+        } catch {
+          return undefined; // malformed percent-encoding: no route matches (404), not a host failure (500)
+        }
         if (constraint && !constraint.test(value)) return undefined;
         params[name] = value;
       }

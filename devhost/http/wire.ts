@@ -9,7 +9,8 @@ export interface WireRequest {
 
 export interface WireReply {
   status: number;
-  headers?: Record<string, string>;
+  /** A `string[]` value is sent as repeated headers (`set-cookie` must never be comma-joined). */
+  headers?: Record<string, string | string[]>;
   body?: Buffer | string;
 }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { errorMessage } from '../errorLike';
 import { Cron } from 'croner';
 import type { LoadedApp } from '../app/loadFunctionsApp';
 import { parseTimeSpan } from '../app/hostJson';
@@ -120,7 +121,7 @@ export class TimerTriggerScheduler {
       try {
         await t.fn.callback(timerInfo, context);
       } catch (error) {
-        this.log('error', `timer function ${t.fn.name} failed`, { error: error instanceof Error ? error.message : String(error) });
+        this.log('error', `timer function ${t.fn.name} failed`, { error: errorMessage(error) });
       } finally {
         t.last = scheduledAt;
         t.running = false;
