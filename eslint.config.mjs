@@ -5,8 +5,28 @@ import prettier from 'eslint-config-prettier';
 
 /** Node built-ins that an orchestrator must never touch (I/O, clock, randomness, environment). */
 const nodeBuiltins = [
-  'fs', 'fs/promises', 'path', 'os', 'http', 'https', 'net', 'dns', 'crypto', 'child_process', 'worker_threads',
-  'timers', 'timers/promises', 'perf_hooks', 'process', 'cluster', 'tls', 'dgram', 'zlib', 'stream', 'url', 'util',
+  'fs',
+  'fs/promises',
+  'path',
+  'os',
+  'http',
+  'https',
+  'net',
+  'dns',
+  'crypto',
+  'child_process',
+  'worker_threads',
+  'timers',
+  'timers/promises',
+  'perf_hooks',
+  'process',
+  'cluster',
+  'tls',
+  'dgram',
+  'zlib',
+  'stream',
+  'url',
+  'util',
 ];
 
 export default tseslint.config(
@@ -44,15 +64,36 @@ export default tseslint.config(
       'no-restricted-properties': [
         'error',
         { object: 'Date', property: 'now', message: 'Orchestrators must use context.df.currentUtcDateTime.' },
-        { object: 'Math', property: 'random', message: 'Orchestrators must be deterministic: derive ids with context.df.newGuid().' },
-        { object: 'process', property: 'env', message: 'Orchestrators must not read the environment: pass configuration in the input.' },
-        { object: 'performance', property: 'now', message: 'Orchestrators must use context.df.currentUtcDateTime.' },
+        {
+          object: 'Math',
+          property: 'random',
+          message: 'Orchestrators must be deterministic: derive ids with context.df.newGuid().',
+        },
+        {
+          object: 'process',
+          property: 'env',
+          message: 'Orchestrators must not read the environment: pass configuration in the input.',
+        },
+        {
+          object: 'performance',
+          property: 'now',
+          message: 'Orchestrators must use context.df.currentUtcDateTime.',
+        },
       ],
       'no-restricted-syntax': [
         'error',
-        { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'new Date() is not replay-safe: use context.df.currentUtcDateTime.' },
-        { selector: "CallExpression[callee.name='Date']", message: 'Date() is not replay-safe: use context.df.currentUtcDateTime.' },
-        { selector: 'AwaitExpression', message: 'Orchestrators are generators: yield durable tasks, never await.' },
+        {
+          selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+          message: 'new Date() is not replay-safe: use context.df.currentUtcDateTime.',
+        },
+        {
+          selector: "CallExpression[callee.name='Date']",
+          message: 'Date() is not replay-safe: use context.df.currentUtcDateTime.',
+        },
+        {
+          selector: 'AwaitExpression',
+          message: 'Orchestrators are generators: yield durable tasks, never await.',
+        },
       ],
       'no-restricted-globals': [
         'error',
@@ -67,12 +108,21 @@ export default tseslint.config(
       '@typescript-eslint/no-restricted-imports': [
         'error',
         {
-          paths: nodeBuiltins.map((name) => ({ name, message: 'Orchestrators must not do I/O or read the clock.' })),
+          paths: nodeBuiltins.map((name) => ({
+            name,
+            message: 'Orchestrators must not do I/O or read the clock.',
+          })),
           patterns: [
             { group: ['node:*'], message: 'Orchestrators must not use Node built-ins.' },
-            { group: ['@azure/*', '!@azure/functions'], message: 'Cloud SDKs belong in shared/ adapters called from activities.' },
+            {
+              group: ['@azure/*', '!@azure/functions'],
+              message: 'Cloud SDKs belong in shared/ adapters called from activities.',
+            },
             { group: ['oci-*'], message: 'Cloud SDKs belong in shared/ adapters called from activities.' },
-            { group: ['**/stores/**', '**/providers/**', '**/witness/**', '**/config/**'], message: 'Adapters do I/O: call them from an activity.' },
+            {
+              group: ['**/stores/**', '**/providers/**', '**/witness/**', '**/config/**'],
+              message: 'Adapters do I/O: call them from an activity.',
+            },
           ],
         },
       ],

@@ -47,17 +47,26 @@ export function parseCli(argv: string[]): CliOptions {
   });
   if (values.help) throw new UsageError(USAGE);
   const command = positionals[0] ?? 'start';
-  if (command !== 'start' || positionals.length > 1) throw new UsageError(`Unknown command "${positionals.join(' ')}".\n\n${USAGE}`);
+  if (command !== 'start' || positionals.length > 1)
+    throw new UsageError(`Unknown command "${positionals.join(' ')}".\n\n${USAGE}`);
   const port = values.port === undefined ? 7071 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, not "${values.port}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port must be 0-65535, not "${values.port}"`);
   const storageArg = values.storage ?? 'disk';
   const storage: StorageChoice =
-    storageArg === 'memory' || storageArg === 'disk' ? storageArg : storageArg.includes('=') ? { connectionString: storageArg } : 'disk';
+    storageArg === 'memory' || storageArg === 'disk'
+      ? storageArg
+      : storageArg.includes('=')
+        ? { connectionString: storageArg }
+        : 'disk';
   if (storageArg !== 'memory' && storageArg !== 'disk' && !storageArg.includes('=')) {
-    throw new UsageError(`--storage must be memory, disk or a connection string (Key=Value;...), not "${storageArg}"`);
+    throw new UsageError(
+      `--storage must be memory, disk or a connection string (Key=Value;...), not "${storageArg}"`,
+    );
   }
   const clock = values.clock ?? 'system';
-  if (clock !== 'system' && clock !== 'manual') throw new UsageError(`--clock must be system or manual, not "${clock}"`);
+  if (clock !== 'system' && clock !== 'manual')
+    throw new UsageError(`--clock must be system or manual, not "${clock}"`);
   return {
     appDir: path.resolve(values.app ?? '.'),
     port,
@@ -97,12 +106,18 @@ export async function main(argv: string[]): Promise<void> {
   for (const fn of devhost.app.functions.values()) {
     const kind = triggerKindOf(fn);
     if (kind === 'http') {
-      const methods = Array.isArray(fn.trigger.methods) ? (fn.trigger.methods as string[]).join(',') : 'GET,POST';
+      const methods = Array.isArray(fn.trigger.methods)
+        ? (fn.trigger.methods as string[]).join(',')
+        : 'GET,POST';
       const prefix = devhost.app.hostJson.extensions?.http?.routePrefix ?? 'api';
       const route = typeof fn.trigger.route === 'string' ? fn.trigger.route : fn.name;
-      lines.push(`  ${fn.name}: [${methods}] ${devhost.url}/${prefix ? `${prefix}/` : ''}${route}  (auth: ${String(fn.trigger.authLevel ?? 'anonymous')})`);
+      lines.push(
+        `  ${fn.name}: [${methods}] ${devhost.url}/${prefix ? `${prefix}/` : ''}${route}  (auth: ${typeof fn.trigger.authLevel === 'string' ? fn.trigger.authLevel : 'anonymous'})`,
+      );
     } else if (kind === 'timer') {
-      lines.push(`  ${fn.name}: timerTrigger ${String(fn.trigger.schedule)}${fn.trigger.runOnStartup ? ' (runOnStartup)' : ''}`);
+      lines.push(
+        `  ${fn.name}: timerTrigger ${String(fn.trigger.schedule)}${fn.trigger.runOnStartup ? ' (runOnStartup)' : ''}`,
+      );
     } else {
       lines.push(`  ${fn.name}: ${fn.trigger.type}`);
     }
@@ -122,7 +137,15 @@ export async function main(argv: string[]): Promise<void> {
   );
   console.log(lines.join('\n'));
   if (options.json) {
-    console.log(JSON.stringify({ url: devhost.url, rpcBaseUrl: devhost.rpcBaseUrl, keys: devhost.keys, hubName: devhost.hubName, connectionString: devhost.connectionString }));
+    console.log(
+      JSON.stringify({
+        url: devhost.url,
+        rpcBaseUrl: devhost.rpcBaseUrl,
+        keys: devhost.keys,
+        hubName: devhost.hubName,
+        connectionString: devhost.connectionString,
+      }),
+    );
   }
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -11,15 +11,16 @@ type NodeModuleApi = typeof NodeModuleNs & {
  * Node's, so Functions apps are loaded by Node exactly as the Functions worker loads them.
  */
 function findNodeModule(): NodeModuleApi {
-  let candidate = (
-    (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule?.('node:module') ??
+  let candidate = ((process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule?.(
+    'node:module',
+  ) ??
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    require('node:module')
-  ) as object | null;
+    require('node:module')) as object | null;
   // A subclass (the test runner's) sits below Node's Module: climb to the root class that still has `_load`.
   for (;;) {
     const parent = candidate ? (Object.getPrototypeOf(candidate) as unknown) : null;
-    if (typeof parent === 'function' && typeof (parent as { _load?: unknown })._load === 'function') candidate = parent;
+    if (typeof parent === 'function' && typeof (parent as { _load?: unknown })._load === 'function')
+      candidate = parent;
     else break;
   }
   if (!candidate) throw new Error("Node's module loader could not be found");

@@ -91,7 +91,9 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
   const dataDir = path.resolve(options.dataDir ?? path.join(appDir, '.devhost'));
   const clock = options.clock ?? systemClock;
   const storage = options.storage ?? 'disk';
-  const keys = options.keys ?? (storage === 'memory' ? generateKeys() : loadOrCreateKeys(path.join(dataDir, 'keys.json')));
+  const keys =
+    options.keys ??
+    (storage === 'memory' ? generateKeys() : loadOrCreateKeys(path.join(dataDir, 'keys.json')));
   const env = options.env ?? process.env;
 
   let azurite: RunningAzurite | undefined;
@@ -112,24 +114,39 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
   try {
     // The host's storage is AzureWebJobsStorage, as under the real host; the app sees the devhost's account.
     env.AzureWebJobsStorage = connectionString;
-    const app = loadFunctionsApp(appDir, { log: (level, message) => log(level === 'error' ? 'error' : 'debug', message), env });
+    const app = loadFunctionsApp(appDir, {
+      log: (level, message) => log(level === 'error' ? 'error' : 'debug', message),
+      env,
+    });
     const durableConfig = app.hostJson.extensions?.durableTask ?? {};
     const hubName = options.hubName ?? durableConfig.hubName ?? 'TestHubName';
-    const hasDurable = [...app.functions.values()].some((f) => ['orchestration', 'activity', 'entity'].includes(triggerKindOf(f)));
+    const hasDurable = [...app.functions.values()].some((f) =>
+      ['orchestration', 'activity', 'entity'].includes(triggerKindOf(f)),
+    );
     const provider = durableConfig.storageProvider ?? {};
     const cores = 2;
     const settings: EngineSettings = {
       hubName,
-      controlVisibilityMs: provider.controlQueueVisibilityTimeout ? parseTimeSpan(provider.controlQueueVisibilityTimeout) : 5 * 60_000,
-      workItemVisibilityMs: provider.workItemQueueVisibilityTimeout ? parseTimeSpan(provider.workItemQueueVisibilityTimeout) : 5 * 60_000,
-      maxPollIdleMs: provider.maxQueuePollingInterval ? Math.min(parseTimeSpan(provider.maxQueuePollingInterval), 500) : 500,
+      controlVisibilityMs: provider.controlQueueVisibilityTimeout
+        ? parseTimeSpan(provider.controlQueueVisibilityTimeout)
+        : 5 * 60_000,
+      workItemVisibilityMs: provider.workItemQueueVisibilityTimeout
+        ? parseTimeSpan(provider.workItemQueueVisibilityTimeout)
+        : 5 * 60_000,
+      maxPollIdleMs: provider.maxQueuePollingInterval
+        ? Math.min(parseTimeSpan(provider.maxQueuePollingInterval), 500)
+        : 500,
       maxConcurrentActivities: durableConfig.maxConcurrentActivityFunctions ?? 10 * cores,
       maxConcurrentOrchestrations: durableConfig.maxConcurrentOrchestratorFunctions ?? 10 * cores,
       overridableExistingInstanceStates: durableConfig.overridableExistingInstanceStates ?? 'AnyState',
-      policy: { maximumShortTimerMs: parseTimeSpan('6.00:00:00'), longTimerIntervalMs: parseTimeSpan('3.00:00:00') },
+      policy: {
+        maximumShortTimerMs: parseTimeSpan('6.00:00:00'),
+        longTimerIntervalMs: parseTimeSpan('3.00:00:00'),
+      },
     };
     for (const f of app.functions.values()) {
-      if (triggerKindOf(f) === 'entity') log('warn', `Durable entity ${f.name} is registered but entities are not supported by the devhost`);
+      if (triggerKindOf(f) === 'entity')
+        log('warn', `Durable entity ${f.name} is registered but entities are not supported by the devhost`);
     }
 
     let engine: DurableEngine | undefined;
@@ -161,8 +178,11 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
             ),
           );
         } catch (error) {
-          log('error', 'durable RPC request failed', { error: error instanceof Error ? error.message : String(error) });
-          if (!res.headersSent) send(res, jsonError(503, 'Unavailable', 'The durable task store is not reachable; retry.'));
+          log('error', 'durable RPC request failed', {
+            error: error instanceof Error ? error.message : String(error),
+          });
+          if (!res.headersSent)
+            send(res, jsonError(503, 'Unavailable', 'The durable task store is not reachable; retry.'));
         }
       })();
     });
@@ -220,7 +240,10 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
         keys,
         engine,
         routePrefix,
-        maxRequestBodyBytes: options.maxRequestBodyBytes ?? app.hostJson.extensions?.http?.maxRequestBodySize ?? DEFAULT_BODY_LIMIT,
+        maxRequestBodyBytes:
+          options.maxRequestBodyBytes ??
+          app.hostJson.extensions?.http?.maxRequestBodySize ??
+          DEFAULT_BODY_LIMIT,
         functionTimeoutMs: functionTimeout ? parseTimeSpan(functionTimeout) : 230_000,
         clock,
         log,
@@ -237,7 +260,8 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
       process.env.WEBSITE_HOSTNAME = `localhost:${port}`;
     }
 
-    for (const hook of app.hooks.get('appStart') ?? []) await hook({ hookData: {}, appHookData: {}, functionAppDirectory: appDir });
+    for (const hook of app.hooks.get('appStart') ?? [])
+      await hook({ hookData: {}, appHookData: {}, functionAppDirectory: appDir });
     engine?.start();
     timers.start();
 

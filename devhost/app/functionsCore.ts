@@ -35,7 +35,10 @@ const coreApi = {
   version: '3.10.1',
   hostVersion: '4.1036.0',
   Disposable,
-  registerFunction(metadata: { name: string; bindings: Record<string, Omit<BindingInfo, 'name'>> }, callback: FunctionCallback) {
+  registerFunction(
+    metadata: { name: string; bindings: Record<string, Omit<BindingInfo, 'name'>> },
+    callback: FunctionCallback,
+  ) {
     const registry = requireActive();
     if (registry.functions.has(metadata.name)) {
       throw new Error(`A function with the name "${metadata.name}" has already been registered.`);
@@ -52,7 +55,14 @@ const coreApi = {
       else extraOutputs.push(binding);
     }
     if (!trigger) throw new Error(`Function "${metadata.name}" has no trigger binding.`);
-    registry.functions.set(metadata.name, { name: metadata.name, trigger, extraInputs, extraOutputs, returnBinding, callback });
+    registry.functions.set(metadata.name, {
+      name: metadata.name,
+      trigger,
+      extraInputs,
+      extraOutputs,
+      returnBinding,
+      callback,
+    });
     return new Disposable(() => registry.functions.delete(metadata.name));
   },
   registerHook(hookName: string, callback: (context: unknown) => unknown) {
@@ -74,7 +84,8 @@ const coreApi = {
 };
 
 function requireActive(): CoreRegistry {
-  if (!active) throw new Error('@azure/functions-core was used while no Functions app is loading in the devhost');
+  if (!active)
+    throw new Error('@azure/functions-core was used while no Functions app is loading in the devhost');
   return active;
 }
 
@@ -88,6 +99,7 @@ export function activateCoreRegistry(registry: CoreRegistry, functionsEntry: str
   functionsPackageEntry = functionsEntry;
   if (installed) return;
   installed = true;
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with .call(this) below
   const originalRequire = nodeModule.prototype.require;
   nodeModule.prototype.require = function (this: unknown, id: string) {
     if (id === '@azure/functions-core') return coreApi;

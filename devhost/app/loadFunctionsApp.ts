@@ -51,26 +51,32 @@ export function loadFunctionsApp(appDirectory: string, options: LoadOptions = {}
   const log = options.log ?? (() => undefined);
   const env = options.env ?? process.env;
   const hostFile = path.join(directory, 'host.json');
-  if (!existsSync(hostFile)) throw new AppLoadError(`No host.json in ${directory}: is this a Functions app directory?`);
+  if (!existsSync(hostFile))
+    throw new AppLoadError(`No host.json in ${directory}: is this a Functions app directory?`);
   const hostJson = readJson<HostJson>(hostFile, 'host.json');
-  if (hostJson.version !== '2.0') throw new AppLoadError(`host.json "version" must be "2.0" (found ${JSON.stringify(hostJson.version)})`);
+  if (hostJson.version !== '2.0')
+    throw new AppLoadError(`host.json "version" must be "2.0" (found ${JSON.stringify(hostJson.version)})`);
 
   const settingsFile = path.join(directory, 'local.settings.json');
   if (existsSync(settingsFile)) {
     const settings = readJson<{ Values?: Record<string, unknown> }>(settingsFile, 'local.settings.json');
     for (const [key, value] of Object.entries(settings.Values ?? {})) {
-      if (env[key] === undefined && value !== null && value !== undefined) env[key] = String(value);
+      if (env[key] === undefined && ['string', 'number', 'boolean'].includes(typeof value)) env[key] = String(value);
     }
   }
 
   const packageFile = path.join(directory, 'package.json');
-  const main = existsSync(packageFile) ? readJson<{ main?: string }>(packageFile, 'package.json').main : undefined;
+  const main = existsSync(packageFile)
+    ? readJson<{ main?: string }>(packageFile, 'package.json').main
+    : undefined;
   const pattern = (main ?? 'index.js').replace(/\\/g, '/');
   const files = fg.isDynamicPattern(pattern)
     ? fg.sync(pattern, { cwd: directory, absolute: true, onlyFiles: true }).sort()
     : [path.join(directory, pattern)].filter((file) => existsSync(file));
   if (files.length === 0) {
-    throw new AppLoadError(`package.json "main" (${pattern}) matches no file in ${directory}: did you build the app?`);
+    throw new AppLoadError(
+      `package.json "main" (${pattern}) matches no file in ${directory}: did you build the app?`,
+    );
   }
 
   const appRequire = realRequire(path.join(directory, 'package.json'));
@@ -78,7 +84,9 @@ export function loadFunctionsApp(appDirectory: string, options: LoadOptions = {}
   try {
     functionsEntry = appRequire.resolve('@azure/functions');
   } catch {
-    throw new AppLoadError(`@azure/functions cannot be resolved from ${directory}: run npm install in the app`);
+    throw new AppLoadError(
+      `@azure/functions cannot be resolved from ${directory}: run npm install in the app`,
+    );
   }
 
   // Each load starts from fresh module instances: the library caches its core API and "setup" state per module.
@@ -95,7 +103,9 @@ export function loadFunctionsApp(appDirectory: string, options: LoadOptions = {}
     try {
       appRequire(file);
     } catch (error) {
-      throw new AppLoadError(`Loading ${path.relative(directory, file)} failed: ${(error as Error).stack ?? String(error)}`);
+      throw new AppLoadError(
+        `Loading ${path.relative(directory, file)} failed: ${(error as Error).stack ?? String(error)}`,
+      );
     }
   }
   const library = appRequire(functionsEntry) as FunctionsLibrary;
@@ -113,7 +123,8 @@ function forgetModules(appRequire: NodeJS.Require, directory: string): void {
     }
   }
   for (const key of Object.keys(appRequire.cache)) {
-    const inAppSource = key.startsWith(directory + path.sep) && !key.includes(`${path.sep}node_modules${path.sep}`);
+    const inAppSource =
+      key.startsWith(directory + path.sep) && !key.includes(`${path.sep}node_modules${path.sep}`);
     if (inAppSource || roots.slice(1).some((root) => key.startsWith(root))) delete appRequire.cache[key];
   }
 }

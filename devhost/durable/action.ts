@@ -91,7 +91,8 @@ export function flattenActions(actions: ActionJson[][]): ActionJson[] {
 }
 
 export const isRetryAction = (a: ActionJson): boolean =>
-  a.actionType === ActionType.CallActivityWithRetry || a.actionType === ActionType.CallSubOrchestratorWithRetry;
+  a.actionType === ActionType.CallActivityWithRetry ||
+  a.actionType === ActionType.CallSubOrchestratorWithRetry;
 
 export const isSubOrchestrationAction = (a: ActionJson): boolean =>
   a.actionType === ActionType.CallSubOrchestrator || a.actionType === ActionType.CallSubOrchestratorWithRetry;

@@ -27,7 +27,11 @@ export class ActivityDispatcher {
     const free = this.#slots.available;
     if (free === 0) return false;
     const { store, settings } = this.ctx;
-    const messages = await store.receive<WorkItemMessage>(store.workItemQueue, free, settings.workItemVisibilityMs);
+    const messages = await store.receive<WorkItemMessage>(
+      store.workItemQueue,
+      free,
+      settings.workItemVisibilityMs,
+    );
     for (const message of messages) {
       await this.#slots.acquire();
       const run = this.#run(message).finally(() => {
@@ -49,24 +53,35 @@ export class ActivityDispatcher {
     const { store, settings, clock, log } = this.ctx;
     const item = message.body;
     let receipt = { messageId: message.messageId, popReceipt: message.popReceipt };
-    const renew = setInterval(() => {
-      void store
-        .extendMessage(store.workItemQueue, receipt, settings.workItemVisibilityMs)
-        .then((pop) => {
-          if (pop) receipt = { ...receipt, popReceipt: pop };
-        })
-        .catch((error: unknown) => log('warn', 'renewing an activity message failed', { error: String(error) }));
-    }, Math.max(1000, settings.workItemVisibilityMs / 2));
+    const renew = setInterval(
+      () => {
+        void store
+          .extendMessage(store.workItemQueue, receipt, settings.workItemVisibilityMs)
+          .then((pop) => {
+            if (pop) receipt = { ...receipt, popReceipt: pop };
+          })
+          .catch((error: unknown) =>
+            log('warn', 'renewing an activity message failed', { error: String(error) }),
+          );
+      },
+      Math.max(1000, settings.workItemVisibilityMs / 2),
+    );
     let result: HistoryEvent;
     try {
-      const value = item.http ? await this.#callHttp(JSON.parse(item.input) as HttpRequestJson) : await this.#invoke(item);
+      const value = item.http
+        ? await this.#callHttp(JSON.parse(item.input) as HttpRequestJson)
+        : await this.#invoke(item);
       result = event(EventType.TaskCompleted, clock.now(), {
         TaskScheduledId: item.taskId,
         Result: JSON.stringify(value ?? null) ?? 'null',
       });
     } catch (error) {
       const message = errorMessage(error);
-      log('warn', `activity ${item.name} failed`, { instanceId: item.instanceId, taskId: item.taskId, error: message });
+      log('warn', `activity ${item.name} failed`, {
+        instanceId: item.instanceId,
+        taskId: item.taskId,
+        error: message,
+      });
       result = event(EventType.TaskFailed, clock.now(), {
         TaskScheduledId: item.taskId,
         Reason: `Activity function '${item.name}' failed: ${message}`,
@@ -75,34 +90,55 @@ export class ActivityDispatcher {
     } finally {
       clearInterval(renew);
     }
-    await store.sendControl({ kind: 'event', instanceId: item.instanceId, executionId: item.executionId, event: result });
+    await store.sendControl({
+      kind: 'event',
+      instanceId: item.instanceId,
+      executionId: item.executionId,
+      event: result,
+    });
     this.ctx.wakeControl();
     await store.deleteMessage(store.workItemQueue, receipt);
   }
 
   async #invoke(item: WorkItemMessage): Promise<unknown> {
-    const fn = this.ctx.app.functions.get(item.name) ??
+    const fn =
+      this.ctx.app.functions.get(item.name) ??
       [...this.ctx.app.functions.values()].find((f) => f.name.toLowerCase() === item.name.toLowerCase());
     if (!fn || triggerKindOf(fn) !== 'activity') {
-      throw new Error(`The function '${item.name}' doesn't exist, is disabled, or is not an activity function.`);
+      throw new Error(
+        `The function '${item.name}' doesn't exist, is disabled, or is not an activity function.`,
+      );
     }
     const context = new this.ctx.app.library.InvocationContext({
       invocationId: randomUUID(),
       functionName: fn.name,
-      logHandler: (level: string, ...args: unknown[]) => this.ctx.log(level === 'error' ? 'error' : level === 'warning' ? 'warn' : 'info', args.map(String).join(' '), { function: fn.name }),
+      logHandler: (level: string, ...args: unknown[]) =>
+        this.ctx.log(
+          level === 'error' ? 'error' : level === 'warning' ? 'warn' : 'info',
+          args.map(String).join(' '),
+          { function: fn.name },
+        ),
       triggerMetadata: { instanceId: item.instanceId },
-      options: { trigger: fn.trigger, extraInputs: fn.extraInputs, extraOutputs: fn.extraOutputs, return: fn.returnBinding },
+      options: {
+        trigger: fn.trigger,
+        extraInputs: fn.extraInputs,
+        extraOutputs: fn.extraOutputs,
+        return: fn.returnBinding,
+      },
     });
     return await fn.callback(JSON.parse(item.input), context);
   }
 
   /** The built-in activity behind `callHttp`: under schema V3 the library itself drives any 202 polling. */
   async #callHttp(request: HttpRequestJson): Promise<unknown> {
-    if (request.tokenSource) throw new Error('callHttp with a managed identity token source is not supported by the devhost');
+    if (request.tokenSource)
+      throw new Error('callHttp with a managed identity token source is not supported by the devhost');
     const response = await fetch(request.uri, {
       method: request.method,
       headers: request.headers ?? {},
-      ...(request.content !== undefined && !['GET', 'HEAD'].includes(request.method.toUpperCase()) ? { body: request.content } : {}),
+      ...(request.content !== undefined && !['GET', 'HEAD'].includes(request.method.toUpperCase())
+        ? { body: request.content }
+        : {}),
       signal: AbortSignal.timeout(100_000),
     });
     const headers: Record<string, string> = {};

@@ -8,7 +8,13 @@ import { event, EventType, type HistoryEvent } from './historyEvent';
 import { OrchestrationDispatcher } from './orchestrationDispatcher';
 import { PollLoop } from './pollLoop';
 import { TimerPoller } from './timerPoller';
-import { TERMINAL_STATUSES, type InstanceQuery, type InstanceRecord, type RuntimeStatus, type TaskHubStore } from './taskHubStore';
+import {
+  TERMINAL_STATUSES,
+  type InstanceQuery,
+  type InstanceRecord,
+  type RuntimeStatus,
+  type TaskHubStore,
+} from './taskHubStore';
 
 /** A client operation that cannot be done, with the HTTP status the durable HTTP API answers. */
 export class DurableApiError extends Error {
@@ -28,7 +34,10 @@ export function validateInstanceId(instanceId: string): void {
   }
   // eslint-disable-next-line no-control-regex
   if (/[/\\#?\u0000-\u001f\u007f-\u009f]/.test(instanceId)) {
-    throw new DurableApiError(400, `Instance ID '${instanceId}' contains invalid characters ('/', '\\', '#', '?' or control characters).`);
+    throw new DurableApiError(
+      400,
+      `Instance ID '${instanceId}' contains invalid characters ('/', '\\', '#', '?' or control characters).`,
+    );
   }
 }
 
@@ -52,14 +61,24 @@ export class DurableEngine {
   readonly #timerWakes = new Set<NodeJS.Timeout>();
   #started = false;
 
-  constructor(deps: { store: TaskHubStore; app: LoadedApp; clock: Clock; settings: EngineSettings; log: LogFn }) {
+  constructor(deps: {
+    store: TaskHubStore;
+    app: LoadedApp;
+    clock: Clock;
+    settings: EngineSettings;
+    log: LogFn;
+  }) {
     const functions = [...deps.app.functions.values()];
     const catalog = {
       activities: new Set(functions.filter((f) => triggerKindOf(f) === 'activity').map((f) => f.name)),
-      orchestrators: new Set(functions.filter((f) => triggerKindOf(f) === 'orchestration').map((f) => f.name)),
+      orchestrators: new Set(
+        functions.filter((f) => triggerKindOf(f) === 'orchestration').map((f) => f.name),
+      ),
     };
     const onError = (name: string, error: unknown) =>
-      deps.log('error', `${name} poll failed`, { error: error instanceof Error ? error.message : String(error) });
+      deps.log('error', `${name} poll failed`, {
+        error: error instanceof Error ? error.message : String(error),
+      });
     this.#ctx = {
       ...deps,
       catalog,
@@ -123,16 +142,29 @@ export class DurableEngine {
 
   // ---- client operations ----
 
-  async startNew(name: string, options: { instanceId?: string; input: string; version?: string }): Promise<string> {
+  async startNew(
+    name: string,
+    options: { instanceId?: string; input: string; version?: string },
+  ): Promise<string> {
     const { store, clock, settings } = this.#ctx;
     if (!this.#ctx.catalog.orchestrators.has(name)) {
-      throw new DurableApiError(400, `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.`);
+      throw new DurableApiError(
+        400,
+        `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.`,
+      );
     }
     const instanceId = options.instanceId ?? randomUUID().replace(/-/g, '');
     validateInstanceId(instanceId);
     const existing = await store.getInstance(instanceId);
-    if (existing && settings.overridableExistingInstanceStates === 'NonRunningStates' && !TERMINAL_STATUSES.has(existing.runtimeStatus)) {
-      throw new DurableApiError(409, `An Orchestration instance with the status ${existing.runtimeStatus} already exists.`);
+    if (
+      existing &&
+      settings.overridableExistingInstanceStates === 'NonRunningStates' &&
+      !TERMINAL_STATUSES.has(existing.runtimeStatus)
+    ) {
+      throw new DurableApiError(
+        409,
+        `An Orchestration instance with the status ${existing.runtimeStatus} already exists.`,
+      );
     }
     const now = clock.now();
     const executionId = randomUUID();
@@ -171,7 +203,10 @@ export class DurableEngine {
     const instance = await this.#ctx.store.getInstance(instanceId);
     if (!instance) throw new DurableApiError(404, `No instance with ID '${instanceId}' was found.`);
     if (TERMINAL_STATUSES.has(instance.runtimeStatus)) {
-      throw new DurableApiError(410, `The instance '${instanceId}' is ${instance.runtimeStatus} and can no longer change.`);
+      throw new DurableApiError(
+        410,
+        `The instance '${instanceId}' is ${instance.runtimeStatus} and can no longer change.`,
+      );
     }
     return instance;
   }
@@ -192,7 +227,10 @@ export class DurableEngine {
     this.#ctx.wakeControl();
   }
 
-  async getStatus(instanceId: string, options: StatusOptions = {}): Promise<OrchestrationStatusJson | undefined> {
+  async getStatus(
+    instanceId: string,
+    options: StatusOptions = {},
+  ): Promise<OrchestrationStatusJson | undefined> {
     const instance = await this.#ctx.store.getInstance(instanceId);
     if (!instance) return undefined;
     const history = options.showHistory
@@ -201,7 +239,10 @@ export class DurableEngine {
     return toStatusJson(instance, options, history);
   }
 
-  async query(query: InstanceQuery, options: StatusOptions = {}): Promise<{ statuses: OrchestrationStatusJson[]; continuationToken?: string }> {
+  async query(
+    query: InstanceQuery,
+    options: StatusOptions = {},
+  ): Promise<{ statuses: OrchestrationStatusJson[]; continuationToken?: string }> {
     const page = await this.#ctx.store.queryInstances(query);
     return {
       statuses: page.instances.map((i) => toStatusJson(i, options)),
@@ -217,8 +258,12 @@ export class DurableEngine {
     let deleted = 0;
     let token: string | undefined;
     do {
-      const page = await this.#ctx.store.queryInstances({ ...query, ...(token ? { continuationToken: token } : {}) });
-      for (const instance of page.instances) deleted += (await this.#ctx.store.deleteInstance(instance.instanceId)) ? 1 : 0;
+      const page = await this.#ctx.store.queryInstances({
+        ...query,
+        ...(token ? { continuationToken: token } : {}),
+      });
+      for (const instance of page.instances)
+        deleted += (await this.#ctx.store.deleteInstance(instance.instanceId)) ? 1 : 0;
       token = page.continuationToken;
     } while (token);
     return deleted;
@@ -250,7 +295,11 @@ function parse(text: string | null): unknown {
   }
 }
 
-function toStatusJson(instance: InstanceRecord, options: StatusOptions, history?: HistoryEvent[]): OrchestrationStatusJson {
+function toStatusJson(
+  instance: InstanceRecord,
+  options: StatusOptions,
+  history?: HistoryEvent[],
+): OrchestrationStatusJson {
   const status: OrchestrationStatusJson = {
     name: instance.name,
     instanceId: instance.instanceId,
@@ -263,7 +312,10 @@ function toStatusJson(instance: InstanceRecord, options: StatusOptions, history?
   };
   if (history) {
     const events = history
-      .filter((e) => e.EventType !== EventType.OrchestratorStarted && e.EventType !== EventType.OrchestratorCompleted)
+      .filter(
+        (e) =>
+          e.EventType !== EventType.OrchestratorStarted && e.EventType !== EventType.OrchestratorCompleted,
+      )
       .map((e) => toProductionHistoryEvent(e, options.showHistoryOutput === true));
     status.historyEvents = events;
     status.history = events; // durable-js #620: the client reads `history`, production sends `historyEvents`

@@ -17,7 +17,11 @@ export interface EngineSettings {
   policy: TimerPolicy;
 }
 
-export type LogFn = (level: 'debug' | 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+export type LogFn = (
+  level: 'debug' | 'info' | 'warn' | 'error',
+  message: string,
+  fields?: Record<string, unknown>,
+) => void;
 
 export interface EngineContext {
   store: TaskHubStore;

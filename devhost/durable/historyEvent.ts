@@ -85,6 +85,16 @@ export function completedTaskId(e: HistoryEvent): number | undefined {
 export const isFailure = (e: HistoryEvent): boolean =>
   e.EventType === EventType.TaskFailed || e.EventType === EventType.SubOrchestrationInstanceFailed;
 
-export function event<T extends HistoryEvent = HistoryEvent>(type: EventType, timestamp: number, fields: Partial<T> = {}): T {
-  return { EventType: type, EventId: -1, IsPlayed: false, Timestamp: new Date(timestamp).toISOString(), ...fields } as T;
+export function event<T extends HistoryEvent = HistoryEvent>(
+  type: EventType,
+  timestamp: number,
+  fields: Partial<T> = {},
+): T {
+  return {
+    EventType: type,
+    EventId: -1,
+    IsPlayed: false,
+    Timestamp: new Date(timestamp).toISOString(),
+    ...fields,
+  } as T;
 }

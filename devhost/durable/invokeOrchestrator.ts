@@ -20,8 +20,7 @@ export interface OrchestratorInvocation {
 }
 
 export type OrchestratorOutcome =
-  | { ok: true; state: OrchestratorStateJson }
-  | { ok: false; error: string; state?: OrchestratorStateJson };
+  { ok: true; state: OrchestratorStateJson } | { ok: false; error: string; state?: OrchestratorStateJson };
 
 const OUT_OF_PROC_MARKER = '$OutOfProcData$:';
 
@@ -53,10 +52,15 @@ export async function invokeOrchestrator(
     functionName: fn.name,
     logHandler: call.log,
     triggerMetadata: {},
-    options: { trigger: fn.trigger, extraInputs: fn.extraInputs, extraOutputs: fn.extraOutputs, return: fn.returnBinding },
+    options: {
+      trigger: fn.trigger,
+      extraInputs: fn.extraInputs,
+      extraOutputs: fn.extraOutputs,
+      return: fn.returnBinding,
+    },
   });
   try {
-    const state = (await fn.callback(payload, context)) as unknown;
+    const state = (await fn.callback(payload, context));
     return { ok: true, state: JSON.parse(JSON.stringify(state)) as OrchestratorStateJson };
   } catch (error) {
     const message = errorMessage(error);

@@ -58,7 +58,11 @@ export class OrchestrationDispatcher {
   async poll(): Promise<boolean> {
     if (this.#inFlight.size >= MAX_BUFFERED_MESSAGES) return false;
     const { store, settings } = this.ctx;
-    const messages = await store.receive<ControlMessage>(store.controlQueue, 32, settings.controlVisibilityMs);
+    const messages = await store.receive<ControlMessage>(
+      store.controlQueue,
+      32,
+      settings.controlVisibilityMs,
+    );
     for (const message of messages) {
       const known = this.#inFlight.get(message.messageId);
       if (known) {
@@ -93,9 +97,13 @@ export class OrchestrationDispatcher {
             await this.#processSession(session);
           } catch (error) {
             const retry = error instanceof HistoryConflictError;
-            this.ctx.log(retry ? 'warn' : 'error', `turn of ${session.instanceId} failed; its messages will be redelivered`, {
-              error: error instanceof Error ? error.message : String(error),
-            });
+            this.ctx.log(
+              retry ? 'warn' : 'error',
+              `turn of ${session.instanceId} failed; its messages will be redelivered`,
+              {
+                error: error instanceof Error ? error.message : String(error),
+              },
+            );
             // Leave the messages to their visibility timeout (or abandon them briefly) and move on.
             for (const m of session.pending.splice(0)) await this.#abandon(m, ABANDON_DELAY_MS);
           }
@@ -141,7 +149,7 @@ export class OrchestrationDispatcher {
       return;
     }
     const history = await store.loadHistory(instance.instanceId, instance.executionId);
-    const ledger = new TaskLedger(history.events as LedgerEvent[]);
+    const ledger = new TaskLedger(history.events);
     const now = clock.now();
     const batch: Received[] = [];
     let expanding: LedgerEvent | undefined;
@@ -172,7 +180,9 @@ export class OrchestrationDispatcher {
       }
       if (kind === 'early') {
         if (m.dequeueCount >= MAX_EARLY_DEQUEUES) {
-          this.ctx.log('warn', `dropping a completion for a task ${session.instanceId} never scheduled`, { event: e });
+          this.ctx.log('warn', `dropping a completion for a task ${session.instanceId} never scheduled`, {
+            event: e,
+          });
           await this.#done(m);
         } else {
           await this.#abandon(m, ABANDON_DELAY_MS);
@@ -250,7 +260,13 @@ export class OrchestrationDispatcher {
       e = event(EventType.ExecutionResumed, now, { Reason: body.reason ?? '' });
       status = instance.runtimeStatus === 'Suspended' ? 'Running' : instance.runtimeStatus;
     }
-    await store.appendHistory(instance.instanceId, instance.executionId, history.events.length, [e], history.etag);
+    await store.appendHistory(
+      instance.instanceId,
+      instance.executionId,
+      history.events.length,
+      [e],
+      history.etag,
+    );
     await store.putInstance({ ...instance, runtimeStatus: status, output, lastUpdatedTime: now });
     await this.#done(message);
     if (body.kind === 'resume') this.ctx.wakeControl();
@@ -287,10 +303,14 @@ export class OrchestrationDispatcher {
         policy: settings.policy,
         invocationId: randomUUID(),
         log: (level: string, ...args: unknown[]) =>
-          log(level === 'error' ? 'error' : level === 'warning' ? 'warn' : 'info', args.map(String).join(' '), {
-            function: fn.name,
-            instanceId: instance.instanceId,
-          }),
+          log(
+            level === 'error' ? 'error' : level === 'warning' ? 'warn' : 'info',
+            args.map(String).join(' '),
+            {
+              function: fn.name,
+              instanceId: instance.instanceId,
+            },
+          ),
       });
       if (!outcome.ok) {
         result = this.#failed(instance, outcome.error, outcome.state ?? null);
@@ -298,7 +318,15 @@ export class OrchestrationDispatcher {
         result = this.#decide(instance, history, outcome.state, expanding, now);
       }
     }
-    await this.#commit(instance, committed.length, etag, [...newEvents, ...result.events], result, inputs, now);
+    await this.#commit(
+      instance,
+      committed.length,
+      etag,
+      [...newEvents, ...result.events],
+      result,
+      inputs,
+      now,
+    );
   }
 
   #decide(
@@ -311,7 +339,7 @@ export class OrchestrationDispatcher {
     const actions = flattenActions(state.actions ?? []);
     const plan = planTurn({
       instanceId: instance.instanceId,
-      history: history as LedgerEvent[],
+      history: history,
       actions,
       ...(expanding ? { expandingEvent: expanding } : {}),
       now,
@@ -324,7 +352,9 @@ export class OrchestrationDispatcher {
     if (state.isDone) {
       const can = actions.find((a) => a.actionType === ActionType.ContinueAsNew);
       if (can) {
-        events.push(event(EventType.ExecutionCompleted, now, { OrchestrationStatus: 'ContinuedAsNew', Result: null }));
+        events.push(
+          event(EventType.ExecutionCompleted, now, { OrchestrationStatus: 'ContinuedAsNew', Result: null }),
+        );
         return {
           events,
           dispatches: plan.dispatches,
@@ -336,7 +366,9 @@ export class OrchestrationDispatcher {
       }
       if (!plan.hasOpenTasks) {
         const output = JSON.stringify(state.output ?? null);
-        events.push(event(EventType.ExecutionCompleted, now, { OrchestrationStatus: 'Completed', Result: output }));
+        events.push(
+          event(EventType.ExecutionCompleted, now, { OrchestrationStatus: 'Completed', Result: output }),
+        );
         return { events, dispatches: plan.dispatches, status: 'Completed', output, customStatus };
       }
     }
@@ -349,12 +381,16 @@ export class OrchestrationDispatcher {
     return {
       events: [
         event(EventType.OrchestratorCompleted, now),
-        event(EventType.ExecutionCompleted, now, { OrchestrationStatus: 'Failed', Result: JSON.stringify(message) }),
+        event(EventType.ExecutionCompleted, now, {
+          OrchestrationStatus: 'Failed',
+          Result: JSON.stringify(message),
+        }),
       ],
       dispatches: [],
       status: 'Failed',
       output: JSON.stringify(message),
-      customStatus: state?.customStatus === undefined ? instance.customStatus : JSON.stringify(state.customStatus),
+      customStatus:
+        state?.customStatus === undefined ? instance.customStatus : JSON.stringify(state.customStatus),
       failureMessage: message,
     };
   }
@@ -394,7 +430,10 @@ export class OrchestrationDispatcher {
     if (parent && (result.status === 'Completed' || result.status === 'Failed')) {
       const parentEvent =
         result.status === 'Completed'
-          ? event(EventType.SubOrchestrationInstanceCompleted, now, { TaskScheduledId: parent.TaskScheduleId, Result: result.output })
+          ? event(EventType.SubOrchestrationInstanceCompleted, now, {
+              TaskScheduledId: parent.TaskScheduleId,
+              Result: result.output,
+            })
           : event(EventType.SubOrchestrationInstanceFailed, now, {
               TaskScheduledId: parent.TaskScheduleId,
               Reason: result.failureMessage ?? 'failed',
@@ -427,16 +466,22 @@ export class OrchestrationDispatcher {
     // 4. The inputs are consumed only now.
     for (const m of inputs) await this.#done(m);
     if (nextExecutionId) {
-      await store.deleteHistory(instance.instanceId, nextExecutionId).catch((error: unknown) =>
-        this.ctx.log('warn', 'could not delete the history of a continued-as-new execution', { error: String(error) }),
-      );
+      await store
+        .deleteHistory(instance.instanceId, nextExecutionId)
+        .catch((error: unknown) =>
+          this.ctx.log('warn', 'could not delete the history of a continued-as-new execution', {
+            error: String(error),
+          }),
+        );
     }
   }
 
   async #parentOf(instance: InstanceRecord): Promise<HistoryEvent['ParentInstance']> {
     if (!instance.parentInstanceId) return undefined;
     const history = await this.ctx.store.loadHistory(instance.instanceId, instance.executionId);
-    return history.events.find((e) => e.EventType === EventType.ExecutionStarted)?.ParentInstance ?? undefined;
+    return (
+      history.events.find((e) => e.EventType === EventType.ExecutionStarted)?.ParentInstance ?? undefined
+    );
   }
 
   async #dispatch(instance: InstanceRecord, dispatches: Dispatch[]): Promise<void> {
@@ -492,7 +537,10 @@ export class OrchestrationDispatcher {
               kind: 'event',
               instanceId: instance.instanceId,
               executionId: instance.executionId,
-              event: event(EventType.TimerFired, d.fireAt, { TimerId: d.taskId, FireAt: new Date(d.fireAt).toISOString() }),
+              event: event(EventType.TimerFired, d.fireAt, {
+                TimerId: d.taskId,
+                FireAt: new Date(d.fireAt).toISOString(),
+              }),
             },
             d.fireAt,
           );
@@ -503,11 +551,15 @@ export class OrchestrationDispatcher {
             kind: 'event',
             instanceId: instance.instanceId,
             executionId: instance.executionId,
-            event: event(d.subOrchestration ? EventType.SubOrchestrationInstanceFailed : EventType.TaskFailed, now, {
-              TaskScheduledId: d.taskId,
-              Reason: d.reason,
-              Details: d.reason,
-            }),
+            event: event(
+              d.subOrchestration ? EventType.SubOrchestrationInstanceFailed : EventType.TaskFailed,
+              now,
+              {
+                TaskScheduledId: d.taskId,
+                Reason: d.reason,
+                Details: d.reason,
+              },
+            ),
           });
           control = true;
           break;
@@ -523,7 +575,11 @@ export class OrchestrationDispatcher {
  * the execution id) before sending, so a row with another execution id means the start was superseded; a
  * sub-orchestration start is a duplicate when the row already carries its start id.
  */
-function startIsCurrent(body: ControlMessage, executionId: string, existing: InstanceRecord | undefined): boolean {
+function startIsCurrent(
+  body: ControlMessage,
+  executionId: string,
+  existing: InstanceRecord | undefined,
+): boolean {
   if (body.preRegistered) {
     return (
       existing !== undefined &&

@@ -25,7 +25,14 @@ export interface FunctionCatalog {
 export type Dispatch =
   | { kind: 'activity'; taskId: number; name: string; input: unknown }
   | { kind: 'http'; taskId: number; request: HttpRequestJson }
-  | { kind: 'subOrchestration'; taskId: number; name: string; instanceId: string; input: unknown; version?: string }
+  | {
+      kind: 'subOrchestration';
+      taskId: number;
+      name: string;
+      instanceId: string;
+      input: unknown;
+      version?: string;
+    }
   | { kind: 'timer'; taskId: number; fireAt: number }
   /** A retry attempt that is not run because the retry timeout has passed: it fails at once. */
   | { kind: 'failNow'; taskId: number; subOrchestration: boolean; reason: string };
@@ -65,7 +72,11 @@ export function classifyEvent(ledger: TaskLedger, e: LedgerEvent, now: number): 
     return e._MessageId && ledger.raisedMessageIds.has(e._MessageId) ? 'duplicate' : 'normal';
   }
   const id =
-    e.EventType === EventType.TimerFired ? e.TimerId : isCompletion(e.EventType) ? e.TaskScheduledId : undefined;
+    e.EventType === EventType.TimerFired
+      ? e.TimerId
+      : isCompletion(e.EventType)
+        ? e.TaskScheduledId
+        : undefined;
   if (id === undefined) return 'normal';
   const scheduled = ledger.scheduled.get(id);
   if (!scheduled) return 'early';
@@ -108,7 +119,9 @@ function describe(type: EventType, name: string, id: number): string {
         : type === EventType.EventSent
           ? 'an entity operation'
           : 'an activity task';
-  return type === EventType.TimerCreated ? `${kind} with sequence ID ${id}` : `${kind} with sequence ID ${id} and name '${name}' (version '')`;
+  return type === EventType.TimerCreated
+    ? `${kind} with sequence ID ${id}`
+    : `${kind} with sequence ID ${id} and name '${name}' (version '')`;
 }
 
 /** The DTFx wording, so that users recognise it from production. */
@@ -137,7 +150,12 @@ export function planTurn(input: PlanInput): TurnPlan {
     ledger.add(e);
     scheduling.push(e);
   };
-  const fail = (failure: string): TurnPlan => ({ scheduling: [], dispatches: [], failure, hasOpenTasks: false });
+  const fail = (failure: string): TurnPlan => ({
+    scheduling: [],
+    dispatches: [],
+    failure,
+    hasOpenTasks: false,
+  });
 
   for (let index = 0; index < taskActions.length; index++) {
     const action = taskActions[index] as ActionJson;
@@ -182,7 +200,12 @@ export function planTurn(input: PlanInput): TurnPlan {
   for (const [id, scheduled] of ledger.scheduled) {
     if (!ledger.isOpen(id)) continue;
     const action = scheduled._ActionIndex === undefined ? undefined : taskActions[scheduled._ActionIndex];
-    if (scheduled.EventType === EventType.TimerCreated && scheduled._Role !== 'retryTimer' && action?.isCanceled) continue;
+    if (
+      scheduled.EventType === EventType.TimerCreated &&
+      scheduled._Role !== 'retryTimer' &&
+      action?.isCanceled
+    )
+      continue;
     hasOpenTasks = true;
     break;
   }
@@ -233,7 +256,9 @@ function scheduleFirst(
       const e: LedgerEvent = event<LedgerEvent>(EventType.TimerCreated, now, {
         ...base,
         FireAt: new Date(fireAt).toISOString(),
-        ...(long ? { _Role: 'longTimerSegment' as const, _FinalFireAt: new Date(finalFireAt).toISOString() } : {}),
+        ...(long
+          ? { _Role: 'longTimerSegment' as const, _FinalFireAt: new Date(finalFireAt).toISOString() }
+          : {}),
       });
       return { event: e, dispatch: { kind: 'timer', taskId: id, fireAt } };
     }
@@ -351,14 +376,19 @@ function expand(
       options.retryTimeoutInMilliseconds !== undefined &&
       options.retryTimeoutInMilliseconds > 0 &&
       now - firstAttemptAt >= options.retryTimeoutInMilliseconds;
-    const reason = timedOut ? `Retry timeout of ${options.retryTimeoutInMilliseconds} ms exceeded` : undefined;
+    const reason = timedOut
+      ? `Retry timeout of ${options.retryTimeoutInMilliseconds} ms exceeded`
+      : undefined;
     return scheduleAttempt(action, id, index, now, input, 'retryAttempt', reason);
   }
 
   if (e.EventType === EventType.TimerFired && scheduled._FinalFireAt !== undefined) {
     const finalFireAt = Date.parse(scheduled._FinalFireAt);
     if (finalFireAt <= now) return undefined;
-    const fireAt = finalFireAt - now > input.policy.maximumShortTimerMs ? now + input.policy.longTimerIntervalMs : finalFireAt;
+    const fireAt =
+      finalFireAt - now > input.policy.maximumShortTimerMs
+        ? now + input.policy.longTimerIntervalMs
+        : finalFireAt;
     return {
       event: event<LedgerEvent>(EventType.TimerCreated, now, {
         EventId: id,

@@ -11,18 +11,17 @@ const TABLE_TEXT_LIMIT = 30_000;
 /** A queue message holds 64 KiB; leave room for the envelope. */
 const QUEUE_TEXT_LIMIT = 45_000;
 const BLOB_MARKER = '$devhostBlob:';
+const text = (value: unknown): string => (typeof value === 'string' ? value : '');
 
 export type RuntimeStatus =
-  | 'Pending'
-  | 'Running'
-  | 'Completed'
-  | 'ContinuedAsNew'
-  | 'Failed'
-  | 'Canceled'
-  | 'Terminated'
-  | 'Suspended';
+  'Pending' | 'Running' | 'Completed' | 'ContinuedAsNew' | 'Failed' | 'Canceled' | 'Terminated' | 'Suspended';
 
-export const TERMINAL_STATUSES: ReadonlySet<RuntimeStatus> = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
+export const TERMINAL_STATUSES: ReadonlySet<RuntimeStatus> = new Set([
+  'Completed',
+  'Failed',
+  'Terminated',
+  'Canceled',
+]);
 
 export interface InstanceRecord {
   instanceId: string;
@@ -89,7 +88,8 @@ export class HistoryConflictError extends Error {
   readonly retryable = true;
 }
 
-const statusCode = (error: unknown): number | undefined => (error as { statusCode?: number } | undefined)?.statusCode;
+const statusCode = (error: unknown): number | undefined =>
+  (error as { statusCode?: number } | undefined)?.statusCode;
 
 function isoOrNull(ms: number | undefined): Date | undefined {
   return ms === undefined ? undefined : new Date(ms);
@@ -170,19 +170,21 @@ export class TaskHubStore {
     }
   }
 
-  private async toInstance(e: TableEntity<Record<string, unknown>> & { etag?: string }): Promise<InstanceRecord> {
+  private async toInstance(
+    e: TableEntity<Record<string, unknown>> & { etag?: string },
+  ): Promise<InstanceRecord> {
     return {
       instanceId: e.partitionKey,
-      name: String(e.Name ?? ''),
-      version: String(e.Version ?? ''),
+      name: text(e.Name),
+      version: text(e.Version),
       runtimeStatus: e.RuntimeStatus as RuntimeStatus,
-      executionId: String(e.ExecutionId ?? ''),
+      executionId: text(e.ExecutionId),
       input: await this.unpackNullable(e.Input),
       output: await this.unpackNullable(e.Output),
       customStatus: await this.unpackNullable(e.CustomStatus),
       createdTime: (e.CreatedTime as Date).getTime(),
       lastUpdatedTime: (e.LastUpdatedTime as Date).getTime(),
-      startId: String(e.StartId ?? ''),
+      startId: text(e.StartId),
       parentInstanceId: typeof e.ParentInstanceId === 'string' ? e.ParentInstanceId : null,
       ...(e.etag ? { etag: e.etag } : {}),
     };
@@ -208,7 +210,10 @@ export class TaskHubStore {
   }
 
   /** Writes an instance row; with `etag` the write is conditional and a 412 becomes `false`. */
-  async putInstance(record: InstanceRecord, options: { etag?: string; createOnly?: boolean } = {}): Promise<boolean> {
+  async putInstance(
+    record: InstanceRecord,
+    options: { etag?: string; createOnly?: boolean } = {},
+  ): Promise<boolean> {
     const entity = await this.toEntity(record);
     try {
       if (options.createOnly) await this.instances.createEntity(entity);
@@ -222,10 +227,14 @@ export class TaskHubStore {
     }
   }
 
-  async queryInstances(query: InstanceQuery): Promise<{ instances: InstanceRecord[]; continuationToken?: string }> {
+  async queryInstances(
+    query: InstanceQuery,
+  ): Promise<{ instances: InstanceRecord[]; continuationToken?: string }> {
     const filters: string[] = [];
-    if (query.createdTimeFrom !== undefined) filters.push(`CreatedTime ge datetime'${new Date(query.createdTimeFrom).toISOString()}'`);
-    if (query.createdTimeTo !== undefined) filters.push(`CreatedTime le datetime'${new Date(query.createdTimeTo).toISOString()}'`);
+    if (query.createdTimeFrom !== undefined)
+      filters.push(`CreatedTime ge datetime'${new Date(query.createdTimeFrom).toISOString()}'`);
+    if (query.createdTimeTo !== undefined)
+      filters.push(`CreatedTime le datetime'${new Date(query.createdTimeTo).toISOString()}'`);
     if (query.runtimeStatus?.length) {
       filters.push(`(${query.runtimeStatus.map((s) => `RuntimeStatus eq ${odataString(s)}`).join(' or ')})`);
     }
@@ -235,11 +244,18 @@ export class TaskHubStore {
       filters.push(`PartitionKey ge ${odataString(prefix)} and PartitionKey lt ${odataString(next)}`);
     }
     const pages = this.instances
-      .listEntities<Record<string, unknown>>({ queryOptions: filters.length ? { filter: filters.join(' and ') } : {} })
-      .byPage({ maxPageSize: query.top ?? 100, ...(query.continuationToken ? { continuationToken: query.continuationToken } : {}) });
+      .listEntities<Record<string, unknown>>({
+        queryOptions: filters.length ? { filter: filters.join(' and ') } : {},
+      })
+      .byPage({
+        maxPageSize: query.top ?? 100,
+        ...(query.continuationToken ? { continuationToken: query.continuationToken } : {}),
+      });
     const first = await pages.next();
     if (first.done) return { instances: [] };
-    const page = first.value as (TableEntity<Record<string, unknown>> & { etag?: string })[] & { continuationToken?: string };
+    const page = first.value as (TableEntity<Record<string, unknown>> & { etag?: string })[] & {
+      continuationToken?: string;
+    };
     const instances = await Promise.all(page.map((e) => this.toInstance(e)));
     return { instances, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
   }
@@ -258,7 +274,10 @@ export class TaskHubStore {
   // ---- history ----
 
   /** Loads the committed history of one execution and the sentinel ETag that guards the next append. */
-  async loadHistory(instanceId: string, executionId: string): Promise<{ events: HistoryEvent[]; etag?: string }> {
+  async loadHistory(
+    instanceId: string,
+    executionId: string,
+  ): Promise<{ events: HistoryEvent[]; etag?: string }> {
     const rows = this.history.listEntities<Record<string, unknown>>({
       queryOptions: {
         filter: `PartitionKey eq ${odataString(instanceId)} and RowKey ge ${odataString(`${executionId}-`)} and RowKey lt ${odataString(`${executionId}.`)}`,
@@ -279,7 +298,8 @@ export class TaskHubStore {
     const events: HistoryEvent[] = [];
     for (let i = 0; i < committed; i++) {
       const text = byIndex.get(i);
-      if (text === undefined) throw new Error(`History of ${instanceId} is missing event ${i} of ${committed}`);
+      if (text === undefined)
+        throw new Error(`History of ${instanceId} is missing event ${i} of ${committed}`);
       events.push(JSON.parse(await this.unpack(text)) as HistoryEvent);
     }
     return { events, ...(etag ? { etag } : {}) };
@@ -300,7 +320,11 @@ export class TaskHubStore {
     const rows: TableEntity[] = [];
     for (let i = 0; i < events.length; i++) {
       const text = await this.pack(JSON.stringify(events[i]), TABLE_TEXT_LIMIT);
-      rows.push({ partitionKey: instanceId, rowKey: `${executionId}-${String(committed + i).padStart(8, '0')}`, Event: text });
+      rows.push({
+        partitionKey: instanceId,
+        rowKey: `${executionId}-${String(committed + i).padStart(8, '0')}`,
+        Event: text,
+      });
     }
     const sentinel: TableEntity = {
       partitionKey: instanceId,
@@ -314,14 +338,20 @@ export class TaskHubStore {
     for (let i = 0; i < rows.length; i += 99) chunks.push(rows.slice(i, i + 99));
     try {
       for (let c = 0; c < chunks.length; c++) {
-        const actions: TransactionAction[] = (chunks[c] as TableEntity[]).map((row) => ['upsert', row, 'Replace']);
+        const actions: TransactionAction[] = (chunks[c] as TableEntity[]).map((row) => [
+          'upsert',
+          row,
+          'Replace',
+        ]);
         if (c === chunks.length - 1) actions.push(sentinelAction);
         await this.history.submitTransaction(actions);
       }
     } catch (error) {
       const code = statusCode(error);
       if (code === 412 || code === 409) {
-        throw new HistoryConflictError(`History of ${instanceId} changed under this turn (${code}); the turn will be retried`);
+        throw new HistoryConflictError(
+          `History of ${instanceId} changed under this turn (${code}); the turn will be retried`,
+        );
       }
       throw error;
     }
@@ -338,7 +368,9 @@ export class TaskHubStore {
     }
     for (let i = 0; i < keys.length; i += 100) {
       await this.history.submitTransaction(
-        keys.slice(i, i + 100).map((rowKey): TransactionAction => ['delete', { partitionKey: instanceId, rowKey }]),
+        keys
+          .slice(i, i + 100)
+          .map((rowKey): TransactionAction => ['delete', { partitionKey: instanceId, rowKey }]),
       );
     }
   }
@@ -361,12 +393,17 @@ export class TaskHubStore {
   async dueTimers(now: number, max = 100): Promise<{ rowKey: string; message: ControlMessage }[]> {
     const rows = this.timers
       .listEntities<{ Message: string }>({
-        queryOptions: { filter: `PartitionKey eq 'timer' and RowKey lt ${odataString(`${String(now + 1).padStart(15, '0')}-`)}` },
+        queryOptions: {
+          filter: `PartitionKey eq 'timer' and RowKey lt ${odataString(`${String(now + 1).padStart(15, '0')}-`)}`,
+        },
       })
       .byPage({ maxPageSize: max });
     const first = await rows.next();
     if (first.done) return [];
-    return first.value.map((row) => ({ rowKey: row.rowKey ?? '', message: JSON.parse(row.Message) as ControlMessage }));
+    return first.value.map((row) => ({
+      rowKey: row.rowKey ?? '',
+      message: JSON.parse(row.Message) as ControlMessage,
+    }));
   }
 
   /** The earliest pending timer, or undefined when none. */
@@ -427,9 +464,18 @@ export class TaskHubStore {
   }
 
   /** Makes a message invisible for `ms` more (renewal) or visible again later (abandon); returns the new receipt. */
-  async extendMessage(queue: QueueClient, message: { messageId: string; popReceipt: string }, ms: number): Promise<string | undefined> {
+  async extendMessage(
+    queue: QueueClient,
+    message: { messageId: string; popReceipt: string },
+    ms: number,
+  ): Promise<string | undefined> {
     try {
-      const response = await queue.updateMessage(message.messageId, message.popReceipt, undefined, Math.ceil(ms / 1000));
+      const response = await queue.updateMessage(
+        message.messageId,
+        message.popReceipt,
+        undefined,
+        Math.ceil(ms / 1000),
+      );
       return response.popReceipt;
     } catch (error) {
       if (statusCode(error) === 404 || statusCode(error) === 400) return undefined;

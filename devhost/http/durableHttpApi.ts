@@ -3,7 +3,14 @@ import type { InstanceQuery, RuntimeStatus } from '../durable/taskHubStore';
 import { json, jsonError, type WireReply, type WireRequest } from './wire';
 
 const RUNTIME_STATUSES: ReadonlySet<string> = new Set([
-  'Pending', 'Running', 'Completed', 'ContinuedAsNew', 'Failed', 'Canceled', 'Terminated', 'Suspended',
+  'Pending',
+  'Running',
+  'Completed',
+  'ContinuedAsNew',
+  'Failed',
+  'Canceled',
+  'Terminated',
+  'Suspended',
 ]);
 
 export interface ManagementUrls {
@@ -33,8 +40,17 @@ export async function handleDurableApi(
   }
 }
 
-async function route(engine: DurableEngine, urls: ManagementUrls, path: string, req: WireRequest, origin: string): Promise<WireReply> {
-  const parts = path.split('/').filter((p) => p.length > 0).map((p) => decodeURIComponent(p));
+async function route(
+  engine: DurableEngine,
+  urls: ManagementUrls,
+  path: string,
+  req: WireRequest,
+  origin: string,
+): Promise<WireReply> {
+  const parts = path
+    .split('/')
+    .filter((p) => p.length > 0)
+    .map((p) => decodeURIComponent(p));
   const q = req.url.searchParams;
   const method = req.method.toUpperCase();
 
@@ -71,7 +87,11 @@ async function route(engine: DurableEngine, urls: ManagementUrls, path: string, 
     if (method === 'GET') {
       const options: StatusOptions = { showInput: truthy(q.get('showInput')) };
       const page = await engine.query(query, options);
-      return json(200, page.statuses, page.continuationToken ? { 'x-ms-continuation-token': page.continuationToken } : {});
+      return json(
+        200,
+        page.statuses,
+        page.continuationToken ? { 'x-ms-continuation-token': page.continuationToken } : {},
+      );
     }
     if (method === 'DELETE') return json(200, { instancesDeleted: await engine.purgeBy(query) });
     return jsonError(405, 'MethodNotAllowed', `${method} is not allowed on instances/`);
@@ -86,14 +106,18 @@ async function route(engine: DurableEngine, urls: ManagementUrls, path: string, 
         showInput: q.get('showInput') === null ? true : truthy(q.get('showInput')),
       });
       if (!status) return jsonError(404, 'NotFound', `No instance with ID '${instanceId}' was found.`);
-      if (status.runtimeStatus === 'Failed' && truthy(q.get('returnInternalServerErrorOnFailure'))) return json(500, status);
-      if (['Completed', 'Failed', 'Terminated', 'Canceled'].includes(status.runtimeStatus)) return json(200, status);
+      if (status.runtimeStatus === 'Failed' && truthy(q.get('returnInternalServerErrorOnFailure')))
+        return json(500, status);
+      if (['Completed', 'Failed', 'Terminated', 'Canceled'].includes(status.runtimeStatus))
+        return json(200, status);
       const location = urls.payload(instanceId, origin).statusQueryGetUri as string;
       return json(202, status, { location, 'retry-after': '5' });
     }
     if (method === 'DELETE') {
       const deleted = await engine.purge(instanceId);
-      return deleted ? json(200, { instancesDeleted: 1 }) : jsonError(404, 'NotFound', `No instance with ID '${instanceId}' was found.`);
+      return deleted
+        ? json(200, { instancesDeleted: 1 })
+        : jsonError(404, 'NotFound', `No instance with ID '${instanceId}' was found.`);
     }
     return jsonError(405, 'MethodNotAllowed', `${method} is not allowed on an instance`);
   }
@@ -103,7 +127,12 @@ async function route(engine: DurableEngine, urls: ManagementUrls, path: string, 
   switch (operation) {
     case 'raiseEvent': {
       const eventName = parts[3];
-      if (!eventName) return jsonError(400, 'InvalidRequest', 'raiseEvent needs an event name: instances/{id}/raiseEvent/{name}');
+      if (!eventName)
+        return jsonError(
+          400,
+          'InvalidRequest',
+          'raiseEvent needs an event name: instances/{id}/raiseEvent/{name}',
+        );
       if (!(req.headers['content-type'] ?? '').toLowerCase().includes('application/json')) {
         return jsonError(400, 'InvalidContentType', 'raiseEvent needs Content-Type: application/json');
       }
@@ -134,13 +163,17 @@ function parseQuery(q: URLSearchParams, req: WireRequest): InstanceQuery | { err
     const value = q.get(key);
     if (value) {
       const ms = Date.parse(value);
-      if (Number.isNaN(ms)) return { error: jsonError(400, 'InvalidQuery', `${key} is not a date: ${value}`) };
+      if (Number.isNaN(ms))
+        return { error: jsonError(400, 'InvalidQuery', `${key} is not a date: ${value}`) };
       query[key] = ms;
     }
   }
   const statuses = q.get('runtimeStatus');
   if (statuses) {
-    const list = statuses.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    const list = statuses
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
     const bad = list.find((s) => !RUNTIME_STATUSES.has(s));
     if (bad) return { error: jsonError(400, 'InvalidQuery', `Unknown runtimeStatus '${bad}'`) };
     query.runtimeStatus = list as RuntimeStatus[];
@@ -148,7 +181,8 @@ function parseQuery(q: URLSearchParams, req: WireRequest): InstanceQuery | { err
   const top = q.get('top');
   if (top) {
     const n = Number(top);
-    if (!Number.isInteger(n) || n < 1 || n > 1000) return { error: jsonError(400, 'InvalidQuery', 'top must be an integer 1-1000') };
+    if (!Number.isInteger(n) || n < 1 || n > 1000)
+      return { error: jsonError(400, 'InvalidQuery', 'top must be an integer 1-1000') };
     query.top = n;
   }
   const prefix = q.get('instanceIdPrefix');

@@ -40,11 +40,16 @@ export function buildHttpRoutes(app: LoadedApp, routePrefix: string): HttpRoute[
   for (const fn of app.functions.values()) {
     if (triggerKindOf(fn) !== 'http') continue;
     const template = typeof fn.trigger.route === 'string' ? fn.trigger.route : fn.name;
-    const methods = (Array.isArray(fn.trigger.methods) ? (fn.trigger.methods as string[]) : ['GET', 'POST']).map((m) =>
-      m.toUpperCase(),
-    );
-    const authLevel = (String(fn.trigger.authLevel ?? 'anonymous').toLowerCase() as AuthLevel);
-    routes.push({ fn, route: compileRoute(`${routePrefix ? `${routePrefix}/` : ''}${template}`), methods, authLevel });
+    const methods = (
+      Array.isArray(fn.trigger.methods) ? (fn.trigger.methods as string[]) : ['GET', 'POST']
+    ).map((m) => m.toUpperCase());
+    const authLevel = (typeof fn.trigger.authLevel === 'string' ? fn.trigger.authLevel : 'anonymous').toLowerCase() as AuthLevel;
+    routes.push({
+      fn,
+      route: compileRoute(`${routePrefix ? `${routePrefix}/` : ''}${template}`),
+      methods,
+      authLevel,
+    });
   }
   // Literal routes before parameterised ones, as ASP.NET routing orders them.
   return routes.sort((a, b) => paramCount(a.route.template) - paramCount(b.route.template));
@@ -58,14 +63,21 @@ const presentedKey = (req: WireRequest) => {
 };
 
 /** The request handler of the devhost's public port: function routes, the durable webhooks and admin APIs. */
-export function createFunctionsHttpHandler(deps: FunctionsHttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
+export function createFunctionsHttpHandler(
+  deps: FunctionsHttpDeps,
+): (req: IncomingMessage, res: ServerResponse) => void {
   const routes = buildHttpRoutes(deps.app, deps.routePrefix);
   return (req, res) => {
     void handle(deps, routes, req, res);
   };
 }
 
-async function handle(deps: FunctionsHttpDeps, routes: HttpRoute[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(
+  deps: FunctionsHttpDeps,
+  routes: HttpRoute[],
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const host = req.headers.host ?? 'localhost';
   const url = new URL(req.url ?? '/', `http://${host}`);
   const origin = url.origin;
@@ -74,7 +86,14 @@ async function handle(deps: FunctionsHttpDeps, routes: HttpRoute[], req: Incomin
     body = await readBody(req, deps.maxRequestBodyBytes);
   } catch (error) {
     if (error instanceof BodyTooLargeError) {
-      send(res, jsonError(413, 'PayloadTooLarge', `The request body is larger than ${deps.maxRequestBodyBytes} bytes.`));
+      send(
+        res,
+        jsonError(
+          413,
+          'PayloadTooLarge',
+          `The request body is larger than ${deps.maxRequestBodyBytes} bytes.`,
+        ),
+      );
       req.resume();
       return;
     }
@@ -90,7 +109,8 @@ async function handle(deps: FunctionsHttpDeps, routes: HttpRoute[], req: Incomin
       errorId,
       error: errorStack(error),
     });
-    if (!res.headersSent) send(res, jsonError(500, 'InternalServerError', 'The function failed; see the host log.', { errorId }));
+    if (!res.headersSent)
+      send(res, jsonError(500, 'InternalServerError', 'The function failed; see the host log.', { errorId }));
   }
 }
 
@@ -106,7 +126,11 @@ async function dispatch(
   if (path.startsWith(durablePrefix) || path === durablePrefix.slice(0, -1)) {
     if (!deps.engine) return jsonError(404, 'NotFound', 'This app has no Durable Functions.');
     if (!isAuthorized(deps.keys, 'system', presentedKey(wire))) {
-      return jsonError(401, 'Unauthorized', 'The durable task API needs the durabletask_extension system key or the master key.');
+      return jsonError(
+        401,
+        'Unauthorized',
+        'The durable task API needs the durabletask_extension system key or the master key.',
+      );
     }
     return handleDurableApi(deps.engine, deps.managementUrls, path.slice(durablePrefix.length), wire, origin);
   }
@@ -119,10 +143,17 @@ async function dispatch(
   const match = candidates.find((c) => c.r.methods.includes(wire.method));
   if (!match) {
     const allowed = [...new Set(candidates.flatMap((c) => c.r.methods))];
-    return { ...jsonError(405, 'MethodNotAllowed', `${wire.method} is not allowed; use ${allowed.join(', ')}`), headers: { allow: allowed.join(', '), 'content-type': 'application/json; charset=utf-8' } };
+    return {
+      ...jsonError(405, 'MethodNotAllowed', `${wire.method} is not allowed; use ${allowed.join(', ')}`),
+      headers: { allow: allowed.join(', '), 'content-type': 'application/json; charset=utf-8' },
+    };
   }
   if (!isAuthorized(deps.keys, match.r.authLevel, presentedKey(wire))) {
-    return jsonError(401, 'Unauthorized', `This function needs a ${match.r.authLevel} key (x-functions-key header or code query parameter).`);
+    return jsonError(
+      401,
+      'Unauthorized',
+      `This function needs a ${match.r.authLevel} key (x-functions-key header or code query parameter).`,
+    );
   }
   return invokeHttpFunction(deps, match.r.fn, req, wire, match.params, origin);
 }
@@ -141,9 +172,18 @@ async function invokeHttpFunction(
     invocationId,
     functionName: fn.name,
     logHandler: (level: string, ...args: unknown[]) =>
-      deps.log(level === 'error' ? 'error' : level === 'warning' ? 'warn' : 'info', args.map(String).join(' '), { function: fn.name, invocationId }),
+      deps.log(
+        level === 'error' ? 'error' : level === 'warning' ? 'warn' : 'info',
+        args.map(String).join(' '),
+        { function: fn.name, invocationId },
+      ),
     triggerMetadata: {},
-    options: { trigger: fn.trigger, extraInputs: fn.extraInputs, extraOutputs: fn.extraOutputs, return: fn.returnBinding },
+    options: {
+      trigger: fn.trigger,
+      extraInputs: fn.extraInputs,
+      extraOutputs: fn.extraOutputs,
+      return: fn.returnBinding,
+    },
   }) as { extraInputs: { set(binding: unknown, value: unknown): void } };
   for (const input of fn.extraInputs) {
     if (input.type === 'durableClient' || input.type === 'orchestrationClient') {
@@ -153,7 +193,11 @@ async function invokeHttpFunction(
   const request = toHttpRequest(library, req, wire.url, wire.body, params);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Timeout value of ${deps.functionTimeoutMs} ms exceeded by function ${fn.name}`)), deps.functionTimeoutMs);
+    timer = setTimeout(
+      () =>
+        reject(new Error(`Timeout value of ${deps.functionTimeoutMs} ms exceeded by function ${fn.name}`)),
+      deps.functionTimeoutMs,
+    );
   });
   try {
     const result = await Promise.race([Promise.resolve(fn.callback(request, context)), timeout]);
@@ -162,7 +206,8 @@ async function invokeHttpFunction(
     for (const [name, value] of response.headers) {
       const previous = headers[name];
       if (previous === undefined) headers[name] = value;
-      else if (name === 'set-cookie') headers[name] = [previous, value].flat(); // one header per cookie
+      else if (name === 'set-cookie')
+        headers[name] = [previous, value].flat(); // one header per cookie
       else headers[name] = `${String(previous)}, ${value}`;
     }
     return { status: response.status, headers, body: response.body };
@@ -171,12 +216,13 @@ async function invokeHttpFunction(
   }
 }
 
-async function admin(deps: FunctionsHttpDeps, routes: HttpRoute[], wire: WireRequest): Promise<WireReply> {
+function admin(deps: FunctionsHttpDeps, routes: HttpRoute[], wire: WireRequest): WireReply {
   if (!isAuthorized(deps.keys, 'admin', presentedKey(wire))) {
     return jsonError(401, 'Unauthorized', 'Admin APIs need the master key.');
   }
   const path = wire.url.pathname;
-  if (path === '/admin/host/status' && wire.method === 'GET') return json(200, { state: 'Running', processUptime: process.uptime() });
+  if (path === '/admin/host/status' && wire.method === 'GET')
+    return json(200, { state: 'Running', processUptime: process.uptime() });
   if (path === '/admin/functions' && wire.method === 'GET') {
     return json(
       200,
@@ -189,16 +235,22 @@ async function admin(deps: FunctionsHttpDeps, routes: HttpRoute[], wire: WireReq
   }
   if (path === '/admin/devhost/clock') {
     const clock = deps.clock;
-    if (wire.method === 'GET') return json(200, { now: new Date(clock.now()).toISOString(), manual: isManualClock(clock) });
+    if (wire.method === 'GET')
+      return json(200, { now: new Date(clock.now()).toISOString(), manual: isManualClock(clock) });
     if (wire.method !== 'POST') return jsonError(405, 'MethodNotAllowed', 'GET or POST');
-    if (!isManualClock(clock)) return jsonError(409, 'ClockNotManual', 'Start the devhost with --clock manual to move time.');
+    if (!isManualClock(clock))
+      return jsonError(409, 'ClockNotManual', 'Start the devhost with --clock manual to move time.');
     let request: { advanceMs?: unknown };
     try {
       request = JSON.parse(wire.body.toString('utf8') || '{}') as { advanceMs?: unknown };
     } catch {
       return jsonError(400, 'InvalidJson', 'The body must be JSON: {"advanceMs": <milliseconds>}');
     }
-    if (typeof request.advanceMs !== 'number' || !Number.isFinite(request.advanceMs) || request.advanceMs < 0) {
+    if (
+      typeof request.advanceMs !== 'number' ||
+      !Number.isFinite(request.advanceMs) ||
+      request.advanceMs < 0
+    ) {
       return jsonError(400, 'InvalidAdvance', 'advanceMs must be a non-negative number of milliseconds');
     }
     clock.advance(request.advanceMs);

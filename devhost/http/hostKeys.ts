@@ -14,7 +14,11 @@ export type AuthLevel = 'anonymous' | 'function' | 'admin' | 'system';
 const newKey = () => randomBytes(32).toString('base64url');
 
 export function generateKeys(): HostKeys {
-  return { masterKey: newKey(), functionKeys: { default: newKey() }, systemKeys: { durabletask_extension: newKey() } };
+  return {
+    masterKey: newKey(),
+    functionKeys: { default: newKey() },
+    systemKeys: { durabletask_extension: newKey() },
+  };
 }
 
 /** Reads the keys file, creating it (mode 0600) on first use. */

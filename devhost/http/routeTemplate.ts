@@ -20,7 +20,10 @@ const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Compiles an ASP.NET-style route template as the Functions host accepts it (case-insensitive literals). */
 export function compileRoute(template: string): CompiledRoute {
-  const segments = template.replace(/^\/+|\/+$/g, '').split('/').filter((s) => s.length > 0);
+  const segments = template
+    .replace(/^\/+|\/+$/g, '')
+    .split('/')
+    .filter((s) => s.length > 0);
   const checks: { name: string; constraint?: RegExp }[] = [];
   let pattern = '^';
   for (const segment of segments) {
@@ -32,7 +35,8 @@ export function compileRoute(template: string): CompiledRoute {
     }
     const [, catchAll, name = '', constraintName, optional] = param;
     const constraint = constraintName ? CONSTRAINTS[constraintName] : undefined;
-    if (constraintName && !constraint) throw new Error(`Unknown route constraint "${constraintName}" in "${template}"`);
+    if (constraintName && !constraint)
+      throw new Error(`Unknown route constraint "${constraintName}" in "${template}"`);
     checks.push({ name, ...(constraint ? { constraint } : {}) });
     const capture = catchAll ? `(?<${name}>.*)` : `(?<${name}>[^/]+)`;
     pattern += optional || catchAll ? `(?:/${capture})?` : `/${capture}`;

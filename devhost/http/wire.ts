@@ -15,11 +15,20 @@ export interface WireReply {
 }
 
 export function json(status: number, value: unknown, headers: Record<string, string> = {}): WireReply {
-  return { status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(value) };
+  return {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+    body: JSON.stringify(value),
+  };
 }
 
 /** A JSON error body: `{ error: { code, message } }`, the shape every devhost endpoint uses. */
-export function jsonError(status: number, code: string, message: string, extra: Record<string, unknown> = {}): WireReply {
+export function jsonError(
+  status: number,
+  code: string,
+  message: string,
+  extra: Record<string, unknown> = {},
+): WireReply {
   return json(status, { error: { code, message, ...extra } });
 }
 
@@ -30,7 +39,8 @@ export class BodyTooLargeError extends Error {
 /** Reads a request body, refusing (without buffering the rest) once it passes `limit` bytes. */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (Number.isFinite(declared) && declared > limit) throw new BodyTooLargeError(`body of ${declared} bytes exceeds ${limit}`);
+  if (Number.isFinite(declared) && declared > limit)
+    throw new BodyTooLargeError(`body of ${declared} bytes exceeds ${limit}`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -43,7 +53,12 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
 }
 
 export function send(res: ServerResponse, reply: WireReply): void {
-  const body = reply.body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(reply.body) ? reply.body : Buffer.from(reply.body);
+  const body =
+    reply.body === undefined
+      ? Buffer.alloc(0)
+      : Buffer.isBuffer(reply.body)
+        ? reply.body
+        : Buffer.from(reply.body);
   res.statusCode = reply.status;
   for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
   res.setHeader('content-length', body.length);

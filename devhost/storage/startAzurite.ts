@@ -4,7 +4,8 @@ import { realRequire } from '../realRequire';
 
 /** The well-known Azurite development account. It is public and only ever valid against the local emulator. */
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
-export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+export const AZURITE_KEY =
+  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 export interface RunningAzurite {
   connectionString: string;
@@ -57,22 +58,76 @@ export async function startAzurite(options: AzuriteOptions): Promise<RunningAzur
   const TableConfiguration = load<ConfigCtor>('table/TableConfiguration');
   const TableServer = load<ServerCtor>('table/TableServer');
   // Azurite's telemetry is off unless initialised; make that explicit so nothing ever leaves the machine.
-  const telemetry = req(path.join(base, 'dist/src/common/Telemetry')) as { AzuriteTelemetryClient?: { enableTelemetry?: boolean } };
+  const telemetry = req(path.join(base, 'dist/src/common/Telemetry')) as {
+    AzuriteTelemetryClient?: { enableTelemetry?: boolean };
+  };
   if (telemetry.AzuriteTelemetryClient) telemetry.AzuriteTelemetryClient.enableTelemetry = false;
   const at = (file: string) => (location ? path.join(location, file) : file);
   const extents = (name: string) => [{ locationId: 'Default', locationPath: at(name), maxConcurrency: 10 }];
 
   const blob = new BlobServer(
-    new BlobConfiguration(host, options.ports?.blob ?? 0, 0, at('__azurite_db_blob__.json'), at('__azurite_db_blob_extent__.json'),
-      extents('__blobstorage__'), false, undefined, false, undefined, true, true, '', '', '', undefined, false, options.inMemory),
+    new BlobConfiguration(
+      host,
+      options.ports?.blob ?? 0,
+      0,
+      at('__azurite_db_blob__.json'),
+      at('__azurite_db_blob_extent__.json'),
+      extents('__blobstorage__'),
+      false,
+      undefined,
+      false,
+      undefined,
+      true,
+      true,
+      '',
+      '',
+      '',
+      undefined,
+      false,
+      options.inMemory,
+    ),
   );
   const queue = new QueueServer(
-    new QueueConfiguration(host, options.ports?.queue ?? 0, 0, at('__azurite_db_queue__.json'), at('__azurite_db_queue_extent__.json'),
-      extents('__queuestorage__'), false, undefined, false, undefined, true, true, '', '', '', undefined, false, options.inMemory),
+    new QueueConfiguration(
+      host,
+      options.ports?.queue ?? 0,
+      0,
+      at('__azurite_db_queue__.json'),
+      at('__azurite_db_queue_extent__.json'),
+      extents('__queuestorage__'),
+      false,
+      undefined,
+      false,
+      undefined,
+      true,
+      true,
+      '',
+      '',
+      '',
+      undefined,
+      false,
+      options.inMemory,
+    ),
   );
   const table = new TableServer(
-    new TableConfiguration(host, options.ports?.table ?? 0, 0, at('__azurite_db_table__.json'), false, false, undefined, undefined,
-      true, true, '', '', '', undefined, false, options.inMemory),
+    new TableConfiguration(
+      host,
+      options.ports?.table ?? 0,
+      0,
+      at('__azurite_db_table__.json'),
+      false,
+      false,
+      undefined,
+      undefined,
+      true,
+      true,
+      '',
+      '',
+      '',
+      undefined,
+      false,
+      options.inMemory,
+    ),
   );
   await blob.start();
   await queue.start();

@@ -23,7 +23,9 @@ export function parseSchedule(expression: string): TimerSchedule {
   }
   const fields = text.split(/\s+/);
   if (fields.length !== 6) {
-    throw new Error(`"${text}" is not a 6-field NCRONTAB expression ({second} {minute} {hour} {day} {month} {day-of-week})`);
+    throw new Error(
+      `"${text}" is not a 6-field NCRONTAB expression ({second} {minute} {hour} {day} {month} {day-of-week})`,
+    );
   }
   const cron = new Cron(text, { timezone: 'UTC', paused: true, domAndDow: true });
   return {
@@ -57,7 +59,7 @@ export class TimerTriggerScheduler {
   ) {
     for (const fn of app.functions.values()) {
       if (triggerKindOf(fn) !== 'timer') continue;
-      const schedule = parseSchedule(String(fn.trigger.schedule ?? ''));
+      const schedule = parseSchedule(typeof fn.trigger.schedule === 'string' ? fn.trigger.schedule : '');
       this.#timers.push({ fn, schedule, next: schedule.next(clock.now()), last: undefined, running: false });
     }
   }
@@ -115,7 +117,12 @@ export class TimerTriggerScheduler {
       logHandler: (level: string, ...args: unknown[]) =>
         this.log(level === 'error' ? 'error' : 'info', args.map(String).join(' '), { function: t.fn.name }),
       triggerMetadata: {},
-      options: { trigger: t.fn.trigger, extraInputs: t.fn.extraInputs, extraOutputs: t.fn.extraOutputs, return: t.fn.returnBinding },
+      options: {
+        trigger: t.fn.trigger,
+        extraInputs: t.fn.extraInputs,
+        extraOutputs: t.fn.extraOutputs,
+        return: t.fn.returnBinding,
+      },
     });
     const run = (async () => {
       try {

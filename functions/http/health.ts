@@ -14,4 +14,9 @@ export async function health(): Promise<HttpResponseInit> {
   };
 }
 
-app.http(FunctionNames.health, { route: 'health', methods: ['GET'], authLevel: 'anonymous', handler: health });
+app.http(FunctionNames.health, {
+  route: 'health',
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  handler: health,
+});

@@ -17,8 +17,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const problems: string[] = [];
   const storage = env.AzureWebJobsStorage?.trim();
   if (!storage) problems.push('AzureWebJobsStorage is not set (an Azure Storage connection string)');
-  else if (storage !== 'UseDevelopmentStorage=true' && !/AccountName=|BlobEndpoint=|TableEndpoint=/i.test(storage)) {
-    problems.push('AzureWebJobsStorage is not a storage connection string (expected Key=Value;... with AccountName or endpoints)');
+  else if (
+    storage !== 'UseDevelopmentStorage=true' &&
+    !/AccountName=|BlobEndpoint=|TableEndpoint=/i.test(storage)
+  ) {
+    problems.push(
+      'AzureWebJobsStorage is not a storage connection string (expected Key=Value;... with AccountName or endpoints)',
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({ storageConnectionString: storage as string });

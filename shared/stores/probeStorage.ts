@@ -8,20 +8,35 @@ export interface StorageProbe {
 }
 
 /** Checks that the storage account answers, within `timeoutMs`. */
-export async function probeStorage(connectionString: string, options: { timeoutMs?: number; abortSignal?: AbortSignal } = {}): Promise<StorageProbe> {
+export async function probeStorage(
+  connectionString: string,
+  options: { timeoutMs?: number; abortSignal?: AbortSignal } = {},
+): Promise<StorageProbe> {
   const started = performance.now();
-  const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs ?? 2000), ...(options.abortSignal ? [options.abortSignal] : [])]);
+  const signal = AbortSignal.any([
+    AbortSignal.timeout(options.timeoutMs ?? 2000),
+    ...(options.abortSignal ? [options.abortSignal] : []),
+  ]);
   try {
-    const client = TableServiceClient.fromConnectionString(connectionString, { allowInsecureConnection: true, retryOptions: { maxRetries: 0 } });
+    const client = TableServiceClient.fromConnectionString(connectionString, {
+      allowInsecureConnection: true,
+      retryOptions: { maxRetries: 0 },
+    });
     const pages = client.listTables().byPage({ maxPageSize: 1 });
     await Promise.race([
       pages.next(),
-      new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('timed out')), { once: true })),
+      new Promise((_, reject) =>
+        signal.addEventListener('abort', () => reject(new Error('timed out')), { once: true }),
+      ),
     ]);
     return { reachable: true, latencyMs: Math.round(performance.now() - started) };
   } catch (error) {
-    const code = (error as { code?: string; statusCode?: number }).code ?? (error as { statusCode?: number }).statusCode;
-    const reason = error instanceof Error && error.message === 'timed out' ? 'timed out' : `unreachable (${String(code ?? 'network error')})`;
+    const code =
+      (error as { code?: string; statusCode?: number }).code ?? (error as { statusCode?: number }).statusCode;
+    const reason =
+      error instanceof Error && error.message === 'timed out'
+        ? 'timed out'
+        : `unreachable (${String(code ?? 'network error')})`;
     return { reachable: false, latencyMs: Math.round(performance.now() - started), error: reason };
   }
 }

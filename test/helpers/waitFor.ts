@@ -28,7 +28,10 @@ export async function waitFor<T>(
     }
     if (Date.now() >= deadline) {
       const what = options.description ?? 'condition';
-      const cause = lastError === undefined ? '' : `; last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
+      const cause =
+        lastError === undefined
+          ? ''
+          : `; last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}`;
       throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));

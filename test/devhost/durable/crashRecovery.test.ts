@@ -18,15 +18,31 @@ interface Child {
 
 /** Starts the devhost CLI as a real child process and waits for its ready line. */
 function spawnDevhost(connectionString: string, dataDir: string): Promise<Child> {
-  const child = spawn(process.execPath, [cli, 'start', '--app', appDir, '--port', '0', '--storage', connectionString, '--data-dir', dataDir, '--json'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      cli,
+      'start',
+      '--app',
+      appDir,
+      '--port',
+      '0',
+      '--storage',
+      connectionString,
+      '--data-dir',
+      dataDir,
+      '--json',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`devhost did not start within 30 s: ${stderr}`)), 30_000);
     child.once('exit', (code) => reject(new Error(`devhost exited with ${code}: ${stderr}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       if (line.startsWith('{')) {
         clearTimeout(timer);
         const ready = JSON.parse(line);
@@ -77,11 +93,17 @@ it('resumes an orchestration after the host is killed, applying each side effect
       `${second.url}/api/client/status/crash-1?code=${second.keys.functionKeys.default}`,
       60_000,
     );
-    expect(status).toMatchObject({ runtimeStatus: 'Completed', output: ['effect:1', 'effect:2', 'effect:3', 'effect:4', 'effect:5'] });
+    expect(status).toMatchObject({
+      runtimeStatus: 'Completed',
+      output: ['effect:1', 'effect:2', 'effect:3', 'effect:4', 'effect:5'],
+    });
 
     const effects = readFileSync(path.join(work, 'effects.log'), 'utf8').trim().split('\n');
     expect(effects).toEqual(['crash-1:1', 'crash-1:2', 'crash-1:3', 'crash-1:4', 'crash-1:5']);
-    const invocations = readFileSync(path.join(work, 'invocations.log'), 'utf8').trim().split('\n').map((l) => l.split(' '));
+    const invocations = readFileSync(path.join(work, 'invocations.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '));
     const byKey = (key: string) => invocations.filter(([, k]) => k === key).map(([pid]) => Number(pid));
     // Completed before the crash: ran once, in the first process, never again.
     expect(byKey('crash-1:1')).toEqual([firstPid]);

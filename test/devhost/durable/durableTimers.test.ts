@@ -16,7 +16,11 @@ afterAll(async () => {
 });
 
 async function start(name: string, input?: unknown) {
-  const r = await request(`${host.url}/api/orchestrators/${name}`, { method: 'POST', key: host.keys.functionKeys.default, ...(input !== undefined ? { body: input } : {}) });
+  const r = await request(`${host.url}/api/orchestrators/${name}`, {
+    method: 'POST',
+    key: host.keys.functionKeys.default,
+    ...(input !== undefined ? { body: input } : {}),
+  });
   expect(r.status).toBe(202);
   return r.json as { id: string; statusQueryGetUri: string };
 }
@@ -37,7 +41,8 @@ async function waitForTimers(instanceId: string, count: number): Promise<number[
   for (;;) {
     const timers = await pendingTimers(instanceId);
     if (timers.length >= count) return timers;
-    if (Date.now() > deadline) throw new Error(`expected ${count} pending timer(s) for ${instanceId}, found ${timers.length}`);
+    if (Date.now() > deadline)
+      throw new Error(`expected ${count} pending timer(s) for ${instanceId}, found ${timers.length}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -29,7 +29,13 @@ async function start(name: string, input?: unknown, instanceId?: string) {
     ...(input !== undefined ? { body: input } : {}),
   });
   expect(r.status).toBe(202);
-  return r.json as { id: string; statusQueryGetUri: string; sendEventPostUri: string; terminatePostUri: string; purgeHistoryDeleteUri: string };
+  return r.json as {
+    id: string;
+    statusQueryGetUri: string;
+    sendEventPostUri: string;
+    terminatePostUri: string;
+    purgeHistoryDeleteUri: string;
+  };
 }
 
 describe('durable orchestrations through the devhost', () => {
@@ -37,7 +43,13 @@ describe('durable orchestrations through the devhost', () => {
     const links = await start('Chain', 'order');
     const status = await waitForInstance(links.statusQueryGetUri);
     expect(status.runtimeStatus).toBe('Completed');
-    expect(status.output).toEqual(['done:order-1', 'done:order-2', 'done:order-3', 'done:order-4', 'done:order-5']);
+    expect(status.output).toEqual([
+      'done:order-1',
+      'done:order-2',
+      'done:order-3',
+      'done:order-4',
+      'done:order-5',
+    ]);
     expect(status.customStatus).toEqual({ step: 5 });
     expect(status.input).toBe('order');
   });
@@ -52,7 +64,10 @@ describe('durable orchestrations through the devhost', () => {
   it('completes the human-interaction pattern when the event arrives before the timer', async () => {
     const links = await start('Approval');
     await waitForInstance(links.statusQueryGetUri, 10_000, (s) => s.runtimeStatus === 'Running');
-    const raise = await request(links.sendEventPostUri.replace('{eventName}', 'Approval'), { method: 'POST', body: 'yes' });
+    const raise = await request(links.sendEventPostUri.replace('{eventName}', 'Approval'), {
+      method: 'POST',
+      body: 'yes',
+    });
     expect(raise.status).toBe(202);
     const status = await waitForInstance(links.statusQueryGetUri);
     // Completed (not left Running until the 1 h timer fires) because the losing timer was cancelled.
@@ -61,7 +76,11 @@ describe('durable orchestrations through the devhost', () => {
 
   it('buffers an event raised before the orchestration waits for it', async () => {
     const links = await start('Waiter');
-    const raise = await request(`${host.url}/api/client/raise/${links.id}/Go`, { method: 'POST', key, body: 42 });
+    const raise = await request(`${host.url}/api/client/raise/${links.id}/Go`, {
+      method: 'POST',
+      key,
+      body: 42,
+    });
     expect(raise.status).toBe(202);
     const status = await waitForInstance(links.statusQueryGetUri);
     expect(status).toMatchObject({ runtimeStatus: 'Completed', output: 'went:42' });
@@ -109,7 +128,10 @@ describe('durable orchestrations through the devhost', () => {
     expect(terminate.status).toBe(202);
     const status = await waitForInstance(links.statusQueryGetUri);
     expect(status).toMatchObject({ runtimeStatus: 'Terminated', output: 'enough' });
-    const again = await request(`${host.url}/runtime/webhooks/durabletask/instances/${links.id}/raiseEvent/Go?code=${host.keys.systemKeys.durabletask_extension}`, { method: 'POST', body: 1 });
+    const again = await request(
+      `${host.url}/runtime/webhooks/durabletask/instances/${links.id}/raiseEvent/Go?code=${host.keys.systemKeys.durabletask_extension}`,
+      { method: 'POST', body: 1 },
+    );
     expect(again.status).toBe(410);
   });
 

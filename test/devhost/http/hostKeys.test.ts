@@ -6,7 +6,10 @@ import { generateKeys, isAuthorized, loadOrCreateKeys, type HostKeys } from '../
 describe('isAuthorized', () => {
   const keys: HostKeys = {
     masterKey: 'master-key-000000000000000000000000000000',
-    functionKeys: { default: 'function-key-0000000000000000000000000000', other: 'other-function-key-0000000000000000000000' },
+    functionKeys: {
+      default: 'function-key-0000000000000000000000000000',
+      other: 'other-function-key-0000000000000000000000',
+    },
     systemKeys: { durabletask_extension: 'system-key-000000000000000000000000000000' },
   };
   const functionKey = keys.functionKeys.default;
@@ -98,7 +101,11 @@ describe('loadOrCreateKeys', () => {
 
   it('uses keys from an existing file as they are', () => {
     const file = path.join(dir, 'keys.json');
-    const existing: HostKeys = { masterKey: 'm', functionKeys: { default: 'f' }, systemKeys: { durabletask_extension: 's' } };
+    const existing: HostKeys = {
+      masterKey: 'm',
+      functionKeys: { default: 'f' },
+      systemKeys: { durabletask_extension: 's' },
+    };
     writeFileSync(file, JSON.stringify(existing));
     expect(loadOrCreateKeys(file)).toEqual(existing);
   });

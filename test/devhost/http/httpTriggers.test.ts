@@ -15,7 +15,8 @@ describe('HTTP triggers of a JavaScript app', () => {
   const logs: LogLine[] = [];
   const originalGreeting = realEnv.GREETING;
   const get = (pathAndQuery: string, init: RequestInit = {}) => fetch(`${devhost.url}${pathAndQuery}`, init);
-  const echoInvocations = () => logs.filter((l) => l.fields?.function === 'echo' && l.message.startsWith('echo invoked'));
+  const echoInvocations = () =>
+    logs.filter((l) => l.fields?.function === 'echo' && l.message.startsWith('echo invoked'));
 
   beforeAll(async () => {
     delete realEnv.GREETING; // local.settings.json never overrides a value the environment already has
@@ -99,7 +100,9 @@ describe('HTTP triggers of a JavaScript app', () => {
     });
 
     it('accepts the function key in the x-functions-key header', async () => {
-      const res = await get('/api/secret', { headers: { 'x-functions-key': devhost.keys.functionKeys.default! } });
+      const res = await get('/api/secret', {
+        headers: { 'x-functions-key': devhost.keys.functionKeys.default! },
+      });
       expect(res.status).toBe(200);
       expect(await res.text()).toBe('the secret');
     });
@@ -111,13 +114,17 @@ describe('HTTP triggers of a JavaScript app', () => {
     });
 
     it('accepts the master key', async () => {
-      expect((await get('/api/secret', { headers: { 'x-functions-key': devhost.keys.masterKey } })).status).toBe(200);
+      expect(
+        (await get('/api/secret', { headers: { 'x-functions-key': devhost.keys.masterKey } })).status,
+      ).toBe(200);
     });
   });
 
   describe('an admin-level function', () => {
     it('refuses the function key with 401', async () => {
-      const res = await get('/api/adminOnly', { headers: { 'x-functions-key': devhost.keys.functionKeys.default! } });
+      const res = await get('/api/adminOnly', {
+        headers: { 'x-functions-key': devhost.keys.functionKeys.default! },
+      });
       expect(res.status).toBe(401);
       expect(await res.json()).toEqual({ error: expect.objectContaining({ code: 'Unauthorized' }) });
     });
@@ -131,7 +138,11 @@ describe('HTTP triggers of a JavaScript app', () => {
 
   it('returns the echo response with its status, headers, body and one set-cookie per cookie', async () => {
     const before = echoInvocations().length;
-    const res = await get('/api/echo', { method: 'POST', body: 'ping body', headers: { 'content-type': 'text/plain' } });
+    const res = await get('/api/echo', {
+      method: 'POST',
+      body: 'ping body',
+      headers: { 'content-type': 'text/plain' },
+    });
     expect(res.status).toBe(201);
     expect(await res.text()).toBe('ping body');
     expect(res.headers.get('x-echo')).toBe('echoed');
@@ -167,7 +178,7 @@ describe('HTTP triggers of a JavaScript app', () => {
   it('answers 413 for a chunked body (no content-length) that grows past the limit', async () => {
     const before = echoInvocations().length;
     const stream = Readable.toWeb(Readable.from([Buffer.alloc(700, 97), Buffer.alloc(700, 98)]));
-    const res = await get('/api/echo', { method: 'POST', body: stream as ReadableStream, duplex: 'half' } as RequestInit);
+    const res = await get('/api/echo', { method: 'POST', body: stream, duplex: 'half' });
     expect(res.status).toBe(413);
     expect(await res.json()).toEqual({ error: expect.objectContaining({ code: 'PayloadTooLarge' }) });
     expect(echoInvocations()).toHaveLength(before);
@@ -209,7 +220,8 @@ describe('HTTP triggers of a JavaScript app', () => {
   it('lists the functions at GET /admin/functions for the master key only', async () => {
     expect((await get('/admin/functions')).status).toBe(401);
     expect(
-      (await get('/admin/functions', { headers: { 'x-functions-key': devhost.keys.functionKeys.default! } })).status,
+      (await get('/admin/functions', { headers: { 'x-functions-key': devhost.keys.functionKeys.default! } }))
+        .status,
     ).toBe(401);
 
     const res = await get('/admin/functions', { headers: { 'x-functions-key': devhost.keys.masterKey } });

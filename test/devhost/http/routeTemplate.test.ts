@@ -69,7 +69,9 @@ describe('compileRoute', () => {
     expect(route.match('/api/items/hello%20world')).toEqual({ name: 'hello world' });
     expect(route.match('/api/items/caf%C3%A9')).toEqual({ name: 'café' });
     expect(route.match('/api/items/a%2Fb')).toEqual({ name: 'a/b' });
-    expect(compileRoute('api/files/{*path}').match('/api/files/my%20dir/a%2Bb.txt')).toEqual({ path: 'my dir/a+b.txt' });
+    expect(compileRoute('api/files/{*path}').match('/api/files/my%20dir/a%2Bb.txt')).toEqual({
+      path: 'my dir/a+b.txt',
+    });
   });
 
   it('treats a malformed percent-encoding as no match rather than throwing', () => {

@@ -55,7 +55,9 @@ describe('parseSchedule', () => {
 
   it('refuses a 5-field (minute-first) expression with a clear error', () => {
     expect(() => parseSchedule('*/5 * * * *')).toThrow(/not a 6-field NCRONTAB expression/);
-    expect(() => parseSchedule('*/5 * * * *')).toThrow(/\{second\} \{minute\} \{hour\} \{day\} \{month\} \{day-of-week\}/);
+    expect(() => parseSchedule('*/5 * * * *')).toThrow(
+      /\{second\} \{minute\} \{hour\} \{day\} \{month\} \{day-of-week\}/,
+    );
   });
 
   it('refuses expressions with too many fields or none', () => {
