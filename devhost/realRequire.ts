@@ -33,3 +33,6 @@ export const nodeModule: NodeModuleApi = findNodeModule();
 export function realRequire(fromPath: string): NodeJS.Require {
   return nodeModule.createRequire(fromPath);
 }
+
+/** The real `process` (a test runner's sandbox may hand out a copy whose `env` the app never sees). */
+export const realProcess: NodeJS.Process = realRequire(__filename)('node:process') as NodeJS.Process;

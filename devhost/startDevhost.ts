@@ -14,6 +14,7 @@ import { createFunctionsHttpHandler } from './http/functionsHttpServer';
 import { generateKeys, loadOrCreateKeys, type HostKeys } from './http/hostKeys';
 import { jsonError, readBody, send } from './http/wire';
 import { startAzurite, type RunningAzurite } from './storage/startAzurite';
+import { realProcess } from './realRequire';
 import { TimerTriggerScheduler } from './timers/timerTriggerScheduler';
 
 export type StorageChoice = 'memory' | 'disk' | { connectionString: string };
@@ -94,7 +95,7 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
   const keys =
     options.keys ??
     (storage === 'memory' ? generateKeys() : loadOrCreateKeys(path.join(dataDir, 'keys.json')));
-  const env = options.env ?? process.env;
+  const env = options.env ?? realProcess.env;
 
   let azurite: RunningAzurite | undefined;
   let connectionString: string;
@@ -256,8 +257,8 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     publicOrigin = url;
     // durable-functions rewrites client URLs to localhost:7071 unless WEBSITE_HOSTNAME is set (spec §6.1).
-    if (!process.env.WEBSITE_HOSTNAME || process.env.WEBSITE_HOSTNAME.includes('0.0.0.0')) {
-      process.env.WEBSITE_HOSTNAME = `localhost:${port}`;
+    if (!realProcess.env.WEBSITE_HOSTNAME || realProcess.env.WEBSITE_HOSTNAME.includes('0.0.0.0')) {
+      realProcess.env.WEBSITE_HOSTNAME = `localhost:${port}`;
     }
 
     for (const hook of app.hooks.get('appStart') ?? [])

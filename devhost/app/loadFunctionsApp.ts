@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import fg from 'fast-glob';
-import { realRequire } from '../realRequire';
+import { realProcess, realRequire } from '../realRequire';
 import { activateCoreRegistry, type CoreRegistry } from './functionsCore';
 import type { HostJson } from './hostJson';
 import type { RegisteredFunction } from './registeredFunction';
@@ -49,7 +49,7 @@ function readJson<T>(file: string, what: string): T {
 export function loadFunctionsApp(appDirectory: string, options: LoadOptions = {}): LoadedApp {
   const directory = path.resolve(appDirectory);
   const log = options.log ?? (() => undefined);
-  const env = options.env ?? process.env;
+  const env = options.env ?? realProcess.env;
   const hostFile = path.join(directory, 'host.json');
   if (!existsSync(hostFile))
     throw new AppLoadError(`No host.json in ${directory}: is this a Functions app directory?`);

@@ -13,7 +13,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 describe('HTTP triggers of a JavaScript app', () => {
   let devhost: Devhost;
   const logs: LogLine[] = [];
-  const originalGreeting = realEnv.GREETING;
+  const envBefore = { ...realEnv };
   const get = (pathAndQuery: string, init: RequestInit = {}) => fetch(`${devhost.url}${pathAndQuery}`, init);
   const echoInvocations = () =>
     logs.filter((l) => l.fields?.function === 'echo' && l.message.startsWith('echo invoked'));
@@ -32,8 +32,9 @@ describe('HTTP triggers of a JavaScript app', () => {
 
   afterAll(async () => {
     await devhost?.stop();
-    if (originalGreeting === undefined) delete realEnv.GREETING;
-    else realEnv.GREETING = originalGreeting;
+    // Leave the worker's real environment as found (local.settings Values, AzureWebJobsStorage).
+    for (const key of Object.keys(realEnv)) if (!(key in envBefore)) delete realEnv[key];
+    Object.assign(realEnv, envBefore);
   });
 
   it('loads every function file matched by the package.json main glob', () => {

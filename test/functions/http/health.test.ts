@@ -1,0 +1,36 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { connectionStringFor } from '../../../devhost/storage/startAzurite';
+import { startDevhost, type Devhost } from '../../../devhost';
+
+const root = path.resolve(__dirname, '../../..');
+
+beforeAll(() => {
+  if (!existsSync(path.join(root, 'dist/functions/http/health.js'))) throw new Error('build first: npm run build');
+});
+
+describe('GET /api/health', () => {
+  let host: Devhost;
+  afterEach(async () => {
+    await host.stop();
+  });
+
+  it('reports the version and that storage answers', async () => {
+    host = await startDevhost({ appDir: root, port: 0, storage: 'memory', log: () => undefined });
+    const response = await fetch(`${host.url}/api/health`);
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body).toMatchObject({ status: 'ok', version: '0.1.0', storage: { reachable: true } });
+  });
+
+  it('answers 503 without leaking the connection string when storage does not answer', async () => {
+    // Port 1 on loopback: nothing listens there, the connection is refused at once.
+    const dead = connectionStringFor('127.0.0.1', { blob: 1, queue: 1, table: 1 });
+    host = await startDevhost({ appDir: root, port: 0, storage: { connectionString: dead }, dataDir: path.join(root, '.devhost-test'), log: () => undefined });
+    const response = await fetch(`${host.url}/api/health`);
+    expect(response.status).toBe(503);
+    const text = await response.text();
+    expect(JSON.parse(text)).toMatchObject({ status: 'unavailable', storage: { reachable: false } });
+    expect(text).not.toContain('AccountKey');
+  });
+});
