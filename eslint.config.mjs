@@ -30,7 +30,18 @@ const nodeBuiltins = [
 ];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.devhost/**', 'test/fixtures/**', 'bin/**'] },
+  {
+    ignores: [
+      'eslint.config.mjs',
+      'jest.config.js',
+      'dist/**',
+      'node_modules/**',
+      'coverage/**',
+      '.devhost/**',
+      'test/fixtures/**',
+      'bin/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

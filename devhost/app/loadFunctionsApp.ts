@@ -61,7 +61,8 @@ export function loadFunctionsApp(appDirectory: string, options: LoadOptions = {}
   if (existsSync(settingsFile)) {
     const settings = readJson<{ Values?: Record<string, unknown> }>(settingsFile, 'local.settings.json');
     for (const [key, value] of Object.entries(settings.Values ?? {})) {
-      if (env[key] === undefined && ['string', 'number', 'boolean'].includes(typeof value)) env[key] = String(value);
+      if (env[key] === undefined && ['string', 'number', 'boolean'].includes(typeof value))
+        env[key] = String(value);
     }
   }
 

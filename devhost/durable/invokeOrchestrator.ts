@@ -60,7 +60,7 @@ export async function invokeOrchestrator(
     },
   });
   try {
-    const state = (await fn.callback(payload, context));
+    const state = await fn.callback(payload, context);
     return { ok: true, state: JSON.parse(JSON.stringify(state)) as OrchestratorStateJson };
   } catch (error) {
     const message = errorMessage(error);

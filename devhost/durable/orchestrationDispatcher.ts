@@ -466,13 +466,11 @@ export class OrchestrationDispatcher {
     // 4. The inputs are consumed only now.
     for (const m of inputs) await this.#done(m);
     if (nextExecutionId) {
-      await store
-        .deleteHistory(instance.instanceId, nextExecutionId)
-        .catch((error: unknown) =>
-          this.ctx.log('warn', 'could not delete the history of a continued-as-new execution', {
-            error: String(error),
-          }),
-        );
+      await store.deleteHistory(instance.instanceId, nextExecutionId).catch((error: unknown) =>
+        this.ctx.log('warn', 'could not delete the history of a continued-as-new execution', {
+          error: String(error),
+        }),
+      );
     }
   }
 

@@ -43,7 +43,9 @@ export function buildHttpRoutes(app: LoadedApp, routePrefix: string): HttpRoute[
     const methods = (
       Array.isArray(fn.trigger.methods) ? (fn.trigger.methods as string[]) : ['GET', 'POST']
     ).map((m) => m.toUpperCase());
-    const authLevel = (typeof fn.trigger.authLevel === 'string' ? fn.trigger.authLevel : 'anonymous').toLowerCase() as AuthLevel;
+    const authLevel = (
+      typeof fn.trigger.authLevel === 'string' ? fn.trigger.authLevel : 'anonymous'
+    ).toLowerCase() as AuthLevel;
     routes.push({
       fn,
       route: compileRoute(`${routePrefix ? `${routePrefix}/` : ''}${template}`),

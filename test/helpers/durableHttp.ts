@@ -16,7 +16,9 @@ export async function request(
       ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
       ...init.headers,
     },
-    ...(init.body !== undefined ? { body: init.raw ? String(init.body) : JSON.stringify(init.body) } : {}),
+    ...(init.body !== undefined
+      ? { body: init.raw ? (init.body as string) : JSON.stringify(init.body) }
+      : {}),
   });
   const text = await response.text();
   let json: unknown;

@@ -6,7 +6,8 @@ import { startDevhost, type Devhost } from '../../../devhost';
 const root = path.resolve(__dirname, '../../..');
 
 beforeAll(() => {
-  if (!existsSync(path.join(root, 'dist/functions/http/health.js'))) throw new Error('build first: npm run build');
+  if (!existsSync(path.join(root, 'dist/functions/http/health.js')))
+    throw new Error('build first: npm run build');
 });
 
 describe('GET /api/health', () => {
@@ -26,7 +27,13 @@ describe('GET /api/health', () => {
   it('answers 503 without leaking the connection string when storage does not answer', async () => {
     // Port 1 on loopback: nothing listens there, the connection is refused at once.
     const dead = connectionStringFor('127.0.0.1', { blob: 1, queue: 1, table: 1 });
-    host = await startDevhost({ appDir: root, port: 0, storage: { connectionString: dead }, dataDir: path.join(root, '.devhost-test'), log: () => undefined });
+    host = await startDevhost({
+      appDir: root,
+      port: 0,
+      storage: { connectionString: dead },
+      dataDir: path.join(root, '.devhost-test'),
+      log: () => undefined,
+    });
     const response = await fetch(`${host.url}/api/health`);
     expect(response.status).toBe(503);
     const text = await response.text();
