@@ -28,6 +28,14 @@ interface Session {
 const MAX_EARLY_DEQUEUES = 30;
 const ABANDON_DELAY_MS = 1000;
 const MAX_BUFFERED_MESSAGES = 2000;
+/** Histories kept in memory between turns (DTFx "extended sessions"): saves a history query per turn. */
+const MAX_CACHED_HISTORIES = 1000;
+
+interface CachedHistory {
+  executionId: string;
+  events: HistoryEvent[];
+  etag: string;
+}
 
 /** What a turn decided, before it is committed. */
 interface TurnResult {
@@ -50,6 +58,7 @@ export class OrchestrationDispatcher {
   readonly #inFlight = new Map<string, Received>();
   readonly #slots: Semaphore;
   readonly #running = new Set<Promise<void>>();
+  readonly #histories = new Map<string, CachedHistory>();
 
   constructor(private readonly ctx: EngineContext) {
     this.#slots = new Semaphore(ctx.settings.maxConcurrentOrchestrations);
@@ -97,6 +106,7 @@ export class OrchestrationDispatcher {
             await this.#processSession(session);
           } catch (error) {
             const retry = error instanceof HistoryConflictError;
+            this.#histories.delete(session.instanceId);
             this.ctx.log(
               retry ? 'warn' : 'error',
               `turn of ${session.instanceId} failed; its messages will be redelivered`,
@@ -148,7 +158,7 @@ export class OrchestrationDispatcher {
       for (const m of messages) await this.#abandon(m, ABANDON_DELAY_MS);
       return;
     }
-    const history = await store.loadHistory(instance.instanceId, instance.executionId);
+    const history = await this.#loadHistory(instance);
     const ledger = new TaskLedger(history.events);
     const now = clock.now();
     const batch: Received[] = [];
@@ -244,7 +254,7 @@ export class OrchestrationDispatcher {
       await this.#done(message);
       return;
     }
-    const history = await store.loadHistory(instance.instanceId, instance.executionId);
+    const history = await this.#loadHistory(instance);
     const now = clock.now();
     let status: RuntimeStatus = instance.runtimeStatus;
     let output = instance.output;
@@ -260,13 +270,7 @@ export class OrchestrationDispatcher {
       e = event(EventType.ExecutionResumed, now, { Reason: body.reason ?? '' });
       status = instance.runtimeStatus === 'Suspended' ? 'Running' : instance.runtimeStatus;
     }
-    await store.appendHistory(
-      instance.instanceId,
-      instance.executionId,
-      history.events.length,
-      [e],
-      history.etag,
-    );
+    await this.#appendHistory(instance, history.events, [e], history.etag);
     await store.putInstance({ ...instance, runtimeStatus: status, output, lastUpdatedTime: now });
     await this.#done(message);
     if (body.kind === 'resume') this.ctx.wakeControl();
@@ -318,15 +322,7 @@ export class OrchestrationDispatcher {
         result = this.#decide(instance, history, outcome.state, expanding, now);
       }
     }
-    await this.#commit(
-      instance,
-      committed.length,
-      etag,
-      [...newEvents, ...result.events],
-      result,
-      inputs,
-      now,
-    );
+    await this.#commit(instance, committed, etag, [...newEvents, ...result.events], result, inputs, now);
   }
 
   #decide(
@@ -397,7 +393,7 @@ export class OrchestrationDispatcher {
 
   async #commit(
     instance: InstanceRecord,
-    committedCount: number,
+    committed: HistoryEvent[],
     etag: string | undefined,
     appended: HistoryEvent[],
     result: TurnResult,
@@ -448,7 +444,7 @@ export class OrchestrationDispatcher {
       this.ctx.wakeControl();
     }
     // 2. History, guarded by the sentinel ETag.
-    await store.appendHistory(instance.instanceId, instance.executionId, committedCount, appended, etag);
+    await this.#appendHistory(instance, committed, appended, etag);
     // 3. The instance row.
     const updated: InstanceRecord = {
       ...instance,
@@ -472,6 +468,48 @@ export class OrchestrationDispatcher {
         }),
       );
     }
+  }
+
+  /** The committed history of the instance's current execution, from memory when this process wrote it last. */
+  async #loadHistory(instance: InstanceRecord): Promise<{ events: HistoryEvent[]; etag?: string }> {
+    const cached = this.#histories.get(instance.instanceId);
+    if (cached && cached.executionId === instance.executionId)
+      return { events: cached.events, etag: cached.etag };
+    return this.ctx.store.loadHistory(instance.instanceId, instance.executionId);
+  }
+
+  /**
+   * Appends to the history (ETag-guarded) and keeps the result in memory for the next turn. A conflict means another
+   * writer moved the history: the cache entry is dropped and the turn retried from storage.
+   */
+  async #appendHistory(
+    instance: InstanceRecord,
+    committed: HistoryEvent[],
+    appended: HistoryEvent[],
+    etag: string | undefined,
+  ): Promise<void> {
+    const { instanceId, executionId } = instance;
+    this.#histories.delete(instanceId);
+    const newEtag = await this.ctx.store.appendHistory(
+      instanceId,
+      executionId,
+      committed.length,
+      appended,
+      etag,
+    );
+    const finished = appended.some(
+      (e) => e.EventType === EventType.ExecutionCompleted || e.EventType === EventType.ExecutionTerminated,
+    );
+    if (!newEtag || finished) return;
+    if (this.#histories.size >= MAX_CACHED_HISTORIES) {
+      const oldest = this.#histories.keys().next();
+      if (!oldest.done) this.#histories.delete(oldest.value);
+    }
+    this.#histories.set(instanceId, {
+      executionId,
+      events: [...committed, ...appended.map((e) => ({ ...e, IsPlayed: true }))],
+      etag: newEtag,
+    });
   }
 
   async #parentOf(instance: InstanceRecord): Promise<HistoryEvent['ParentInstance']> {

@@ -308,6 +308,7 @@ export class TaskHubStore {
   /**
    * Appends events after the `committed` first ones. Rows beyond the sentinel's count are invisible to readers,
    * so a crash between batches leaves no partial history; the sentinel update carries the ETag check.
+   * Returns the sentinel's new ETag (undefined if the service did not report it).
    */
   async appendHistory(
     instanceId: string,
@@ -315,8 +316,8 @@ export class TaskHubStore {
     committed: number,
     events: readonly HistoryEvent[],
     etag: string | undefined,
-  ): Promise<void> {
-    if (events.length === 0) return;
+  ): Promise<string | undefined> {
+    if (events.length === 0) return etag;
     const rows: TableEntity[] = [];
     for (let i = 0; i < events.length; i++) {
       const text = await this.pack(JSON.stringify(events[i]), TABLE_TEXT_LIMIT);
@@ -336,6 +337,7 @@ export class TaskHubStore {
       : ['create', sentinel];
     const chunks: TableEntity[][] = [];
     for (let i = 0; i < rows.length; i += 99) chunks.push(rows.slice(i, i + 99));
+    let sentinelEtag: string | undefined;
     try {
       for (let c = 0; c < chunks.length; c++) {
         const actions: TransactionAction[] = (chunks[c] as TableEntity[]).map((row) => [
@@ -344,7 +346,9 @@ export class TaskHubStore {
           'Replace',
         ]);
         if (c === chunks.length - 1) actions.push(sentinelAction);
-        await this.history.submitTransaction(actions);
+        const response = await this.history.submitTransaction(actions);
+        // The sentinel is the last action; update responses carry no Location, so match by position.
+        sentinelEtag = response.subResponses[response.subResponses.length - 1]?.etag;
       }
     } catch (error) {
       const code = statusCode(error);
@@ -355,6 +359,7 @@ export class TaskHubStore {
       }
       throw error;
     }
+    return sentinelEtag;
   }
 
   async deleteHistory(instanceId: string, exceptExecutionId?: string): Promise<void> {
@@ -404,16 +409,6 @@ export class TaskHubStore {
       rowKey: row.rowKey ?? '',
       message: JSON.parse(row.Message) as ControlMessage,
     }));
-  }
-
-  /** The earliest pending timer, or undefined when none. */
-  async earliestTimer(): Promise<number | undefined> {
-    const rows = this.timers
-      .listEntities({ queryOptions: { filter: `PartitionKey eq 'timer'`, select: ['RowKey'] } })
-      .byPage({ maxPageSize: 1 });
-    const first = await rows.next();
-    const row = first.done ? undefined : first.value[0];
-    return row?.rowKey ? Number(row.rowKey.slice(0, 15)) : undefined;
   }
 
   async deleteTimer(rowKey: string): Promise<void> {
