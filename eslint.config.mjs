@@ -34,6 +34,7 @@ export default tseslint.config(
     ignores: [
       'eslint.config.mjs',
       'jest.config.js',
+      '**/*.cjs',
       'dist/**',
       'node_modules/**',
       'coverage/**',
