@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { toInvocationContext } from '../converters/toInvocationContext';
 import { errorMessage, errorStack } from '../errorLike';
 import { triggerKindOf } from '../app/registeredFunction';
 import { event, EventType, type HistoryEvent } from './historyEvent';
@@ -109,22 +109,8 @@ export class ActivityDispatcher {
         `The function '${item.name}' doesn't exist, is disabled, or is not an activity function.`,
       );
     }
-    const context = new this.ctx.app.library.InvocationContext({
-      invocationId: randomUUID(),
-      functionName: fn.name,
-      logHandler: (level: string, ...args: unknown[]) =>
-        this.ctx.log(
-          level === 'error' ? 'error' : level === 'warning' ? 'warn' : 'info',
-          args.map(String).join(' '),
-          { function: fn.name },
-        ),
+    const context = toInvocationContext(this.ctx.app.library, fn, this.ctx.log, {
       triggerMetadata: { instanceId: item.instanceId },
-      options: {
-        trigger: fn.trigger,
-        extraInputs: fn.extraInputs,
-        extraOutputs: fn.extraOutputs,
-        return: fn.returnBinding,
-      },
     });
     return await fn.callback(JSON.parse(item.input), context);
   }

@@ -1,10 +1,12 @@
 import type { FunctionsLibrary } from '../app/loadFunctionsApp';
+import { toInvocationContext } from '../converters/toInvocationContext';
 import { errorMessage } from '../errorLike';
 import type { RegisteredFunction } from '../app/registeredFunction';
 import { formatTimeSpan } from '../app/hostJson';
 import type { OrchestratorStateJson } from './action';
 import type { HistoryEvent } from './historyEvent';
 import type { TimerPolicy } from './planTurn';
+import type { LogFn } from './engineContext';
 
 export interface OrchestratorInvocation {
   instanceId: string;
@@ -16,7 +18,7 @@ export interface OrchestratorInvocation {
   newEventCount: number;
   policy: TimerPolicy;
   invocationId: string;
-  log: (level: string, ...args: unknown[]) => void;
+  log: LogFn;
 }
 
 export type OrchestratorOutcome =
@@ -47,17 +49,9 @@ export async function invokeOrchestrator(
     longRunningTimerIntervalDuration: formatTimeSpan(call.policy.longTimerIntervalMs),
     defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
   };
-  const context = new library.InvocationContext({
+  const context = toInvocationContext(library, fn, call.log, {
     invocationId: call.invocationId,
-    functionName: fn.name,
-    logHandler: call.log,
-    triggerMetadata: {},
-    options: {
-      trigger: fn.trigger,
-      extraInputs: fn.extraInputs,
-      extraOutputs: fn.extraOutputs,
-      return: fn.returnBinding,
-    },
+    fields: { instanceId: call.instanceId },
   });
   try {
     const state = await fn.callback(payload, context);

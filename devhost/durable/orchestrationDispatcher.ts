@@ -306,15 +306,7 @@ export class OrchestrationDispatcher {
         newEventCount: newEvents.length,
         policy: settings.policy,
         invocationId: randomUUID(),
-        log: (level: string, ...args: unknown[]) =>
-          log(
-            level === 'error' ? 'error' : level === 'warning' ? 'warn' : 'info',
-            args.map(String).join(' '),
-            {
-              function: fn.name,
-              instanceId: instance.instanceId,
-            },
-          ),
+        log,
       });
       if (!outcome.ok) {
         result = this.#failed(instance, outcome.error, outcome.state ?? null);

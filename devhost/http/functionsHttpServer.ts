@@ -1,3 +1,4 @@
+import { toInvocationContext } from '../converters/toInvocationContext';
 import { randomUUID } from 'node:crypto';
 import { errorStack } from '../errorLike';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -170,23 +171,9 @@ async function invokeHttpFunction(
 ): Promise<WireReply> {
   const { library } = deps.app;
   const invocationId = randomUUID();
-  const context = new library.InvocationContext({
-    invocationId,
-    functionName: fn.name,
-    logHandler: (level: string, ...args: unknown[]) =>
-      deps.log(
-        level === 'error' ? 'error' : level === 'warning' ? 'warn' : 'info',
-        args.map(String).join(' '),
-        { function: fn.name, invocationId },
-      ),
-    triggerMetadata: {},
-    options: {
-      trigger: fn.trigger,
-      extraInputs: fn.extraInputs,
-      extraOutputs: fn.extraOutputs,
-      return: fn.returnBinding,
-    },
-  }) as { extraInputs: { set(binding: unknown, value: unknown): void } };
+  const context = toInvocationContext(library, fn, deps.log, { invocationId }) as {
+    extraInputs: { set(binding: unknown, value: unknown): void };
+  };
   for (const input of fn.extraInputs) {
     if (input.type === 'durableClient' || input.type === 'orchestrationClient') {
       context.extraInputs.set(input, deps.durableClientData(origin));

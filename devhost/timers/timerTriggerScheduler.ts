@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { toInvocationContext } from '../converters/toInvocationContext';
 import { errorMessage } from '../errorLike';
 import { Cron } from 'croner';
 import type { LoadedApp } from '../app/loadFunctionsApp';
@@ -111,19 +111,7 @@ export class TimerTriggerScheduler {
         lastUpdated: new Date(this.clock.now()).toISOString(),
       },
     };
-    const context = new this.app.library.InvocationContext({
-      invocationId: randomUUID(),
-      functionName: t.fn.name,
-      logHandler: (level: string, ...args: unknown[]) =>
-        this.log(level === 'error' ? 'error' : 'info', args.map(String).join(' '), { function: t.fn.name }),
-      triggerMetadata: {},
-      options: {
-        trigger: t.fn.trigger,
-        extraInputs: t.fn.extraInputs,
-        extraOutputs: t.fn.extraOutputs,
-        return: t.fn.returnBinding,
-      },
-    });
+    const context = toInvocationContext(this.app.library, t.fn, this.log);
     const run = (async () => {
       try {
         await t.fn.callback(timerInfo, context);

@@ -135,6 +135,21 @@ describe('durable orchestrations through the devhost', () => {
     expect(again.status).toBe(410);
   });
 
+  it('holds events while suspended and delivers them on resume', async () => {
+    const links = await start('Waiter');
+    await waitForInstance(links.statusQueryGetUri, 10_000, (s) => s.runtimeStatus === 'Running');
+    const api = `${host.rpcBaseUrl}instances/${links.id}`;
+    expect((await request(`${api}/suspend?reason=maintenance`, { method: 'POST' })).status).toBe(202);
+    await waitForInstance(links.statusQueryGetUri, 10_000, (s) => s.runtimeStatus === 'Suspended');
+    await request(`${api}/raiseEvent/Go`, { method: 'POST', body: 'later' });
+    // The event is held: the instance stays Suspended rather than completing.
+    const held = await request(links.statusQueryGetUri);
+    expect(held.json.runtimeStatus).toBe('Suspended');
+    expect((await request(`${api}/resume?reason=done`, { method: 'POST' })).status).toBe(202);
+    const status = await waitForInstance(links.statusQueryGetUri);
+    expect(status).toMatchObject({ runtimeStatus: 'Completed', output: 'went:later' });
+  });
+
   it('fails an orchestration that calls an activity that does not exist', async () => {
     const links = await start('CallsMissing');
     const status = await waitForInstance(links.statusQueryGetUri);
