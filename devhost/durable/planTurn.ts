@@ -6,6 +6,7 @@ import {
   scheduledNameOf,
   type ActionJson,
   type HttpRequestJson,
+  type RetryOptionsJson,
 } from './action';
 import { event, EventType, isFailure } from './historyEvent';
 import { TaskLedger, type LedgerEvent } from './taskLedger';
@@ -329,6 +330,12 @@ export function retryDelayMs(options: NonNullable<ActionJson['retryOptions']>, a
   return Math.max(0, max !== undefined && max > 0 ? Math.min(delay, max) : delay);
 }
 
+/** Whether `retryTimeoutInMilliseconds` has passed since the first attempt was scheduled. */
+function retryTimedOut(options: RetryOptionsJson, firstAttempt: LedgerEvent, now: number): boolean {
+  const timeout = options.retryTimeoutInMilliseconds;
+  return timeout !== undefined && timeout > 0 && now - Date.parse(firstAttempt.Timestamp) >= timeout;
+}
+
 function expand(
   e: LedgerEvent,
   ledger: TaskLedger,
@@ -347,11 +354,7 @@ function expand(
   if (isFailure(e) && scheduled._Retry) {
     const options = scheduled._Retry;
     const attempts = ledger.attemptsOf(index);
-    const firstAttemptAt = Date.parse((attempts[0] ?? scheduled).Timestamp);
-    const timedOut =
-      options.retryTimeoutInMilliseconds !== undefined &&
-      options.retryTimeoutInMilliseconds > 0 &&
-      now - firstAttemptAt >= options.retryTimeoutInMilliseconds;
+    const timedOut = retryTimedOut(options, attempts[0] ?? scheduled, now);
     const exhausted = attempts.length >= options.maxNumberOfAttempts;
     // After the last attempt the library still waits for a timer before it throws: an immediate "dummy" timer.
     const giveUp = exhausted;
@@ -371,11 +374,7 @@ function expand(
   if (e.EventType === EventType.TimerFired && scheduled._Role === 'retryTimer' && !scheduled._GiveUp) {
     const attempts = ledger.attemptsOf(index);
     const options = (attempts[0] as LedgerEvent)._Retry as NonNullable<LedgerEvent['_Retry']>;
-    const firstAttemptAt = Date.parse((attempts[0] as LedgerEvent).Timestamp);
-    const timedOut =
-      options.retryTimeoutInMilliseconds !== undefined &&
-      options.retryTimeoutInMilliseconds > 0 &&
-      now - firstAttemptAt >= options.retryTimeoutInMilliseconds;
+    const timedOut = retryTimedOut(options, attempts[0] as LedgerEvent, now);
     const reason = timedOut
       ? `Retry timeout of ${options.retryTimeoutInMilliseconds} ms exceeded`
       : undefined;

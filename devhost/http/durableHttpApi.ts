@@ -41,11 +41,7 @@ export async function handleDurableApi(
 }
 
 async function route(
-  engine: DurableEngine,
-  urls: ManagementUrls,
-  path: string,
-  req: WireRequest,
-  origin: string,
+  ...[engine, urls, path, req, origin]: Parameters<typeof handleDurableApi>
 ): Promise<WireReply> {
   const parts = path
     .split('/')

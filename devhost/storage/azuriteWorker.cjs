@@ -12,53 +12,31 @@ if (telemetry.AzuriteTelemetryClient) telemetry.AzuriteTelemetryClient.enableTel
 
 const at = (file) => (location ? path.join(location, file) : file);
 const extents = (name) => [{ locationId: 'Default', locationPath: at(name), maxConcurrency: 10 }];
-// Positional constructor arguments of the pinned azurite version:
-// host, port, keepAliveTimeout, metadataDB, [extentDB, persistence], accessLog, accessLogStream, debugLog,
-// debugLogFile, loose, skipApiVersionCheck, cert, key, pwd, oauth, disableProductStyleUrl, inMemory
+// Positional constructor arguments of the pinned azurite version. Every service ends with the same options:
+// loose, skipApiVersionCheck, cert, key, pwd, oauth, disableProductStyleUrl, inMemoryPersistence.
+const tail = [true, true, '', '', '', undefined, false, inMemory];
+// Blob and Queue: host, port, keepAliveTimeout, metadataDB, extentDB, persistence, accessLog, accessLogStream,
+// debugLog, debugLogFile, ...tail.
+const withExtents = (service, port) => [
+  host,
+  port,
+  0,
+  at(`__azurite_db_${service}__.json`),
+  at(`__azurite_db_${service}_extent__.json`),
+  extents(`__${service}storage__`),
+  false,
+  undefined,
+  false,
+  undefined,
+  ...tail,
+];
 const blob = new (load('blob/BlobServer'))(
-  new (load('blob/BlobConfiguration'))(
-    host,
-    ports.blob,
-    0,
-    at('__azurite_db_blob__.json'),
-    at('__azurite_db_blob_extent__.json'),
-    extents('__blobstorage__'),
-    false,
-    undefined,
-    false,
-    undefined,
-    true,
-    true,
-    '',
-    '',
-    '',
-    undefined,
-    false,
-    inMemory,
-  ),
+  new (load('blob/BlobConfiguration'))(...withExtents('blob', ports.blob)),
 );
 const queue = new (load('queue/QueueServer'))(
-  new (load('queue/QueueConfiguration'))(
-    host,
-    ports.queue,
-    0,
-    at('__azurite_db_queue__.json'),
-    at('__azurite_db_queue_extent__.json'),
-    extents('__queuestorage__'),
-    false,
-    undefined,
-    false,
-    undefined,
-    true,
-    true,
-    '',
-    '',
-    '',
-    undefined,
-    false,
-    inMemory,
-  ),
+  new (load('queue/QueueConfiguration'))(...withExtents('queue', ports.queue)),
 );
+// Table: host, port, keepAliveTimeout, metadataDB, debugLog, accessLog, accessLogStream, debugLogFile, ...tail.
 const table = new (load('table/TableServer'))(
   new (load('table/TableConfiguration'))(
     host,
@@ -69,14 +47,7 @@ const table = new (load('table/TableServer'))(
     false,
     undefined,
     undefined,
-    true,
-    true,
-    '',
-    '',
-    '',
-    undefined,
-    false,
-    inMemory,
+    ...tail,
   ),
 );
 

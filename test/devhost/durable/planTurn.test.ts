@@ -214,6 +214,29 @@ describe('planTurn: retries', () => {
     expect(classifyEvent(ledger, timerFired(5, T0), T0)).toBe('normal'); // the library now throws; no new id
   });
 
+  it('once the retry timeout has passed, fails the remaining attempts without running them', () => {
+    const timed = { ...retry, retryTimeoutInMilliseconds: 500 };
+    const action: ActionJson = { ...withRetry, retryOptions: timed };
+    const attempt1 = scheduled(0, 'Flaky', 0, { _Retry: timed });
+    const f = failed(0);
+    const later = T0 + 600;
+    const r1 = plan([started(), attempt1, os(later), f], [action], { expandingEvent: f, now: later });
+    // No backoff wait after the timeout: the retry timer fires at once.
+    expect(r1.scheduling[0]).toMatchObject({
+      EventType: EventType.TimerCreated,
+      FireAt: new Date(later).toISOString(),
+    });
+    expect(r1.scheduling[0]?._GiveUp).toBeUndefined();
+    const fired = timerFired(1, later);
+    const r2 = plan([started(), attempt1, f, ...r1.scheduling, os(later), fired], [action], {
+      expandingEvent: fired,
+      now: later,
+    });
+    expect(r2.dispatches).toEqual([
+      { kind: 'failNow', taskId: 2, subOrchestration: false, reason: 'Retry timeout of 500 ms exceeded' },
+    ]);
+  });
+
   it('drops a duplicate completion and holds one for a task not yet in the history', () => {
     const ledger = new TaskLedger([started(), scheduled(0, 'Step', 0), completed(0)]);
     expect(classifyEvent(ledger, completed(0), T0)).toBe('duplicate');
