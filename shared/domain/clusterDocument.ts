@@ -1,0 +1,190 @@
+import { z } from 'zod';
+import { ID_PATTERN, tableKeyProblem } from './tableKeys';
+
+/** Clock drift the safety margin must cover, as a rate: 1% (quartz drifts ~50 ppm; this also covers NTP slews). */
+export const MAX_CLOCK_DRIFT_RATE = 0.01;
+
+const id = z
+  .string()
+  .regex(
+    ID_PATTERN,
+    'must be 1-63 lowercase letters, digits or single dashes, starting and ending with a letter or digit',
+  )
+  .superRefine((value, ctx) => {
+    const problem = tableKeyProblem(value);
+    if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+  });
+
+const azureVmId =
+  /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Compute\/virtualMachines\/[^/]+$/i;
+const ociInstanceId = /^ocid1\.instance\.[a-z0-9-]+\.[a-z0-9-]*\.[a-z0-9-]*\.[a-z0-9]+$/;
+
+export const siteSchema = z
+  .object({
+    cloud: z.enum(['azure', 'oci', 'on-prem']),
+    region: z.string().min(1).max(64),
+    zone: z.string().min(1).max(64).optional(),
+  })
+  .strict();
+
+export const computeSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('azure-vm'),
+      resourceId: z.string().regex(azureVmId, 'must be an Azure VM resource id'),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('oci-instance'),
+      ocid: z.string().regex(ociInstanceId, 'must be an OCI instance OCID'),
+    })
+    .strict(),
+  z.object({ kind: z.literal('none') }).strict(),
+]);
+
+export const nodeSchema = z
+  .object({
+    id,
+    role: z.enum(['active', 'standby']),
+    site: siteSchema,
+    compute: computeSchema.default({ kind: 'none' }),
+    /** Lower wins an arbitration tie. */
+    priority: z.number().int().min(0).max(1000).default(100),
+  })
+  .strict();
+
+export const detectionSchema = z
+  .object({
+    heartbeatIntervalMs: z.number().int().min(200).max(60_000).default(1000),
+    missedHeartbeats: z.number().int().min(2).max(100).default(5),
+    leaseMs: z.number().int().min(1000).max(300_000).default(4000),
+    driftMarginMs: z.number().int().min(0).max(60_000).default(500),
+  })
+  .strict();
+
+export const failoverSchema = z
+  .object({
+    mode: z.enum(['automatic', 'manual']).default('automatic'),
+    cooldownMs: z.number().int().min(0).max(86_400_000).default(300_000),
+    maxFailoversPerPeriod: z.number().int().min(1).max(100).default(3),
+    periodMs: z
+      .number()
+      .int()
+      .min(60_000)
+      .max(7 * 86_400_000)
+      .default(3_600_000),
+    rtoObjectiveMs: z.number().int().min(1000).default(60_000),
+    rpoObjectiveMs: z.number().int().min(0).default(0),
+  })
+  .strict();
+
+export const witnessSchema = z
+  .object({
+    /** Name of the connection setting of the witness storage account (ideally in a third region). */
+    connectionSetting: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .default('WitnessStorage'),
+    container: z
+      .string()
+      .regex(
+        /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/,
+        'must be a blob container name: 3-63 lowercase letters, digits, single dashes',
+      )
+      .default('failover-witness'),
+    leaseDurationSeconds: z.number().int().min(15).max(60).default(15),
+    arbitrationWindowMs: z.number().int().min(100).max(30_000).default(2000),
+  })
+  .strict();
+
+export const drillSchema = z
+  .object({
+    schedule: z
+      .string()
+      .refine(
+        (s) => s.trim().split(/\s+/).length === 6,
+        'must be a 6-field NCRONTAB expression (seconds first, UTC)',
+      ),
+    mode: z.enum(['switchover-and-back', 'validate-only']).default('validate-only'),
+  })
+  .strict();
+
+export const clusterDocumentSchema = z
+  .object({
+    id,
+    kind: z.enum(['active-passive', 'two-node-witness', 'multi-region']),
+    description: z.string().max(500).optional(),
+    nodes: z.array(nodeSchema).min(2).max(500),
+    witness: witnessSchema.default({}),
+    detection: detectionSchema.default({}),
+    failover: failoverSchema.default({}),
+    drill: drillSchema.optional(),
+  })
+  .strict()
+  .superRefine((doc, ctx) => {
+    const seen = new Set<string>();
+    doc.nodes.forEach((node, i) => {
+      if (seen.has(node.id))
+        ctx.addIssue({ code: 'custom', path: ['nodes', i, 'id'], message: `duplicate node id "${node.id}"` });
+      seen.add(node.id);
+    });
+    const actives = doc.nodes.filter((n) => n.role === 'active').length;
+    if (actives !== 1)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nodes'],
+        message: `exactly one node must have role "active" (found ${actives})`,
+      });
+    if (doc.kind === 'two-node-witness' && doc.nodes.length !== 2) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nodes'],
+        message: 'a two-node-witness cluster has exactly 2 nodes',
+      });
+    }
+    const d = doc.detection;
+    if (d.leaseMs < 2 * d.heartbeatIntervalMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['detection', 'leaseMs'],
+        message: 'must be at least twice heartbeatIntervalMs so a lease survives one lost heartbeat',
+      });
+    }
+    const minMargin = Math.ceil(d.leaseMs * MAX_CLOCK_DRIFT_RATE);
+    if (d.driftMarginMs < minMargin) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['detection', 'driftMarginMs'],
+        message: `must cover ${MAX_CLOCK_DRIFT_RATE * 100}% clock drift over the lease: at least ${minMargin}`,
+      });
+    }
+  });
+
+export type ClusterDocument = z.infer<typeof clusterDocumentSchema>;
+export type ClusterNode = ClusterDocument['nodes'][number];
+export type DetectionPolicy = ClusterDocument['detection'];
+
+export interface DocumentProblem {
+  path: string;
+  message: string;
+}
+
+export type ParseResult = { ok: true; value: ClusterDocument } | { ok: false; problems: DocumentProblem[] };
+
+/** Validates a cluster document, listing every problem with its path (`nodes[1].site.region`). */
+export function parseClusterDocument(input: unknown): ParseResult {
+  const result = clusterDocumentSchema.safeParse(input);
+  if (result.success) return { ok: true, value: result.data };
+  return {
+    ok: false,
+    problems: result.error.issues.map((issue) => ({
+      path:
+        issue.path.reduce<string>(
+          (acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part),
+          '',
+        ) || '(document)',
+      message: issue.message,
+    })),
+  };
+}

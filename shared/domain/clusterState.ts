@@ -1,0 +1,32 @@
+/**
+ * The cluster-state entity: the single record through which every role change, lease grant and revocation of a
+ * cluster is serialised (a Table entity written with If-Match). Times are the control plane's clock, in ms.
+ */
+export interface ClusterState {
+  clusterId: string;
+  /** Raised by every role change; agents refuse commands carrying a lower one. */
+  epoch: number;
+  /** The node granted the active role under `epoch`, or null while nobody is (between revoke and promote). */
+  activeNodeId: string | null;
+  /** The latest lease expiry recorded for the active node under `epoch` (null: none granted yet). */
+  leaseExpiresAt: number | null;
+  /** Set by a revocation: no lease may be granted under this epoch any more. */
+  revoked: boolean;
+  /** The lease of the revoked epoch is known to have ended early: its holder was fenced (stopped or demoted). */
+  fenced: boolean;
+  updatedAt: number;
+  reason: string;
+}
+
+export function initialClusterState(clusterId: string, activeNodeId: string, now: number): ClusterState {
+  return {
+    clusterId,
+    epoch: 1,
+    activeNodeId,
+    leaseExpiresAt: null,
+    revoked: false,
+    fenced: false,
+    updatedAt: now,
+    reason: 'cluster declared',
+  };
+}

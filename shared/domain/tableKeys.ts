@@ -1,0 +1,15 @@
+/** Azure Table key rules: ≤ 1 KiB, none of `/ \ # ?`, U+0000–U+001F or U+007F–U+009F. */
+export function tableKeyProblem(value: string): string | undefined {
+  if (value.length === 0) return 'must not be empty';
+  if (Buffer.byteLength(value, 'utf8') > 1024) return 'must be at most 1 KiB';
+  // eslint-disable-next-line no-control-regex
+  if (/[/\\#?\u0000-\u001f\u007f-\u009f]/.test(value))
+    return "must not contain '/', '\\', '#', '?' or control characters";
+  return undefined;
+}
+
+/**
+ * Cluster and node ids: lowercase letters, digits and single dashes, 1–63 characters. They are table keys and
+ * blob names, so this is stricter than both: safe in a key, a blob path and a URL without escaping.
+ */
+export const ID_PATTERN = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,62}$/;
