@@ -17,7 +17,8 @@ const id = z
 
 const azureVmId =
   /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Compute\/virtualMachines\/[^/]+$/i;
-const ociInstanceId = /^ocid1\.instance\.[a-z0-9-]+\.[a-z0-9-]*\.[a-z0-9-]*\.[a-z0-9]+$/;
+/** ocid1.instance.<realm>.<region>[.<future use>].<unique id> */
+const ociInstanceId = /^ocid1\.instance\.[a-z0-9-]+\.[a-z0-9-]*(?:\.[a-z0-9-]*)?\.[a-z0-9]+$/;
 
 export const siteSchema = z
   .object({
