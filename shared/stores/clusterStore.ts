@@ -1,0 +1,137 @@
+import type { TableClient } from '@azure/data-tables';
+import type { ClusterDocument } from '../domain/clusterDocument';
+import type { ClusterState } from '../domain/clusterState';
+import { storageCall } from './storageCall';
+import { statusOf } from './tableErrors';
+
+export interface StoredDocument {
+  document: ClusterDocument;
+  etag: string;
+  updatedAt: number;
+}
+
+export interface StoredState {
+  state: ClusterState;
+  etag: string;
+}
+
+export type StateWrite = { ok: true; etag: string } | { ok: false; reason: 'conflict' };
+
+const PARTITION = 'cluster';
+
+/**
+ * Cluster documents (one row each) and the cluster-state entity (one row per cluster, every change conditional on
+ * its ETag). 412 and 409 become outcomes here, so callers decide on them instead of catching.
+ */
+export class ClusterStore {
+  constructor(
+    private readonly documents: TableClient,
+    private readonly states: TableClient,
+  ) {}
+
+  /** Creates or replaces a document; `created` tells which. Writing the same document again changes nothing. */
+  async putDocument(
+    document: ClusterDocument,
+    now: number,
+  ): Promise<{ created: boolean; changed: boolean; etag: string }> {
+    const existing = await this.getDocument(document.id);
+    const text = JSON.stringify(document);
+    if (existing && JSON.stringify(existing.document) === text)
+      return { created: false, changed: false, etag: existing.etag };
+    const entity = { partitionKey: PARTITION, rowKey: document.id, Document: text, UpdatedAt: new Date(now) };
+    const response = await storageCall(`cluster ${document.id}`, () =>
+      existing
+        ? this.documents.updateEntity(entity, 'Replace', { etag: existing.etag })
+        : this.documents.createEntity(entity),
+    ).catch((error: unknown) => {
+      const status = statusOf(error);
+      if (status === 409 || status === 412) return undefined; // a concurrent declaration won: report the current one
+      throw error;
+    });
+    if (!response) {
+      const current = await this.getDocument(document.id);
+      return { created: false, changed: true, etag: current?.etag ?? '' };
+    }
+    return { created: !existing, changed: true, etag: response.etag ?? '' };
+  }
+
+  async getDocument(clusterId: string): Promise<StoredDocument | undefined> {
+    try {
+      const e = await storageCall(`cluster ${clusterId}`, () =>
+        this.documents.getEntity<{ Document: string; UpdatedAt: Date }>(PARTITION, clusterId),
+      );
+      return {
+        document: JSON.parse(e.Document) as ClusterDocument,
+        etag: e.etag,
+        updatedAt: e.UpdatedAt.getTime(),
+      };
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async listDocuments(): Promise<StoredDocument[]> {
+    return storageCall('the cluster list', async () => {
+      const out: StoredDocument[] = [];
+      const rows = this.documents.listEntities<{ Document: string; UpdatedAt: Date }>({
+        queryOptions: { filter: `PartitionKey eq '${PARTITION}'` },
+      });
+      for await (const e of rows)
+        out.push({
+          document: JSON.parse(e.Document) as ClusterDocument,
+          etag: e.etag,
+          updatedAt: e.UpdatedAt.getTime(),
+        });
+      return out;
+    });
+  }
+
+  async getState(clusterId: string): Promise<StoredState | undefined> {
+    try {
+      const e = await storageCall(`state of ${clusterId}`, () =>
+        this.states.getEntity<{ State: string }>(clusterId, 'state'),
+      );
+      return { state: JSON.parse(e.State) as ClusterState, etag: e.etag };
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Creates the state of a new cluster; if it already exists (409) the existing one is returned unchanged. */
+  async createState(state: ClusterState): Promise<StoredState> {
+    try {
+      const response = await storageCall(`state of ${state.clusterId}`, () =>
+        this.states.createEntity({
+          partitionKey: state.clusterId,
+          rowKey: 'state',
+          State: JSON.stringify(state),
+        }),
+      );
+      return { state, etag: response.etag ?? '' };
+    } catch (error) {
+      if (statusOf(error) !== 409) throw error;
+      const existing = await this.getState(state.clusterId);
+      if (!existing) throw error;
+      return existing;
+    }
+  }
+
+  /** Replaces the state if it still has `etag`; a 412 is the outcome `conflict` (someone changed it first). */
+  async replaceState(state: ClusterState, etag: string): Promise<StateWrite> {
+    try {
+      const response = await storageCall(`state of ${state.clusterId}`, () =>
+        this.states.updateEntity(
+          { partitionKey: state.clusterId, rowKey: 'state', State: JSON.stringify(state) },
+          'Replace',
+          { etag },
+        ),
+      );
+      return { ok: true, etag: response.etag ?? '' };
+    } catch (error) {
+      if (statusOf(error) === 412 || statusOf(error) === 404) return { ok: false, reason: 'conflict' };
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import type { TableClient } from '@azure/data-tables';
+import { storageCall } from './storageCall';
+import { filterId, statusOf } from './tableErrors';
+
+export interface CheckReport {
+  name: string;
+  status: 'ok' | 'warn' | 'fail';
+  detail?: string;
+}
+
+/** The last heartbeat of one node, and the last request sequence accepted from it (replay protection). */
+export interface HeartbeatRecord {
+  clusterId: string;
+  nodeId: string;
+  seq: number;
+  receivedAt: number;
+  role: 'active' | 'standby';
+  epoch: number;
+  checks: CheckReport[];
+  replicationLagMs?: number;
+  gpu?: unknown;
+}
+
+export type HeartbeatWrite = { ok: true; etag: string } | { ok: false; reason: 'conflict' };
+
+/** One partition per node (`<cluster>~<node>`): a cluster's heartbeats never share a partition's write budget. */
+const partitionOf = (clusterId: string, nodeId: string) => `${clusterId}~${nodeId}`;
+
+export class HeartbeatStore {
+  constructor(private readonly table: TableClient) {}
+
+  async get(
+    clusterId: string,
+    nodeId: string,
+  ): Promise<{ record: HeartbeatRecord; etag: string } | undefined> {
+    try {
+      const e = await storageCall(`heartbeat of ${clusterId}/${nodeId}`, () =>
+        this.table.getEntity<{ Record: string }>(partitionOf(clusterId, nodeId), 'hb'),
+      );
+      return { record: JSON.parse(e.Record) as HeartbeatRecord, etag: e.etag };
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Writes the heartbeat: one storage request. With `etag` it replaces the row only if unchanged since that read
+   * (so two hosts can never both accept the same sequence); without, it creates the row. A lost race is `conflict`.
+   */
+  async put(record: HeartbeatRecord, etag: string | undefined): Promise<HeartbeatWrite> {
+    const entity = {
+      partitionKey: partitionOf(record.clusterId, record.nodeId),
+      rowKey: 'hb',
+      Record: JSON.stringify(record),
+      Seq: record.seq,
+      ReceivedAt: new Date(record.receivedAt),
+    };
+    try {
+      const response = await storageCall(`heartbeat of ${record.clusterId}/${record.nodeId}`, () =>
+        etag ? this.table.updateEntity(entity, 'Replace', { etag }) : this.table.createEntity(entity),
+      );
+      return { ok: true, etag: response.etag ?? '' };
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 412 || status === 409 || status === 404) return { ok: false, reason: 'conflict' };
+      throw error;
+    }
+  }
+
+  async listForCluster(clusterId: string): Promise<HeartbeatRecord[]> {
+    const filter = `PartitionKey ge '${filterId(clusterId)}~' and PartitionKey lt '${clusterId}~~'`;
+    return storageCall(`heartbeats of ${clusterId}`, async () => {
+      const out: HeartbeatRecord[] = [];
+      const rows = this.table.listEntities<{ Record: string }>({
+        queryOptions: {
+          filter,
+        },
+      });
+      for await (const e of rows) out.push(JSON.parse(e.Record) as HeartbeatRecord);
+      return out;
+    });
+  }
+}

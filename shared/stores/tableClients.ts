@@ -1,0 +1,43 @@
+import { TableClient } from '@azure/data-tables';
+
+/** The control plane's tables. A prefix isolates one deployment (or one test) from another in the same account. */
+export interface TableNames {
+  clusters: string;
+  clusterState: string;
+  heartbeats: string;
+  operations: string;
+  audit: string;
+}
+
+export function tableNames(prefix = ''): TableNames {
+  if (prefix && !/^[A-Za-z][A-Za-z0-9]{0,30}$/.test(prefix))
+    throw new Error(`table prefix "${prefix}" must be letters and digits`);
+  return {
+    clusters: `${prefix}Clusters`,
+    clusterState: `${prefix}ClusterState`,
+    heartbeats: `${prefix}Heartbeats`,
+    operations: `${prefix}Operations`,
+    audit: `${prefix}Audit`,
+  };
+}
+
+export type TableClients = { [K in keyof TableNames]: TableClient };
+
+export function createTableClients(connectionString: string, names: TableNames): TableClients {
+  const client = (table: string) =>
+    TableClient.fromConnectionString(connectionString, table, {
+      allowInsecureConnection: /UseDevelopmentStorage|http:\/\//i.test(connectionString),
+    });
+  return {
+    clusters: client(names.clusters),
+    clusterState: client(names.clusterState),
+    heartbeats: client(names.heartbeats),
+    operations: client(names.operations),
+    audit: client(names.audit),
+  };
+}
+
+/** Creates every table (an existing table is fine). */
+export async function ensureTables(clients: TableClients): Promise<void> {
+  await Promise.all(Object.values(clients).map((c: TableClient) => c.createTable()));
+}
