@@ -35,6 +35,7 @@ export default tseslint.config(
       'eslint.config.mjs',
       'jest.config.js',
       '**/*.cjs',
+      'scripts/**',
       'dist/**',
       'node_modules/**',
       'coverage/**',

@@ -2,6 +2,17 @@
 export interface Config {
   /** Azure Storage for cluster state (AzureWebJobsStorage, the Functions host's own account by default). */
   readonly storageConnectionString: string;
+  /** The witness account (`WitnessStorage`); ideally in a third region. Defaults to the state account. */
+  readonly witnessConnectionString: string;
+  readonly witnessSharesStateAccount: boolean;
+  /** Master key from which every node key is derived (`NODE_KEY_MASTER`, base64, ≥ 32 bytes). Never logged. */
+  readonly nodeKeyMaster: Buffer;
+  /** Prefix of every table name (`TABLE_PREFIX`), to keep deployments or tests apart in one account. */
+  readonly tablePrefix: string;
+  /** How far an agent's request timestamp may be from ours (`AGENT_CLOCK_TOLERANCE_MS`, default 60 s). */
+  readonly agentClockToleranceMs: number;
+  /** Largest accepted agent request body (`AGENT_MAX_BODY_BYTES`, default 64 KiB). */
+  readonly agentMaxBodyBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -13,20 +24,63 @@ export class ConfigError extends Error {
   }
 }
 
+const looksLikeConnectionString = (value: string) =>
+  value === 'UseDevelopmentStorage=true' || /AccountName=|BlobEndpoint=|TableEndpoint=/i.test(value);
+
+function integer(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  problems: string[],
+): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    problems.push(`${name} must be an integer from ${min} to ${max}`);
+    return fallback;
+  }
+  return value;
+}
+
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
   const problems: string[] = [];
-  const storage = env.AzureWebJobsStorage?.trim();
+  const storage = env.AzureWebJobsStorage?.trim() ?? '';
   if (!storage) problems.push('AzureWebJobsStorage is not set (an Azure Storage connection string)');
-  else if (
-    storage !== 'UseDevelopmentStorage=true' &&
-    !/AccountName=|BlobEndpoint=|TableEndpoint=/i.test(storage)
-  ) {
+  else if (!looksLikeConnectionString(storage)) {
     problems.push(
       'AzureWebJobsStorage is not a storage connection string (expected Key=Value;... with AccountName or endpoints)',
     );
   }
+  const witness = env.WitnessStorage?.trim() || storage;
+  if (env.WitnessStorage?.trim() && !looksLikeConnectionString(witness))
+    problems.push('WitnessStorage is not a storage connection string');
+  const masterText = env.NODE_KEY_MASTER?.trim() ?? '';
+  const nodeKeyMaster = Buffer.from(masterText, 'base64');
+  if (!masterText)
+    problems.push(
+      'NODE_KEY_MASTER is not set (base64 of at least 32 random bytes; node keys derive from it)',
+    );
+  else if (!/^[A-Za-z0-9+/]+={0,2}$/.test(masterText) || nodeKeyMaster.length < 32) {
+    problems.push('NODE_KEY_MASTER must be base64 of at least 32 bytes');
+  }
+  const tablePrefix = env.TABLE_PREFIX?.trim() ?? '';
+  if (tablePrefix && !/^[A-Za-z][A-Za-z0-9]{0,30}$/.test(tablePrefix))
+    problems.push('TABLE_PREFIX must be letters and digits, starting with a letter');
+  const agentClockToleranceMs = integer(env, 'AGENT_CLOCK_TOLERANCE_MS', 60_000, 1000, 3_600_000, problems);
+  const agentMaxBodyBytes = integer(env, 'AGENT_MAX_BODY_BYTES', 64 * 1024, 1024, 1024 * 1024, problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze({ storageConnectionString: storage as string });
+  return Object.freeze({
+    storageConnectionString: storage,
+    witnessConnectionString: witness,
+    witnessSharesStateAccount: witness === storage,
+    nodeKeyMaster,
+    tablePrefix,
+    agentClockToleranceMs,
+    agentMaxBodyBytes,
+  });
 }
 
 let current: Config | undefined;
