@@ -1,3 +1,22 @@
+export interface CheckReport {
+  name: string;
+  status: 'ok' | 'warn' | 'fail';
+  detail?: string;
+}
+
+/** What one heartbeat said, and the request sequence it came with (replay protection). */
+export interface NodeHeartbeat {
+  clusterId: string;
+  nodeId: string;
+  seq: number;
+  receivedAt: number;
+  role: 'active' | 'standby';
+  epoch: number;
+  checks: CheckReport[];
+  replicationLagMs?: number;
+  gpu?: unknown;
+}
+
 /**
  * The cluster-state entity: the single record through which every role change, lease grant and revocation of a
  * cluster is serialised (a Table entity written with If-Match). Times are the control plane's clock, in ms.
@@ -16,6 +35,11 @@ export interface ClusterState {
   fenced: boolean;
   updatedAt: number;
   reason: string;
+  /**
+   * The active's latest heartbeat, kept in this entity so that the active's heartbeat costs one conditional write
+   * (lease extension and heartbeat together) instead of two.
+   */
+  activeHeartbeat?: NodeHeartbeat;
 }
 
 export function initialClusterState(clusterId: string, activeNodeId: string, now: number): ClusterState {

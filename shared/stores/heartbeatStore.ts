@@ -1,25 +1,11 @@
+import type { NodeHeartbeat } from '../domain/clusterState';
 import type { TableClient } from '@azure/data-tables';
 import { storageCall } from './storageCall';
 import { filterId, statusOf } from './tableErrors';
 
-export interface CheckReport {
-  name: string;
-  status: 'ok' | 'warn' | 'fail';
-  detail?: string;
-}
-
+export type { CheckReport } from '../domain/clusterState';
 /** The last heartbeat of one node, and the last request sequence accepted from it (replay protection). */
-export interface HeartbeatRecord {
-  clusterId: string;
-  nodeId: string;
-  seq: number;
-  receivedAt: number;
-  role: 'active' | 'standby';
-  epoch: number;
-  checks: CheckReport[];
-  replicationLagMs?: number;
-  gpu?: unknown;
-}
+export type HeartbeatRecord = NodeHeartbeat;
 
 export type HeartbeatWrite = { ok: true; etag: string } | { ok: false; reason: 'conflict' };
 

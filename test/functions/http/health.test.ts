@@ -2,10 +2,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { connectionStringFor } from '../../../devhost/storage/startAzurite';
 import { startDevhost, type Devhost } from '../../../devhost';
+import { realProcess } from '../../../devhost/realRequire';
 
 const root = path.resolve(__dirname, '../../..');
 
 beforeAll(() => {
+  // The app reads its settings from the real process environment (see test/helpers/controlPlane.ts).
+  realProcess.env.NODE_KEY_MASTER ??= Buffer.alloc(32, 7).toString('base64');
   if (!existsSync(path.join(root, 'dist/functions/http/health.js')))
     throw new Error('build first: npm run build');
 });

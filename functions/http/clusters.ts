@@ -1,0 +1,106 @@
+import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { FunctionNames } from '../../shared/constants/functionNames';
+import { clusterStatus, declareCluster, parseDocumentText } from '../../shared/control/clusterAdmin';
+import { renderClusterStatusText } from '../../shared/domain/clusterStatus';
+import { getServices } from '../../shared/services/services';
+import { idParam, jsonError, limitedBody, withErrorPolicy } from './httpResponses';
+
+const MAX_DOCUMENT_BYTES = 256 * 1024;
+
+/** PUT /api/v1/clusters/{clusterId} (admin): declare or update a cluster from JSON or YAML. */
+export async function declareClusterHandler(request: HttpRequest): Promise<HttpResponseInit> {
+  const id = idParam(request, 'clusterId');
+  if (!id.ok) return id.response;
+  const body = await limitedBody(request, MAX_DOCUMENT_BYTES);
+  if (!body.ok) return body.response;
+  const parsed = parseDocumentText(
+    body.body.toString('utf8'),
+    request.headers.get('content-type') ?? undefined,
+  );
+  if (!parsed.ok) return jsonError(400, 'InvalidDocumentSyntax', parsed.message);
+  const services = await getServices();
+  const outcome = await declareCluster(services, id.value, parsed.value, 'admin');
+  if (!outcome.ok)
+    return jsonError(
+      outcome.status,
+      outcome.code,
+      outcome.message,
+      outcome.problems ? { problems: outcome.problems } : {},
+    );
+  const status = await clusterStatus(services, id.value);
+  return {
+    status: outcome.created ? 201 : 200,
+    jsonBody: { cluster: outcome.document, changed: outcome.changed, status },
+  };
+}
+
+/** GET /api/v1/clusters/{clusterId}: the document with live status. */
+export async function getClusterHandler(request: HttpRequest): Promise<HttpResponseInit> {
+  const id = idParam(request, 'clusterId');
+  if (!id.ok) return id.response;
+  const services = await getServices();
+  const stored = await services.clusters.getDocument(id.value);
+  if (!stored) return jsonError(404, 'ClusterNotFound', `cluster ${id.value} is not declared`);
+  return { jsonBody: { cluster: stored.document, status: await clusterStatus(services, id.value) } };
+}
+
+/** GET /api/v1/clusters: every cluster with its epoch and active node. */
+export async function listClustersHandler(): Promise<HttpResponseInit> {
+  const services = await getServices();
+  const documents = await services.clusters.listDocuments();
+  const clusters = await Promise.all(
+    documents.map(async ({ document }) => {
+      const state = await services.clusters.getState(document.id);
+      return {
+        id: document.id,
+        kind: document.kind,
+        nodes: document.nodes.length,
+        epoch: state?.state.epoch ?? 0,
+        activeNodeId: state?.state.revoked ? null : (state?.state.activeNodeId ?? null),
+      };
+    }),
+  );
+  return { jsonBody: { clusters } };
+}
+
+/** GET /api/v1/clusters/{clusterId}/status[?format=text]: `cmha status` for a cluster. */
+export async function clusterStatusHandler(request: HttpRequest): Promise<HttpResponseInit> {
+  const id = idParam(request, 'clusterId');
+  if (!id.ok) return id.response;
+  const format = request.query.get('format') ?? 'json';
+  if (format !== 'json' && format !== 'text')
+    return jsonError(400, 'InvalidFormat', 'format must be json or text');
+  const status = await clusterStatus(await getServices(), id.value);
+  if (!status) return jsonError(404, 'ClusterNotFound', `cluster ${id.value} is not declared`);
+  if (format === 'text')
+    return {
+      body: renderClusterStatusText(status),
+      headers: { 'content-type': 'text/plain; charset=utf-8' },
+    };
+  return { jsonBody: status };
+}
+
+app.http(FunctionNames.declareCluster, {
+  route: 'v1/clusters/{clusterId}',
+  methods: ['PUT'],
+  authLevel: 'admin',
+  handler: withErrorPolicy(declareClusterHandler),
+});
+app.http(FunctionNames.getCluster, {
+  route: 'v1/clusters/{clusterId}',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: withErrorPolicy(getClusterHandler),
+});
+app.http(FunctionNames.listClusters, {
+  route: 'v1/clusters',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: withErrorPolicy(listClustersHandler),
+});
+app.http(FunctionNames.clusterStatus, {
+  route: 'v1/clusters/{clusterId}/status',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: withErrorPolicy(clusterStatusHandler),
+});

@@ -1,0 +1,54 @@
+import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { FunctionNames } from '../../shared/constants/functionNames';
+import { breakWitness, issueNodeKey } from '../../shared/control/clusterAdmin';
+import { getServices } from '../../shared/services/services';
+import { idParam, jsonError, withErrorPolicy } from './httpResponses';
+
+/** POST /api/v1/clusters/{clusterId}/nodes/{nodeId}/key[?rotate=true] (admin): the node's key, shown once. */
+export async function issueNodeKeyHandler(request: HttpRequest): Promise<HttpResponseInit> {
+  const cluster = idParam(request, 'clusterId');
+  if (!cluster.ok) return cluster.response;
+  const node = idParam(request, 'nodeId');
+  if (!node.ok) return node.response;
+  const outcome = await issueNodeKey(
+    await getServices(),
+    cluster.value,
+    node.value,
+    request.query.get('rotate') === 'true',
+  );
+  if (!outcome.ok) return jsonError(outcome.status, outcome.code, outcome.message);
+  return {
+    status: 201,
+    jsonBody: {
+      clusterId: cluster.value,
+      nodeId: outcome.nodeId,
+      keyVersion: outcome.keyVersion,
+      key: outcome.key,
+    },
+    headers: { 'cache-control': 'no-store' },
+  };
+}
+
+/** POST /api/v1/clusters/{clusterId}/witness/break (admin): forced recovery of a stuck witness lease. */
+export async function breakWitnessHandler(request: HttpRequest): Promise<HttpResponseInit> {
+  const cluster = idParam(request, 'clusterId');
+  if (!cluster.ok) return cluster.response;
+  const reason = (request.query.get('reason') ?? '').slice(0, 200);
+  if (!reason) return jsonError(400, 'ReasonRequired', 'say why: ?reason=... (it goes to the audit log)');
+  const done = await breakWitness(await getServices(), cluster.value, reason);
+  if (!done) return jsonError(404, 'ClusterNotFound', `cluster ${cluster.value} is not declared`);
+  return { status: 202, jsonBody: { clusterId: cluster.value, broken: true } };
+}
+
+app.http(FunctionNames.issueNodeKey, {
+  route: 'v1/clusters/{clusterId}/nodes/{nodeId}/key',
+  methods: ['POST'],
+  authLevel: 'admin',
+  handler: withErrorPolicy(issueNodeKeyHandler),
+});
+app.http(FunctionNames.breakWitness, {
+  route: 'v1/clusters/{clusterId}/witness/break',
+  methods: ['POST'],
+  authLevel: 'admin',
+  handler: withErrorPolicy(breakWitnessHandler),
+});

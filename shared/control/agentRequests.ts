@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { deriveNodeKey } from '../auth/nodeKeys';
+import {
+  SIGNATURE_HEADERS,
+  verifySignedRequest,
+  type RejectedRequest,
+  type VerifiedRequest,
+} from '../auth/signedRequest';
+import type { ClusterDocument } from '../domain/clusterDocument';
+import type { Services } from '../services/services';
+
+export const checkSchema = z
+  .object({
+    name: z.string().min(1).max(64),
+    status: z.enum(['ok', 'warn', 'fail']),
+    detail: z.string().max(500).optional(),
+  })
+  .strict();
+
+export const heartbeatBodySchema = z
+  .object({
+    role: z.enum(['active', 'standby']),
+    epoch: z.number().int().min(0),
+    checks: z.array(checkSchema).max(32).default([]),
+    replicationLagMs: z.number().int().min(0).optional(),
+    gpu: z
+      .array(
+        z
+          .object({
+            index: z.number().int().min(0).max(64),
+            utilizationPercent: z.number().min(0).max(100).optional(),
+            memoryUsedMiB: z.number().min(0).optional(),
+            memoryTotalMiB: z.number().min(0).optional(),
+            eccErrors: z.number().int().min(0).optional(),
+            xidErrors: z.number().int().min(0).optional(),
+          })
+          .strict(),
+      )
+      .max(64)
+      .optional(),
+  })
+  .strict();
+
+export type HeartbeatBody = z.infer<typeof heartbeatBodySchema>;
+
+interface Cached<T> {
+  value: T;
+  readAt: number;
+}
+
+/** Short-lived caches of what every agent request needs: the cluster document and the node's key version. */
+export class AgentDirectory {
+  readonly #documents = new Map<string, Cached<ClusterDocument | undefined>>();
+  readonly #keyVersions = new Map<string, Cached<number | undefined>>();
+
+  constructor(
+    private readonly services: Services,
+    private readonly ttlMs = 10_000,
+  ) {}
+
+  async document(clusterId: string): Promise<ClusterDocument | undefined> {
+    const now = this.services.now();
+    const cached = this.#documents.get(clusterId);
+    if (cached && now - cached.readAt < this.ttlMs) return cached.value;
+    const stored = await this.services.clusters.getDocument(clusterId);
+    this.#documents.set(clusterId, { value: stored?.document, readAt: now });
+    return stored?.document;
+  }
+
+  async keyVersion(clusterId: string, nodeId: string): Promise<number | undefined> {
+    const now = this.services.now();
+    const key = `${clusterId}~${nodeId}`;
+    const cached = this.#keyVersions.get(key);
+    if (cached && cached.value !== undefined && now - cached.readAt < this.ttlMs) return cached.value;
+    const stored = await this.services.credentials.get(clusterId, nodeId);
+    this.#keyVersions.set(key, { value: stored?.credential.keyVersion, readAt: now });
+    return stored?.credential.keyVersion;
+  }
+
+  forget(clusterId: string): void {
+    this.#documents.delete(clusterId);
+  }
+
+  /**
+   * Verifies a signed agent request: the node must be in the cluster's document and hold an issued key of the
+   * version it signed with (the current one, or the one before during a rotation).
+   */
+  async verify(
+    method: string,
+    path: string,
+    headers: Record<string, string | undefined>,
+    body: Buffer,
+  ): Promise<VerifiedRequest | RejectedRequest> {
+    const clusterId = headers[SIGNATURE_HEADERS.cluster] ?? '';
+    const nodeId = headers[SIGNATURE_HEADERS.node] ?? '';
+    const { config } = this.services;
+    let document: ClusterDocument | undefined;
+    let current: number | undefined;
+    if (
+      /^[a-z0-9-]{1,63}$/.test(clusterId) &&
+      /^[a-z0-9-]{1,63}$/.test(nodeId) &&
+      body.length <= config.agentMaxBodyBytes
+    ) {
+      document = await this.document(clusterId);
+      if (document?.nodes.some((n) => n.id === nodeId)) current = await this.keyVersion(clusterId, nodeId);
+    }
+    return verifySignedRequest({
+      method,
+      path,
+      headers,
+      body,
+      now: this.services.now(),
+      toleranceMs: config.agentClockToleranceMs,
+      maxBodyBytes: config.agentMaxBodyBytes,
+      keyFor: (c, n, version) =>
+        document &&
+        current !== undefined &&
+        c === clusterId &&
+        n === nodeId &&
+        (version === current || version === current - 1) &&
+        version >= 1
+          ? deriveNodeKey(config.nodeKeyMaster, c, n, version)
+          : undefined,
+    });
+  }
+}

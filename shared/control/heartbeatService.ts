@@ -1,0 +1,222 @@
+import type { VerifiedRequest } from '../auth/signedRequest';
+import type { ClusterDocument } from '../domain/clusterDocument';
+import { initialClusterState, type ClusterState, type NodeHeartbeat } from '../domain/clusterState';
+import { grantLease } from '../domain/decisions';
+import type { Services } from '../services/services';
+import { heartbeatBodySchema, type AgentDirectory } from './agentRequests';
+
+export interface AgentReply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface AgentCommand {
+  /** Unique per command: agents run each id at most once. */
+  id: string;
+  type: 'promote' | 'demote';
+  epoch: number;
+}
+
+export interface HeartbeatReply {
+  role: 'active' | 'standby';
+  epoch: number;
+  /** Only for the active: how long it may act, timed by the agent from when it sent this heartbeat. */
+  lease: { durationMs: number } | null;
+  commands: AgentCommand[];
+  heartbeatIntervalMs: number;
+}
+
+interface CachedState {
+  state: ClusterState;
+  etag: string;
+  readAt: number;
+}
+
+const problemsOf = (issues: { path: (string | number)[]; message: string }[]) =>
+  issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
+
+const replayed = (seq: number, last: number): AgentReply => ({
+  status: 409,
+  body: {
+    error: { code: 'ReplayedSequence', message: `sequence ${seq} is not above the last accepted ${last}` },
+  },
+});
+
+const busy = (what: string): AgentReply => ({
+  status: 503,
+  headers: { 'retry-after': '1' },
+  body: { error: { code: 'Busy', message: `${what} changed concurrently twice; retry` } },
+});
+
+/**
+ * The heartbeat path. Steady state costs one storage write per heartbeat: a standby's heartbeat row, or for the
+ * active one conditional write of the cluster-state entity that extends the lease and records the heartbeat, based
+ * on a cached read. A stale cache only ever costs a 412 and a re-read: it never grants a lease the store would not.
+ */
+export class HeartbeatService {
+  readonly #states = new Map<string, CachedState>();
+  readonly #rows = new Map<string, { seq: number; etag: string }>();
+
+  constructor(
+    private readonly services: Services,
+    private readonly directory: AgentDirectory,
+    private readonly stateTtlMs = 1000,
+  ) {}
+
+  async handle(request: VerifiedRequest, rawBody: Buffer): Promise<AgentReply> {
+    let json: unknown;
+    try {
+      json = JSON.parse(rawBody.toString('utf8'));
+    } catch {
+      return {
+        status: 422,
+        body: { error: { code: 'InvalidJson', message: 'the heartbeat body is not JSON' } },
+      };
+    }
+    const parsed = heartbeatBodySchema.safeParse(json);
+    if (!parsed.success) {
+      return {
+        status: 422,
+        body: {
+          error: {
+            code: 'InvalidHeartbeat',
+            message: 'the heartbeat body is invalid',
+            problems: problemsOf(parsed.error.issues),
+          },
+        },
+      };
+    }
+    const document = await this.directory.document(request.clusterId);
+    if (!document)
+      return {
+        status: 403,
+        body: {
+          error: { code: 'NodeNotInCluster', message: `cluster ${request.clusterId} is not declared` },
+        },
+      };
+    const body = parsed.data;
+    const record: NodeHeartbeat = {
+      clusterId: request.clusterId,
+      nodeId: request.nodeId,
+      seq: request.seq,
+      receivedAt: this.services.now(),
+      role: body.role,
+      epoch: body.epoch,
+      checks: body.checks,
+      ...(body.replicationLagMs !== undefined ? { replicationLagMs: body.replicationLagMs } : {}),
+      ...(body.gpu !== undefined ? { gpu: body.gpu } : {}),
+    };
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const cached = await this.#state(document, attempt > 0);
+      const reply =
+        cached.state.activeNodeId === record.nodeId && !cached.state.revoked
+          ? await this.#asActive(document, cached, record)
+          : await this.#asStandby(document, cached.state, record, attempt > 0);
+      if (reply !== 'conflict') return reply;
+    }
+    return busy(`the state of ${request.clusterId}`);
+  }
+
+  async #state(document: ClusterDocument, fresh: boolean): Promise<CachedState> {
+    const now = this.services.now();
+    const cached = this.#states.get(document.id);
+    if (cached && !fresh && now - cached.readAt < this.stateTtlMs) return cached;
+    const stored =
+      (await this.services.clusters.getState(document.id)) ??
+      (await this.services.clusters.createState(
+        initialClusterState(document.id, document.nodes.find((n) => n.role === 'active')?.id ?? '', now),
+      ));
+    const entry = { ...stored, readAt: now };
+    this.#states.set(document.id, entry);
+    return entry;
+  }
+
+  async #lastSeq(
+    record: NodeHeartbeat,
+    state: ClusterState,
+    fresh: boolean,
+  ): Promise<{ seq: number; etag: string | undefined }> {
+    const key = `${record.clusterId}~${record.nodeId}`;
+    let row = fresh ? undefined : this.#rows.get(key);
+    if (!row) {
+      const stored = await this.services.heartbeats.get(record.clusterId, record.nodeId);
+      row = stored ? { seq: stored.record.seq, etag: stored.etag } : { seq: 0, etag: '' };
+      this.#rows.set(key, row);
+    }
+    const asActive = state.activeHeartbeat?.nodeId === record.nodeId ? state.activeHeartbeat.seq : 0;
+    return { seq: Math.max(row.seq, asActive), etag: row.etag || undefined };
+  }
+
+  async #asActive(
+    document: ClusterDocument,
+    cached: CachedState,
+    record: NodeHeartbeat,
+  ): Promise<AgentReply | 'conflict'> {
+    const { state } = cached;
+    const last = await this.#lastSeq(record, state, false);
+    if (record.seq <= last.seq) return replayed(record.seq, last.seq);
+    const decision = grantLease(
+      state,
+      record.nodeId,
+      record.epoch,
+      record.receivedAt,
+      document.detection.leaseMs,
+    );
+    if (!decision.granted) {
+      return {
+        status: 409,
+        body: {
+          error: {
+            code: 'EpochAhead',
+            message: `epoch ${record.epoch} is ahead of the cluster's ${state.epoch}`,
+          },
+        },
+      };
+    }
+    const next: ClusterState = { ...decision.state, activeHeartbeat: record };
+    const write = await this.services.clusters.replaceState(next, cached.etag);
+    if (!write.ok) return 'conflict';
+    this.#states.set(document.id, { state: next, etag: write.etag, readAt: cached.readAt });
+    return { status: 200, body: this.#reply(document, next, record, decision.leaseMs) };
+  }
+
+  async #asStandby(
+    document: ClusterDocument,
+    state: ClusterState,
+    record: NodeHeartbeat,
+    fresh: boolean,
+  ): Promise<AgentReply | 'conflict'> {
+    const last = await this.#lastSeq(record, state, fresh);
+    if (record.seq <= last.seq) return replayed(record.seq, last.seq);
+    const write = await this.services.heartbeats.put(record, last.etag);
+    const key = `${record.clusterId}~${record.nodeId}`;
+    if (!write.ok) {
+      this.#rows.delete(key);
+      return 'conflict';
+    }
+    this.#rows.set(key, { seq: record.seq, etag: write.etag });
+    return { status: 200, body: this.#reply(document, state, record, null) };
+  }
+
+  #reply(
+    document: ClusterDocument,
+    state: ClusterState,
+    record: NodeHeartbeat,
+    leaseMs: number | null,
+  ): HeartbeatReply {
+    const role = leaseMs !== null ? 'active' : 'standby';
+    const commands: AgentCommand[] = [];
+    if (role === 'active' && record.role !== 'active')
+      commands.push({ id: `promote-${state.epoch}`, type: 'promote', epoch: state.epoch });
+    if (role === 'standby' && record.role === 'active')
+      commands.push({ id: `demote-${state.epoch}`, type: 'demote', epoch: state.epoch });
+    return {
+      role,
+      epoch: state.epoch,
+      lease: leaseMs === null ? null : { durationMs: leaseMs },
+      commands,
+      heartbeatIntervalMs: document.detection.heartbeatIntervalMs,
+    };
+  }
+}

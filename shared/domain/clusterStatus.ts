@@ -1,0 +1,120 @@
+import type { ClusterDocument } from './clusterDocument';
+import type { ClusterState, NodeHeartbeat } from './clusterState';
+
+export interface NodeStatus {
+  nodeId: string;
+  site: string;
+  active: boolean;
+  /** The role the control plane wants; `reported` is what the node last said. */
+  role: 'active' | 'standby';
+  reportedRole: 'active' | 'standby' | null;
+  reportedEpoch: number | null;
+  lastHeartbeatAgeMs: number | null;
+  checks: { name: string; status: 'ok' | 'warn' | 'fail'; detail?: string }[];
+  replicationLagMs: number | null;
+}
+
+export interface ClusterStatus {
+  clusterId: string;
+  kind: ClusterDocument['kind'];
+  epoch: number;
+  activeNodeId: string | null;
+  revoked: boolean;
+  leaseExpiresAt: string | null;
+  leaseRemainingMs: number | null;
+  witness: { epoch: number; activeNodeId: string | null; decidedAt: string; decidedBy: string } | null;
+  runningOperations: { operationId: string; kind: string; status: string; createdAt: string }[];
+  nodes: NodeStatus[];
+  at: string;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The `cmha status`-like view of a cluster, from its document, state, heartbeats, witness and operations. Pure. */
+export function buildClusterStatus(input: {
+  document: ClusterDocument;
+  state: ClusterState | undefined;
+  heartbeats: readonly NodeHeartbeat[];
+  witness: ClusterStatus['witness'];
+  operations: readonly { operationId: string; kind: string; status: string; createdAt: number }[];
+  now: number;
+}): ClusterStatus {
+  const { document, state, now } = input;
+  const latest = new Map<string, NodeHeartbeat>();
+  for (const hb of [...input.heartbeats, ...(state?.activeHeartbeat ? [state.activeHeartbeat] : [])]) {
+    const known = latest.get(hb.nodeId);
+    if (!known || hb.receivedAt > known.receivedAt) latest.set(hb.nodeId, hb);
+  }
+  const activeNodeId = state && !state.revoked ? state.activeNodeId : null;
+  return {
+    clusterId: document.id,
+    kind: document.kind,
+    epoch: state?.epoch ?? 0,
+    activeNodeId,
+    revoked: state?.revoked ?? false,
+    leaseExpiresAt: state?.leaseExpiresAt ? iso(state.leaseExpiresAt) : null,
+    leaseRemainingMs: state?.leaseExpiresAt ? Math.max(0, state.leaseExpiresAt - now) : null,
+    witness: input.witness,
+    runningOperations: input.operations.map((o) => ({
+      operationId: o.operationId,
+      kind: o.kind,
+      status: o.status,
+      createdAt: iso(o.createdAt),
+    })),
+    nodes: document.nodes.map((node) => {
+      const hb = latest.get(node.id);
+      return {
+        nodeId: node.id,
+        site: [node.site.cloud, node.site.region, node.site.zone].filter(Boolean).join('/'),
+        active: node.id === activeNodeId,
+        role: node.id === activeNodeId ? 'active' : 'standby',
+        reportedRole: hb?.role ?? null,
+        reportedEpoch: hb?.epoch ?? null,
+        lastHeartbeatAgeMs: hb ? Math.max(0, now - hb.receivedAt) : null,
+        checks: hb?.checks ?? [],
+        replicationLagMs: hb?.replicationLagMs ?? null,
+      };
+    }),
+    at: iso(now),
+  };
+}
+
+const pad = (text: string, width: number) =>
+  text.length >= width ? text : text + ' '.repeat(width - text.length);
+const age = (ms: number | null) =>
+  ms === null ? 'never' : ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
+
+/**
+ * Renders the status as a block in the spirit of `cmha status`: one line per node with the active marked by `*`,
+ * then each check as `name [ OK ]`, then epoch, lease and witness.
+ */
+export function renderClusterStatusText(status: ClusterStatus): string {
+  const lines = [
+    `Cluster ${status.clusterId} (${status.kind}) — epoch ${status.epoch}${status.revoked ? ' (revoked: failover in progress)' : ''}`,
+    '',
+  ];
+  for (const node of status.nodes) {
+    lines.push(
+      `${node.active ? '*' : ' '} ${pad(node.nodeId, 20)} ${pad(node.role, 8)} ${pad(node.site, 28)} last heartbeat ${age(node.lastHeartbeatAgeMs)}`,
+    );
+    for (const check of node.checks) {
+      const mark = check.status === 'ok' ? ' OK ' : check.status === 'warn' ? 'WARN' : 'FAIL';
+      lines.push(`    ${pad(check.name, 20)} [${mark}]${check.detail ? ` ${check.detail}` : ''}`);
+    }
+  }
+  lines.push('');
+  lines.push(
+    `Lease: ${status.leaseExpiresAt ? `until ${status.leaseExpiresAt} (${age(status.leaseRemainingMs)} left)` : 'none'}`,
+  );
+  lines.push(
+    status.witness
+      ? `Witness: epoch ${status.witness.epoch}, active ${status.witness.activeNodeId ?? '-'}, decided ${status.witness.decidedAt} by ${status.witness.decidedBy}`
+      : 'Witness: no decision recorded',
+  );
+  lines.push(
+    status.runningOperations.length
+      ? `Running: ${status.runningOperations.map((o) => `${o.kind} ${o.operationId}`).join(', ')}`
+      : 'Running: nothing',
+  );
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { startDevhost, type Devhost } from '../../devhost';
+import { realProcess } from '../../devhost/realRequire';
+import { signRequest } from '../../shared/auth/signedRequest';
+
+export const root = path.resolve(__dirname, '../..');
+
+export interface ControlPlane {
+  host: Devhost;
+  adminKey: string;
+  functionKey: string;
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the control plane (this repository's Functions app, built) in a devhost with in-memory Azurite. The app
+ * reads the real process environment, so the settings go there; each start gets its own table prefix.
+ */
+export async function startControlPlane(env: Record<string, string> = {}): Promise<ControlPlane> {
+  if (!existsSync(path.join(root, 'dist/functions/http/clusters.js')))
+    throw new Error('build first: npm run build');
+  const settings: Record<string, string> = {
+    NODE_KEY_MASTER: randomBytes(32).toString('base64'),
+    TABLE_PREFIX: `T${randomBytes(4).toString('hex')}`,
+    ...env,
+  };
+  const previous = Object.fromEntries(Object.keys(settings).map((k) => [k, realProcess.env[k]]));
+  Object.assign(realProcess.env, settings);
+  const logs: string[] = [];
+  const host = await startDevhost({
+    appDir: root,
+    port: 0,
+    storage: 'memory',
+    log: (level, message, fields) => logs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`),
+  });
+  return {
+    host,
+    adminKey: host.keys.masterKey,
+    functionKey: host.keys.functionKeys.default as string,
+    logs,
+    async stop() {
+      await host.stop();
+      for (const [k, v] of Object.entries(previous)) {
+        if (v === undefined) delete realProcess.env[k];
+        else realProcess.env[k] = v;
+      }
+    },
+  };
+}
+
+export function twoNodeCluster(id: string, detection: Record<string, number> = {}) {
+  return {
+    id,
+    kind: 'active-passive',
+    nodes: [
+      { id: 'head-a', role: 'active', site: { cloud: 'azure', region: 'westeurope' } },
+      { id: 'head-b', role: 'standby', site: { cloud: 'azure', region: 'northeurope' }, priority: 10 },
+    ],
+    detection,
+  };
+}
+
+/** An agent's signed request, as the node agent sends it. */
+export async function agentRequest(
+  url: string,
+  input: {
+    clusterId: string;
+    nodeId: string;
+    key: Buffer;
+    keyVersion?: number;
+    seq: number;
+    body: unknown;
+    timestamp?: number;
+    headers?: Record<string, string>;
+  },
+): Promise<{ status: number; json: any }> {
+  const target = new URL(url);
+  const body = typeof input.body === 'string' ? input.body : JSON.stringify(input.body);
+  const headers = signRequest({
+    method: 'POST',
+    path: target.pathname,
+    body,
+    clusterId: input.clusterId,
+    nodeId: input.nodeId,
+    keyVersion: input.keyVersion ?? 1,
+    timestamp: input.timestamp ?? Date.now(),
+    seq: input.seq,
+    key: input.key,
+  });
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers, ...input.headers },
+    body,
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : undefined };
+}
