@@ -67,11 +67,16 @@ export class AgentDirectory {
     return stored?.document;
   }
 
-  async keyVersion(clusterId: string, nodeId: string): Promise<number | undefined> {
+  /** The node's current key version; `atLeast` (the version a request claims) bypasses a cache that is behind. */
+  async keyVersion(clusterId: string, nodeId: string, atLeast = 0): Promise<number | undefined> {
     const now = this.services.now();
     const key = `${clusterId}~${nodeId}`;
     const cached = this.#keyVersions.get(key);
-    if (cached && cached.value !== undefined && now - cached.readAt < this.ttlMs) return cached.value;
+    // Only the next version (a rotation this cache has not seen) forces a read: unsigned requests claiming any
+    // version must not be able to turn every request into a storage read.
+    const behind = cached?.value !== undefined && atLeast === cached.value + 1;
+    if (cached && cached.value !== undefined && !behind && now - cached.readAt < this.ttlMs)
+      return cached.value;
     const stored = await this.services.credentials.get(clusterId, nodeId);
     this.#keyVersions.set(key, { value: stored?.credential.keyVersion, readAt: now });
     return stored?.credential.keyVersion;
@@ -102,7 +107,10 @@ export class AgentDirectory {
       body.length <= config.agentMaxBodyBytes
     ) {
       document = await this.document(clusterId);
-      if (document?.nodes.some((n) => n.id === nodeId)) current = await this.keyVersion(clusterId, nodeId);
+      const claimed = Number(headers[SIGNATURE_HEADERS.keyVersion]);
+      if (document?.nodes.some((n) => n.id === nodeId)) {
+        current = await this.keyVersion(clusterId, nodeId, Number.isSafeInteger(claimed) ? claimed : 0);
+      }
     }
     return verifySignedRequest({
       method,

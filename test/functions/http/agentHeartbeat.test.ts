@@ -1,0 +1,153 @@
+import { request } from '../../helpers/durableHttp';
+import {
+  agentRequest,
+  startControlPlane,
+  twoNodeCluster,
+  type ControlPlane,
+} from '../../helpers/controlPlane';
+
+let cp: ControlPlane;
+const keys: Record<string, Buffer> = {};
+const heartbeat = (role: 'active' | 'standby', epoch = 1, extra: Record<string, unknown> = {}) => ({
+  role,
+  epoch,
+  checks: [
+    { name: 'failoverping', status: 'ok' },
+    { name: 'database', status: 'ok' },
+  ],
+  ...extra,
+});
+
+beforeAll(async () => {
+  cp = await startControlPlane();
+  const put = await request(`${cp.host.url}/api/v1/clusters/hb`, {
+    method: 'PUT',
+    key: cp.adminKey,
+    body: twoNodeCluster('hb'),
+  });
+  expect(put.status).toBe(201);
+  for (const node of ['head-a', 'head-b']) {
+    const issued = await request(`${cp.host.url}/api/v1/clusters/hb/nodes/${node}/key`, {
+      method: 'POST',
+      key: cp.adminKey,
+    });
+    keys[node] = Buffer.from(issued.json.key, 'base64');
+  }
+});
+afterAll(async () => {
+  await cp.stop();
+});
+
+const endpoint = () => `${cp.host.url}/api/v1/agent/heartbeat`;
+const send = (
+  nodeId: string,
+  seq: number,
+  body: unknown,
+  extra: Partial<Parameters<typeof agentRequest>[1]> = {},
+) => agentRequest(endpoint(), { clusterId: 'hb', nodeId, key: keys[nodeId] as Buffer, seq, body, ...extra });
+const status = async () =>
+  (await request(`${cp.host.url}/api/v1/clusters/hb/status`, { key: cp.functionKey })).json;
+
+describe('POST /api/v1/agent/heartbeat', () => {
+  it('answers the active with its lease and the epoch, and records its checks', async () => {
+    const r = await send('head-a', 1, heartbeat('active'));
+    expect(r.status).toBe(200);
+    expect(r.json).toEqual({
+      role: 'active',
+      epoch: 1,
+      lease: { durationMs: 4000 },
+      commands: [],
+      heartbeatIntervalMs: 1000,
+    });
+    const s = await status();
+    expect(s.leaseRemainingMs).toBeGreaterThan(3000);
+    expect(s.nodes[0]).toMatchObject({
+      nodeId: 'head-a',
+      active: true,
+      reportedRole: 'active',
+      checks: heartbeat('active').checks,
+    });
+  });
+
+  it('answers a standby with no lease, and tells a standby that believes it is active to demote', async () => {
+    expect((await send('head-b', 1, heartbeat('standby'))).json).toMatchObject({
+      role: 'standby',
+      lease: null,
+      commands: [],
+    });
+    const confused = await send('head-b', 2, heartbeat('active'));
+    expect(confused.json.commands).toEqual([{ id: 'demote-1', type: 'demote', epoch: 1 }]);
+    expect((await status()).nodes[1]).toMatchObject({
+      nodeId: 'head-b',
+      active: false,
+      reportedRole: 'active',
+    });
+  });
+
+  it('refuses a replayed or old sequence with 409 and records nothing', async () => {
+    await send('head-b', 10, heartbeat('standby', 1, { replicationLagMs: 5 }));
+    const replay = await send('head-b', 10, heartbeat('standby', 1, { replicationLagMs: 999 }));
+    expect(replay.status).toBe(409);
+    expect(replay.json.error.code).toBe('ReplayedSequence');
+    expect((await send('head-b', 9, heartbeat('standby', 1, { replicationLagMs: 999 }))).status).toBe(409);
+    expect((await status()).nodes[1].replicationLagMs).toBe(5);
+  });
+
+  it('refuses a bad signature, a missing signature and a stale timestamp with 401', async () => {
+    const forged = await send('head-b', 20, heartbeat('standby'), { key: keys['head-a'] as Buffer });
+    expect(forged).toMatchObject({ status: 401, json: { error: { code: 'BadSignature' } } });
+    const unsigned = await fetch(endpoint(), { method: 'POST', body: JSON.stringify(heartbeat('standby')) });
+    expect(unsigned.status).toBe(401);
+    const stale = await send('head-b', 21, heartbeat('standby'), { timestamp: Date.now() - 10 * 60_000 });
+    expect(stale).toMatchObject({ status: 401, json: { error: { code: 'TimestampOutOfTolerance' } } });
+  });
+
+  it('refuses a node that is not in the cluster, or a cluster that does not exist, with 403', async () => {
+    const stranger = await agentRequest(endpoint(), {
+      clusterId: 'hb',
+      nodeId: 'intruder',
+      key: keys['head-a'] as Buffer,
+      seq: 1,
+      body: heartbeat('standby'),
+    });
+    expect(stranger).toMatchObject({ status: 403, json: { error: { code: 'NodeNotInCluster' } } });
+    const noCluster = await agentRequest(endpoint(), {
+      clusterId: 'nope',
+      nodeId: 'head-a',
+      key: keys['head-a'] as Buffer,
+      seq: 1,
+      body: heartbeat('standby'),
+    });
+    expect(noCluster.status).toBe(403);
+  });
+
+  it('refuses an oversized body with 413 and an invalid body with 422, recording nothing', async () => {
+    const before = (await status()).nodes[1].lastHeartbeatAgeMs;
+    const big = await send(
+      'head-b',
+      30,
+      heartbeat('standby', 1, { checks: [{ name: 'x', status: 'ok', detail: 'y'.repeat(70 * 1024) }] }),
+    );
+    expect(big.status).toBe(413);
+    const invalid = await send('head-b', 31, { role: 'leader', epoch: -1 });
+    expect(invalid.status).toBe(422);
+    expect(invalid.json.error.problems.map((p: any) => p.path)).toEqual(
+      expect.arrayContaining(['role', 'epoch']),
+    );
+    expect((await send('head-b', 32, 'not json')).status).toBe(422);
+    // Nothing was written: the next valid heartbeat with sequence 30 is still accepted.
+    expect((await send('head-b', 30, heartbeat('standby'))).status).toBe(200);
+    expect(before).not.toBeNull();
+  });
+
+  it('accepts the previous key version during a rotation, and refuses versions never issued', async () => {
+    const rotated = await request(`${cp.host.url}/api/v1/clusters/hb/nodes/head-b/key?rotate=true`, {
+      method: 'POST',
+      key: cp.adminKey,
+    });
+    const v2 = Buffer.from(rotated.json.key, 'base64');
+    expect((await send('head-b', 40, heartbeat('standby'))).status).toBe(200); // still version 1
+    expect((await send('head-b', 41, heartbeat('standby'), { key: v2, keyVersion: 2 })).status).toBe(200);
+    expect((await send('head-b', 42, heartbeat('standby'), { key: v2, keyVersion: 3 })).status).toBe(403);
+  });
+});
