@@ -1,0 +1,192 @@
+import type { ArbitrationCandidate } from '../domain/decisions';
+import { arbitrate, mayPromote, promote, reaffirm, revoke } from '../domain/decisions';
+import type { ClusterState } from '../domain/clusterState';
+import { ConcurrencyError } from '../errors';
+import type { Services } from '../services/services';
+import type { WitnessLease } from '../witness/blobWitness';
+
+export interface ArbitrationVote extends ArbitrationCandidate {
+  /** When the vote arrived (ISO), for the record. */
+  at?: string;
+}
+
+export interface ArbitrationInput {
+  clusterId: string;
+  /** The epoch under which the nodes lost each other: the decision raises it. */
+  epoch: number;
+  votes: ArbitrationVote[];
+  decider: string;
+}
+
+export type ArbitrationDecision =
+  | { outcome: 'decided'; winner: string; losers: string[]; epoch: number; reason: string }
+  /** The winner must wait for the old active's lease to end (rule 3) before it may be promoted. */
+  | { outcome: 'waiting'; winner: string; losers: string[]; retryAt: number }
+  /** Another decision (failover, make-active, an earlier arbitration) already moved the cluster on. */
+  | { outcome: 'superseded'; epoch: number; activeNodeId: string | null };
+
+/**
+ * The side effects of witness arbitration, for the arbitration orchestration's activities. Each step holds the
+ * witness lease while it decides and writes the decision into the witness blob (under the lease, If-Match) before
+ * the cluster state (If-Match). A crash between the two is reconciled by the next attempt: a witness record newer
+ * than the state is applied to the state first.
+ */
+export async function decideArbitration(
+  services: Services,
+  input: ArbitrationInput,
+): Promise<ArbitrationDecision> {
+  return withWitness(services, input, async (lease, state, etag) => {
+    if (state.epoch !== input.epoch)
+      return {
+        outcome: 'superseded',
+        epoch: state.epoch,
+        activeNodeId: state.revoked ? null : state.activeNodeId,
+      };
+    const { winner, losers } = arbitrate(input.votes, state.revoked ? null : state.activeNodeId);
+    const now = services.now();
+    if (winner === state.activeNodeId && !state.revoked) {
+      const next = reaffirm(
+        state,
+        now,
+        `arbitration: ${winner} kept the vote against ${losers.join(', ') || 'nobody'}`,
+      );
+      await commit(services, lease, next, etag, input.decider);
+      return { outcome: 'decided', winner, losers, epoch: next.epoch, reason: next.reason };
+    }
+    const revoked = revoke(
+      state,
+      now,
+      `arbitration: revoking ${state.activeNodeId ?? 'nobody'} for ${winner}`,
+    );
+    const write = state.revoked
+      ? { ok: true as const, etag }
+      : await services.clusters.replaceState(revoked, etag);
+    if (!write.ok) throw new ConcurrencyError(`the state of ${input.clusterId} changed during arbitration`);
+    return promoteIfAllowed(services, lease, revoked, write.etag, winner, losers, input.decider);
+  });
+}
+
+/** Called after waiting for `retryAt`: promotes the arbitration's winner once rule 3 allows it. */
+export async function completeArbitration(
+  services: Services,
+  input: ArbitrationInput & { winner: string; losers: string[] },
+): Promise<ArbitrationDecision> {
+  return withWitness(services, input, async (lease, state, etag) => {
+    if (state.epoch !== input.epoch || !state.revoked)
+      return {
+        outcome: 'superseded',
+        epoch: state.epoch,
+        activeNodeId: state.revoked ? null : state.activeNodeId,
+      };
+    return promoteIfAllowed(services, lease, state, etag, input.winner, input.losers, input.decider);
+  });
+}
+
+async function promoteIfAllowed(
+  services: Services,
+  lease: WitnessLease,
+  revoked: ClusterState,
+  etag: string,
+  winner: string,
+  losers: string[],
+  decider: string,
+): Promise<ArbitrationDecision> {
+  const document = await services.clusters.getDocument(revoked.clusterId);
+  const margin = document?.document.detection.driftMarginMs ?? 0;
+  const now = services.now();
+  const allowed = mayPromote(revoked, now, margin);
+  if (!allowed.allowed) return { outcome: 'waiting', winner, losers, retryAt: allowed.retryAt ?? now + 1000 };
+  const next = promote(
+    revoked,
+    winner,
+    now,
+    margin,
+    `arbitration: ${winner} promoted, ${losers.join(', ') || 'nobody'} must fence`,
+  );
+  await commit(services, lease, next, etag, decider);
+  return { outcome: 'decided', winner, losers, epoch: next.epoch, reason: next.reason };
+}
+
+/** Witness first (the durable record of the vote), then the state; both conditional. */
+async function commit(
+  services: Services,
+  lease: WitnessLease,
+  next: ClusterState,
+  stateEtag: string,
+  decider: string,
+): Promise<void> {
+  const { etag: witnessEtag } = await services.witness.read(next.clusterId);
+  await services.witness.writeDecision(
+    lease,
+    {
+      epoch: next.epoch,
+      activeNodeId: next.activeNodeId,
+      decidedAt: new Date(next.updatedAt).toISOString(),
+      decidedBy: decider,
+      reason: next.reason,
+    },
+    witnessEtag,
+  );
+  const write = await services.clusters.replaceState(next, stateEtag);
+  if (!write.ok)
+    throw new ConcurrencyError(
+      `the state of ${next.clusterId} changed after the witness recorded epoch ${next.epoch}`,
+    );
+  await services.audit.append({
+    clusterId: next.clusterId,
+    at: next.updatedAt,
+    actor: decider,
+    action: 'arbitration-decided',
+    detail: { epoch: next.epoch, activeNodeId: next.activeNodeId, reason: next.reason },
+  });
+}
+
+/**
+ * Holds the witness lease around `decide`, after reconciling: if the witness already records a newer epoch than the
+ * state (a crash after the witness write), the state is brought up to it first and the decision is reported as made.
+ */
+async function withWitness(
+  services: Services,
+  input: ArbitrationInput,
+  decide: (lease: WitnessLease, state: ClusterState, etag: string) => Promise<ArbitrationDecision>,
+): Promise<ArbitrationDecision> {
+  const lease = await services.witness.acquire(input.clusterId, input.decider);
+  try {
+    const stored = await services.clusters.getState(input.clusterId);
+    if (!stored) throw new Error(`cluster ${input.clusterId} has no state`);
+    const { record } = await services.witness.read(input.clusterId);
+    if (record.epoch > stored.state.epoch) {
+      const { activeHeartbeat, ...base } = stored.state;
+      const sameActive = record.activeNodeId === stored.state.activeNodeId;
+      const reconciled: ClusterState = {
+        ...base,
+        ...(sameActive && activeHeartbeat ? { activeHeartbeat } : {}),
+        epoch: record.epoch,
+        activeNodeId: record.activeNodeId,
+        revoked: false,
+        fenced: false,
+        leaseExpiresAt:
+          record.activeNodeId === stored.state.activeNodeId ? stored.state.leaseExpiresAt : null,
+        updatedAt: services.now(),
+        reason: `reconciled from the witness: ${record.reason}`,
+      };
+      const write = await services.clusters.replaceState(reconciled, stored.etag);
+      if (!write.ok)
+        throw new ConcurrencyError(`the state of ${input.clusterId} changed during reconciliation`);
+      if (record.epoch === input.epoch + 1 && record.activeNodeId) {
+        const losers = input.votes.map((v) => v.nodeId).filter((n) => n !== record.activeNodeId);
+        return {
+          outcome: 'decided',
+          winner: record.activeNodeId,
+          losers,
+          epoch: record.epoch,
+          reason: reconciled.reason,
+        };
+      }
+      return { outcome: 'superseded', epoch: record.epoch, activeNodeId: record.activeNodeId };
+    }
+    return await decide(lease, stored.state, stored.etag);
+  } finally {
+    await services.witness.release(lease).catch(() => undefined);
+  }
+}

@@ -1,0 +1,161 @@
+import { randomBytes } from 'node:crypto';
+import { startAzurite, type RunningAzurite } from '../../../devhost';
+import { loadConfig } from '../../../shared/config/config';
+import {
+  completeArbitration,
+  decideArbitration,
+  type ArbitrationVote,
+} from '../../../shared/control/arbitration';
+import { declareCluster } from '../../../shared/control/clusterAdmin';
+import { grantLease } from '../../../shared/domain/decisions';
+import { WitnessBusyError } from '../../../shared/errors';
+import { createServices, type Services } from '../../../shared/services/services';
+import { createTableClients, ensureTables, tableNames } from '../../../shared/stores/tableClients';
+import { twoNodeCluster } from '../../helpers/controlPlane';
+
+let azurite: RunningAzurite;
+let services: Services;
+let clock = Date.UTC(2030, 0, 1);
+const ok = [{ name: 'ping', status: 'ok' as const }];
+const failing = [{ name: 'database', status: 'fail' as const }];
+const vote = (nodeId: string, checks = ok, priority = 100): ArbitrationVote => ({ nodeId, checks, priority });
+
+beforeAll(async () => {
+  azurite = await startAzurite({ inMemory: true });
+  const config = loadConfig({
+    AzureWebJobsStorage: azurite.connectionString,
+    NODE_KEY_MASTER: randomBytes(32).toString('base64'),
+    TABLE_PREFIX: 'Arb',
+  });
+  await ensureTables(createTableClients(config.storageConnectionString, tableNames(config.tablePrefix)));
+  services = createServices(config, () => clock);
+  await services.witness.ensureContainer();
+});
+afterAll(async () => {
+  await azurite.stop();
+});
+
+/** Declares a cluster whose active (head-a) holds a 4 s lease granted now. */
+async function clusterWithLease(id: string) {
+  await declareCluster(services, id, twoNodeCluster(id), 'test');
+  const stored = await services.clusters.getState(id);
+  const grant = grantLease(stored!.state, 'head-a', 1, clock, 4000);
+  if (!grant.granted) throw new Error('expected a grant');
+  await services.clusters.replaceState(grant.state, stored!.etag);
+}
+
+describe('witness arbitration', () => {
+  it('keeps a healthy active, raising the epoch in the witness and the state', async () => {
+    await clusterWithLease('arb1');
+    const decision = await decideArbitration(services, {
+      clusterId: 'arb1',
+      epoch: 1,
+      votes: [vote('head-a'), vote('head-b', ok, 1)],
+      decider: 'test',
+    });
+    expect(decision).toMatchObject({ outcome: 'decided', winner: 'head-a', losers: ['head-b'], epoch: 2 });
+    expect((await services.witness.read('arb1')).record).toMatchObject({
+      epoch: 2,
+      activeNodeId: 'head-a',
+      decidedBy: 'test',
+    });
+    expect((await services.clusters.getState('arb1'))?.state).toMatchObject({
+      epoch: 2,
+      activeNodeId: 'head-a',
+      revoked: false,
+    });
+  });
+
+  it("promotes the healthier standby only after the old active's lease and the drift margin have passed", async () => {
+    await clusterWithLease('arb2');
+    const input = {
+      clusterId: 'arb2',
+      epoch: 1,
+      votes: [vote('head-a', failing), vote('head-b')],
+      decider: 'test',
+    };
+    const first = await decideArbitration(services, input);
+    expect(first).toEqual({
+      outcome: 'waiting',
+      winner: 'head-b',
+      losers: ['head-a'],
+      retryAt: clock + 4000 + 500,
+    });
+    expect((await services.clusters.getState('arb2'))?.state).toMatchObject({ epoch: 1, revoked: true });
+    clock += 4499;
+    expect(
+      (await completeArbitration(services, { ...input, winner: 'head-b', losers: ['head-a'] })).outcome,
+    ).toBe('waiting');
+    clock += 1;
+    const done = await completeArbitration(services, { ...input, winner: 'head-b', losers: ['head-a'] });
+    expect(done).toMatchObject({ outcome: 'decided', winner: 'head-b', epoch: 2 });
+    expect((await services.witness.read('arb2')).record).toMatchObject({ epoch: 2, activeNodeId: 'head-b' });
+    expect((await services.clusters.getState('arb2'))?.state).toMatchObject({
+      epoch: 2,
+      activeNodeId: 'head-b',
+      revoked: false,
+      leaseExpiresAt: null,
+    });
+  });
+
+  it('lets only one of two contending deciders hold the witness; the other is told it is busy', async () => {
+    await clusterWithLease('arb3');
+    const lease = await services.witness.acquire('arb3', 'other-decider');
+    await expect(
+      decideArbitration(services, { clusterId: 'arb3', epoch: 1, votes: [vote('head-a')], decider: 'test' }),
+    ).rejects.toBeInstanceOf(WitnessBusyError);
+    await services.witness.release(lease);
+    expect(
+      (
+        await decideArbitration(services, {
+          clusterId: 'arb3',
+          epoch: 1,
+          votes: [vote('head-a')],
+          decider: 'test',
+        })
+      ).outcome,
+    ).toBe('decided');
+    // A later request for the old epoch finds the cluster moved on.
+    expect(
+      await decideArbitration(services, {
+        clusterId: 'arb3',
+        epoch: 1,
+        votes: [vote('head-b')],
+        decider: 'late',
+      }),
+    ).toEqual({ outcome: 'superseded', epoch: 2, activeNodeId: 'head-a' });
+  });
+
+  it('reconciles a crash between the witness write and the state write on the next attempt', async () => {
+    await clusterWithLease('arb4');
+    // The decider wrote the witness (epoch 2, head-a) and crashed before writing the state.
+    const lease = await services.witness.acquire('arb4', 'crashed');
+    const { etag } = await services.witness.read('arb4');
+    await services.witness.writeDecision(
+      lease,
+      {
+        epoch: 2,
+        activeNodeId: 'head-a',
+        decidedAt: new Date(clock).toISOString(),
+        decidedBy: 'crashed',
+        reason: 'kept',
+      },
+      etag,
+    );
+    await services.witness.release(lease);
+    expect((await services.clusters.getState('arb4'))?.state.epoch).toBe(1);
+    const replayed = await decideArbitration(services, {
+      clusterId: 'arb4',
+      epoch: 1,
+      votes: [vote('head-a'), vote('head-b')],
+      decider: 'replay',
+    });
+    expect(replayed).toMatchObject({ outcome: 'decided', winner: 'head-a', epoch: 2 });
+    expect((await services.clusters.getState('arb4'))?.state).toMatchObject({
+      epoch: 2,
+      activeNodeId: 'head-a',
+      leaseExpiresAt: clock + 4000,
+    });
+    expect((await services.witness.read('arb4')).record.epoch).toBe(2);
+  });
+});
