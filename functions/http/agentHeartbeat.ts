@@ -1,11 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { FunctionNames } from '../../shared/constants/functionNames';
-import { AgentDirectory } from '../../shared/control/agentRequests';
-import { HeartbeatService } from '../../shared/control/heartbeatService';
-import { getServices } from '../../shared/services/services';
-import { jsonError, withErrorPolicy } from './httpResponses';
-
-let heartbeats: { directory: AgentDirectory; service: HeartbeatService } | undefined;
+import { withErrorPolicy } from './httpResponses';
+import { agentContext, readSignedRequest } from './agentHttp';
 
 /**
  * POST /api/v1/agent/heartbeat: a signed heartbeat (anonymous at the host level; the signature is the
@@ -13,22 +9,10 @@ let heartbeats: { directory: AgentDirectory; service: HeartbeatService } | undef
  * cluster, 409 replayed sequence, 422 invalid body — nothing is written for any of them.
  */
 export async function agentHeartbeatHandler(request: HttpRequest): Promise<HttpResponseInit> {
-  const services = await getServices();
-  if (!heartbeats) {
-    const directory = new AgentDirectory(services);
-    heartbeats = { directory, service: new HeartbeatService(services, directory) };
-  }
-  const body = Buffer.from(await request.arrayBuffer());
-  const headers: Record<string, string> = {};
-  request.headers.forEach((value, name) => (headers[name] = value));
-  const verified = await heartbeats.directory.verify(
-    request.method,
-    new URL(request.url).pathname,
-    headers,
-    body,
-  );
-  if (!verified.ok) return jsonError(verified.status, verified.code, verified.message);
-  const reply = await heartbeats.service.handle(verified, body);
+  const context = await agentContext();
+  const signed = await readSignedRequest(request, context);
+  if (!signed.ok) return signed.response;
+  const reply = await context.heartbeats.handle(signed.verified, signed.body);
   return { status: reply.status, jsonBody: reply.body, ...(reply.headers ? { headers: reply.headers } : {}) };
 }
 

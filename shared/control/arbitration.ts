@@ -42,7 +42,8 @@ export async function decideArbitration(
         epoch: state.epoch,
         activeNodeId: state.revoked ? null : state.activeNodeId,
       };
-    const { winner, losers } = arbitrate(input.votes, state.revoked ? null : state.activeNodeId);
+    const votes = await withLiveActive(services, state, input.votes);
+    const { winner, losers } = arbitrate(votes, state.revoked ? null : state.activeNodeId);
     const now = services.now();
     if (winner === state.activeNodeId && !state.revoked) {
       const next = reaffirm(
@@ -80,6 +81,29 @@ export async function completeArbitration(
       };
     return promoteIfAllowed(services, lease, state, etag, input.winner, input.losers, input.decider);
   });
+}
+
+/**
+ * An active the control plane still hears from is a candidate even if it did not ask (it may not have noticed the
+ * partition yet): its latest heartbeat stands for its vote, so a standby cut off from it alone cannot take over.
+ */
+async function withLiveActive(
+  services: Services,
+  state: ClusterState,
+  votes: ArbitrationVote[],
+): Promise<ArbitrationVote[]> {
+  const active = state.revoked ? null : state.activeNodeId;
+  const heard = state.activeHeartbeat;
+  if (!active || votes.some((v) => v.nodeId === active) || heard?.nodeId !== active) return votes;
+  const document = await services.clusters.getDocument(state.clusterId);
+  if (!document) return votes;
+  const { heartbeatIntervalMs, missedHeartbeats } = document.document.detection;
+  if (services.now() - heard.receivedAt >= heartbeatIntervalMs * missedHeartbeats) return votes;
+  const priority = document.document.nodes.find((n) => n.id === active)?.priority ?? 100;
+  return [
+    ...votes,
+    { nodeId: active, priority, checks: heard.checks, at: new Date(heard.receivedAt).toISOString() },
+  ];
 }
 
 async function promoteIfAllowed(

@@ -4,6 +4,18 @@ import { ID_PATTERN, tableKeyProblem } from './tableKeys';
 /** Clock drift the safety margin must cover, as a rate: 1% (quartz drifts ~50 ppm; this also covers NTP slews). */
 export const MAX_CLOCK_DRIFT_RATE = 0.01;
 
+/**
+ * The smallest drift margin that keeps rule 3 safe for a lease of `leaseMs`. Two clocks time the lease, each within
+ * MAX_CLOCK_DRIFT_RATE (ρ) of true time: the agent's (its lease, from the send time) and the control plane's (the
+ * recorded expiry, from the receive time, plus the margin). At worst the agent's runs slow, so its lease lasts
+ * leaseMs / (1 − ρ) of real time, while the control plane's runs fast, so its wait lasts (leaseMs + margin) / (1 + ρ).
+ * The wait must not end first: margin ≥ leaseMs × 2ρ / (1 − ρ), about 2% of the lease (1% is not enough: the
+ * simulation, seed 6826 among others, promoted a standby while the old active still held its lease).
+ */
+export function minDriftMarginMs(leaseMs: number): number {
+  return Math.ceil((leaseMs * 2 * MAX_CLOCK_DRIFT_RATE) / (1 - MAX_CLOCK_DRIFT_RATE));
+}
+
 const id = z
   .string()
   .regex(
@@ -152,12 +164,14 @@ export const clusterDocumentSchema = z
         message: 'must be at least twice heartbeatIntervalMs so a lease survives one lost heartbeat',
       });
     }
-    const minMargin = Math.ceil(d.leaseMs * MAX_CLOCK_DRIFT_RATE);
+    const minMargin = minDriftMarginMs(d.leaseMs);
     if (d.driftMarginMs < minMargin) {
       ctx.addIssue({
         code: 'custom',
         path: ['detection', 'driftMarginMs'],
-        message: `must cover ${MAX_CLOCK_DRIFT_RATE * 100}% clock drift over the lease: at least ${minMargin}`,
+        message:
+          `must cover ${MAX_CLOCK_DRIFT_RATE * 100}% clock drift of both the agent and the control plane over the ` +
+          `lease: at least ${minMargin}`,
       });
     }
   });

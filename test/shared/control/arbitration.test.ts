@@ -18,7 +18,11 @@ let services: Services;
 let clock = Date.UTC(2030, 0, 1);
 const ok = [{ name: 'ping', status: 'ok' as const }];
 const failing = [{ name: 'database', status: 'fail' as const }];
-const vote = (nodeId: string, checks = ok, priority = 100): ArbitrationVote => ({ nodeId, checks, priority });
+const vote = (nodeId: string, checks: ArbitrationVote['checks'] = ok, priority = 100): ArbitrationVote => ({
+  nodeId,
+  checks,
+  priority,
+});
 
 beforeAll(async () => {
   azurite = await startAzurite({ inMemory: true });
@@ -157,5 +161,62 @@ describe('witness arbitration', () => {
       leaseExpiresAt: clock + 4000,
     });
     expect((await services.witness.read('arb4')).record.epoch).toBe(2);
+  });
+});
+
+describe('witness arbitration with an active that did not ask', () => {
+  it('counts an active the control plane still hears from, so a lone standby cannot take over', async () => {
+    await clusterWithLease('arb5');
+    const stored = await services.clusters.getState('arb5');
+    await services.clusters.replaceState(
+      {
+        ...stored!.state,
+        activeHeartbeat: {
+          clusterId: 'arb5',
+          nodeId: 'head-a',
+          seq: 1,
+          receivedAt: clock,
+          role: 'active',
+          epoch: 1,
+          checks: ok,
+        },
+      },
+      stored!.etag,
+    );
+    const decision = await decideArbitration(services, {
+      clusterId: 'arb5',
+      epoch: 1,
+      votes: [vote('head-b', ok, 1)],
+      decider: 'test',
+    });
+    expect(decision).toMatchObject({ outcome: 'decided', winner: 'head-a', losers: ['head-b'] });
+  });
+
+  it('lets the standby win once the active has been silent past the detection policy', async () => {
+    await clusterWithLease('arb6');
+    const stored = await services.clusters.getState('arb6');
+    await services.clusters.replaceState(
+      {
+        ...stored!.state,
+        activeHeartbeat: {
+          clusterId: 'arb6',
+          nodeId: 'head-a',
+          seq: 1,
+          receivedAt: clock,
+          role: 'active',
+          epoch: 1,
+          checks: ok,
+        },
+      },
+      stored!.etag,
+    );
+    clock += 5000;
+    const decision = await decideArbitration(services, {
+      clusterId: 'arb6',
+      epoch: 1,
+      votes: [vote('head-b')],
+      decider: 'test',
+    });
+    expect(decision).toMatchObject({ winner: 'head-b' });
   });
 });

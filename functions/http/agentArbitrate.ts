@@ -1,0 +1,213 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { z } from 'zod';
+import { arbitrationInstanceId, EventNames, FunctionNames } from '../../shared/constants/functionNames';
+import type { ArbitrationDecision, ArbitrationVote } from '../../shared/control/arbitration';
+import { checkSchema } from '../../shared/control/agentRequests';
+import type { ArbitrationOrchestrationInput } from '../../orchestrations/arbitration';
+import { idParam, jsonError, withErrorPolicy } from './httpResponses';
+import { agentContext, readSignedRequest } from './agentHttp';
+
+const arbitrateBodySchema = z
+  .object({
+    /** The epoch the node last saw: arbitration is about the partition under this epoch. */
+    epoch: z.number().int().min(1),
+    checks: z.array(checkSchema).max(32).default([]),
+  })
+  .strict();
+
+/** How long the HTTP call waits for the decision before answering 202 with a status URL. */
+const WAIT_MS = 8000;
+
+/** What the decision means for the node that asked. */
+function answerFor(nodeId: string, decision: ArbitrationDecision): Record<string, unknown> {
+  if (decision.outcome === 'decided') {
+    const won = decision.winner === nodeId;
+    return {
+      decision: won ? 'won' : 'lost',
+      epoch: decision.epoch,
+      role: won ? 'active' : 'standby',
+      fence: !won,
+      winner: decision.winner,
+    };
+  }
+  if (decision.outcome === 'superseded') {
+    const active = decision.activeNodeId === nodeId;
+    return {
+      decision: 'superseded',
+      epoch: decision.epoch,
+      role: active ? 'active' : 'standby',
+      fence: !active,
+      winner: decision.activeNodeId,
+    };
+  }
+  return { decision: 'pending', winner: decision.winner };
+}
+
+async function awaitDecision(
+  client: df.DurableClient,
+  instanceId: string,
+  waitMs: number,
+): Promise<ArbitrationDecision | 'failed' | undefined> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const status = await client.getStatus(instanceId);
+    if (status.runtimeStatus === df.OrchestrationRuntimeStatus.Completed)
+      return status.output as ArbitrationDecision;
+    if (
+      status.runtimeStatus === df.OrchestrationRuntimeStatus.Failed ||
+      status.runtimeStatus === df.OrchestrationRuntimeStatus.Terminated
+    )
+      return 'failed';
+    if (Date.now() >= deadline) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function decisionResponse(
+  nodeId: string,
+  clusterId: string,
+  epoch: number,
+  decision: ArbitrationDecision | 'failed' | undefined,
+  origin: string,
+): HttpResponseInit {
+  if (decision === 'failed')
+    return jsonError(503, 'ArbitrationFailed', 'the arbitration did not complete; ask again', {});
+  if (decision === undefined) {
+    const statusUrl = `${origin}/api/v1/agent/arbitration/${clusterId}/${epoch}`;
+    return {
+      status: 202,
+      headers: { location: statusUrl, 'retry-after': '1' },
+      jsonBody: { decision: 'pending', statusUrl },
+    };
+  }
+  return { status: 200, jsonBody: answerFor(nodeId, decision) };
+}
+
+/**
+ * POST /api/v1/agent/arbitrate (signed): a node that lost its peer asks the witness for the vote. Requests of one
+ * (cluster, epoch) join one orchestration; the call waits up to 8 s for the decision, else answers 202 with a
+ * status URL (GET, signed). The loser is told to fence itself.
+ */
+export async function agentArbitrateHandler(
+  request: HttpRequest,
+  invocation: InvocationContext,
+): Promise<HttpResponseInit> {
+  const context = await agentContext();
+  const signed = await readSignedRequest(request, context);
+  if (!signed.ok) return signed.response;
+  const { clusterId, nodeId, seq } = signed.verified;
+  let json: unknown;
+  try {
+    json = JSON.parse(signed.body.toString('utf8'));
+  } catch {
+    return jsonError(422, 'InvalidJson', 'the arbitration request body is not JSON');
+  }
+  const parsed = arbitrateBodySchema.safeParse(json);
+  if (!parsed.success)
+    return jsonError(422, 'InvalidArbitrationRequest', 'the arbitration request is invalid', {
+      problems: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    });
+  const { services } = context;
+  const document = await context.directory.document(clusterId);
+  const state = await services.clusters.getState(clusterId);
+  if (!document || !state) return jsonError(403, 'NodeNotInCluster', `cluster ${clusterId} is not declared`);
+  const last = await services.heartbeats.get(clusterId, nodeId);
+  const lastSeq = Math.max(
+    last?.record.seq ?? 0,
+    state.state.activeHeartbeat?.nodeId === nodeId ? state.state.activeHeartbeat.seq : 0,
+  );
+  if (seq <= lastSeq)
+    return jsonError(409, 'ReplayedSequence', `sequence ${seq} is not above the last accepted ${lastSeq}`);
+  const epoch = state.state.epoch;
+  if (parsed.data.epoch > epoch)
+    return jsonError(409, 'EpochAhead', `epoch ${parsed.data.epoch} is ahead of the cluster's ${epoch}`);
+  // Consume the sequence number (conditionally, like a heartbeat) so that the request cannot be replayed.
+  const consumed = await services.heartbeats.put(
+    last
+      ? { ...last.record, seq }
+      : {
+          clusterId,
+          nodeId,
+          seq,
+          receivedAt: services.now(),
+          role: 'standby',
+          epoch: parsed.data.epoch,
+          checks: parsed.data.checks,
+        },
+    last?.etag,
+  );
+  if (!consumed.ok)
+    return jsonError(409, 'ReplayedSequence', 'another request of this node was accepted at the same time');
+
+  const client = df.getClient(invocation);
+  const instanceId = arbitrationInstanceId(clusterId, epoch);
+  const existing = await client.getStatus(instanceId).catch(() => undefined);
+  if (!existing) {
+    const input: ArbitrationOrchestrationInput = {
+      clusterId,
+      epoch,
+      windowMs: document.witness.arbitrationWindowMs,
+    };
+    // Concurrent requests race here; with overridableExistingInstanceStates=NonRunningStates the loser gets an error.
+    await client
+      .startNew(FunctionNames.arbitrationOrchestrator, { instanceId, input })
+      .catch(() => undefined);
+  }
+  const node = document.nodes.find((n) => n.id === nodeId);
+  const vote: ArbitrationVote = {
+    nodeId,
+    priority: node?.priority ?? 100,
+    checks: parsed.data.checks,
+    at: new Date(services.now()).toISOString(),
+  };
+  if (existing?.runtimeStatus !== df.OrchestrationRuntimeStatus.Completed) {
+    await client.raiseEvent(instanceId, EventNames.arbitrationVote, vote);
+  }
+  const decision = await awaitDecision(client, instanceId, WAIT_MS);
+  return decisionResponse(nodeId, clusterId, epoch, decision, new URL(request.url).origin);
+}
+
+/** GET /api/v1/agent/arbitration/{clusterId}/{epoch} (signed): the decision of an arbitration, or 202 while pending. */
+export async function agentArbitrationStatusHandler(
+  request: HttpRequest,
+  invocation: InvocationContext,
+): Promise<HttpResponseInit> {
+  const context = await agentContext();
+  const signed = await readSignedRequest(request, context);
+  if (!signed.ok) return signed.response;
+  const cluster = idParam(request, 'clusterId');
+  if (!cluster.ok) return cluster.response;
+  const epoch = Number(request.params.epoch);
+  if (!Number.isSafeInteger(epoch) || epoch < 1)
+    return jsonError(400, 'InvalidEpoch', 'epoch must be a positive integer');
+  if (cluster.value !== signed.verified.clusterId)
+    return jsonError(403, 'NodeNotInCluster', 'a node may only ask about its own cluster');
+  const client = df.getClient(invocation);
+  const status = await client.getStatus(arbitrationInstanceId(cluster.value, epoch)).catch(() => undefined);
+  if (!status)
+    return jsonError(404, 'ArbitrationNotFound', `no arbitration for ${cluster.value} at epoch ${epoch}`);
+  const decision = await awaitDecision(client, arbitrationInstanceId(cluster.value, epoch), 0);
+  return decisionResponse(
+    signed.verified.nodeId,
+    cluster.value,
+    epoch,
+    decision,
+    new URL(request.url).origin,
+  );
+}
+
+app.http(FunctionNames.agentArbitrate, {
+  route: 'v1/agent/arbitrate',
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  extraInputs: [df.input.durableClient()],
+  handler: withErrorPolicy(agentArbitrateHandler),
+});
+app.http(FunctionNames.agentArbitrationStatus, {
+  route: 'v1/agent/arbitration/{clusterId}/{epoch}',
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  extraInputs: [df.input.durableClient()],
+  handler: withErrorPolicy(agentArbitrationStatusHandler),
+});
