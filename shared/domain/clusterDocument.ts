@@ -1,3 +1,4 @@
+import { Cron } from 'croner';
 import { z } from 'zod';
 import { ID_PATTERN, tableKeyProblem } from './tableKeys';
 
@@ -111,14 +112,25 @@ export const witnessSchema = z
   })
   .strict();
 
+/** A 6-field NCRONTAB expression (seconds first, UTC), as the drill timer evaluates it. */
+export function ncrontabProblem(expression: string): string | undefined {
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length !== 6)
+    return 'must be a 6-field NCRONTAB expression: {second} {minute} {hour} {day} {month} {day-of-week}';
+  try {
+    new Cron(expression.trim(), { paused: true, timezone: 'UTC', domAndDow: true });
+    return undefined;
+  } catch (error) {
+    return `is not a valid NCRONTAB expression: ${(error as Error).message}`;
+  }
+}
+
 export const drillSchema = z
   .object({
-    schedule: z
-      .string()
-      .refine(
-        (s) => s.trim().split(/\s+/).length === 6,
-        'must be a 6-field NCRONTAB expression (seconds first, UTC)',
-      ),
+    schedule: z.string().superRefine((value, ctx) => {
+      const problem = ncrontabProblem(value);
+      if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+    }),
     mode: z.enum(['switchover-and-back', 'validate-only']).default('validate-only'),
   })
   .strict();

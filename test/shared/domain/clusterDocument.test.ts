@@ -80,6 +80,14 @@ describe('cluster document validation', () => {
     expect(result.problems.map((p) => p.path)).toEqual(['detection.leaseMs', 'detection.driftMarginMs']);
   });
 
+  it('validates the drill schedule as 6-field NCRONTAB', () => {
+    expect(parseClusterDocument({ ...valid(), drill: { schedule: '0 0 3 * * 0' } }).ok).toBe(true);
+    for (const schedule of ['0 3 * * 0', '0 99 3 * * 0', 'every sunday']) {
+      const result = parseClusterDocument({ ...valid(), drill: { schedule } });
+      expect(result.ok ? [] : result.problems.map((p) => p.path)).toEqual(['drill.schedule']);
+    }
+  });
+
   it('refuses ids that are not valid table keys', () => {
     for (const id of ['a#b', 'a?b', 'UPPER', '-lead', 'x'.repeat(64)]) {
       const result = parseClusterDocument({ ...valid(), id });
