@@ -164,25 +164,25 @@ describe('witness arbitration', () => {
   });
 });
 
+/** A cluster whose active holds a lease and whose last heartbeat (now) is in the state entity. */
+async function clusterWithActiveHeard(id: string) {
+  await clusterWithLease(id);
+  const stored = await services.clusters.getState(id);
+  const heard = {
+    clusterId: id,
+    nodeId: 'head-a',
+    seq: 1,
+    receivedAt: clock,
+    role: 'active' as const,
+    epoch: 1,
+    checks: ok,
+  };
+  await services.clusters.replaceState({ ...stored!.state, activeHeartbeat: heard }, stored!.etag);
+}
+
 describe('witness arbitration with an active that did not ask', () => {
   it('counts an active the control plane still hears from, so a lone standby cannot take over', async () => {
-    await clusterWithLease('arb5');
-    const stored = await services.clusters.getState('arb5');
-    await services.clusters.replaceState(
-      {
-        ...stored!.state,
-        activeHeartbeat: {
-          clusterId: 'arb5',
-          nodeId: 'head-a',
-          seq: 1,
-          receivedAt: clock,
-          role: 'active',
-          epoch: 1,
-          checks: ok,
-        },
-      },
-      stored!.etag,
-    );
+    await clusterWithActiveHeard('arb5');
     const decision = await decideArbitration(services, {
       clusterId: 'arb5',
       epoch: 1,
@@ -193,23 +193,7 @@ describe('witness arbitration with an active that did not ask', () => {
   });
 
   it('lets the standby win once the active has been silent past the detection policy', async () => {
-    await clusterWithLease('arb6');
-    const stored = await services.clusters.getState('arb6');
-    await services.clusters.replaceState(
-      {
-        ...stored!.state,
-        activeHeartbeat: {
-          clusterId: 'arb6',
-          nodeId: 'head-a',
-          seq: 1,
-          receivedAt: clock,
-          role: 'active',
-          epoch: 1,
-          checks: ok,
-        },
-      },
-      stored!.etag,
-    );
+    await clusterWithActiveHeard('arb6');
     clock += 5000;
     const decision = await decideArbitration(services, {
       clusterId: 'arb6',
