@@ -1,0 +1,147 @@
+import { MAX_CLOCK_DRIFT_RATE } from '../shared/domain/clusterDocument';
+import type { ClusterState } from '../shared/domain/clusterState';
+import {
+  agentHoldsLease,
+  confirmFenced,
+  grantLease,
+  mayPromote,
+  promote,
+  reaffirm,
+  revoke,
+  type LeaseDecision,
+  type PromotionDecision,
+} from '../shared/domain/decisions';
+
+/**
+ * The rules the simulated actors run. `correctRules` are the product's own functions from shared/domain; each
+ * broken rule swaps in one deliberately wrong decision (or drops one safeguard of the protocol around them) so the
+ * tests can show the invariant checker notices.
+ */
+export interface Rules {
+  grantLease(state: ClusterState, nodeId: string, epoch: number, now: number, leaseMs: number): LeaseDecision;
+  revoke(state: ClusterState, now: number, reason: string): ClusterState;
+  confirmFenced(state: ClusterState, now: number, evidence: string): ClusterState;
+  mayPromote(state: ClusterState, now: number, driftMarginMs: number): PromotionDecision;
+  promote(
+    state: ClusterState,
+    nodeId: string,
+    now: number,
+    driftMarginMs: number,
+    reason: string,
+  ): ClusterState;
+  reaffirm(state: ClusterState, now: number, reason: string): ClusterState;
+  agentHoldsLease(grantSentAtMonotonic: number, leaseMs: number, nowMonotonic: number): boolean;
+  /**
+   * The monotonic instant at which `agentHoldsLease` turns false (its closed form), so the recorder knows, in real
+   * time, until when the agent believes it holds the lease.
+   */
+  agentLeaseEndsAt(grantSentAtMonotonic: number, leaseMs: number): number;
+  /** Protocol safeguards outside the pure functions, each of which a broken rule may switch off. */
+  readonly store: { ifMatch: boolean };
+  readonly agent: {
+    /** The lease is timed from the send time of the granted heartbeat (true) or from the receipt of the answer. */
+    leaseFromSendTime: boolean;
+    /** Refuse grants under an epoch the agent was demoted from (or older than the highest it has seen). */
+    refusesStaleGrants: boolean;
+  };
+  /** The controller checks that fencing evidence is for the epoch and node it revoked. */
+  readonly controller: { fenceEvidenceChecked: boolean };
+}
+
+export const correctRules: Rules = {
+  grantLease,
+  revoke,
+  confirmFenced,
+  mayPromote,
+  promote,
+  reaffirm,
+  agentHoldsLease,
+  agentLeaseEndsAt: (sentAt, leaseMs) => sentAt + leaseMs,
+  store: { ifMatch: true },
+  agent: { leaseFromSendTime: true, refusesStaleGrants: true },
+  controller: { fenceEvidenceChecked: true },
+};
+
+export const BROKEN_RULES = [
+  /** mayPromote allows a promotion as soon as the epoch is revoked, without waiting out the old lease. */
+  'promote-without-waiting',
+  /** grantLease ignores the revocation: the revoked active keeps getting leases. */
+  'grant-after-revoke',
+  /** The agent acts whenever it believes it is active, without checking its lease (no self-fencing). */
+  'agent-ignores-lease',
+  /** The agent times its lease from the receipt of the answer instead of the send time of the request. */
+  'lease-from-receipt',
+  /** The store writes without If-Match: every compare-and-set succeeds (last writer wins). */
+  'no-if-match',
+  /** The controller takes any demotion acknowledgement or power-off as fencing of whatever epoch it is handling. */
+  'fence-any-epoch',
+  /** The agent accepts a (late) grant under an epoch it already acknowledged a demotion for. */
+  'agent-accepts-stale-grant',
+  /** mayPromote is called without the clock-drift margin. */
+  'no-drift-margin',
+  /**
+   * mayPromote is called with the margin the schema required before the simulation found it short: 1% of the lease,
+   * covering the drift of one clock when two (agent and control plane) drift independently.
+   */
+  'single-clock-drift-margin',
+] as const;
+
+export type BrokenRule = (typeof BROKEN_RULES)[number];
+
+export function isBrokenRule(name: string): name is BrokenRule {
+  return (BROKEN_RULES as readonly string[]).includes(name);
+}
+
+export function rulesFor(broken: BrokenRule | undefined, policy: { leaseMs: number }): Rules {
+  switch (broken) {
+    case undefined:
+      return correctRules;
+    case 'promote-without-waiting':
+      return {
+        ...correctRules,
+        mayPromote: (state, now, margin) =>
+          state.revoked || state.activeNodeId === null ? { allowed: true } : mayPromote(state, now, margin),
+        // The real promotion, told the old lease is over (revoked and fenced) whatever the truth.
+        promote: (state, nodeId, now, margin, reason) =>
+          promote({ ...state, revoked: true, fenced: true }, nodeId, now, margin, reason),
+      };
+    case 'grant-after-revoke':
+      return {
+        ...correctRules,
+        grantLease: (state, nodeId, epoch, now, leaseMs) => {
+          const decision = grantLease({ ...state, revoked: false }, nodeId, epoch, now, leaseMs);
+          return decision.granted
+            ? { ...decision, state: { ...decision.state, revoked: state.revoked } }
+            : decision;
+        },
+      };
+    case 'agent-ignores-lease':
+      return {
+        ...correctRules,
+        agentHoldsLease: () => true,
+        agentLeaseEndsAt: () => Number.POSITIVE_INFINITY,
+      };
+    case 'lease-from-receipt':
+      return { ...correctRules, agent: { ...correctRules.agent, leaseFromSendTime: false } };
+    case 'no-if-match':
+      return { ...correctRules, store: { ifMatch: false } };
+    case 'fence-any-epoch':
+      return { ...correctRules, controller: { fenceEvidenceChecked: false } };
+    case 'agent-accepts-stale-grant':
+      return { ...correctRules, agent: { ...correctRules.agent, refusesStaleGrants: false } };
+    case 'no-drift-margin':
+      return {
+        ...correctRules,
+        mayPromote: (state, now) => mayPromote(state, now, 0),
+        promote: (state, nodeId, now, _margin, reason) => promote(state, nodeId, now, 0, reason),
+      };
+    case 'single-clock-drift-margin': {
+      const margin = Math.ceil(policy.leaseMs * MAX_CLOCK_DRIFT_RATE);
+      return {
+        ...correctRules,
+        mayPromote: (state, now) => mayPromote(state, now, margin),
+        promote: (state, nodeId, now, _margin, reason) => promote(state, nodeId, now, margin, reason),
+      };
+    }
+  }
+}

@@ -1,0 +1,103 @@
+import { agentsOnly, deliver, grant } from './helpers';
+
+const LEASE = 2000;
+
+/** The agent n1, its first heartbeat sent and answered `answerAfterMs` later with a grant under `epoch`. */
+function granted(answerAfterMs: number, epoch = 1, drift = 0) {
+  const wired = agentsOnly({ agentClocks: { n1: { drift, offset: 5e6 }, n2: { drift: 0, offset: 0 } } });
+  const { world, sent } = wired;
+  const agent = world.agents.get('n1');
+  if (!agent) throw new Error('no n1');
+  agent.start();
+  // step until the first heartbeat has left (the clock is then at most 1 ms past it)
+  while (!sent.some((s) => s.message.type === 'heartbeat')) world.sched.runUntil(world.now + 1);
+  const sentAt = (sent[0] as { at: number }).at;
+  world.sched.at(sentAt + answerAfterMs, () => deliver(world, 'n1', grant(1, epoch, 7, LEASE)));
+  return { ...wired, agent, sentAt, sentLocal: agent.clock.localAt(sentAt) };
+}
+
+describe('the agent', () => {
+  it('acts only while the lease timed from its heartbeat’s send time holds, then fences itself', () => {
+    const { world, agent, sentAt, sentLocal } = granted(300, 1, -0.01);
+    world.sched.runUntil(sentAt + 3 * LEASE);
+    const actions = world.recorder.actions;
+    expect(actions.length).toBeGreaterThan(5);
+    const leaseEnd = agent.clock.realAt(sentLocal + LEASE); // a slow clock: later than sentAt + LEASE
+    expect(leaseEnd).toBeGreaterThan(sentAt + LEASE);
+    for (const a of actions) {
+      expect(a).toMatchObject({ node: 'n1', epoch: 1, grantId: 7 });
+      expect(a.t).toBeGreaterThanOrEqual(sentAt + 300);
+      expect(a.t).toBeLessThan(leaseEnd);
+    }
+    expect(agent.holdsLease).toBe(false);
+    expect(world.stats.selfFences).toBe(1);
+    expect(world.recorder.segments).toEqual([
+      expect.objectContaining({ node: 'n1', start: sentAt + 300, end: leaseEnd, endedBy: 'lease end' }),
+    ]);
+  });
+
+  it('does nothing while paused longer than its lease, and on resume checks its clock before acting', () => {
+    const { world, agent, sentAt } = granted(10);
+    const pauseAt = sentAt + 500;
+    world.sched.at(pauseAt, () => agent.pause(2 * LEASE));
+    world.sched.runUntil(sentAt + 4 * LEASE);
+    const times = world.recorder.actions.map((a) => a.t);
+    expect(times.length).toBeGreaterThan(0);
+    expect(Math.max(...times)).toBeLessThan(pauseAt);
+    expect(agent.holdsLease).toBe(false);
+    expect(world.stats.selfFences).toBe(1);
+  });
+
+  it('takes no grant, even a late one, under an epoch it acknowledged a demotion from', () => {
+    const { world, agent, sent, sentAt } = granted(1000);
+    world.sched.at(sentAt + 500, () =>
+      deliver(world, 'n1', { type: 'demote', epoch: 1, opId: 4, instance: 0 }),
+    );
+    world.sched.runUntil(sentAt + 1500);
+    expect(agent.holdsLease).toBe(false);
+    expect(world.stats.staleGrantsRefused).toBe(1);
+    expect(world.recorder.actions).toEqual([]);
+    expect(sent.map((s) => s.message)).toContainEqual({
+      type: 'demote-ack',
+      node: 'n1',
+      epoch: 1,
+      opId: 4,
+      instance: 0,
+    });
+    // a promotion back to n1 (a newer epoch) is taken
+    const seq = sent.filter((s) => s.message.type === 'heartbeat' && s.message.node === 'n1').length;
+    deliver(world, 'n1', grant(seq, 2, 9, LEASE));
+    expect(agent.holdsLease).toBe(true);
+  });
+
+  it('refuses a demotion under an older epoch than it has seen', () => {
+    const { world, agent, sent, sentAt } = granted(10, 3);
+    world.sched.at(sentAt + 100, () =>
+      deliver(world, 'n1', { type: 'demote', epoch: 2, opId: 1, instance: 0 }),
+    );
+    world.sched.runUntil(sentAt + 200);
+    expect(agent.holdsLease).toBe(true);
+    expect(sent.some((s) => s.message.type === 'demote-ack')).toBe(false);
+  });
+
+  it('restarts as a standby that remembers the highest epoch it saw and ignores answers meant for its old self', () => {
+    const { world, agent, sent, sentAt } = granted(10, 3);
+    world.sched.at(sentAt + 100, () => agent.crash(200, 'crashes'));
+    world.sched.runUntil(sentAt + 400);
+    expect(agent.alive).toBe(true);
+    deliver(world, 'n1', grant(1, 3, 7, LEASE, 0)); // a duplicate of the answer to the dead process
+    expect(agent.holdsLease).toBe(false);
+    world.sched.runUntil(sentAt + 400 + world.scenario.detection.heartbeatIntervalMs);
+    const after = sent.filter((s) => s.at > sentAt + 300 && s.message.type === 'heartbeat');
+    expect(after[0]?.message).toMatchObject({ node: 'n1', epoch: 3, incarnation: 1 });
+  });
+
+  it('refuses a grant older than the epoch it has seen', () => {
+    const { world, agent, sent, sentAt } = granted(10, 3);
+    world.sched.runUntil(sentAt + world.scenario.detection.heartbeatIntervalMs + 5);
+    const seq = sent.filter((s) => s.message.type === 'heartbeat' && s.message.node === 'n1').length;
+    deliver(world, 'n1', grant(seq, 2, 11, LEASE));
+    expect(world.stats.staleGrantsRefused).toBe(1);
+    expect(agent.holdsLease).toBe(true); // still on its epoch-3 lease
+  });
+});

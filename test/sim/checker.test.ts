@@ -1,0 +1,226 @@
+import type { ClusterState } from '../../shared/domain/clusterState';
+import { checkInvariants, traceExcerpt, type ViolationKind } from '../../sim/checker';
+import type { Commit, CommitKind } from '../../sim/store';
+import type { ActionRecord, LeaseSegment } from '../../sim/trace';
+
+const base: ClusterState = {
+  clusterId: 'c',
+  epoch: 1,
+  activeNodeId: 'a',
+  leaseExpiresAt: null,
+  revoked: false,
+  fenced: false,
+  updatedAt: 0,
+  reason: '',
+};
+
+/** A store history from successive patches of the state. */
+function history(...steps: [number, CommitKind, string, Partial<ClusterState>][]): Commit[] {
+  const commits: Commit[] = [{ t: 0, version: 1, kind: 'declare', by: 'admin', state: base, prev: base }];
+  for (const [t, kind, by, patch] of steps) {
+    const prev = (commits[commits.length - 1] as Commit).state;
+    commits.push({ t, version: commits.length + 1, kind, by, state: { ...prev, ...patch }, prev });
+  }
+  return commits;
+}
+
+const segment = (node: string, epoch: number, grantId: number, start: number, end: number): LeaseSegment => ({
+  node,
+  grantId,
+  epoch,
+  start,
+  end,
+  endedBy: 'lease end',
+});
+
+/** An action at real time t by a node whose clock reads real time, under a lease sent at `sent`. */
+const action = (node: string, epoch: number, grantId: number, t: number, sent = t - 100, leaseMs = 1000) =>
+  ({ t, node, epoch, grantId, local: t, grantSentLocal: sent, leaseMs }) satisfies ActionRecord;
+
+/** a holds e1 (grant v2) until 1000; revoked at 1100; b promoted to e2 at 1500 and granted (v5) at 1600. */
+const safeHistory = () =>
+  history(
+    [0, 'grant', 'a', { leaseExpiresAt: 1000 }],
+    [1100, 'revoke', 'cp0', { revoked: true }],
+    [1500, 'promote', 'cp0', { epoch: 2, activeNodeId: 'b', revoked: false, leaseExpiresAt: null }],
+    [1501, 'grant', 'b', { leaseExpiresAt: 2600 }],
+  );
+
+const kinds = (r: ReturnType<typeof checkInvariants>): ViolationKind[] => r.violations.map((v) => v.kind);
+
+describe('checkInvariants', () => {
+  it('accepts a clean handover and reports how close it came', () => {
+    const result = checkInvariants({
+      commits: safeHistory(),
+      segments: [segment('a', 1, 2, 10, 1000), segment('b', 2, 5, 1600, 2600)],
+      actions: [action('a', 1, 2, 500), action('a', 1, 2, 999), action('b', 2, 5, 1700, 1550)],
+    });
+    expect(result.violations).toEqual([]);
+    expect(result.minHandoverGapMs).toBe(600);
+    expect(result.minPromotionSlackMs).toBe(500);
+  });
+
+  it("treats leases as half-open: one may start at the very instant the other's ends", () => {
+    const result = checkInvariants({
+      commits: safeHistory(),
+      segments: [segment('a', 1, 2, 10, 1000), segment('b', 2, 5, 1000, 2000)],
+      actions: [],
+    });
+    expect(kinds(result)).not.toContain('overlapping-leases');
+  });
+
+  it('flags two nodes holding leases at the same time, by how much', () => {
+    const result = checkInvariants({
+      commits: safeHistory(),
+      segments: [segment('a', 1, 2, 10, 1000), segment('b', 2, 5, 999.5, 2000)],
+      actions: [],
+    });
+    expect(result.violations[0]).toMatchObject({
+      invariant: 1,
+      kind: 'overlapping-leases',
+      nodes: ['a', 'b'],
+    });
+    expect(result.violations[0]?.message).toMatch(/overlaps .* by 0\.500 ms/);
+  });
+
+  it('flags an action after the lease it acts under ran out, on the true send time', () => {
+    const result = checkInvariants({
+      commits: safeHistory(),
+      segments: [segment('a', 1, 2, 10, 1000)],
+      actions: [action('a', 1, 2, 1010, 10)],
+    });
+    expect(kinds(result)).toContain('action-outside-lease');
+  });
+
+  it("flags an action inside another node's lease", () => {
+    const result = checkInvariants({
+      commits: safeHistory(),
+      segments: [segment('b', 2, 5, 1600, 2600)],
+      actions: [action('a', 1, 2, 1700, 1650)],
+    });
+    expect(kinds(result)).toContain('concurrent-action');
+  });
+
+  it('flags a lease under an older epoch still running when a promotion commits', () => {
+    const result = checkInvariants({
+      commits: safeHistory(),
+      segments: [segment('a', 1, 2, 10, 1500.25)],
+      actions: [],
+    });
+    expect(result.violations).toEqual([
+      expect.objectContaining({ invariant: 3, kind: 'lease-outlives-promotion', t: 1500 }),
+    ]);
+    expect(result.minPromotionSlackMs).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('flags an action under an epoch a promotion has superseded', () => {
+    const result = checkInvariants({
+      commits: safeHistory(),
+      segments: [],
+      actions: [action('a', 1, 2, 1500)],
+    });
+    expect(kinds(result)).toContain('superseded-epoch-action');
+  });
+
+  it('flags an action whose epoch is not the one its grant committed under, or a grant that never committed', () => {
+    const result = checkInvariants({
+      commits: safeHistory(),
+      segments: [],
+      actions: [action('a', 2, 2, 500), action('a', 1, 99, 600)],
+    });
+    expect(kinds(result).filter((k) => k === 'action-epoch-mismatch')).toHaveLength(2);
+  });
+
+  it("flags a node whose actions' epochs go backwards", () => {
+    const commits = history(
+      [0, 'grant', 'a', { leaseExpiresAt: 1000 }],
+      [10, 'reaffirm', 'cp0', { epoch: 2 }],
+      [20, 'grant', 'a', { leaseExpiresAt: 1020 }],
+    );
+    const result = checkInvariants({
+      commits,
+      segments: [],
+      actions: [action('a', 2, 4, 30), action('a', 1, 2, 40)],
+    });
+    expect(kinds(result)).toEqual(['epoch-regressed']);
+  });
+
+  describe('store history', () => {
+    const check = (...steps: Parameters<typeof history>) =>
+      checkInvariants({ commits: history(...steps), segments: [], actions: [] }).violations.map(
+        (v) => v.message,
+      );
+
+    it('accepts grants, revocation, fencing, promotion and reaffirmation in order', () => {
+      expect(
+        check(
+          [0, 'grant', 'a', { leaseExpiresAt: 1000 }],
+          [5, 'reaffirm', 'cp0', { epoch: 2 }],
+          [10, 'revoke', 'cp0', { revoked: true }],
+          [20, 'fence', 'cp0', { fenced: true }],
+          [
+            30,
+            'promote',
+            'cp0',
+            { epoch: 3, activeNodeId: 'b', revoked: false, fenced: false, leaseExpiresAt: null },
+          ],
+        ),
+      ).toEqual([]);
+    });
+
+    it('refuses a grant after the revocation of its epoch', () => {
+      expect(
+        check(
+          [0, 'grant', 'a', { leaseExpiresAt: 1000 }],
+          [10, 'revoke', 'cp0', { revoked: true }],
+          [20, 'grant', 'a', { leaseExpiresAt: 1020 }],
+        ),
+      ).toEqual([expect.stringMatching(/lease changed after the revocation/)]);
+    });
+
+    it('refuses an epoch going down, a change of active without a new epoch, and a promotion without revocation', () => {
+      const messages = check(
+        [10, 'promote', 'cp0', { epoch: 2, activeNodeId: 'b' }],
+        [20, 'grant', 'a', { epoch: 1, activeNodeId: 'a' }],
+        [30, 'grant', 'b', { activeNodeId: 'b' }],
+      );
+      expect(messages).toEqual([
+        expect.stringMatching(/promotion must follow a committed revocation/),
+        expect.stringMatching(/epoch went down/),
+        expect.stringMatching(/without a higher epoch/),
+        expect.stringMatching(/active changed a→b without a higher epoch/),
+      ]);
+    });
+
+    it('refuses a shortened lease and an un-revoked epoch', () => {
+      expect(
+        check(
+          [0, 'grant', 'a', { leaseExpiresAt: 1000 }],
+          [10, 'grant', 'a', { leaseExpiresAt: 900 }],
+          [20, 'revoke', 'cp0', { revoked: true }],
+          [30, 'grant', 'a', { revoked: false }],
+        ),
+      ).toEqual([expect.stringMatching(/shortened/), expect.stringMatching(/un-revoked/)]);
+    });
+  });
+});
+
+describe('traceExcerpt', () => {
+  it('shows the log and the leases of the nodes involved before the violation', () => {
+    const log = [
+      { t: 100, who: 'cp0', what: 'too early' },
+      { t: 900, who: 'store', what: 'v3 revoke' },
+      { t: 1000, who: 'n1', what: 'drops lease' },
+      { t: 5000, who: 'n2', what: 'too late' },
+    ];
+    const lines = traceExcerpt(
+      log,
+      [segment('n1', 1, 2, 500, 1000)],
+      { invariant: 1, kind: 'overlapping-leases', t: 1000, nodes: ['n1', 'n2'], message: '' },
+      600,
+    );
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/500\.000 {2}lease n1 e1/);
+    expect(lines.join('\n')).not.toMatch(/too (early|late)/);
+  });
+});

@@ -1,0 +1,67 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+
+/** The CLI, run from source (sucrase) as `npm run sim` runs it from dist. */
+function cli(...args: string[]) {
+  const root = path.resolve(__dirname, '../..');
+  const run = spawnSync(process.execPath, ['-r', 'sucrase/register/ts', 'sim/cli.ts', ...args], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  const lines = run.stdout.trim().split('\n');
+  const last = lines[lines.length - 1] ?? '';
+  return {
+    status: run.status,
+    lines,
+    summary: last.startsWith('{') ? JSON.parse(last) : null,
+    stderr: run.stderr,
+  };
+}
+
+describe('sim/cli', () => {
+  it('runs the seeds and ends with one JSON line of totals; exit 0 when safe', () => {
+    const { status, lines, summary } = cli('--seeds', '5', '--from', '10');
+    expect(status).toBe(0);
+    expect(lines).toHaveLength(1);
+    expect(summary).toEqual({
+      seeds: 5,
+      violations: 0,
+      failovers: expect.any(Number),
+      promotions: expect.any(Number),
+      actions: expect.any(Number),
+      simulatedHours: expect.any(Number),
+      wallMs: expect.any(Number),
+    });
+    expect(summary.promotions).toBeGreaterThan(0);
+  });
+
+  it('reports each violating seed with a trace excerpt, and exits 1', () => {
+    const { status, lines, summary } = cli(
+      '--seeds',
+      '3',
+      '--broken',
+      'promote-without-waiting',
+      '--reports',
+      '1',
+    );
+    expect(status).toBe(1);
+    expect(summary).toMatchObject({ seeds: 3, brokenRule: 'promote-without-waiting' });
+    expect(summary.violations).toBeGreaterThan(0);
+    expect(lines[0]).toMatch(/^seed \d+: \d+ violation\(s\): \[\d [a-z-]+\]/);
+    expect(lines).toContainEqual(expect.stringMatching(/trace before the first violation/));
+  });
+
+  it('replays one seed with its whole log', () => {
+    const { status, lines } = cli('--seed', '6826', '--verbose', '--duration', '5000');
+    expect(status).toBe(0);
+    expect(lines[0]).toMatch(/^seed 6826: \d nodes/);
+    expect(lines.some((l) => /→ cp \{"type":"heartbeat"/.test(l))).toBe(true);
+    expect(lines).toContainEqual(expect.stringMatching(/^digest [0-9a-f]{8}$/));
+  });
+
+  it('refuses unknown arguments', () => {
+    const { status, stderr } = cli('--broken', 'nope');
+    expect(status).toBe(2);
+    expect(stderr).toMatch(/unknown rule nope/);
+  });
+});
