@@ -52,6 +52,8 @@ interface Cached<T> {
 export class AgentDirectory {
   readonly #documents = new Map<string, Cached<ClusterDocument | undefined>>();
   readonly #keyVersions = new Map<string, Cached<number | undefined>>();
+  /** Derived node keys: HKDF costs more CPU than the signature check, so derive each key once. */
+  readonly #keys = new Map<string, Buffer>();
 
   constructor(
     private readonly services: Services,
@@ -78,12 +80,20 @@ export class AgentDirectory {
     if (cached && cached.value !== undefined && !behind && now - cached.readAt < this.ttlMs)
       return cached.value;
     const stored = await this.services.credentials.get(clusterId, nodeId);
-    this.#keyVersions.set(key, { value: stored?.credential.keyVersion, readAt: now });
+    // Entries filled together must not expire together: spread their refreshes over ±25% of the TTL.
+    const jitter = (Math.random() - 0.5) * 0.5 * this.ttlMs;
+    this.#keyVersions.set(key, { value: stored?.credential.keyVersion, readAt: now + jitter });
     return stored?.credential.keyVersion;
   }
 
-  forget(clusterId: string): void {
-    this.#documents.delete(clusterId);
+  #derivedKey(clusterId: string, nodeId: string, version: number): Buffer {
+    const id = `${clusterId}~${nodeId}~${version}`;
+    let key = this.#keys.get(id);
+    if (!key) {
+      key = deriveNodeKey(this.services.config.nodeKeyMaster, clusterId, nodeId, version);
+      this.#keys.set(id, key);
+    }
+    return key;
   }
 
   /**
@@ -127,7 +137,7 @@ export class AgentDirectory {
         n === nodeId &&
         (version === current || version === current - 1) &&
         version >= 1
-          ? deriveNodeKey(config.nodeKeyMaster, c, n, version)
+          ? this.#derivedKey(c, n, version)
           : undefined,
     });
   }

@@ -56,6 +56,9 @@ const busy = (what: string): AgentReply => ({
  */
 export class HeartbeatService {
   readonly #states = new Map<string, CachedState>();
+  readonly #refreshing = new Map<string, Promise<CachedState>>();
+  /** Bumped on every cache write: a refresh only stores its result if nothing was written since it started. */
+  readonly #generations = new Map<string, number>();
   readonly #rows = new Map<string, { seq: number; etag: string }>();
 
   constructor(
@@ -118,18 +121,43 @@ export class HeartbeatService {
     return busy(`the state of ${request.clusterId}`);
   }
 
+  /**
+   * The cached state of a cluster. Concurrent heartbeats of a cluster share one refresh, and a refresh never
+   * replaces an entry written after it started (a read that was sent before our own write must not bring back the
+   * older state and its stale ETag).
+   */
   async #state(document: ClusterDocument, fresh: boolean): Promise<CachedState> {
     const now = this.services.now();
     const cached = this.#states.get(document.id);
     if (cached && !fresh && now - cached.readAt < this.stateTtlMs) return cached;
-    const stored =
-      (await this.services.clusters.getState(document.id)) ??
-      (await this.services.clusters.createState(
-        initialClusterState(document.id, document.nodes.find((n) => n.role === 'active')?.id ?? '', now),
-      ));
-    const entry = { ...stored, readAt: now };
-    this.#states.set(document.id, entry);
-    return entry;
+    const inFlight = this.#refreshing.get(document.id);
+    if (inFlight && !fresh) return inFlight;
+    const generation = this.#generation(document.id);
+    const refresh = (async () => {
+      const stored =
+        (await this.services.clusters.getState(document.id)) ??
+        (await this.services.clusters.createState(
+          initialClusterState(document.id, document.nodes.find((n) => n.role === 'active')?.id ?? '', now),
+        ));
+      const entry = { ...stored, readAt: now };
+      if (this.#generation(document.id) === generation) this.#setState(document.id, entry);
+      return this.#states.get(document.id) ?? entry;
+    })();
+    this.#refreshing.set(document.id, refresh);
+    try {
+      return await refresh;
+    } finally {
+      if (this.#refreshing.get(document.id) === refresh) this.#refreshing.delete(document.id);
+    }
+  }
+
+  #generation(clusterId: string): number {
+    return this.#generations.get(clusterId) ?? 0;
+  }
+
+  #setState(clusterId: string, entry: CachedState): void {
+    this.#states.set(clusterId, entry);
+    this.#generations.set(clusterId, this.#generation(clusterId) + 1);
   }
 
   async #lastSeq(
@@ -177,7 +205,7 @@ export class HeartbeatService {
     const next: ClusterState = { ...decision.state, activeHeartbeat: record };
     const write = await this.services.clusters.replaceState(next, cached.etag);
     if (!write.ok) return 'conflict';
-    this.#states.set(document.id, { state: next, etag: write.etag, readAt: cached.readAt });
+    this.#setState(document.id, { state: next, etag: write.etag, readAt: cached.readAt });
     return { status: 200, body: this.#reply(document, next, record, decision.leaseMs) };
   }
 
