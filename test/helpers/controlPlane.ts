@@ -12,6 +12,8 @@ export interface ControlPlane {
   adminKey: string;
   functionKey: string;
   logs: string[];
+  /** The settings the app runs with (for tests that reach its storage directly through `createServices`). */
+  settings: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -41,6 +43,7 @@ export async function startControlPlane(env: Record<string, string> = {}): Promi
     adminKey: host.keys.masterKey,
     functionKey: host.keys.functionKeys.default as string,
     logs,
+    settings: { ...settings, AzureWebJobsStorage: host.connectionString },
     async stop() {
       await host.stop();
       for (const [k, v] of Object.entries(previous)) {

@@ -1,3 +1,6 @@
+import { loadConfig } from '../../../shared/config/config';
+import { WitnessBusyError } from '../../../shared/errors';
+import { createServices } from '../../../shared/services/services';
 import { request } from '../../helpers/durableHttp';
 import { startControlPlane, twoNodeCluster, type ControlPlane } from '../../helpers/controlPlane';
 
@@ -137,5 +140,37 @@ describe('cluster declaration API', () => {
     ).toBe(401);
     expect(cp.logs.join('\n')).not.toContain(issued.json.key);
     expect(cp.logs.join('\n')).not.toContain(rotated.json.key);
+  });
+
+  it('breaks a stuck witness lease for the operator, with the admin key and a reason', async () => {
+    await request(url('clusters/theta'), { method: 'PUT', key: cp.adminKey, body: twoNodeCluster('theta') });
+    const services = createServices(loadConfig(cp.settings));
+    await services.witness.ensureContainer();
+    await services.witness.acquire('theta', 'stuck-decider');
+    await expect(services.witness.acquire('theta', 'next-decider')).rejects.toBeInstanceOf(WitnessBusyError);
+    expect(
+      (
+        await request(url('clusters/theta/witness/break?reason=stuck'), {
+          method: 'POST',
+          key: cp.functionKey,
+        })
+      ).status,
+    ).toBe(401);
+    expect(
+      (await request(url('clusters/theta/witness/break'), { method: 'POST', key: cp.adminKey })).status,
+    ).toBe(400);
+    expect(
+      (await request(url('clusters/nope/witness/break?reason=x'), { method: 'POST', key: cp.adminKey }))
+        .status,
+    ).toBe(404);
+    const broken = await request(url('clusters/theta/witness/break?reason=stuck'), {
+      method: 'POST',
+      key: cp.adminKey,
+    });
+    expect(broken.status).toBe(202);
+    await expect(services.witness.acquire('theta', 'next-decider')).resolves.toMatchObject({
+      decider: 'next-decider',
+    });
+    expect((await services.audit.recent('theta')).map((e) => e.action)).toContain('witness-lease-broken');
   });
 });
