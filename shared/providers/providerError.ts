@@ -70,7 +70,7 @@ export function parseAzureQuotaNumbers(message: string): QuotaNumbers | undefine
   const usage = /Current Usage:\s*(\d+)/i.exec(message)?.[1];
   const required = /Additional Required:\s*(\d+)/i.exec(message)?.[1];
   if (limit === undefined || usage === undefined || required === undefined) return undefined;
-  const scope = /Operation results in exceeding approved\s+(\S+)\s+Cores quota/i.exec(message)?.[1];
+  const scope = /exceeding approved\s+(\S+)\s+Cores quota/i.exec(message)?.[1];
   return {
     limit: Number(limit),
     usage: Number(usage),
