@@ -5,7 +5,7 @@ import { ManualClock, systemClock } from './clock';
 import { startDevhost, type StorageChoice } from './startDevhost';
 
 const USAGE = `Usage: devhost start [--app DIR] [--port N] [--storage memory|disk|<connection string>]
-                     [--data-dir DIR] [--hub NAME] [--clock system|manual] [--json]
+                     [--data-dir DIR] [--hub NAME] [--clock system|manual] [--cloud simulator|none] [--json]
 
 Runs an Azure Functions (Node v4 model) app locally with Durable Functions on Azurite.
   --app       the Functions app directory (default: .)
@@ -14,6 +14,7 @@ Runs an Azure Functions (Node v4 model) app locally with Durable Functions on Az
   --data-dir  where disk storage and keys.json live (default: <app>/.devhost)
   --hub       durable task hub name (default: host.json extensions.durableTask.hubName)
   --clock     manual: time moves only through POST /admin/devhost/clock {"advanceMs": N} (master key)
+  --cloud     simulator (default): a local ARM and OCI compute simulator the app's providers talk to; none: off
   --json      print one JSON line {"url", "rpcBaseUrl", "keys", ...} once ready (for scripts)`;
 
 export class UsageError extends Error {
@@ -27,6 +28,7 @@ export interface CliOptions {
   dataDir?: string;
   hub?: string;
   clock: 'system' | 'manual';
+  cloud: 'simulator' | 'none';
   json: boolean;
 }
 
@@ -41,6 +43,7 @@ export function parseCli(argv: string[]): CliOptions {
       'data-dir': { type: 'string' },
       hub: { type: 'string' },
       clock: { type: 'string' },
+      cloud: { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -67,6 +70,9 @@ export function parseCli(argv: string[]): CliOptions {
   const clock = values.clock ?? 'system';
   if (clock !== 'system' && clock !== 'manual')
     throw new UsageError(`--clock must be system or manual, not "${clock}"`);
+  const cloud = values.cloud ?? 'simulator';
+  if (cloud !== 'simulator' && cloud !== 'none')
+    throw new UsageError(`--cloud must be simulator or none, not "${cloud}"`);
   return {
     appDir: path.resolve(values.app ?? '.'),
     port,
@@ -74,6 +80,7 @@ export function parseCli(argv: string[]): CliOptions {
     ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
     ...(values.hub ? { hub: values.hub } : {}),
     clock,
+    cloud,
     json: values.json === true,
   };
 }
@@ -96,6 +103,7 @@ export async function main(argv: string[]): Promise<void> {
       ...(options.dataDir ? { dataDir: options.dataDir } : {}),
       ...(options.hub ? { hubName: options.hub } : {}),
       clock: options.clock === 'manual' ? new ManualClock(Date.now()) : systemClock,
+      cloudSimulator: options.cloud === 'simulator',
     });
   } catch (error) {
     console.error(`devhost could not start: ${error instanceof Error ? error.message : String(error)}`);
@@ -127,6 +135,7 @@ export async function main(argv: string[]): Promise<void> {
     `Storage: ${devhost.storageDescription}`,
     `Task hub: ${devhost.hubName}`,
     `Clock: ${options.clock}`,
+    `Cloud: ${devhost.cloud ? `simulator at ${devhost.cloud.simulator.url} (state: GET /admin/state; ARM subscription ${devhost.cloud.env.AZURE_SUBSCRIPTION_ID})` : 'none'}`,
     '',
     'Keys (x-functions-key header or ?code=):',
     `  master (admin): ${devhost.keys.masterKey}`,

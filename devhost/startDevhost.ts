@@ -14,6 +14,7 @@ import { createFunctionsHttpHandler } from './http/functionsHttpServer';
 import { generateKeys, loadOrCreateKeys, type HostKeys } from './http/hostKeys';
 import { jsonError, readBody, send } from './http/wire';
 import { startAzurite, type RunningAzurite } from './storage/startAzurite';
+import { startLocalCloud, type LocalCloud } from './cloudSimulator/startLocalCloud';
 import { realProcess } from './realRequire';
 import { TimerTriggerScheduler } from './timers/timerTriggerScheduler';
 
@@ -38,6 +39,11 @@ export interface DevhostOptions {
   log?: LogFn;
   /** Environment for local.settings.json Values; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Start the cloud simulator (simulated ARM and OCI with the demo clouds) and point the app's Azure and OCI
+   * settings at it. Default false for the library; the CLI turns it on unless `--cloud none`.
+   */
+  cloudSimulator?: boolean;
 }
 
 export interface Devhost {
@@ -55,6 +61,8 @@ export interface Devhost {
   /** Tell the host that a manual clock moved (fires timers that are now due). */
   clockAdvanced(): void;
   timers: TimerTriggerScheduler;
+  /** The cloud simulator, when started (`cloudSimulator: true`). */
+  cloud: LocalCloud | undefined;
   stop(): Promise<void>;
 }
 
@@ -112,9 +120,14 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
         : `embedded Azurite on disk at ${azurite.location} (blob ${azurite.ports.blob}, queue ${azurite.ports.queue}, table ${azurite.ports.table})`;
   }
 
+  let cloud: LocalCloud | undefined;
   try {
     // The host's storage is AzureWebJobsStorage, as under the real host; the app sees the devhost's account.
     env.AzureWebJobsStorage = connectionString;
+    if (options.cloudSimulator) {
+      cloud = await startLocalCloud({ clock });
+      Object.assign(env, cloud.env);
+    }
     const app = loadFunctionsApp(appDir, {
       log: (level, message) => log(level === 'error' ? 'error' : 'debug', message),
       env,
@@ -280,6 +293,7 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
       clock,
       clockAdvanced,
       timers,
+      cloud,
       async stop() {
         if (stopped) return;
         stopped = true;
@@ -289,10 +303,12 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
         await engine?.stop();
         await close(rpcServer);
         for (const hook of app.hooks.get('appTerminate') ?? []) await hook({ hookData: {}, appHookData: {} });
+        await cloud?.stop();
         await azurite?.stop();
       },
     };
   } catch (error) {
+    await cloud?.stop();
     await azurite?.stop();
     throw error;
   }

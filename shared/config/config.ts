@@ -1,3 +1,5 @@
+import { loadCloudConfig, type CloudConfig } from './cloudConfig';
+
 /** The control plane's configuration: read once from the environment, validated, frozen. */
 export interface Config {
   /** Azure Storage for cluster state (AzureWebJobsStorage, the Functions host's own account by default). */
@@ -13,6 +15,8 @@ export interface Config {
   readonly agentClockToleranceMs: number;
   /** Largest accepted agent request body (`AGENT_MAX_BODY_BYTES`, default 64 KiB). */
   readonly agentMaxBodyBytes: number;
+  /** Azure and OCI access for the compute providers (see cloudConfig.ts). */
+  readonly cloud: CloudConfig;
 }
 
 export class ConfigError extends Error {
@@ -71,8 +75,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     problems.push('TABLE_PREFIX must be letters and digits, starting with a letter');
   const agentClockToleranceMs = integer(env, 'AGENT_CLOCK_TOLERANCE_MS', 60_000, 1000, 3_600_000, problems);
   const agentMaxBodyBytes = integer(env, 'AGENT_MAX_BODY_BYTES', 64 * 1024, 1024, 1024 * 1024, problems);
+  const cloud = loadCloudConfig(env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
+    cloud,
     storageConnectionString: storage,
     witnessConnectionString: witness,
     witnessSharesStateAccount: witness === storage,

@@ -7,6 +7,7 @@ import { NodeCredentialStore } from '../stores/nodeCredentialStore';
 import { OperationStore } from '../stores/operationStore';
 import { createTableClients, ensureTables, tableNames } from '../stores/tableClients';
 import { BlobWitness } from '../witness/blobWitness';
+import { ProviderRegistry } from '../providers/providerRegistry';
 
 /** Everything the functions call, built once per process from the configuration. */
 export interface Services {
@@ -17,6 +18,8 @@ export interface Services {
   audit: AuditLog;
   credentials: NodeCredentialStore;
   witness: BlobWitness;
+  /** Compute providers per site (Azure, OCI), built on first use. */
+  providers: ProviderRegistry;
   now(): number;
 }
 
@@ -35,6 +38,7 @@ export function createServices(config: Config, now: () => number = Date.now): Se
     audit: new AuditLog(tables.audit),
     credentials: new NodeCredentialStore(tables.clusters),
     witness: new BlobWitness(witnessContainer),
+    providers: new ProviderRegistry(config.cloud, now),
     now,
   };
 }
