@@ -1,0 +1,1078 @@
+import { z } from 'zod';
+import { agentHoldsLease } from '../shared/domain/decisions';
+import type { ApiResult, CheckReport, ControlPlaneApi, HeartbeatBody } from './client';
+import type { CheckRound, CheckRunner } from './checks';
+import { sleep, type Clock, type TimerHandle } from './clock';
+import type { AgentConfig, HookOperation } from './config';
+import type { HookContext, HookRunner, OperationResult } from './hooks';
+import { errorMessage, type Logger } from './log';
+import type { CommandRecord, HookReport, Role, StateKeeper } from './state';
+
+/** The heartbeat answer (shared/control/heartbeatService.ts `HeartbeatReply`); unknown fields are ignored. */
+const replySchema = z.object({
+  role: z.enum(['active', 'standby']),
+  epoch: z.number().int().min(0),
+  lease: z.object({ durationMs: z.number().positive() }).nullable(),
+  commands: z
+    .array(z.object({ id: z.string().min(1).max(200), type: z.string(), epoch: z.number().int().min(0) }))
+    .default([]),
+  heartbeatIntervalMs: z.number().int().min(50).max(600_000),
+});
+type HeartbeatReply = z.infer<typeof replySchema>;
+type Command = HeartbeatReply['commands'][number];
+
+/** The arbitration answer (functions/http/agentArbitrate.ts). */
+const arbitrationSchema = z.object({
+  decision: z.enum(['won', 'lost', 'superseded', 'pending']),
+  epoch: z.number().int().min(0).optional(),
+  role: z.enum(['active', 'standby']).optional(),
+  fence: z.boolean().optional(),
+  winner: z.string().optional(),
+  statusUrl: z.string().optional(),
+});
+type ArbitrationAnswer = z.infer<typeof arbitrationSchema>;
+
+export interface AgentSettings {
+  clusterId: string;
+  nodeId: string;
+  initialIntervalMs: number;
+  jitterRatio: number;
+  maxBackoffMs: number;
+  fenceMarginMs: number;
+  checkIntervalMs?: number;
+  arbitration?: { peerCheck: string; failForMs: number; pollTimeoutMs: number };
+  shutdownTimeoutMs: number;
+  demoteOnShutdown: boolean;
+}
+
+export const settingsFromConfig = (config: AgentConfig): AgentSettings => ({
+  clusterId: config.clusterId,
+  nodeId: config.nodeId,
+  initialIntervalMs: config.heartbeat.initialIntervalMs,
+  jitterRatio: config.heartbeat.jitterRatio,
+  maxBackoffMs: config.heartbeat.maxBackoffMs,
+  fenceMarginMs: config.lease.fenceMarginMs,
+  ...(config.checkIntervalMs !== undefined ? { checkIntervalMs: config.checkIntervalMs } : {}),
+  ...(config.arbitration ? { arbitration: config.arbitration } : {}),
+  shutdownTimeoutMs: config.shutdown.timeoutMs,
+  demoteOnShutdown: config.shutdown.demoteIfActive,
+});
+
+export interface AgentDeps {
+  settings: AgentSettings;
+  client: ControlPlaneApi;
+  checks: CheckRunner;
+  hooks: HookRunner;
+  state: StateKeeper;
+  /** Receives the status snapshot (the file `failover-agent status` reads). */
+  writeStatus: (status: AgentStatus) => Promise<void>;
+  clock: Clock;
+  log: Logger;
+  random?: () => number;
+  /** Hook results of the previous run, shown by `status` until new ones replace them. */
+  previousHooks?: Partial<Record<HookOperation, OperationResult>>;
+}
+
+export interface LastHeartbeat {
+  at: string;
+  ok: boolean;
+  seq?: number;
+  httpStatus?: number;
+  sentRole: 'active' | 'standby';
+  sentEpoch: number;
+  replyRole?: 'active' | 'standby';
+  replyEpoch?: number;
+  leaseMs?: number | null;
+  commands?: string[];
+  error?: string;
+}
+
+/** What `failover-agent status` shows (written to status.json). */
+export interface AgentStatus {
+  pid: number;
+  clusterId: string;
+  nodeId: string;
+  startedAt: string;
+  updatedAt: string;
+  role: Role;
+  roleEpoch: number | null;
+  highestEpoch: number;
+  demotedEpoch: number;
+  seqReserved: number;
+  heartbeatIntervalMs: number;
+  lease: { epoch: number; durationMs: number; expiresAt: string; remainingMs: number } | null;
+  lastHeartbeat: LastHeartbeat | null;
+  lastSuccessAt: string | null;
+  consecutiveFailures: number;
+  checks: CheckReport[];
+  reports: Partial<Record<HookOperation, HookReport>>;
+  hooks: Partial<Record<HookOperation, OperationResult>>;
+  commands: CommandRecord[];
+  arbitration: { at: string; decision: string; epoch?: number; winner?: string; detail?: string } | null;
+}
+
+interface Lease {
+  epoch: number;
+  /** Monotonic send time of the heartbeat that granted it. */
+  sentAt: number;
+  durationMs: number;
+}
+
+interface DemoteRequest {
+  epoch: number;
+  operationId: string;
+  reason: string;
+  fence: boolean;
+  commandId?: string;
+}
+
+/**
+ * The node agent (design.md "Safety", ARCHITECTURE.md "Safety protocol as built"):
+ *
+ * - heartbeats one at a time, jittered, with capped exponential backoff while the control plane is unreachable
+ *   (capped at the heartbeat interval while it holds or is getting a lease, so a short outage does not cost it);
+ * - holds the active role only while its lease holds, timed on the monotonic clock from the SEND time of the
+ *   heartbeat that granted it (`agentHoldsLease`); when it lapses it runs the demote, then the fence hook;
+ * - runs each command id at most once (recorded before it runs), refuses commands under an epoch below the highest
+ *   it has seen, and refuses grants and promotions under any epoch it demoted itself under, even late ones;
+ * - starts as standby: if it stopped while (becoming) active, it demotes and fences before its first heartbeat;
+ * - asks the witness when the peer check has failed long enough, and acts as active only through a lease granted
+ *   by a later heartbeat.
+ *
+ * Hooks run one operation at a time, beside the heartbeats (a long promotion keeps its lease alive).
+ */
+export class Agent {
+  readonly #d: AgentDeps;
+  readonly #s: AgentSettings;
+  readonly #log: Logger;
+  readonly #random: () => number;
+  readonly #startedAt: string;
+
+  #intervalMs: number;
+  #lease: Lease | null = null;
+  #leaseTimer: TimerHandle | null = null;
+  #round: CheckRound = { checks: [] };
+  #ops: Promise<void> = Promise.resolve();
+  #pendingOps = 0;
+  #current: { operation: HookOperation; abort: AbortController } | null = null;
+  #fenceRequested = false;
+  #hooks: Partial<Record<HookOperation, OperationResult>>;
+
+  #connected = false;
+  #failures = 0;
+  #lastFailure: string | null = null;
+  #lastHeartbeat: LastHeartbeat | null = null;
+  #lastSuccessAt: string | null = null;
+  #refusedGrantEpoch = -1;
+  #retryAfterMs = 0;
+
+  #peerFailingSince: number | null = null;
+  #arbitrationDone = false;
+  #arbitrating = false;
+  #nextArbitrationAt = 0;
+  #arbitrationFailures = 0;
+  #arbitration: AgentStatus['arbitration'] = null;
+
+  #stopping = false;
+  #stopped: Promise<void> | null = null;
+  readonly #loops = new AbortController();
+  #kick: AbortController | null = null;
+  #loopPromises: Promise<void>[] = [];
+
+  constructor(deps: AgentDeps) {
+    this.#d = deps;
+    this.#s = deps.settings;
+    this.#log = deps.log;
+    this.#random = deps.random ?? Math.random;
+    this.#intervalMs = deps.settings.initialIntervalMs;
+    this.#hooks = { ...deps.previousHooks };
+    this.#startedAt = new Date(deps.clock.wallNow()).toISOString();
+  }
+
+  get role(): Role {
+    return this.#d.state.current.role;
+  }
+  /** A heartbeat has been answered with 200 since the start. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+  get lastFailure(): string | null {
+    return this.#lastFailure;
+  }
+  get intervalMs(): number {
+    return this.#intervalMs;
+  }
+
+  /** Whether the agent may act as active now: role active and a lease that holds, on the monotonic clock. */
+  holdsLease(): boolean {
+    return this.#leaseHolds();
+  }
+
+  /**
+   * Starts the agent: recovery (an agent that stopped while active demotes and fences first: no lease outlives the
+   * process that timed it), a first round of checks, then the heartbeat and check loops.
+   */
+  async start(): Promise<void> {
+    await this.recover();
+    await this.runChecks();
+    this.#loopPromises = [this.#heartbeatLoop(), this.#checkLoop()];
+  }
+
+  /** Startup recovery, on its own for tests. */
+  async recover(): Promise<void> {
+    const s = this.#d.state.current;
+    if (s.commands.some((c) => c.status === 'running'))
+      await this.#d.state.update((st) => {
+        for (const c of st.commands) if (c.status === 'running') c.status = 'interrupted';
+      });
+    if (s.role === 'standby') return;
+    const epoch = s.roleEpoch ?? s.highestEpoch;
+    this.#log.warn('the agent stopped while not standby: demoting and fencing before the first heartbeat', {
+      role: s.role,
+      epoch,
+    });
+    await this.#enqueue(() =>
+      this.#demote({
+        epoch,
+        operationId: `recovery-${epoch}-${Math.round(this.#d.clock.wallNow())}`,
+        reason: `the agent restarted while ${s.role}: a lease cannot outlive the process that timed it`,
+        fence: true,
+      }),
+    );
+  }
+
+  /** Runs every check once and keeps the results for the next heartbeat. */
+  async runChecks(): Promise<CheckRound> {
+    const round = await this.#d.checks.run();
+    this.#round = round;
+    this.#afterChecks(round);
+    return round;
+  }
+
+  /** Resolves when no hook operation is running or queued. */
+  async idle(): Promise<void> {
+    while (this.#pendingOps > 0) await this.#ops;
+  }
+
+  /** Sends one heartbeat and acts on the answer. True when the control plane answered 200. */
+  async heartbeatOnce(): Promise<boolean> {
+    const body = this.#heartbeatBody();
+    const result = await this.#d.client.heartbeat(body);
+    return this.#onHeartbeatResult(body, result);
+  }
+
+  /** The body of the next heartbeat (exposed for tests). */
+  heartbeatBody(): HeartbeatBody {
+    return this.#heartbeatBody();
+  }
+
+  /** Stops gracefully: waits (bounded) for a running hook, demotes if active, stops the loops. */
+  stop(reason = 'stop requested'): Promise<void> {
+    this.#stopped ??= this.#stop(reason);
+    return this.#stopped;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Heartbeats
+
+  #heartbeatBody(): HeartbeatBody {
+    const s = this.#d.state.current;
+    const reports: CheckReport[] = Object.values(s.reports)
+      .filter((r) => r.epoch === s.highestEpoch)
+      .map((r) => ({ name: `hook:${r.operation}`, status: r.status, detail: r.detail }));
+    const checks = [
+      ...this.#round.checks.map(({ name, status, detail }) => ({ name, status, detail })),
+      ...reports,
+    ];
+    return {
+      role: s.role === 'active' || s.role === 'demoting' ? 'active' : 'standby',
+      epoch: s.highestEpoch,
+      checks: checks.slice(0, 32),
+      ...(this.#round.gpu ? { gpu: this.#round.gpu } : {}),
+    };
+  }
+
+  async #onHeartbeatResult(body: HeartbeatBody, result: ApiResult): Promise<boolean> {
+    const at = new Date(this.#d.clock.wallNow()).toISOString();
+    const base = { at, sentRole: body.role, sentEpoch: body.epoch };
+    if (!result.ok) {
+      this.#failed({ ...base, ok: false, error: result.message }, result.kind === 'pin' ? 'error' : 'warn');
+      return false;
+    }
+    const { answer } = result;
+    this.#retryAfterMs = answer.retryAfterMs ?? 0;
+    if (answer.status !== 200) {
+      const error = describeError(answer.status, answer.json);
+      const level = answer.status === 503 || answer.status >= 500 ? 'warn' : 'error';
+      this.#failed({ ...base, ok: false, seq: result.seq, httpStatus: answer.status, error }, level);
+      return false;
+    }
+    const parsed = replySchema.safeParse(answer.json);
+    if (!parsed.success) {
+      this.#failed(
+        {
+          ...base,
+          ok: false,
+          seq: result.seq,
+          httpStatus: 200,
+          error: 'the heartbeat answer is not understood',
+        },
+        'error',
+      );
+      return false;
+    }
+    const reply = parsed.data;
+    if (this.#failures > 0 || !this.#connected)
+      this.#log.info(this.#connected ? 'control plane reachable again' : 'connected to the control plane', {
+        failures: this.#failures,
+        epoch: reply.epoch,
+        role: reply.role,
+      });
+    this.#connected = true;
+    this.#failures = 0;
+    this.#lastFailure = null;
+    this.#lastSuccessAt = at;
+    this.#lastHeartbeat = {
+      ...base,
+      ok: true,
+      seq: result.seq,
+      httpStatus: 200,
+      replyRole: reply.role,
+      replyEpoch: reply.epoch,
+      leaseMs: reply.lease?.durationMs ?? null,
+      commands: reply.commands.map((c) => c.id),
+    };
+    this.#log.debug('heartbeat', {
+      seq: result.seq,
+      sentRole: body.role,
+      sentEpoch: body.epoch,
+      replyRole: reply.role,
+      replyEpoch: reply.epoch,
+      leaseMs: reply.lease?.durationMs ?? null,
+      commands: reply.commands.map((c) => c.id),
+    });
+    await this.#onReply(reply, result.sentAt);
+    await this.#writeStatus();
+    return true;
+  }
+
+  #failed(heartbeat: LastHeartbeat, level: 'warn' | 'error'): void {
+    this.#failures++;
+    this.#lastHeartbeat = heartbeat;
+    const message = heartbeat.error ?? 'failed';
+    if (message !== this.#lastFailure)
+      this.#log[level]('heartbeat failed', {
+        error: message,
+        ...(heartbeat.httpStatus ? { httpStatus: heartbeat.httpStatus } : {}),
+        failures: this.#failures,
+      });
+    else this.#log.debug('heartbeat failed again', { error: message, failures: this.#failures });
+    this.#lastFailure = message;
+    void this.#writeStatus();
+  }
+
+  async #onReply(reply: HeartbeatReply, sentAt: number): Promise<void> {
+    this.#intervalMs = reply.heartbeatIntervalMs;
+    const state = this.#d.state;
+    const highest = state.current.highestEpoch;
+    if (reply.epoch < highest) {
+      this.#log.warn('answer under an older epoch ignored', { epoch: reply.epoch, highestEpoch: highest });
+      return;
+    }
+    if (reply.epoch > highest) {
+      // Persisted before anything acts on it.
+      await state.update((s) => {
+        s.highestEpoch = Math.max(s.highestEpoch, reply.epoch);
+      });
+      this.#log.info('new epoch', { epoch: reply.epoch, previous: highest });
+    }
+    let granted = false;
+    if (reply.role === 'active' && reply.lease) {
+      const demoted = state.current.demotedEpoch;
+      if (reply.epoch <= demoted) {
+        if (this.#refusedGrantEpoch !== reply.epoch)
+          this.#log.warn('lease grant refused: this node demoted itself under that epoch', {
+            epoch: reply.epoch,
+            demotedEpoch: demoted,
+          });
+        this.#refusedGrantEpoch = reply.epoch;
+      } else {
+        this.#grant(reply.epoch, sentAt, reply.lease.durationMs);
+        granted = true;
+      }
+    }
+    let demoteQueued = false;
+    for (const command of reply.commands) {
+      const queued = await this.#command(command, granted);
+      if (queued === 'demote') demoteQueued = true;
+    }
+    const s = state.current;
+    if (s.role === 'active' && granted && s.roleEpoch !== null && reply.epoch > s.roleEpoch) {
+      // Reaffirmed under a newer epoch (arbitration won by the active): the lease carries on.
+      await state.update((st) => {
+        st.roleEpoch = reply.epoch;
+      });
+      this.#log.info('active role carried to a new epoch', { epoch: reply.epoch });
+    }
+    if (s.role === 'promoting' && reply.role === 'standby' && this.#current?.operation === 'promote') {
+      // Revoked while promoting: stop the promotion; it is undone by the demote steps.
+      this.#log.warn('the control plane answered standby during the promotion: stopping it', {
+        epoch: reply.epoch,
+      });
+      this.#current.abort.abort(new Error('the control plane answered standby'));
+    }
+    if (s.role === 'active' && reply.role === 'standby' && !demoteQueued) {
+      demoteQueued = true;
+      void this.#enqueue(() =>
+        this.#demote({
+          epoch: Math.max(reply.epoch, s.roleEpoch ?? 0),
+          operationId: `standby-${reply.epoch}-${Math.round(this.#d.clock.wallNow())}`,
+          reason: 'the control plane answered role standby',
+          fence: false,
+        }),
+      );
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // The lease
+
+  #grant(epoch: number, sentAt: number, durationMs: number): void {
+    const current = this.#lease;
+    if (!current || epoch > current.epoch || sentAt + durationMs > current.sentAt + current.durationMs)
+      this.#lease = { epoch, sentAt, durationMs };
+    this.#armLeaseTimer();
+  }
+
+  /** The fence margin for a lease: as configured, but at most half the lease. */
+  #margin(lease: Lease): number {
+    return Math.min(this.#s.fenceMarginMs, Math.floor(lease.durationMs / 2));
+  }
+
+  /** The lease, shortened by the fence margin so the self-fence starts that much before the real end. */
+  #leaseHolds(minEpoch = 0): boolean {
+    const lease = this.#lease;
+    if (!lease || lease.epoch < minEpoch || lease.epoch <= this.#d.state.current.demotedEpoch) return false;
+    return agentHoldsLease(lease.sentAt, lease.durationMs - this.#margin(lease), this.#d.clock.now());
+  }
+
+  #leaseEndsAt(): number | null {
+    return this.#lease ? this.#lease.sentAt + this.#lease.durationMs - this.#margin(this.#lease) : null;
+  }
+
+  #armLeaseTimer(): void {
+    const { clock } = this.#d;
+    if (this.#leaseTimer) clock.clearTimer(this.#leaseTimer);
+    this.#leaseTimer = null;
+    const end = this.#leaseEndsAt();
+    if (end === null) return;
+    this.#leaseTimer = clock.setTimer(() => this.#onLeaseTimer(), end - clock.now());
+  }
+
+  #dropLease(): void {
+    this.#lease = null;
+    if (this.#leaseTimer) this.#d.clock.clearTimer(this.#leaseTimer);
+    this.#leaseTimer = null;
+  }
+
+  #onLeaseTimer(): void {
+    this.#leaseTimer = null;
+    if (this.#leaseHolds()) {
+      this.#armLeaseTimer();
+      return;
+    }
+    const lease = this.#lease;
+    this.#dropLease();
+    const s = this.#d.state.current;
+    if (s.role === 'standby') {
+      this.#log.debug('lease ended while standby', { epoch: lease?.epoch });
+      return;
+    }
+    this.#log.warn('lease lapsed: self-fencing', {
+      role: s.role,
+      epoch: lease?.epoch,
+      durationMs: lease?.durationMs,
+      sinceGrantSentMs: lease ? Math.round(this.#d.clock.now() - lease.sentAt) : undefined,
+    });
+    this.#fenceRequested = true;
+    if (s.role === 'promoting' && this.#current?.operation === 'promote')
+      this.#current.abort.abort(new Error('the lease lapsed'));
+    else if (s.role === 'active')
+      void this.#enqueue(() =>
+        this.#selfFence('the lease lapsed: no heartbeat was granted in time', s.roleEpoch ?? 0),
+      );
+    void this.#writeStatus();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Commands and hook operations
+
+  /** Records and queues a command, or refuses it. Returns the type queued, if any. */
+  async #command(command: Command, granted: boolean): Promise<'promote' | 'demote' | undefined> {
+    const state = this.#d.state;
+    const s = state.current;
+    const known = s.commands.find((c) => c.id === command.id);
+    if (known) {
+      this.#log.debug('command already seen: not run again', { id: command.id, status: known.status });
+      return undefined;
+    }
+    if (command.type !== 'promote' && command.type !== 'demote') {
+      this.#log.warn('unknown command ignored', { id: command.id, type: command.type });
+      return undefined;
+    }
+    const type = command.type;
+    let refusal: string | undefined;
+    if (command.epoch < s.highestEpoch)
+      refusal = `epoch ${command.epoch} is below the highest seen (${s.highestEpoch})`;
+    else if (type === 'promote' && command.epoch <= s.demotedEpoch)
+      refusal = `this node demoted itself under epoch ${s.demotedEpoch}; it becomes active again only under a newer one`;
+    else if (type === 'promote' && !granted) {
+      this.#log.warn('promote command without a lease grant: waiting for one', { id: command.id });
+      return undefined;
+    }
+    const at = new Date(this.#d.clock.wallNow()).toISOString();
+    if (refusal) {
+      this.#log.warn('command refused', { id: command.id, type, epoch: command.epoch, reason: refusal });
+      await state.update((st) => {
+        st.commands.push({
+          id: command.id,
+          type,
+          epoch: command.epoch,
+          status: 'refused',
+          detail: refusal,
+          at,
+        });
+        if (command.epoch === st.highestEpoch)
+          st.reports[type] = {
+            operation: type,
+            operationId: command.id,
+            epoch: command.epoch,
+            status: 'fail',
+            detail: `${command.id} refused: ${refusal}`.slice(0, 200),
+            at,
+          };
+      });
+      return undefined;
+    }
+    // Recorded (and on disk) before it runs: at most once, even across a crash.
+    await state.update((st) => {
+      st.commands.push({ id: command.id, type, epoch: command.epoch, status: 'running', at });
+    });
+    this.#log.info('command accepted', { id: command.id, type, epoch: command.epoch });
+    const record = { id: command.id, epoch: command.epoch };
+    void this.#enqueue(() => (type === 'promote' ? this.#promote(record) : this.#demoteCommand(record)));
+    return type;
+  }
+
+  #enqueue(operation: () => Promise<void>): Promise<void> {
+    this.#pendingOps++;
+    const run = async () => {
+      try {
+        await operation();
+      } catch (error) {
+        this.#log.error('hook operation broke', { error: errorMessage(error) });
+      } finally {
+        this.#pendingOps--;
+      }
+    };
+    const next = this.#ops.then(run);
+    this.#ops = next;
+    return next;
+  }
+
+  async #finishCommand(id: string, status: CommandRecord['status'], detail: string): Promise<void> {
+    await this.#d.state.update((st) => {
+      const record = st.commands.find((c) => c.id === id);
+      if (record) {
+        record.status = status;
+        record.detail = detail;
+      }
+    });
+  }
+
+  async #runHook(context: HookContext, signal?: AbortSignal): Promise<OperationResult> {
+    const abort = new AbortController();
+    signal?.addEventListener('abort', () => abort.abort(signal.reason), { once: true });
+    this.#current = { operation: context.operation, abort };
+    this.#log.info(`${context.operation} started`, {
+      operationId: context.operationId,
+      epoch: context.epoch,
+      reason: context.reason,
+    });
+    let result: OperationResult;
+    try {
+      result = await this.#d.hooks.run(context, abort.signal);
+    } finally {
+      this.#current = null;
+    }
+    this.#hooks[context.operation] = result;
+    const level = result.status === 'ok' ? 'info' : 'warn';
+    this.#log[level](`${context.operation} finished`, {
+      operationId: context.operationId,
+      epoch: context.epoch,
+      status: result.status,
+      detail: result.detail,
+    });
+    await this.#d.state.update((st) => {
+      st.reports[context.operation] = {
+        operation: context.operation,
+        operationId: context.operationId,
+        epoch: context.epoch,
+        status: result.status,
+        detail: result.detail,
+        at: result.finishedAt,
+      };
+    });
+    await this.#writeStatus();
+    return result;
+  }
+
+  async #promote(command: { id: string; epoch: number }): Promise<void> {
+    const state = this.#d.state;
+    const s = state.current;
+    if (this.#stopping) return this.#finishCommand(command.id, 'interrupted', 'the agent is stopping');
+    if (command.epoch < s.highestEpoch || command.epoch <= s.demotedEpoch)
+      return this.#finishCommand(command.id, 'refused', `epoch ${command.epoch} is no longer current`);
+    if (s.role === 'active' && s.roleEpoch === command.epoch)
+      return this.#finishCommand(command.id, 'ok', 'already active under this epoch');
+    if (!this.#leaseHolds(command.epoch))
+      return this.#finishCommand(command.id, 'fail', 'the lease lapsed before the promotion could start');
+    await state.update((st) => {
+      st.role = 'promoting';
+      st.roleEpoch = command.epoch;
+    });
+    this.#fenceRequested = false;
+    const result = await this.#runHook({
+      operation: 'promote',
+      operationId: command.id,
+      epoch: command.epoch,
+      role: 'active',
+      reason: 'command from the control plane',
+    });
+    if (result.status !== 'fail' && this.#leaseHolds(command.epoch)) {
+      await state.update((st) => {
+        st.role = 'active';
+        const record = st.commands.find((c) => c.id === command.id);
+        if (record) {
+          record.status = result.status;
+          record.detail = result.detail;
+        }
+      });
+      this.#log.info('active', { epoch: command.epoch, leaseEndsInMs: this.#leaseRemaining() });
+      await this.#writeStatus();
+      return;
+    }
+    const lapsed = !this.#leaseHolds(command.epoch);
+    await this.#finishCommand(
+      command.id,
+      'fail',
+      lapsed ? `the lease lapsed during the promotion (${result.detail})` : result.detail,
+    );
+    // Whatever the promotion started is undone; a lapsed lease also fences.
+    await this.#demote({
+      epoch: command.epoch,
+      operationId: `${command.id}-rollback`,
+      reason: lapsed ? 'the lease lapsed during the promotion' : 'the promotion failed',
+      fence: lapsed,
+    });
+  }
+
+  async #demoteCommand(command: { id: string; epoch: number }): Promise<void> {
+    const s = this.#d.state.current;
+    if (command.epoch < s.highestEpoch)
+      return this.#finishCommand(command.id, 'refused', `epoch ${command.epoch} is no longer current`);
+    if (s.role === 'standby') {
+      const at = new Date(this.#d.clock.wallNow()).toISOString();
+      await this.#d.state.update((st) => {
+        st.demotedEpoch = Math.max(st.demotedEpoch, command.epoch);
+        st.reports.demote = {
+          operation: 'demote',
+          operationId: command.id,
+          epoch: command.epoch,
+          status: 'ok',
+          detail: `${command.id}: already standby`,
+          at,
+        };
+      });
+      return this.#finishCommand(command.id, 'ok', 'already standby');
+    }
+    await this.#demote({
+      epoch: Math.max(command.epoch, s.roleEpoch ?? 0),
+      operationId: command.id,
+      reason: 'command from the control plane',
+      fence: false,
+      commandId: command.id,
+    });
+  }
+
+  async #selfFence(reason: string, epoch: number): Promise<void> {
+    if (this.#d.state.current.role !== 'active') {
+      if (this.#fenceRequested) this.#log.debug('self-fence: no longer active', { role: this.role });
+      return;
+    }
+    await this.#demote({
+      epoch,
+      operationId: `self-fence-${epoch}-${Math.round(this.#d.clock.wallNow())}`,
+      reason,
+      fence: true,
+    });
+  }
+
+  /**
+   * Leaves the active role: from now on no grant under `epoch` (or below) is accepted, then the demote hook runs,
+   * then the fence hook if asked (or if the lease lapsed meanwhile).
+   */
+  async #demote(request: DemoteRequest): Promise<void> {
+    const state = this.#d.state;
+    this.#fenceRequested = this.#fenceRequested || request.fence;
+    // The lease of this epoch is over; one granted under a newer epoch (queued promotion) is kept.
+    if (this.#lease && this.#lease.epoch <= request.epoch) this.#dropLease();
+    await state.update((st) => {
+      st.role = 'demoting';
+      st.roleEpoch = st.roleEpoch ?? request.epoch;
+      st.demotedEpoch = Math.max(st.demotedEpoch, request.epoch);
+    });
+    const context: HookContext = {
+      operation: 'demote',
+      operationId: request.operationId,
+      epoch: request.epoch,
+      role: 'standby',
+      reason: request.reason,
+    };
+    const demoted = await this.#runHook(context);
+    let fenced: OperationResult | undefined;
+    if (this.#fenceRequested) {
+      this.#fenceRequested = false;
+      fenced = await this.#runHook({ ...context, operation: 'fence' });
+    }
+    await state.update((st) => {
+      st.role = 'standby';
+      st.roleEpoch = null;
+    });
+    if (request.commandId) await this.#finishCommand(request.commandId, demoted.status, demoted.detail);
+    this.#log.info('standby', {
+      epoch: request.epoch,
+      demote: demoted.status,
+      ...(fenced ? { fence: fenced.status } : {}),
+    });
+    await this.#writeStatus();
+  }
+
+  /** Fences a node that is not active (it lost an arbitration): it takes no grant under `epoch` any more. */
+  async #fenceOnly(epoch: number, operationId: string, reason: string): Promise<void> {
+    await this.#d.state.update((st) => {
+      st.demotedEpoch = Math.max(st.demotedEpoch, epoch);
+    });
+    await this.#runHook({ operation: 'fence', operationId, epoch, role: 'standby', reason });
+    await this.#writeStatus();
+  }
+
+  #leaseRemaining(): number | null {
+    const end = this.#leaseEndsAt();
+    return end === null ? null : Math.max(0, Math.round(end - this.#d.clock.now()));
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Checks and arbitration
+
+  #afterChecks(round: CheckRound): void {
+    const arbitration = this.#s.arbitration;
+    if (!arbitration) return;
+    const peer = round.checks.find((c) => c.name === arbitration.peerCheck);
+    if (!peer) return;
+    const now = this.#d.clock.now();
+    if (peer.status !== 'fail') {
+      if (this.#peerFailingSince !== null) this.#log.info('peer reachable again', { check: peer.name });
+      this.#peerFailingSince = null;
+      this.#arbitrationDone = false;
+      return;
+    }
+    if (this.#peerFailingSince === null) {
+      this.#peerFailingSince = now;
+      this.#log.warn('peer check failing', { check: peer.name, detail: peer.detail });
+    }
+    if (
+      now - this.#peerFailingSince >= arbitration.failForMs &&
+      !this.#arbitrating &&
+      !this.#arbitrationDone &&
+      !this.#stopping &&
+      now >= this.#nextArbitrationAt
+    ) {
+      this.#arbitrating = true;
+      void this.arbitrate().finally(() => {
+        this.#arbitrating = false;
+      });
+    }
+  }
+
+  /**
+   * Asks the witness for the vote (the peer check has failed for `failForMs`). Skipped while holding a lease: the
+   * control plane hears this node, and arbitration prefers an active it hears from. Exposed for tests.
+   */
+  async arbitrate(): Promise<ArbitrationAnswer | undefined> {
+    const arbitration = this.#s.arbitration;
+    if (!arbitration) return undefined;
+    const s = this.#d.state.current;
+    if (s.role === 'active' && this.#leaseHolds()) {
+      this.#log.info('peer lost while holding the lease: no arbitration needed', { epoch: s.roleEpoch });
+      this.#arbitrationDone = true;
+      return undefined;
+    }
+    if (s.highestEpoch < 1) {
+      this.#log.warn('peer lost before the control plane ever answered: cannot ask the witness yet');
+      this.#arbitrationRetryLater();
+      return undefined;
+    }
+    this.#log.warn('peer lost: asking the witness', { epoch: s.highestEpoch, check: arbitration.peerCheck });
+    const checks = this.#round.checks.map(({ name, status, detail }) => ({ name, status, detail }));
+    const result = await this.#d.client.arbitrate({ epoch: s.highestEpoch, checks });
+    let answer = this.#arbitrationAnswer(result);
+    if (answer === 'retry') {
+      this.#arbitrationRetryLater();
+      return undefined;
+    }
+    if (answer.decision === 'pending') {
+      const polled = await this.#pollArbitration(answer.statusUrl ?? '', arbitration.pollTimeoutMs);
+      if (!polled) {
+        this.#arbitrationRetryLater();
+        return undefined;
+      }
+      answer = polled;
+    }
+    this.#arbitrationFailures = 0;
+    await this.#onArbitration(answer);
+    return answer;
+  }
+
+  #arbitrationRetryLater(): void {
+    this.#arbitrationFailures++;
+    const delay = Math.min(30_000, this.#intervalMs * 2 ** Math.min(10, this.#arbitrationFailures));
+    this.#nextArbitrationAt = this.#d.clock.now() + delay;
+  }
+
+  #arbitrationAnswer(result: ApiResult): ArbitrationAnswer | 'retry' {
+    if (!result.ok) {
+      this.#log.warn('arbitration request failed', { error: result.message });
+      return 'retry';
+    }
+    const { status, json } = result.answer;
+    if (status !== 200 && status !== 202) {
+      this.#log.warn('arbitration refused', { httpStatus: status, error: describeError(status, json) });
+      return 'retry';
+    }
+    const parsed = arbitrationSchema.safeParse(json);
+    if (!parsed.success) {
+      this.#log.warn('arbitration answer not understood', { httpStatus: status });
+      return 'retry';
+    }
+    return status === 202 ? { ...parsed.data, decision: 'pending' } : parsed.data;
+  }
+
+  async #pollArbitration(statusUrl: string, timeoutMs: number): Promise<ArbitrationAnswer | undefined> {
+    const { clock } = this.#d;
+    const deadline = clock.now() + timeoutMs;
+    let delay = 500;
+    while (!this.#stopping && clock.now() < deadline) {
+      await sleep(clock, delay, this.#loops.signal);
+      if (this.#peerFailingSince === null) {
+        this.#log.info('peer back while the arbitration was pending: stopped polling');
+        return undefined;
+      }
+      const result = await this.#d.client.arbitrationStatus(statusUrl);
+      if (result.ok && result.answer.status === 404) {
+        this.#log.warn('the arbitration is gone (404)');
+        return undefined;
+      }
+      const answer = this.#arbitrationAnswer(result);
+      if (answer !== 'retry' && answer.decision !== 'pending') return answer;
+      const retryAfter = result.ok ? (result.answer.retryAfterMs ?? 0) : 0;
+      delay = Math.min(5000, Math.max(delay * 2, retryAfter));
+    }
+    if (!this.#stopping) this.#log.warn('the arbitration stayed pending: giving up for now', { timeoutMs });
+    return undefined;
+  }
+
+  async #onArbitration(answer: ArbitrationAnswer): Promise<void> {
+    this.#arbitrationDone = true;
+    const at = new Date(this.#d.clock.wallNow()).toISOString();
+    const epoch = answer.epoch ?? this.#d.state.current.highestEpoch;
+    this.#arbitration = {
+      at,
+      decision: answer.decision,
+      epoch,
+      ...(answer.winner ? { winner: answer.winner } : {}),
+    };
+    if (epoch > this.#d.state.current.highestEpoch)
+      await this.#d.state.update((st) => {
+        st.highestEpoch = Math.max(st.highestEpoch, epoch);
+      });
+    if (answer.fence) {
+      this.#log.warn('arbitration lost: fencing, staying standby', {
+        decision: answer.decision,
+        epoch,
+        winner: answer.winner,
+      });
+      const s = this.#d.state.current;
+      const reason = `arbitration ${answer.decision} at epoch ${epoch} (winner ${answer.winner ?? '?'})`;
+      void this.#enqueue(() =>
+        s.role === 'standby'
+          ? this.#fenceOnly(epoch, `arbitration-${epoch}`, reason)
+          : this.#demote({ epoch, operationId: `arbitration-${epoch}`, reason, fence: true }),
+      );
+    } else {
+      // Never active on this answer alone: only a lease granted by a later heartbeat makes the node active.
+      this.#log.info('arbitration won: waiting for a heartbeat to grant the lease', {
+        decision: answer.decision,
+        epoch,
+      });
+      this.#kick?.abort();
+    }
+    await this.#writeStatus();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Loops and shutdown
+
+  #jittered(ms: number): number {
+    return Math.max(0, ms * (1 + this.#s.jitterRatio * (2 * this.#random() - 1)));
+  }
+
+  /** The delay before the next heartbeat after `failures` failures in a row. */
+  nextDelay(retryAfterMs = 0): number {
+    if (this.#failures === 0) return this.#jittered(this.#intervalMs);
+    const leaseAtStake = this.#d.state.current.role !== 'standby' || this.#lease !== null;
+    const cap = leaseAtStake ? this.#intervalMs : Math.max(this.#intervalMs, this.#s.maxBackoffMs);
+    const backoff = this.#intervalMs * 2 ** Math.min(20, this.#failures - 1);
+    return this.#jittered(Math.min(cap, Math.max(backoff, retryAfterMs)));
+  }
+
+  async #heartbeatLoop(): Promise<void> {
+    const { clock } = this.#d;
+    // Heartbeats go on while stopping, until the hooks are done: a running promotion still needs its lease.
+    while (!this.#loops.signal.aborted) {
+      try {
+        await this.heartbeatOnce();
+      } catch (error) {
+        this.#log.error('heartbeat broke', { error: errorMessage(error) });
+        this.#failures++;
+      }
+      if (this.#loops.signal.aborted) break;
+      const kick = new AbortController();
+      this.#kick = kick;
+      const stop = () => kick.abort();
+      this.#loops.signal.addEventListener('abort', stop, { once: true });
+      await sleep(clock, this.nextDelay(this.#retryAfterMs), kick.signal);
+      this.#loops.signal.removeEventListener('abort', stop);
+    }
+  }
+
+  async #checkLoop(): Promise<void> {
+    const { clock } = this.#d;
+    while (!this.#loops.signal.aborted) {
+      await sleep(clock, this.#jittered(this.#s.checkIntervalMs ?? this.#intervalMs), this.#loops.signal);
+      if (this.#loops.signal.aborted) break;
+      try {
+        await this.runChecks();
+      } catch (error) {
+        this.#log.error('checks broke', { error: errorMessage(error) });
+      }
+    }
+  }
+
+  async #stop(reason: string): Promise<void> {
+    this.#stopping = true;
+    this.#log.info('stopping', { reason, role: this.role });
+    const { clock } = this.#d;
+    const bounded = async (promise: Promise<void>, ms: number) => {
+      let done = false;
+      await Promise.race([promise.then(() => (done = true)), sleep(clock, ms)]);
+      return done;
+    };
+    if (this.#pendingOps > 0) {
+      this.#log.info('waiting for the running hook to finish', {
+        operation: this.#current?.operation,
+        timeoutMs: this.#s.shutdownTimeoutMs,
+      });
+      if (!(await bounded(this.idle(), this.#s.shutdownTimeoutMs))) {
+        this.#log.warn('the hook did not finish in time: stopping it', {
+          operation: this.#current?.operation,
+        });
+        this.#current?.abort.abort(new Error('the agent is stopping'));
+        await bounded(this.idle(), 10_000);
+      }
+    }
+    const s = this.#d.state.current;
+    if (s.role === 'active' && this.#s.demoteOnShutdown)
+      await this.#enqueue(() =>
+        this.#demote({
+          epoch: s.roleEpoch ?? s.highestEpoch,
+          operationId: `shutdown-${s.roleEpoch ?? s.highestEpoch}-${Math.round(clock.wallNow())}`,
+          reason: 'the agent is stopping: no one would fence this node once it is gone',
+          fence: false,
+        }),
+      );
+    this.#loops.abort();
+    await Promise.all(this.#loopPromises);
+    this.#dropLease();
+    await this.#writeStatus();
+    this.#log.info('stopped', { role: this.role });
+  }
+
+  #status(): AgentStatus {
+    const s = this.#d.state.current;
+    const { clock } = this.#d;
+    const remaining = this.#leaseRemaining();
+    return {
+      pid: process.pid,
+      clusterId: this.#s.clusterId,
+      nodeId: this.#s.nodeId,
+      startedAt: this.#startedAt,
+      updatedAt: new Date(clock.wallNow()).toISOString(),
+      role: s.role,
+      roleEpoch: s.roleEpoch,
+      highestEpoch: s.highestEpoch,
+      demotedEpoch: s.demotedEpoch,
+      seqReserved: s.seqReserved,
+      heartbeatIntervalMs: this.#intervalMs,
+      lease:
+        this.#lease && remaining !== null
+          ? {
+              epoch: this.#lease.epoch,
+              durationMs: this.#lease.durationMs,
+              expiresAt: new Date(clock.wallNow() + remaining).toISOString(),
+              remainingMs: remaining,
+            }
+          : null,
+      lastHeartbeat: this.#lastHeartbeat,
+      lastSuccessAt: this.#lastSuccessAt,
+      consecutiveFailures: this.#failures,
+      checks: this.#round.checks.map(({ name, status, detail }) => ({ name, status, detail })),
+      reports: s.reports,
+      hooks: this.#hooks,
+      commands: s.commands.slice(-20),
+      arbitration: this.#arbitration,
+    };
+  }
+
+  async #writeStatus(): Promise<void> {
+    try {
+      await this.#d.writeStatus(this.#status());
+    } catch (error) {
+      this.#log.warn('cannot write the status file', { error: errorMessage(error) });
+    }
+  }
+}
+
+/** "401 BadSignature: the request signature does not match", from the control plane's error JSON. */
+export function describeError(status: number, json: unknown): string {
+  const error = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  const code = typeof error?.code === 'string' ? error.code : '';
+  const message = typeof error?.message === 'string' ? error.message : '';
+  const hint =
+    status === 401
+      ? ' (check key.file and key.version, and that the clock is in sync)'
+      : status === 403
+        ? ' (is this node in the cluster document, and was its key issued?)'
+        : '';
+  return `HTTP ${status}${code ? ` ${code}` : ''}${message ? `: ${message}` : ''}${hint}`;
+}

@@ -1,0 +1,401 @@
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { isId } from '../shared/auth/ids';
+import { NODE_KEY_BYTES } from '../shared/auth/nodeKeys';
+
+/** The query the GPU check runs by default (one CSV line per GPU). */
+export const NVIDIA_SMI_QUERY = [
+  'nvidia-smi',
+  '--query-gpu=index,utilization.gpu,memory.used,memory.total,ecc.errors.uncorrected.volatile.total',
+  '--format=csv,noheader,nounits',
+];
+
+/** Check names the agent uses for its own reports in the heartbeat. */
+export const RESERVED_CHECK_PREFIX = 'hook:';
+/** The control plane accepts at most 32 checks per heartbeat; the agent keeps room for its hook reports. */
+export const MAX_CONFIGURED_CHECKS = 28;
+
+const ms = (min: number, max: number) => z.number().int().min(min).max(max);
+const name = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'must be letters, digits, "_", ".", ":" or "-"');
+const argv = z
+  .array(z.string().min(1, 'an argument must not be empty'), {
+    invalid_type_error: 'must be a list: the program and its arguments, e.g. [/usr/bin/cmha, status]',
+  })
+  .min(1, 'must name at least the program');
+const envSchema = z.record(
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'),
+  z.string(),
+);
+
+const commandCheck = z
+  .object({
+    type: z.literal('command'),
+    name,
+    command: argv,
+    env: envSchema.optional(),
+    timeoutMs: ms(100, 600_000).default(5000),
+  })
+  .strict();
+const tcpCheck = z
+  .object({
+    type: z.literal('tcp'),
+    name,
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    timeoutMs: ms(100, 600_000).default(2000),
+  })
+  .strict();
+const httpCheck = z
+  .object({
+    type: z.literal('http'),
+    name,
+    url: z
+      .string()
+      .url()
+      .refine((u) => /^https?:\/\//i.test(u), 'must be an http:// or https:// URL'),
+    /** Statuses that count as healthy; default any 2xx or 3xx. */
+    expectStatus: z
+      .union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)])
+      .optional(),
+    /** Skip TLS verification (for a local endpoint with a self-signed certificate). */
+    insecure: z.boolean().default(false),
+    timeoutMs: ms(100, 600_000).default(3000),
+  })
+  .strict();
+const gpuCheck = z
+  .object({
+    type: z.literal('gpu'),
+    name: name.default('gpu'),
+    command: argv.default(NVIDIA_SMI_QUERY),
+    timeoutMs: ms(100, 600_000).default(10_000),
+  })
+  .strict();
+
+const checkSchema = z.discriminatedUnion('type', [commandCheck, tcpCheck, httpCheck, gpuCheck], {
+  errorMap: (issue, ctx) =>
+    issue.code === 'invalid_union_discriminator'
+      ? { message: 'type must be one of command, tcp, http, gpu' }
+      : { message: ctx.defaultError },
+});
+
+const stepSchema = z
+  .object({
+    name: name.optional(),
+    command: argv,
+    env: envSchema.optional(),
+    cwd: z.string().min(1).optional(),
+    timeoutMs: ms(100, 3_600_000).default(60_000),
+    retries: z.number().int().min(0).max(10).default(0),
+    retryDelayMs: ms(0, 600_000).default(1000),
+  })
+  .strict();
+/** A hook is a list of steps; a single step may be written without the list. */
+const stepsSchema = z.preprocess((v) => (v === undefined || Array.isArray(v) ? v : [v]), z.array(stepSchema));
+
+const hooksSchema = z
+  .object({
+    prePromote: stepsSchema.default([]),
+    promote: stepsSchema.default([]),
+    postPromote: stepsSchema.default([]),
+    preDemote: stepsSchema.default([]),
+    demote: stepsSchema.default([]),
+    postDemote: stepsSchema.default([]),
+    preFence: stepsSchema.default([]),
+    fence: stepsSchema.default([]),
+    postFence: stepsSchema.default([]),
+  })
+  .strict();
+
+const pin = z
+  .string()
+  .transform((v) => v.replace(/:/g, '').toLowerCase())
+  .refine((v) => /^[0-9a-f]{64}$/.test(v), 'must be a SHA-256 fingerprint: 64 hex digits, colons allowed');
+
+const fileSchema = z
+  .object({
+    cluster: z.string().refine(isId, 'must be a cluster id: 1-63 lowercase letters, digits or single dashes'),
+    node: z.string().refine(isId, 'must be a node id: 1-63 lowercase letters, digits or single dashes'),
+    controlPlane: z
+      .object({
+        url: z.string().url(),
+        /** PEM bundle of the CAs that may sign the control plane's certificate (default: the system's). */
+        caFile: z.string().min(1).optional(),
+        /** SHA-256 fingerprint(s) of the control plane's certificate (DER); with a pin, nothing else is trusted. */
+        pinnedSha256: z.union([pin, z.array(pin).min(1)]).optional(),
+        requestTimeoutMs: ms(500, 120_000).default(5000),
+        arbitrateTimeoutMs: ms(1000, 300_000).default(15_000),
+        /** At start, give up (exit 3) if no heartbeat was answered within this time; 0 = keep trying. */
+        firstContactTimeoutMs: ms(0, 86_400_000).default(60_000),
+        /** Allow http:// (tests and local demos only: nothing protects the requests). */
+        allowInsecureHttp: z.boolean().default(false),
+      })
+      .strict(),
+    key: z
+      .object({
+        /** The file holding the node key, base64, as POST /api/v1/clusters/{c}/nodes/{n}/key returned it. */
+        file: z.string().min(1),
+        version: z.number().int().min(1).default(1),
+      })
+      .strict(),
+    stateDir: z.string().min(1),
+    heartbeat: z
+      .object({
+        /** Used until the control plane's first answer says otherwise (heartbeatIntervalMs). */
+        initialIntervalMs: ms(100, 60_000).default(1000),
+        jitterRatio: z.number().min(0).max(0.5).default(0.1),
+        maxBackoffMs: ms(100, 600_000).default(30_000),
+      })
+      .strict()
+      .default({}),
+    lease: z
+      .object({
+        /**
+         * Start the self-fence this long before the lease runs out, so the demote hook finishes while the lease
+         * still holds (at most half the lease is used).
+         */
+        fenceMarginMs: ms(0, 60_000).default(1000),
+      })
+      .strict()
+      .default({}),
+    /** How often the checks run; default: the heartbeat interval. */
+    checkIntervalMs: ms(100, 3_600_000).optional(),
+    checks: z.array(checkSchema).max(MAX_CONFIGURED_CHECKS).default([]),
+    hooks: hooksSchema.default({}),
+    arbitration: z
+      .object({
+        /** A tcp or command check that probes the peer. */
+        peerCheck: name,
+        /** How long the peer check must fail without a break before the agent asks the witness. */
+        failForMs: ms(0, 3_600_000).default(5000),
+        /** How long to keep polling a pending arbitration. */
+        pollTimeoutMs: ms(1000, 3_600_000).default(60_000),
+      })
+      .strict()
+      .optional(),
+    shutdown: z
+      .object({
+        /** How long SIGTERM waits for a running hook before stopping it. */
+        timeoutMs: ms(0, 3_600_000).default(30_000),
+        /** Demote (run the demote hook) when stopped while active. Turning it off leaves the services unfenced. */
+        demoteIfActive: z.boolean().default(true),
+      })
+      .strict()
+      .default({}),
+    log: z
+      .object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+/**
+ * Rules across fields, checked on the raw document so that they are reported together with the schema's problems
+ * (zod skips refinements of an object whose fields failed).
+ */
+function crossFieldProblems(raw: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const record = (v: unknown): Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  const checks = Array.isArray(raw.checks) ? raw.checks.map(record) : [];
+  const nameOf = (c: Record<string, unknown>) =>
+    typeof c.name === 'string' ? c.name : c.type === 'gpu' ? 'gpu' : undefined;
+  const seen = new Set<string>();
+  checks.forEach((check, index) => {
+    const checkName = nameOf(check);
+    if (checkName === undefined) return;
+    if (seen.has(checkName)) problems.push(`checks[${index}].name: duplicate name ${checkName}`);
+    seen.add(checkName);
+    if (checkName.startsWith(RESERVED_CHECK_PREFIX))
+      problems.push(
+        `checks[${index}].name: names starting with "${RESERVED_CHECK_PREFIX}" are the agent's hook reports`,
+      );
+  });
+  const arbitration = record(raw.arbitration);
+  if (typeof arbitration.peerCheck === 'string') {
+    const peer = checks.find((c) => nameOf(c) === arbitration.peerCheck);
+    if (!peer || (peer.type !== 'tcp' && peer.type !== 'command'))
+      problems.push(
+        `arbitration.peerCheck: must name a configured tcp or command check (${arbitration.peerCheck} is not one)`,
+      );
+  }
+  const controlPlane = record(raw.controlPlane);
+  const url = typeof controlPlane.url === 'string' ? safeUrl(controlPlane.url) : undefined;
+  if (
+    url &&
+    url.protocol !== 'https:' &&
+    !(url.protocol === 'http:' && controlPlane.allowInsecureHttp === true)
+  )
+    problems.push('controlPlane.url: must be an https:// URL (http:// only with allowInsecureHttp: true)');
+  if (url && (url.search || url.hash)) problems.push('controlPlane.url: must not have a query or fragment');
+  if (
+    raw.checkIntervalMs === undefined &&
+    checks.some((c) => typeof c.timeoutMs === 'number' && c.timeoutMs > 60_000)
+  )
+    problems.push('checkIntervalMs: set it explicitly when a check may run longer than a minute');
+  return problems;
+}
+
+function safeUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
+}
+
+type FileConfig = z.infer<typeof fileSchema>;
+export type CheckConfig = FileConfig['checks'][number];
+export type HookStep = z.infer<typeof stepSchema>;
+export type HooksConfig = FileConfig['hooks'];
+export type HookOperation = 'promote' | 'demote' | 'fence';
+
+/** The validated configuration. It holds no secret: the node key is returned next to it. */
+export interface AgentConfig extends Omit<FileConfig, 'controlPlane' | 'key'> {
+  configFile: string;
+  clusterId: string;
+  nodeId: string;
+  controlPlane: Omit<FileConfig['controlPlane'], 'url' | 'pinnedSha256'> & {
+    url: URL;
+    /** Lowercase hex, no colons. */
+    pins: string[];
+    ca?: Buffer;
+  };
+  key: FileConfig['key'];
+}
+
+export type LoadedConfig =
+  { ok: true; config: AgentConfig; key: Buffer; warnings: string[] } | { ok: false; errors: string[] };
+
+const where = (p: (string | number)[]) =>
+  p.reduce<string>(
+    (out, part) => (typeof part === 'number' ? `${out}[${part}]` : out ? `${out}.${part}` : part),
+    '',
+  ) || '(top level)';
+
+/** Reads the node key file: base64 of at least 32 bytes. Problems are returned, never the key's content. */
+function readKeyFile(file: string): { key?: Buffer; problem?: string; warning?: string } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    return { problem: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}` };
+  }
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text))
+    return { problem: `${file} must hold the node key in base64 (as the key endpoint returned it)` };
+  const key = Buffer.from(text, 'base64');
+  if (key.length < NODE_KEY_BYTES)
+    return { problem: `${file} holds ${key.length} bytes; a node key has ${NODE_KEY_BYTES}` };
+  let warning: string | undefined;
+  try {
+    if ((statSync(file).mode & 0o077) !== 0)
+      warning = `${file} is readable by other users: chmod 600 it (owner: the agent's user)`;
+  } catch {
+    // checked by the read above
+  }
+  return { key, ...(warning ? { warning } : {}) };
+}
+
+function readCaFile(file: string): { ca?: Buffer; problem?: string } {
+  try {
+    const ca = readFileSync(file);
+    if (!ca.toString('utf8').includes('-----BEGIN CERTIFICATE-----'))
+      return { problem: `${file} is not a PEM certificate bundle` };
+    return { ca };
+  } catch (error) {
+    return { problem: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}` };
+  }
+}
+
+/**
+ * Parses and validates a configuration (YAML text). Every problem is listed, each with its path: schema problems,
+ * then unreadable files (key, CA bundle), so one run shows everything to fix. Relative paths are relative to the
+ * configuration file's directory.
+ */
+export function parseConfig(text: string, configFile: string): LoadedConfig {
+  const errors: string[] = [];
+  const document = YAML.parseDocument(text);
+  for (const error of document.errors) {
+    // "… at line 3, column 1:" followed by the context: keep the first line.
+    errors.push((error.message.split('\n')[0] ?? '').replace(/:$/, ''));
+  }
+  if (errors.length) return { ok: false, errors: errors.map((e) => `YAML: ${e}`) };
+  const raw: unknown = document.toJS();
+  if (raw === null || raw === undefined) return { ok: false, errors: ['the configuration file is empty'] };
+  const dir = path.dirname(path.resolve(configFile));
+  const resolve = (p: string) => path.resolve(dir, p);
+
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success)
+    for (const issue of parsed.error.issues) errors.push(`${where(issue.path)}: ${issue.message}`);
+  if (typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, errors };
+  const rawObject = raw as Record<string, unknown>;
+  errors.push(...crossFieldProblems(rawObject));
+
+  // Files are checked even when the schema failed elsewhere, so every problem shows in one run.
+  const field = (section: string, key: string): unknown =>
+    (rawObject[section] as Record<string, unknown> | undefined)?.[key];
+  const warnings: string[] = [];
+  let key: Buffer | undefined;
+  const keyFile = field('key', 'file');
+  if (typeof keyFile === 'string' && keyFile) {
+    const read = readKeyFile(resolve(keyFile));
+    if (read.problem) errors.push(`key.file: ${read.problem}`);
+    if (read.warning) warnings.push(read.warning);
+    key = read.key;
+  }
+  let ca: Buffer | undefined;
+  const caFile = field('controlPlane', 'caFile');
+  if (typeof caFile === 'string' && caFile) {
+    const read = readCaFile(resolve(caFile));
+    if (read.problem) errors.push(`controlPlane.caFile: ${read.problem}`);
+    ca = read.ca;
+  }
+  if (errors.length || !parsed.success || !key) return { ok: false, errors };
+
+  const data = parsed.data;
+  const pins = data.controlPlane.pinnedSha256;
+  const { url, pinnedSha256: _pins, ...controlPlane } = data.controlPlane;
+  const config: AgentConfig = {
+    ...data,
+    configFile: path.resolve(configFile),
+    clusterId: data.cluster,
+    nodeId: data.node,
+    stateDir: resolve(data.stateDir),
+    key: { ...data.key, file: resolve(data.key.file) },
+    controlPlane: {
+      ...controlPlane,
+      ...(controlPlane.caFile ? { caFile: resolve(controlPlane.caFile) } : {}),
+      url: new URL(url.endsWith('/') ? url : `${url}/`),
+      pins: pins === undefined ? [] : Array.isArray(pins) ? pins : [pins],
+      ...(ca ? { ca } : {}),
+    },
+    hooks: Object.fromEntries(
+      Object.entries(data.hooks).map(([hook, steps]) => [
+        hook,
+        steps.map((s) => (s.cwd ? { ...s, cwd: resolve(s.cwd) } : s)),
+      ]),
+    ) as HooksConfig,
+  };
+  return { ok: true, config, key, warnings };
+}
+
+export function loadConfig(configFile: string): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(configFile, 'utf8');
+  } catch (error) {
+    return {
+      ok: false,
+      errors: [
+        `cannot read the configuration file ${configFile}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+      ],
+    };
+  }
+  return parseConfig(text, configFile);
+}

@@ -1,0 +1,128 @@
+import type { AgentStatus } from '../../agent/agent';
+import { initialState, type AgentState } from '../../agent/state';
+import { renderStatus } from '../../agent/status';
+
+const now = Date.parse('2026-11-22T12:00:10.000Z');
+
+const state: AgentState = {
+  ...initialState('bcm-head', 'head-a'),
+  seqReserved: 512,
+  highestEpoch: 3,
+  role: 'active',
+  roleEpoch: 3,
+  commands: [{ id: 'promote-3', type: 'promote', epoch: 3, status: 'ok', at: '2026-11-22T12:00:00.000Z' }],
+  reports: {
+    promote: {
+      operation: 'promote',
+      operationId: 'promote-3',
+      epoch: 3,
+      status: 'ok',
+      detail: 'promote-3: 1 step ok in 812 ms',
+      at: '2026-11-22T12:00:01.000Z',
+    },
+  },
+};
+
+const status: AgentStatus = {
+  pid: 4242,
+  clusterId: 'bcm-head',
+  nodeId: 'head-a',
+  startedAt: '2026-11-22T11:59:00.000Z',
+  updatedAt: '2026-11-22T12:00:09.500Z',
+  role: 'active',
+  roleEpoch: 3,
+  highestEpoch: 3,
+  demotedEpoch: 0,
+  seqReserved: 512,
+  heartbeatIntervalMs: 1000,
+  lease: { epoch: 3, durationMs: 4000, expiresAt: '2026-11-22T12:00:12.500Z', remainingMs: 3000 },
+  lastHeartbeat: {
+    at: '2026-11-22T12:00:09.500Z',
+    ok: true,
+    seq: 301,
+    httpStatus: 200,
+    sentRole: 'active',
+    sentEpoch: 3,
+    replyRole: 'active',
+    replyEpoch: 3,
+    leaseMs: 4000,
+    commands: [],
+  },
+  lastSuccessAt: '2026-11-22T12:00:09.500Z',
+  consecutiveFailures: 0,
+  checks: [{ name: 'failoverping', status: 'ok', detail: 'connected to head-b:22 in 1 ms' }],
+  reports: state.reports,
+  hooks: {
+    promote: {
+      operation: 'promote',
+      operationId: 'promote-3',
+      epoch: 3,
+      reason: 'command from the control plane',
+      status: 'ok',
+      detail: 'promote-3: 1 step ok in 812 ms',
+      startedAt: '2026-11-22T12:00:00.000Z',
+      finishedAt: '2026-11-22T12:00:01.000Z',
+      steps: [
+        {
+          phase: 'main',
+          name: 'makeactive',
+          command: ['/usr/bin/cmha', 'makeactive'],
+          status: 'ok',
+          end: 'exit 0',
+          exitCode: 0,
+          attempts: 1,
+          durationMs: 812,
+          stdout: 'Switching to active...\nDone.\n',
+          stderr: '',
+        },
+      ],
+    },
+  },
+  commands: state.commands,
+  arbitration: null,
+};
+
+describe('renderStatus', () => {
+  it('shows role, epochs, lease remaining, the last heartbeat and the last hooks', () => {
+    expect(renderStatus({ stateDir: '/var/lib/failover-agent', running: true, state, status }, now)).toBe(
+      [
+        'failover-agent — cluster bcm-head, node head-a (state in /var/lib/failover-agent)',
+        'Agent:           running (pid 4242), status written 500 ms ago',
+        'Role:            active under epoch 3',
+        'Epochs:          highest seen 3',
+        'Lease:           2.5 s left (epoch 3, 4000 ms lease)',
+        'Last heartbeat:  ok 500 ms ago: sent active at epoch 3, answered active at epoch 3 with a 4000 ms lease (seq 301)',
+        'Sequence:        reserved up to 512',
+        'Checks:',
+        '  failoverping        OK   connected to head-b:22 in 1 ms',
+        'Last hooks:',
+        '  promote  OK   promote-3: 1 step ok in 812 ms (promote-3, 9.0 s ago)',
+        '      main makeactive: exit 0, 1 attempt(s), 812 ms',
+        '        | Switching to active...',
+        '        | Done.',
+        'Commands:        promote-3 ok',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('shows no lease for an agent that is not running, and a failing heartbeat with its error', () => {
+    const failing: AgentStatus = {
+      ...status,
+      lastHeartbeat: {
+        at: '2026-11-22T12:00:08.000Z',
+        ok: false,
+        sentRole: 'active',
+        sentEpoch: 3,
+        error: 'cannot reach cp:443: ECONNREFUSED',
+      },
+      consecutiveFailures: 4,
+    };
+    const text = renderStatus({ stateDir: '/s', running: false, state, status: failing }, now);
+    expect(text).toContain('Agent:           not running (last seen 500 ms ago, pid 4242)');
+    expect(text).toContain('Lease:           none');
+    expect(text).toContain(
+      'Last heartbeat:  FAILED 2.0 s ago: cannot reach cp:443: ECONNREFUSED (4 in a row; last ok 500 ms ago)',
+    );
+  });
+});
