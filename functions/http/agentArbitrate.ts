@@ -69,12 +69,12 @@ function decisionResponse(
   clusterId: string,
   epoch: number,
   decision: ArbitrationDecision | 'failed' | undefined,
-  origin: string,
 ): HttpResponseInit {
   if (decision === 'failed')
     return jsonError(503, 'ArbitrationFailed', 'the arbitration did not complete; ask again', {});
   if (decision === undefined) {
-    const statusUrl = `${origin}/api/v1/agent/arbitration/${clusterId}/${epoch}`;
+    // A path, not an absolute URL: behind a proxy the origin this host sees is not the one the agent used.
+    const statusUrl = `/api/v1/agent/arbitration/${clusterId}/${epoch}`;
     return {
       status: 202,
       headers: { location: statusUrl, 'retry-after': '1' },
@@ -165,7 +165,7 @@ export async function agentArbitrateHandler(
     await client.raiseEvent(instanceId, EventNames.arbitrationVote, vote);
   }
   const decision = await awaitDecision(client, instanceId, WAIT_MS);
-  return decisionResponse(nodeId, clusterId, epoch, decision, new URL(request.url).origin);
+  return decisionResponse(nodeId, clusterId, epoch, decision);
 }
 
 /** GET /api/v1/agent/arbitration/{clusterId}/{epoch} (signed): the decision of an arbitration, or 202 while pending. */
@@ -188,13 +188,7 @@ export async function agentArbitrationStatusHandler(
   if (!status)
     return jsonError(404, 'ArbitrationNotFound', `no arbitration for ${cluster.value} at epoch ${epoch}`);
   const decision = await awaitDecision(client, arbitrationInstanceId(cluster.value, epoch), 0);
-  return decisionResponse(
-    signed.verified.nodeId,
-    cluster.value,
-    epoch,
-    decision,
-    new URL(request.url).origin,
-  );
+  return decisionResponse(signed.verified.nodeId, cluster.value, epoch, decision);
 }
 
 app.http(FunctionNames.agentArbitrate, {

@@ -23,6 +23,8 @@ export const heartbeatBodySchema = z
     epoch: z.number().int().min(0),
     checks: z.array(checkSchema).max(32).default([]),
     replicationLagMs: z.number().int().min(0).optional(),
+    /** The node demoted itself under this epoch and will accept no grant under it (or any older one). */
+    demotedAtEpoch: z.number().int().min(1).optional(),
     gpu: z
       .array(
         z

@@ -1,7 +1,7 @@
 import type { VerifiedRequest } from '../auth/signedRequest';
 import type { ClusterDocument } from '../domain/clusterDocument';
 import { initialClusterState, type ClusterState, type NodeHeartbeat } from '../domain/clusterState';
-import { grantLease } from '../domain/decisions';
+import { grantLease, reaffirm } from '../domain/decisions';
 import type { Services } from '../services/services';
 import { heartbeatBodySchema, type AgentDirectory } from './agentRequests';
 
@@ -39,7 +39,11 @@ const problemsOf = (issues: { path: (string | number)[]; message: string }[]) =>
 const replayed = (seq: number, last: number): AgentReply => ({
   status: 409,
   body: {
-    error: { code: 'ReplayedSequence', message: `sequence ${seq} is not above the last accepted ${last}` },
+    error: {
+      code: 'ReplayedSequence',
+      message: `sequence ${seq} is not above the last accepted ${last}`,
+      lastAcceptedSeq: last,
+    },
   },
 });
 
@@ -114,7 +118,7 @@ export class HeartbeatService {
       const cached = await this.#state(document, attempt > 0);
       const reply =
         cached.state.activeNodeId === record.nodeId && !cached.state.revoked
-          ? await this.#asActive(document, cached, record)
+          ? await this.#asActive(document, cached, record, body.demotedAtEpoch)
           : await this.#asStandby(document, cached.state, record, attempt > 0);
       if (reply !== 'conflict') return reply;
     }
@@ -180,12 +184,23 @@ export class HeartbeatService {
     document: ClusterDocument,
     cached: CachedState,
     record: NodeHeartbeat,
+    demotedAt: number | undefined,
   ): Promise<AgentReply | 'conflict'> {
     const { state } = cached;
     const last = await this.#lastSeq(record, state, false);
     if (record.seq <= last.seq) return replayed(record.seq, last.seq);
+    // The active demoted itself under the current epoch (its lease lapsed) and refuses grants under it: keep it
+    // active under a new epoch — the same node, so no other node's lease is involved — and grant under that.
+    const base =
+      demotedAt !== undefined && demotedAt >= state.epoch
+        ? reaffirm(
+            state,
+            record.receivedAt,
+            `${record.nodeId} demoted itself under epoch ${state.epoch}; active again`,
+          )
+        : state;
     const decision = grantLease(
-      state,
+      base,
       record.nodeId,
       record.epoch,
       record.receivedAt,

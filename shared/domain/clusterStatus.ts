@@ -12,6 +12,8 @@ export interface NodeStatus {
   lastHeartbeatAgeMs: number | null;
   checks: { name: string; status: 'ok' | 'warn' | 'fail'; detail?: string }[];
   replicationLagMs: number | null;
+  /** The node's last reported GPU health (from nvidia-smi), if it reports any. */
+  gpu: unknown;
 }
 
 export interface ClusterStatus {
@@ -73,6 +75,7 @@ export function buildClusterStatus(input: {
         lastHeartbeatAgeMs: hb ? Math.max(0, now - hb.receivedAt) : null,
         checks: hb?.checks ?? [],
         replicationLagMs: hb?.replicationLagMs ?? null,
+        gpu: hb?.gpu ?? null,
       };
     }),
     at: iso(now),

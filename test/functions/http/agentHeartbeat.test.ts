@@ -150,4 +150,34 @@ describe('POST /api/v1/agent/heartbeat', () => {
     expect((await send('head-b', 41, heartbeat('standby'), { key: v2, keyVersion: 2 })).status).toBe(200);
     expect((await send('head-b', 42, heartbeat('standby'), { key: v2, keyVersion: 3 })).status).toBe(403);
   });
+
+  it('raises the epoch for an active that demoted itself under the current one, and grants under the new epoch', async () => {
+    const before = (await status()).epoch;
+    const refused = await send('head-a', 100, heartbeat('standby', before, { demotedAtEpoch: before }));
+    expect(refused.json).toMatchObject({ role: 'active', epoch: before + 1, lease: { durationMs: 4000 } });
+    expect(refused.json.commands).toEqual([
+      { id: `promote-${before + 1}`, type: 'promote', epoch: before + 1 },
+    ]);
+    // Once it is active under the new epoch, heartbeats keep that epoch: no further raise.
+    expect((await send('head-a', 101, heartbeat('active', before + 1))).json).toMatchObject({
+      role: 'active',
+      epoch: before + 1,
+      commands: [],
+    });
+    // A standby's demotion changes nothing.
+    expect(
+      (await send('head-b', 102, heartbeat('standby', before + 1, { demotedAtEpoch: before + 1 }))).json,
+    ).toMatchObject({ role: 'standby', epoch: before + 1 });
+    expect((await status()).epoch).toBe(before + 1);
+  });
+
+  it('reports the last accepted sequence in a replay rejection, and GPU health in the status', async () => {
+    const gpu = [
+      { index: 0, utilizationPercent: 97, memoryUsedMiB: 70000, memoryTotalMiB: 81920, eccErrors: 0 },
+    ];
+    await send('head-b', 200, heartbeat('standby', 2, { gpu }));
+    const replay = await send('head-b', 150, heartbeat('standby', 2));
+    expect(replay.json.error).toMatchObject({ code: 'ReplayedSequence', lastAcceptedSeq: 200 });
+    expect((await status()).nodes[1].gpu).toEqual(gpu);
+  });
 });
