@@ -219,7 +219,8 @@ it('runs a promote hook once although the command is delivered twice, and self-f
       pinnedSha256: certs.fingerprint.toUpperCase().replace(/(..)(?!$)/g, '$1:'),
     },
     key: { file: key.file, version: 1 },
-    lease: { fenceMarginMs: 400 },
+    // Generous: under a loaded CI machine, spawning the hook process can take hundreds of ms.
+    lease: { fenceMarginMs: 1500 },
     hooks: {
       promote: { command: [file('promote-wait.sh'), file('promo-promote.log'), file('promo-release')] },
       demote: { command: [file('record.sh'), file('promo-demote.log')] },

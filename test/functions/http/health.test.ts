@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { connectionStringFor } from '../../../devhost/storage/startAzurite';
-import { healthResponse } from '../../../functions/http/health';
+import { healthResponse } from '../../../shared/control/health';
 import { probeStorage } from '../../../shared/stores/probeStorage';
 import { startDevhost, type Devhost } from '../../../devhost';
 import { realProcess } from '../../../devhost/realRequire';
