@@ -15,7 +15,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TableClient } from '@azure/data-tables';
 import { startDevhost, type Devhost } from '../devhost';
-import type { LogFn } from '../devhost/durable/engineContext';
+import { exitIfStuck, mapLimit, percentile, quietLogger, round, sleep, type LogTally } from './benchKit';
 
 const ORCHESTRATIONS = 200;
 const ACTIVITIES_PER_ORCHESTRATION = 5; // must match STEPS in bench/apps/chain/functions.js
@@ -60,35 +60,6 @@ const TERMINAL = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
 
 // ---- small helpers ----
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Runs `fn` over `items` with at most `limit` calls in flight; results in input order. */
-async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, () => worker()));
-  return results;
-}
-
-/** Nearest-rank percentile of an ascending-sorted array. */
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(rank, sorted.length) - 1] as number;
-}
-
-const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
-
 async function request(
   url: string,
   init: { method?: string; body?: string } = {},
@@ -109,23 +80,6 @@ async function request(
 }
 
 // ---- the devhost's log: quiet, errors only (warnings are counted and summarised) ----
-
-interface LogTally {
-  errors: string[];
-  warnings: string[];
-}
-
-function quietLogger(tally: LogTally): LogFn {
-  return (level, message, fields) => {
-    const line = fields && Object.keys(fields).length > 0 ? `${message} ${JSON.stringify(fields)}` : message;
-    if (level === 'error') {
-      tally.errors.push(line);
-      console.error(`[devhost error] ${line}`);
-    } else if (level === 'warn') {
-      tally.warnings.push(line);
-    }
-  };
-}
 
 // ---- phase 1: raw Azurite table writes ----
 
@@ -422,23 +376,13 @@ async function main(): Promise<void> {
 }
 
 /** A safety net that does not itself hold the process: if anything else still does, say what and exit. */
-function exitIfStuck(code: number): void {
-  setTimeout(() => {
-    console.error(
-      `devhostBench: the process was still alive ${EXIT_GRACE_MS} ms after the devhost stopped; ` +
-        `active resources: ${process.getActiveResourcesInfo().join(', ')}. Exiting.`,
-    );
-    process.exit(code);
-  }, EXIT_GRACE_MS).unref();
-}
-
 main().then(
-  () => exitIfStuck(0),
+  () => exitIfStuck('devhostBench', 0, EXIT_GRACE_MS),
   (error: unknown) => {
     console.error(
       `devhostBench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
     );
     process.exitCode = 1;
-    exitIfStuck(1);
+    exitIfStuck('devhostBench', 1, EXIT_GRACE_MS);
   },
 );

@@ -26,9 +26,9 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { TableClient } from '@azure/data-tables';
 import { startDevhost, type Devhost } from '../devhost';
-import type { LogFn } from '../devhost/durable/engineContext';
 import { realProcess } from '../devhost/realRequire';
 import { signRequest } from '../shared/auth/signedRequest';
+import { exitIfStuck, mapLimit, percentile, quietLogger, round, sleep, type LogTally } from './benchKit';
 
 const CLUSTERS = 50;
 const NODES_PER_CLUSTER = 10;
@@ -55,35 +55,6 @@ const REGIONS = ['westeurope', 'northeurope', 'eastus', 'westus2', 'uksouth'];
 const REPO_ROOT = path.resolve(__dirname, '../..');
 
 // ---- small helpers ----
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Runs `fn` over `items` with at most `limit` calls in flight; results in input order. */
-async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, () => worker()));
-  return results;
-}
-
-/** Nearest-rank percentile of an ascending-sorted array. */
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[Math.min(rank, sorted.length) - 1] as number;
-}
-
-const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 // ---- HTTP to the devhost: node:http over one keep-alive agent, so connection setup is not measured ----
 
@@ -143,25 +114,8 @@ function parseJson(text: string): unknown {
 
 // ---- the devhost's log: quiet, errors only (warnings are counted and summarised) ----
 
-interface LogTally {
-  errors: string[];
-  warnings: string[];
-}
-
 /** The failure detector's warnings (one per cluster and epoch it records as failed). */
 const detections = (tally: LogTally) => tally.warnings.filter((w) => w.startsWith('failure detected')).length;
-
-function quietLogger(tally: LogTally): LogFn {
-  return (level, message, fields) => {
-    const line = fields && Object.keys(fields).length > 0 ? `${message} ${JSON.stringify(fields)}` : message;
-    if (level === 'error') {
-      tally.errors.push(line);
-      console.error(`[devhost error] ${line}`);
-    } else if (level === 'warn') {
-      tally.warnings.push(line);
-    }
-  };
-}
 
 // ---- counting the SDK's storage requests (node:diagnostics_channel) ----
 
@@ -926,23 +880,13 @@ async function main(): Promise<void> {
 }
 
 /** A safety net that does not itself hold the process: if anything else still does, say what and exit. */
-function exitIfStuck(code: number): void {
-  setTimeout(() => {
-    console.error(
-      `heartbeatBench: the process was still alive ${EXIT_GRACE_MS} ms after the devhost stopped; ` +
-        `active resources: ${process.getActiveResourcesInfo().join(', ')}. Exiting.`,
-    );
-    process.exit(code);
-  }, EXIT_GRACE_MS).unref();
-}
-
 main().then(
-  () => exitIfStuck(0),
+  () => exitIfStuck('heartbeatBench', 0, EXIT_GRACE_MS),
   (error: unknown) => {
     console.error(
       `heartbeatBench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
     );
     process.exitCode = 1;
-    exitIfStuck(1);
+    exitIfStuck('heartbeatBench', 1, EXIT_GRACE_MS);
   },
 );

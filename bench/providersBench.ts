@@ -24,6 +24,9 @@ import { StaticTokenCredential } from '../shared/providers/azure/staticTokenCred
 import type { ComputeProvider, NodeRef, SiteRef } from '../shared/providers/computeProvider';
 import { createOciAuthProvider } from '../shared/providers/oci/ociAuth';
 import { OciComputeProvider } from '../shared/providers/oci/ociComputeProvider';
+import { round } from './benchKit';
+
+const round2 = (n: number) => round(n, 2);
 
 const VMS = 8;
 const CYCLES_PER_VM = 5;
@@ -73,10 +76,10 @@ async function measure(
   const headroomSeconds = (performance.now() - started) / 1000;
   const headroomRequests = requests() - before;
   const figures = {
-    powerOpsPerSec: round(powerOps / powerSeconds),
-    powerRequestsPerOp: round(powerRequests / powerOps),
-    headroomPerSec: round(HEADROOM_QUERIES / headroomSeconds),
-    headroomRequestsPerQuery: round(headroomRequests / HEADROOM_QUERIES),
+    powerOpsPerSec: round2(powerOps / powerSeconds),
+    powerRequestsPerOp: round2(powerRequests / powerOps),
+    headroomPerSec: round2(HEADROOM_QUERIES / headroomSeconds),
+    headroomRequestsPerQuery: round2(headroomRequests / HEADROOM_QUERIES),
   };
   console.log(
     `${name}: ${powerOps} power operations in ${powerSeconds.toFixed(2)} s = ${figures.powerOpsPerSec}/s, ` +
@@ -85,8 +88,6 @@ async function measure(
   );
   return figures;
 }
-
-const round = (n: number) => Math.round(n * 100) / 100;
 
 async function main(): Promise<void> {
   const cloud = await startLocalCloud({ transitionMs: 50 });
@@ -156,8 +157,10 @@ async function main(): Promise<void> {
       () => model.requestCounts.oci,
     );
 
-    const opsPerSec = round((azureFigures.powerOpsPerSec + ociFigures.powerOpsPerSec) / 2);
-    const requestsPerOperation = round((azureFigures.powerRequestsPerOp + ociFigures.powerRequestsPerOp) / 2);
+    const opsPerSec = round2((azureFigures.powerOpsPerSec + ociFigures.powerOpsPerSec) / 2);
+    const requestsPerOperation = round2(
+      (azureFigures.powerRequestsPerOp + ociFigures.powerRequestsPerOp) / 2,
+    );
     console.log(
       `mean over both clouds: ${opsPerSec} power operations/s, ${requestsPerOperation} requests per operation`,
     );

@@ -1,5 +1,6 @@
 import { detectFailure } from '../domain/decisions';
 import type { ClusterDocument } from '../domain/clusterDocument';
+import { mapLimit } from '../util/mapLimit';
 import type { Services } from '../services/services';
 
 export interface Detection {
@@ -17,27 +18,8 @@ export interface Detection {
 export async function detectFailures(services: Services, concurrency = 16): Promise<Detection[]> {
   const documents = await services.clusters.listDocuments();
   // Clusters are checked in parallel (bounded): a round must stay well under the 1 s timer period as clusters grow.
-  const results = await mapBounded(documents, concurrency, ({ document }) =>
-    checkCluster(services, document),
-  );
+  const results = await mapLimit(documents, concurrency, ({ document }) => checkCluster(services, document));
   return results.filter((d): d is Detection => d !== undefined);
-}
-
-async function mapBounded<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 async function checkCluster(services: Services, document: ClusterDocument): Promise<Detection | undefined> {
