@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CloudModel, Fault, FaultKind, OperationRecord, SimSite, SimSize, SimVm } from './cloudModel';
+import type { CloudModel, Fault, OperationRecord, SimSite, SimSize, SimVm } from './cloudModel';
 import {
   addScaleSetInstance,
   armActions,
@@ -117,29 +117,6 @@ function route(
     pattern,
     handle: (request, params, model) => guard(request) ?? handle(request, params, model),
   };
-}
-
-/** The first Azure fault of one of `kinds` for the operation in a region, used up once if it has a count. */
-function takeFault(
-  model: CloudModel,
-  region: string,
-  operation: Fault['operation'],
-  kinds: readonly FaultKind[],
-): Fault | undefined {
-  const index = model.faults.findIndex(
-    (f) =>
-      f.cloud === 'azure' &&
-      f.region.toLowerCase() === region.toLowerCase() &&
-      (f.operation === operation || f.operation === 'any') &&
-      kinds.includes(f.kind),
-  );
-  if (index < 0) return undefined;
-  const fault = model.faults[index] as Fault;
-  if (fault.remaining !== undefined) {
-    fault.remaining -= 1;
-    if (fault.remaining <= 0) model.faults.splice(index, 1);
-  }
-  return fault;
 }
 
 function throttledReply(fault: Fault, kind: 'reads' | 'writes'): SimReply {
@@ -320,8 +297,8 @@ function powerAction(action: PowerAction) {
     const now = model.clock.now();
     const done = () => accepted(request, sub, vm.region, newOperation(model, now, vm.id));
 
-    const fault = takeFault(
-      model,
+    const fault = model.takeFault(
+      'azure',
       vm.region,
       action === 'start' ? 'start' : 'stop',
       action === 'start'
@@ -416,7 +393,7 @@ function instanceView(_request: SimRequest, params: Params, model: CloudModel): 
   const { vm } = found;
   const down = downReply(model.site('azure', vm.region));
   if (down) return down;
-  const fault = takeFault(model, vm.region, 'any', ['Throttled', 'ServerError']);
+  const fault = model.takeFault('azure', vm.region, 'any', ['Throttled', 'ServerError']);
   if (fault?.kind === 'Throttled') return throttledReply(fault, 'reads');
   if (fault) return serverErrorReply();
   const time = new Date(model.clock.now()).toISOString();
@@ -521,7 +498,7 @@ function updateScaleSet(request: SimRequest, params: Params, model: CloudModel):
   let error: { code: string; message: string } | undefined;
 
   if (delta > 0) {
-    const fault = takeFault(model, scaleSet.region, 'create', [
+    const fault = model.takeFault('azure', scaleSet.region, 'create', [
       'Throttled',
       'ServerError',
       'QuotaExceeded',
@@ -555,7 +532,7 @@ function updateScaleSet(request: SimRequest, params: Params, model: CloudModel):
       }
     }
   } else if (delta < 0) {
-    const fault = takeFault(model, scaleSet.region, 'stop', ['Throttled', 'ServerError']);
+    const fault = model.takeFault('azure', scaleSet.region, 'stop', ['Throttled', 'ServerError']);
     if (fault?.kind === 'Throttled') return throttledReply(fault, 'writes');
     if (fault) return serverErrorReply();
     for (const vm of instances.slice(delta)) {
@@ -595,7 +572,7 @@ function deleteInstances(request: SimRequest, params: Params, model: CloudModel)
   if (down) return down;
   const parsed = deleteSchema.safeParse(request.json());
   if (!parsed.success) throw new SimBadRequest('instanceIds: a non-empty array of instance ids is required');
-  const fault = takeFault(model, scaleSet.region, 'stop', ['Throttled', 'ServerError']);
+  const fault = model.takeFault('azure', scaleSet.region, 'stop', ['Throttled', 'ServerError']);
   if (fault?.kind === 'Throttled') return throttledReply(fault, 'writes');
   if (fault) return serverErrorReply();
   const byId = new Map(scaleSetInstances(model, scaleSet).map((vm) => [String(instanceIdOf(vm)), vm]));
@@ -626,7 +603,7 @@ function readScaleSet(model: CloudModel, params: Params): ArmScaleSet | SimReply
   if (!isScaleSet(found)) return found;
   const down = downReply(model.site('azure', found.region));
   if (down) return down;
-  const fault = takeFault(model, found.region, 'any', ['Throttled', 'ServerError']);
+  const fault = model.takeFault('azure', found.region, 'any', ['Throttled', 'ServerError']);
   if (fault?.kind === 'Throttled') return throttledReply(fault, 'reads');
   if (fault) return serverErrorReply();
   return found;
@@ -676,7 +653,7 @@ const isSite = (value: SimSite | SimReply): value is SimSite => 'quotas' in valu
 function usages(_request: SimRequest, params: Params, model: CloudModel): SimReply {
   const site = locationSite(model, params.loc ?? '');
   if (!isSite(site)) return site;
-  const fault = takeFault(model, site.region, 'any', ['Throttled', 'ServerError']);
+  const fault = model.takeFault('azure', site.region, 'any', ['Throttled', 'ServerError']);
   if (fault?.kind === 'Throttled') return throttledReply(fault, 'reads');
   if (fault) return serverErrorReply();
   const value = Object.entries(model.quotaUse(site)).map(([name, q]) => ({
@@ -748,7 +725,9 @@ function skus(request: SimRequest, _params: Params, model: CloudModel): SimReply
   } else {
     sites = [...model.sites.values()].filter((s) => s.cloud === 'azure' && !s.down);
   }
-  const fault = sites[0] ? takeFault(model, sites[0].region, 'any', ['Throttled', 'ServerError']) : undefined;
+  const fault = sites[0]
+    ? model.takeFault('azure', sites[0].region, 'any', ['Throttled', 'ServerError'])
+    : undefined;
   if (fault?.kind === 'Throttled') return throttledReply(fault, 'reads');
   if (fault) return serverErrorReply();
   return { status: 200, body: { value: sites.flatMap((site) => skuEntries(model, site)) } };

@@ -121,13 +121,21 @@ export class CloudModel {
     return added;
   }
 
-  /** The first matching fault for an operation in a site, consumed once if it has a count. */
-  takeFault(cloud: SimCloud, region: string, operation: Fault['operation']): Fault | undefined {
+  /**
+   * The first fault for an operation in a site (of one of `kinds`, when given), used up once if it has a count.
+   */
+  takeFault(
+    cloud: SimCloud,
+    region: string,
+    operation: Fault['operation'],
+    kinds?: readonly FaultKind[],
+  ): Fault | undefined {
     const index = this.faults.findIndex(
       (f) =>
         f.cloud === cloud &&
         f.region.toLowerCase() === region.toLowerCase() &&
-        (f.operation === operation || f.operation === 'any'),
+        (f.operation === operation || f.operation === 'any') &&
+        (!kinds || kinds.includes(f.kind)),
     );
     if (index < 0) return undefined;
     const fault = this.faults[index] as Fault;

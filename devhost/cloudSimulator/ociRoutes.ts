@@ -113,29 +113,6 @@ function header(request: SimRequest, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** The first fault of one of `kinds` for the operation in the region, used up once if it has a count. */
-function takeFault(
-  model: CloudModel,
-  region: string,
-  operation: Fault['operation'],
-  kinds: FaultKind[],
-): Fault | undefined {
-  const index = model.faults.findIndex(
-    (f) =>
-      f.cloud === 'oci' &&
-      f.region.toLowerCase() === region.toLowerCase() &&
-      (f.operation === operation || f.operation === 'any') &&
-      kinds.includes(f.kind),
-  );
-  if (index < 0) return undefined;
-  const fault = model.faults[index] as Fault;
-  if (fault.remaining !== undefined) {
-    fault.remaining -= 1;
-    if (fault.remaining <= 0) model.faults.splice(index, 1);
-  }
-  return fault;
-}
-
 /** Applies the faults of an operation: a reply to send instead, or the extra transition time of a Slow fault. */
 function applyFaults(
   model: CloudModel,
@@ -144,7 +121,7 @@ function applyFaults(
   kinds: FaultKind[],
   scope: string,
 ): { reply?: SimReply; extraMs: number } {
-  const fault = takeFault(model, region, operation, kinds);
+  const fault = model.takeFault('oci', region, operation, kinds);
   if (!fault) return { extraMs: 0 };
   switch (fault.kind) {
     case 'Throttled':
