@@ -143,7 +143,12 @@ export async function agentArbitrateHandler(
   const client = df.getClient(invocation);
   const instanceId = arbitrationInstanceId(clusterId, epoch);
   const existing = await client.getStatus(instanceId).catch(() => undefined);
-  if (!existing) {
+  // A failed or terminated arbitration of this epoch (activities out of retries) is started afresh: its decision
+  // was never made, and the witness record reconciles anything half-done.
+  const finishedWithoutDecision =
+    existing?.runtimeStatus === df.OrchestrationRuntimeStatus.Failed ||
+    existing?.runtimeStatus === df.OrchestrationRuntimeStatus.Terminated;
+  if (!existing || finishedWithoutDecision) {
     const input: ArbitrationOrchestrationInput = {
       clusterId,
       epoch,
@@ -161,7 +166,7 @@ export async function agentArbitrateHandler(
     checks: parsed.data.checks,
     at: new Date(services.now()).toISOString(),
   };
-  if (existing?.runtimeStatus !== df.OrchestrationRuntimeStatus.Completed) {
+  if (!existing || existing.runtimeStatus !== df.OrchestrationRuntimeStatus.Completed) {
     await client.raiseEvent(instanceId, EventNames.arbitrationVote, vote);
   }
   const decision = await awaitDecision(client, instanceId, WAIT_MS);

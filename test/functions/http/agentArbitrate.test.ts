@@ -98,3 +98,32 @@ it('refuses a replayed arbitration request and a malformed one', async () => {
   expect((await ask('ase-2', 50, { epoch: 0 })).status).toBe(422);
   expect((await ask('ase-2', 51, { epoch: 9 })).json.error.code).toBe('EpochAhead');
 });
+
+it('starts a terminated arbitration of the same epoch afresh instead of answering from it forever', async () => {
+  const status = (await request(`${cp.host.url}/api/v1/clusters/pair/status`, { key: cp.functionKey })).json;
+  const epoch = status.epoch as number;
+  const code = cp.host.keys.systemKeys.durabletask_extension;
+  const api = `${cp.host.url}/runtime/webhooks/durabletask`;
+  const started = await request(
+    `${api}/orchestrators/arbitrationOrchestrator/arbitrate-pair-${epoch}?code=${code}`,
+    {
+      method: 'POST',
+      body: { clusterId: 'pair', epoch, windowMs: 600_000 },
+    },
+  );
+  expect(started.status).toBe(202);
+  await request(`${api}/instances/arbitrate-pair-${epoch}/terminate?reason=stuck&code=${code}`, {
+    method: 'POST',
+  });
+  const deadline = Date.now() + 10_000;
+  while (
+    (await request(`${api}/instances/arbitrate-pair-${epoch}?code=${code}`)).json.runtimeStatus !==
+    'Terminated'
+  ) {
+    if (Date.now() > deadline) throw new Error('the arbitration was not terminated');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const answer = await ask('ase-2', 300, { epoch, checks: ok });
+  expect(answer.status).toBe(200);
+  expect(answer.json).toMatchObject({ decision: expect.stringMatching(/^(won|lost)$/), epoch: epoch + 1 });
+});
