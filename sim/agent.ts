@@ -16,9 +16,15 @@ interface Lease {
 /**
  * A node agent. Heartbeats every heartbeatIntervalMs of its own clock; holds the active role only while the lease of
  * its latest granted heartbeat, timed from that heartbeat's send time on its monotonic clock, has not run out;
- * persists the highest epoch it has seen (and the epoch it was last demoted from) across crashes; acts as active at
- * random moments, checking its lease at the same instant (check and act are atomic); drops the lease the moment the
- * check fails (self-fencing). A paused agent processes nothing until it resumes.
+ * persists the highest epoch it has seen (and the highest epoch it demoted itself under) across crashes; acts as
+ * active at random moments, checking its lease at the same instant (check and act are atomic); drops the lease the
+ * moment the check fails or its lease timer fires (self-fencing). A paused agent processes nothing until it resumes.
+ *
+ * Like the product's agent (agent/agent.ts), it demotes itself under the epoch of its lease when the lease lapses,
+ * when it crashes while active (the restarted process demotes before its first heartbeat), when it drops the lease on
+ * a refusal, and when it acknowledges a demotion command; from then on it takes no grant under that epoch or an older
+ * one, and while that epoch is still the highest it has seen its heartbeats carry `demotedAtEpoch`, so a control
+ * plane that still wants it active raises the epoch (reaffirm) instead of repeating a grant it would refuse.
  */
 export class Agent {
   readonly clock: DriftingClock;
@@ -28,7 +34,10 @@ export class Agent {
   private pending: (() => void)[] = [];
   /** Persisted. */
   private highestEpoch: number;
-  /** Persisted: the agent acknowledged a demotion from this epoch; it takes no grant under it any more. */
+  /**
+   * Persisted: the highest epoch the agent demoted itself under (lease lapse, crash while active, refusal) or
+   * acknowledged a demotion from; it takes no grant under it (or older) any more.
+   */
   private demotedEpoch = 0;
   private lease: Lease | null = null;
   private seq = 0;
@@ -88,6 +97,10 @@ export class Agent {
       incarnation: this.incarnation,
       seq,
       epoch: this.highestEpoch,
+      // as the product's agent: only while the epoch it demoted under is still the highest it has seen
+      ...(this.demotedEpoch > 0 && this.demotedEpoch >= this.highestEpoch
+        ? { demotedAtEpoch: this.demotedEpoch }
+        : {}),
     });
     if (periodic) this.scheduleHeartbeat(this.world.scenario.detection.heartbeatIntervalMs);
   }
@@ -124,8 +137,11 @@ export class Agent {
     this.highestEpoch = Math.max(this.highestEpoch, message.epoch);
     if (!message.granted) {
       const refused = message.reason === 'not-active' || message.reason === 'revoked';
-      if (refused && w.scenario.dropsLeaseOnRefusal && this.lease && message.epoch >= this.lease.epoch)
+      if (refused && w.scenario.dropsLeaseOnRefusal && this.lease && message.epoch >= this.lease.epoch) {
+        // the product's agent, answered standby while active, demotes under max(answer's epoch, its role's epoch)
+        this.demoteSelf(message.epoch, `refused (${message.reason})`);
         this.drop(`refused (${message.reason})`);
+      }
       return;
     }
     if (
@@ -143,16 +159,23 @@ export class Agent {
       (message.epoch < current.epoch || (message.epoch === current.epoch && startLocal <= current.startLocal))
     )
       return; // not newer than the lease held
-    this.lease = {
+    const lease: Lease = {
       grantId: message.grantId,
       epoch: message.epoch,
       startLocal,
       sentLocal,
       leaseMs: message.leaseMs,
     };
+    this.lease = lease;
     const endLocal = w.rules.agentLeaseEndsAt(startLocal, message.leaseMs);
     const end = Number.isFinite(endLocal) ? this.clock.realAt(endLocal) : Number.POSITIVE_INFINITY;
     w.recorder.openSegment(this.id, message.grantId, message.epoch, w.now, end);
+    // the lease timer: the product's agent self-fences when its lease ends, whether or not it is acting then
+    if (Number.isFinite(end))
+      w.sched.at(
+        Math.max(end, w.now),
+        this.guarded(() => this.leaseTimer(lease)),
+      );
     if (!current || current.epoch !== message.epoch)
       w.recorder.note(
         w.now,
@@ -195,10 +218,39 @@ export class Agent {
       });
       this.scheduleAct();
     } else {
-      w.stats.selfFences++;
-      this.drop('lease ran out');
+      this.lapse(lease);
       this.acting = false;
     }
+  }
+
+  /** Fires at the real instant the lease's own check turns false (re-armed if the lease was renewed meanwhile). */
+  private leaseTimer(lease: Lease): void {
+    if (this.lease !== lease) return; // renewed (the new lease has its own timer) or already dropped
+    if (this.world.rules.agentHoldsLease(lease.startLocal, lease.leaseMs, this.localNow)) {
+      // rounding between the two clocks: look again a microsecond later
+      this.world.sched.after(
+        0.001,
+        this.guarded(() => this.leaseTimer(lease)),
+      );
+      return;
+    }
+    this.lapse(lease);
+  }
+
+  /** The lease ran out while the agent was active: it fences itself and demotes itself under the lease's epoch. */
+  private lapse(lease: Lease): void {
+    this.world.stats.selfFences++;
+    this.demoteSelf(lease.epoch, 'lease ran out');
+    this.drop('lease ran out');
+  }
+
+  /** Takes no grant under `epoch` (or older) any more; persisted. */
+  private demoteSelf(epoch: number, why: string): void {
+    if (epoch <= this.demotedEpoch) return;
+    const w = this.world;
+    this.demotedEpoch = epoch;
+    w.stats.selfDemotions++;
+    w.recorder.note(w.now, this.id, `demotes itself under e${epoch}: ${why}`);
   }
 
   private drop(why: string): void {
@@ -222,6 +274,8 @@ export class Agent {
   crash(downMs: number, why: string): void {
     if (!this.alive) return;
     const w = this.world;
+    // stopped while active: the restarted process demotes under that epoch before its first heartbeat
+    if (this.lease) this.demoteSelf(this.lease.epoch, `${why} while active`);
     this.drop(why);
     this.alive = false;
     this.paused = false;

@@ -175,7 +175,10 @@ function checkStoreHistory(commits: readonly Commit[], add: (v: Violation) => vo
       fail(`the active changed ${prev.activeNodeId}→${next.activeNodeId} without a higher epoch`);
     if (c.kind === 'promote' && !(next.epoch > prev.epoch && prev.revoked))
       fail('a promotion must follow a committed revocation and raise the epoch');
-    if (c.kind === 'reaffirm' && !(next.epoch > prev.epoch && next.activeNodeId === prev.activeNodeId))
+    if (
+      (c.kind === 'reaffirm' || c.kind === 'reaffirm-grant') &&
+      !(next.epoch > prev.epoch && next.activeNodeId === prev.activeNodeId)
+    )
       fail('a reaffirmation must keep the active and raise the epoch');
     if (prev.revoked && next.epoch === prev.epoch) {
       if (!next.revoked) fail('un-revoked an epoch');
@@ -200,7 +203,7 @@ function checkActionEpochs(
   const grants = new Map<number, Commit>();
   const promotions: Commit[] = [];
   for (const c of commits) {
-    if (c.kind === 'grant') grants.set(c.version, c);
+    if (c.kind === 'grant' || c.kind === 'reaffirm-grant') grants.set(c.version, c);
     if (c.kind === 'promote') promotions.push(c);
   }
   const promotedUpTo: number[] = [];

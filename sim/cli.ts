@@ -100,7 +100,14 @@ function describe(r: SimResult): string {
 function main(): void {
   const options = parseArgs(process.argv.slice(2));
   const started = performance.now();
-  const totals = { failovers: 0, promotions: 0, actions: 0, simulatedMs: 0 };
+  const totals = {
+    failovers: 0,
+    promotions: 0,
+    actions: 0,
+    selfDemotions: 0,
+    selfDemotionReaffirms: 0,
+    simulatedMs: 0,
+  };
   let violating = 0;
   let reported = 0;
   for (let seed = options.from; seed < options.from + options.seeds; seed++) {
@@ -114,6 +121,8 @@ function main(): void {
     totals.failovers += result.stats.revokes;
     totals.promotions += result.stats.promotions;
     totals.actions += result.stats.actions;
+    totals.selfDemotions += result.stats.selfDemotions;
+    totals.selfDemotionReaffirms += result.stats.selfDemotionReaffirms;
     totals.simulatedMs += result.simulatedMs;
     if (options.verbose) {
       console.log(`seed ${seed}: ${describe(result)}`);
@@ -137,6 +146,8 @@ function main(): void {
     failovers: totals.failovers,
     promotions: totals.promotions,
     actions: totals.actions,
+    selfDemotions: totals.selfDemotions,
+    selfDemotionReaffirms: totals.selfDemotionReaffirms,
     simulatedHours: Number((totals.simulatedMs / 3_600_000).toFixed(2)),
     wallMs: Math.round(performance.now() - started),
     ...(options.brokenRule ? { brokenRule: options.brokenRule } : {}),

@@ -29,10 +29,11 @@ interface FailoverOp {
 }
 
 /**
- * One control-plane instance: the heartbeat handler (grantLease + If-Match), the failure detector (detectFailure on
- * the heartbeat table), failover orchestrations (revoke, fence, wait for mayPromote, promote: each write If-Match)
- * and arbitration (arbitrate → reaffirm or failover). Several instances share the store and race; a crash loses an
- * instance's memory (its running operation), never the store. Times are the control plane's clock.
+ * One control-plane instance: the heartbeat handler (grantLease + If-Match; reaffirm first when the active says it
+ * demoted itself under the current epoch), the failure detector (detectFailure on the heartbeat table), failover
+ * orchestrations (revoke, fence, wait for mayPromote, promote: each write If-Match) and arbitration (arbitrate →
+ * reaffirm or failover). Several instances share the store and race; a crash loses an instance's memory (its running
+ * operation), never the store. Times are the control plane's clock.
  */
 export class ControllerInstance {
   alive = true;
@@ -123,8 +124,9 @@ export class ControllerInstance {
 
   private noteCommit(kind: CommitKind, by: string, s: ClusterState, version: number): void {
     const w = this.world;
+    if (kind === 'grant' || kind === 'reaffirm-grant') w.stats.grants++;
+    if (kind === 'reaffirm-grant') w.stats.selfDemotionReaffirms++;
     if (kind === 'grant') {
-      w.stats.grants++;
       w.recorder.detail(
         w.now,
         'store',
@@ -181,7 +183,20 @@ export class ControllerInstance {
     const attempt = (n: number) =>
       this.read(
         (v) => {
-          const decision = w.rules.grantLease(v.state, m.node, m.epoch, now, leaseMs);
+          const s = v.state;
+          // As heartbeatService#asActive: the active (unrevoked) demoted itself under the current epoch and refuses
+          // grants under it, so it is kept active under a new epoch (reaffirm: the same node, so no other node's lease
+          // is involved) and granted under that, in the same If-Match write.
+          const reaffirming =
+            s.activeNodeId === m.node &&
+            !s.revoked &&
+            m.demotedAtEpoch !== undefined &&
+            m.demotedAtEpoch >= s.epoch &&
+            m.epoch <= s.epoch;
+          const base = reaffirming
+            ? w.rules.reaffirm(s, now, `${m.node} demoted itself under epoch ${s.epoch}; active again`)
+            : s;
+          const decision = w.rules.grantLease(base, m.node, m.epoch, now, leaseMs);
           const answer = (granted: boolean, epoch: number, grantId: number, reason: string) =>
             w.toAgent(m.node, {
               type: 'heartbeat-response',
@@ -197,7 +212,8 @@ export class ControllerInstance {
             answer(false, v.state.epoch, 0, decision.reason);
             return;
           }
-          this.write(v.etag, decision.state, 'grant', m.node, (version) => {
+          const kind = reaffirming ? 'reaffirm-grant' : 'grant';
+          this.write(v.etag, decision.state, kind, m.node, (version) => {
             if (version !== null) answer(true, decision.state.epoch, version, 'granted');
             else if (n < 2) attempt(n + 1);
             // else: no answer (a 503); the agent's lease simply runs out

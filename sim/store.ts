@@ -1,6 +1,7 @@
 import type { ClusterState } from '../shared/domain/clusterState';
 
-export type CommitKind = 'declare' | 'grant' | 'revoke' | 'fence' | 'promote' | 'reaffirm';
+/** `reaffirm-grant`: the heartbeat handler's one write that reaffirms the active under a new epoch and grants it. */
+export type CommitKind = 'declare' | 'grant' | 'reaffirm-grant' | 'revoke' | 'fence' | 'promote' | 'reaffirm';
 
 /** One successful write of the cluster-state entity, in simulated real time. */
 export interface Commit {

@@ -11,7 +11,15 @@ import { Recorder } from './trace';
 
 /** Agent → control plane. */
 export type UpMessage =
-  | { type: 'heartbeat'; node: string; incarnation: number; seq: number; epoch: number }
+  | {
+      type: 'heartbeat';
+      node: string;
+      incarnation: number;
+      seq: number;
+      epoch: number;
+      /** The epoch the agent demoted itself under, while it is still the highest it has seen (agent/agent.ts). */
+      demotedAtEpoch?: number;
+    }
   | { type: 'arbitrate'; node: string; epoch: number; checks: HealthCheck[] }
   | { type: 'demote-ack'; node: string; epoch: number; opId: number; instance: number };
 
@@ -37,7 +45,10 @@ export interface Stats {
   grants: number;
   revokes: number;
   promotions: number;
+  /** Reaffirmations by arbitration (the active won). */
   reaffirms: number;
+  /** Reaffirm + grant commits of the heartbeat handler: the active demoted itself under the current epoch. */
+  selfDemotionReaffirms: number;
   fencesConfirmed: number;
   failoverOps: number;
   opsByTrigger: Record<string, number>;
@@ -59,6 +70,8 @@ export interface Stats {
   messagesLongDelayed: number;
   staleGrantsRefused: number;
   selfFences: number;
+  /** Agents demoting themselves under a new epoch: lease lapse, crash while active, refusal. */
+  selfDemotions: number;
   demotesAcked: number;
   flappingGuardBlocks: number;
   witnessBusy: number;
@@ -76,6 +89,7 @@ export function emptyStats(): Stats {
     revokes: 0,
     promotions: 0,
     reaffirms: 0,
+    selfDemotionReaffirms: 0,
     fencesConfirmed: 0,
     failoverOps: 0,
     opsByTrigger: {},
@@ -97,6 +111,7 @@ export function emptyStats(): Stats {
     messagesLongDelayed: 0,
     staleGrantsRefused: 0,
     selfFences: 0,
+    selfDemotions: 0,
     demotesAcked: 0,
     flappingGuardBlocks: 0,
     witnessBusy: 0,

@@ -191,14 +191,15 @@ export class HeartbeatService {
     if (record.seq <= last.seq) return replayed(record.seq, last.seq);
     // The active demoted itself under the current epoch (its lease lapsed) and refuses grants under it: keep it
     // active under a new epoch — the same node, so no other node's lease is involved — and grant under that.
-    const base =
-      demotedAt !== undefined && demotedAt >= state.epoch
-        ? reaffirm(
-            state,
-            record.receivedAt,
-            `${record.nodeId} demoted itself under epoch ${state.epoch}; active again`,
-          )
-        : state;
+    // An epoch ahead of the store is refused before anything else (a raised epoch must not make it look current).
+    const raise = demotedAt !== undefined && demotedAt >= state.epoch && record.epoch <= state.epoch;
+    const base = raise
+      ? reaffirm(
+          state,
+          record.receivedAt,
+          `${record.nodeId} demoted itself under epoch ${state.epoch}; active again`,
+        )
+      : state;
     const decision = grantLease(
       base,
       record.nodeId,

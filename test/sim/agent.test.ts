@@ -70,6 +70,76 @@ describe('the agent', () => {
     expect(agent.holdsLease).toBe(true);
   });
 
+  it('demotes itself under its epoch when its lease lapses: says so in its heartbeats, refuses grants under it', () => {
+    const { world, agent, sent, sentAt } = granted(10, 3);
+    const heartbeats = () =>
+      sent.flatMap((s) => (s.message.type === 'heartbeat' ? [{ at: s.at, message: s.message }] : []));
+    // no answer to any later heartbeat: the lease lapses at its end, acting or not (the lease timer)
+    world.sched.runUntil(sentAt + LEASE + 1);
+    expect(agent.holdsLease).toBe(false);
+    expect(world.stats).toMatchObject({ selfFences: 1, selfDemotions: 1 });
+    world.sched.runUntil(sentAt + LEASE + 2 * world.scenario.detection.heartbeatIntervalMs);
+    const before = heartbeats().filter((h) => h.at < sentAt + LEASE);
+    const after = heartbeats().filter((h) => h.at > sentAt + LEASE);
+    expect(before.length).toBeGreaterThan(1);
+    expect(after.length).toBeGreaterThan(0);
+    for (const h of before) expect(h.message.demotedAtEpoch).toBeUndefined();
+    for (const h of after) expect(h.message).toMatchObject({ epoch: 3, demotedAtEpoch: 3 });
+    // a grant under the epoch it demoted under is refused, even for a heartbeat that said so
+    const last = (after[after.length - 1] as (typeof after)[number]).message;
+    deliver(world, 'n1', grant(last.seq, 3, 20, LEASE));
+    expect(agent.holdsLease).toBe(false);
+    expect(world.stats.staleGrantsRefused).toBe(1);
+    // a grant under a higher epoch (the control plane reaffirmed it) is taken; the next heartbeat no longer says it
+    deliver(world, 'n1', grant(last.seq, 4, 21, LEASE));
+    expect(agent.holdsLease).toBe(true);
+    const taken = world.now;
+    world.sched.runUntil(taken + world.scenario.detection.heartbeatIntervalMs + 1);
+    const next = heartbeats().filter((h) => h.at > taken);
+    expect(next.length).toBeGreaterThan(0);
+    for (const h of next) {
+      expect(h.message.epoch).toBe(4);
+      expect(h.message).not.toHaveProperty('demotedAtEpoch');
+    }
+  });
+
+  it('demotes itself under its epoch when it crashes while active, and says so after the restart', () => {
+    const { world, agent, sent, sentAt } = granted(10, 2);
+    world.sched.at(sentAt + 100, () => agent.crash(200, 'crashes'));
+    world.sched.runUntil(sentAt + 400 + world.scenario.detection.heartbeatIntervalMs);
+    expect(world.stats.selfDemotions).toBe(1);
+    const after = sent.filter((s) => s.at > sentAt + 300 && s.message.type === 'heartbeat');
+    expect(after[0]?.message).toMatchObject({ incarnation: 1, epoch: 2, demotedAtEpoch: 2 });
+  });
+
+  it('says it was demoted after acknowledging a demotion command, until it sees a newer epoch', () => {
+    const { world, sent, sentAt } = granted(10, 2);
+    world.sched.at(sentAt + 100, () =>
+      deliver(world, 'n1', { type: 'demote', epoch: 2, opId: 1, instance: 0 }),
+    );
+    world.sched.runUntil(sentAt + 100 + world.scenario.detection.heartbeatIntervalMs + 1);
+    expect(world.stats.selfDemotions).toBe(0); // told to: not a self-demotion
+    const after = sent.filter((s) => s.at > sentAt + 100 && s.message.type === 'heartbeat');
+    expect(after[0]?.message).toMatchObject({ epoch: 2, demotedAtEpoch: 2 });
+    const seq = after[0]?.message.type === 'heartbeat' ? after[0].message.seq : 0;
+    // a refusal under a newer epoch (another node was promoted): the flag goes
+    deliver(world, 'n1', {
+      type: 'heartbeat-response',
+      incarnation: 0,
+      seq,
+      granted: false,
+      epoch: 3,
+      leaseMs: LEASE,
+      grantId: 0,
+      reason: 'not-active',
+    });
+    const at = world.now;
+    world.sched.runUntil(at + world.scenario.detection.heartbeatIntervalMs + 1);
+    const later = sent.filter((s) => s.at > at && s.message.type === 'heartbeat');
+    expect(later[0]?.message).toMatchObject({ epoch: 3 });
+    expect(later[0]?.message).not.toHaveProperty('demotedAtEpoch');
+  });
+
   it('refuses a demotion under an older epoch than it has seen', () => {
     const { world, agent, sent, sentAt } = granted(10, 3);
     world.sched.at(sentAt + 100, () =>

@@ -168,6 +168,29 @@ describe('checkInvariants', () => {
       ).toEqual([]);
     });
 
+    it("takes the heartbeat handler's reaffirm + grant as a grant, and holds it to the reaffirmation rule", () => {
+      const commits = history(
+        [0, 'grant', 'a', { leaseExpiresAt: 1000 }],
+        [900, 'reaffirm-grant', 'a', { epoch: 2, leaseExpiresAt: 1900 }],
+      );
+      const ok = checkInvariants({
+        commits,
+        segments: [segment('a', 1, 2, 10, 950), segment('a', 2, 3, 1000, 1850)],
+        actions: [action('a', 1, 2, 500), action('a', 2, 3, 1100, 850)],
+      });
+      expect(ok.violations).toEqual([]);
+      expect(
+        check(
+          [0, 'grant', 'a', { leaseExpiresAt: 1000 }],
+          [10, 'reaffirm-grant', 'b', { epoch: 2, activeNodeId: 'b' }],
+          [20, 'reaffirm-grant', 'b', { leaseExpiresAt: 2000 }],
+        ),
+      ).toEqual([
+        expect.stringMatching(/reaffirmation must keep the active and raise the epoch/),
+        expect.stringMatching(/reaffirmation must keep the active and raise the epoch/),
+      ]);
+    });
+
     it('refuses a grant after the revocation of its epoch', () => {
       expect(
         check(

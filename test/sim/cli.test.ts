@@ -29,6 +29,8 @@ describe('sim/cli', () => {
       failovers: expect.any(Number),
       promotions: expect.any(Number),
       actions: expect.any(Number),
+      selfDemotions: expect.any(Number),
+      selfDemotionReaffirms: expect.any(Number),
       simulatedHours: expect.any(Number),
       wallMs: expect.any(Number),
     });

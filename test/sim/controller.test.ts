@@ -1,6 +1,7 @@
 import { checkInvariants } from '../../sim/checker';
 import { correctRules } from '../../sim/rules';
 import { createWorld } from '../../sim/simulation';
+import type { UpMessage } from '../../sim/world';
 import { quietScenario } from './helpers';
 
 /** A fault-free world, started: the test adds the one fault or trigger it is about. */
@@ -66,13 +67,81 @@ describe('the control plane', () => {
 
   it('switches over on request by demoting the active first (make-active)', () => {
     const world = running();
+    const heartbeats: Extract<UpMessage, { type: 'heartbeat' }>[] = [];
+    const send = world.toControlPlane.bind(world);
+    world.toControlPlane = (message) => {
+      if (message.type === 'heartbeat') heartbeats.push(message);
+      send(message);
+    };
     world.sched.runUntil(2000);
     world.controllers[0]?.trigger('make-active', 'n2');
     world.sched.runUntil(6000);
     const kinds = world.store.commits.filter((c) => c.kind !== 'grant').map((c) => c.kind);
+    // n1, demoted under the revoked epoch 1, says so in its heartbeats: a revoked epoch is not reaffirmed
     expect(kinds).toEqual(['declare', 'revoke', 'fence', 'promote']);
+    expect(heartbeats).toContainEqual(expect.objectContaining({ node: 'n1', epoch: 1, demotedAtEpoch: 1 }));
     expect(world.stats.demotesAcked).toBeGreaterThan(0);
     expect(world.agents.get('n2')?.holdsLease).toBe(true);
     expect(check(world).violations).toEqual([]);
+  });
+
+  it('reaffirms an active that demoted itself under the current epoch, and grants it under the new one', () => {
+    const world = running();
+    const { leaseMs, heartbeatIntervalMs } = world.scenario.detection;
+    // its answers are lost (its heartbeats still arrive, so no failover starts) until its lease has lapsed
+    world.sched.at(3000, () => world.partition('n1', false, true, leaseMs + 2 * heartbeatIntervalMs));
+    world.sched.runUntil(3000 + 2 * leaseMs + 4 * heartbeatIntervalMs);
+    expect(world.stats.selfDemotions).toBe(1);
+    const reaffirms = world.store.commits.filter((c) => c.kind === 'reaffirm-grant');
+    expect(reaffirms).toHaveLength(1);
+    const [r] = reaffirms;
+    expect(r?.prev).toMatchObject({ epoch: 1, activeNodeId: 'n1', revoked: false });
+    expect(r?.state).toMatchObject({ epoch: 2, activeNodeId: 'n1', revoked: false });
+    expect(r?.by).toBe('n1');
+    expect(r?.state.leaseExpiresAt).toBeGreaterThan(r?.prev.leaseExpiresAt ?? Infinity);
+    expect(world.store.commits.filter((c) => c.kind !== 'grant' && c.kind !== 'reaffirm-grant')).toHaveLength(
+      1,
+    );
+    expect(world.agents.get('n1')?.holdsLease).toBe(true);
+    const last = world.recorder.actions[world.recorder.actions.length - 1];
+    expect(last).toMatchObject({ node: 'n1', epoch: 2 });
+    expect(world.stats.staleGrantsRefused).toBe(0);
+    expect(check(world).violations).toEqual([]);
+  });
+
+  it('reaffirms only for the unrevoked active, and only when the epoch it demoted under is current', () => {
+    const world = createWorld(quietScenario(), correctRules); // not started: the test sends the heartbeats
+    const cp = world.controllers[0];
+    let seq = 0;
+    const beat = (node: string, epoch: number, demotedAtEpoch?: number) => {
+      cp?.receive({
+        type: 'heartbeat',
+        node,
+        incarnation: 0,
+        seq: ++seq,
+        epoch,
+        ...(demotedAtEpoch === undefined ? {} : { demotedAtEpoch }),
+      });
+      world.sched.runUntil(world.now + 100);
+      const c = world.store.commits[world.store.commits.length - 1];
+      return c ? `${c.kind} e${c.state.epoch} ${c.state.activeNodeId}` : '';
+    };
+    expect(beat('n1', 1)).toBe('grant e1 n1');
+    expect(beat('n2', 1, 1)).toBe('grant e1 n1'); // not the active: nothing written
+    expect(beat('n1', 1, 0)).toBe('grant e1 n1'); // demoted under an older epoch
+    expect(beat('n1', 1, 1)).toBe('reaffirm-grant e2 n1');
+    expect(beat('n1', 1, 1)).toBe('grant e2 n1'); // a duplicate: the epoch has moved on
+    expect(beat('n1', 2, 2)).toBe('reaffirm-grant e3 n1');
+    expect(beat('n1', 5, 5)).toBe('reaffirm-grant e3 n1'); // ahead of the state: refused, nothing written
+    world.controllers[0]?.trigger('webhook', null);
+    world.sched.runUntil(world.now + 20);
+    expect(world.store.current).toMatchObject({ epoch: 3, revoked: true });
+    const revokedAt = world.store.commits.length;
+    beat('n1', 3, 3); // revoked: no reaffirmation, no grant
+    const since = world.store.commits.slice(revokedAt).map((c) => c.kind);
+    expect(since).not.toContain('reaffirm-grant');
+    expect(since).not.toContain('grant');
+    expect(world.store.current.epoch).toBe(3);
+    expect(world.stats.selfDemotionReaffirms).toBe(2);
   });
 });

@@ -16,7 +16,10 @@ interface Expectation {
 
 const EXPECTED: Record<BrokenRule, Expectation> = {
   'promote-without-waiting': { kind: 'lease-outlives-promotion', within: 200, overlapWithin: 200 },
-  'grant-after-revoke': { kind: 'store-history', within: 200, overlapWithin: 500 },
+  // agents that restart while active demote themselves under that epoch (as the product's agent does), so a power-off
+  // no longer hands the old active the revoked epoch's grants; the overlap needs a rarer schedule (first: seed 2460,
+  // an agent restarted under e11 taking a grant of the revoked e12 it was reaffirmed under while it was down)
+  'grant-after-revoke': { kind: 'store-history', within: 200, overlapWithin: 2500 },
   'agent-ignores-lease': { kind: 'action-outside-lease', within: 200, overlapWithin: 200 },
   'lease-from-receipt': { kind: 'action-outside-lease', within: 200, overlapWithin: 200 },
   'no-if-match': { kind: 'store-history', within: 200, overlapWithin: 200 },

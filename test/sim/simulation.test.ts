@@ -100,6 +100,14 @@ describe(`the safety invariant over ${SEEDS} seeded schedules`, () => {
     expect(t.reaffirms).toBeGreaterThan(SEEDS / 2);
     expect(t.actions).toBeGreaterThan(SEEDS * 100);
     expect(t.selfFences).toBeGreaterThan(SEEDS);
+  });
+
+  it('exercised agents demoting themselves and the control plane reaffirming them under a new epoch', () => {
+    const t = result.totals;
+    expect(t.selfDemotions).toBeGreaterThan(SEEDS);
+    // heartbeatService#asActive: reaffirm + grant in one If-Match write, after the active demoted itself
+    expect(t.selfDemotionReaffirms).toBeGreaterThan(0);
+    expect(t.selfDemotionReaffirms).toBeGreaterThan(SEEDS / 4);
     for (const trigger of ['detector', 'webhook', 'make-active', 'arbitration', 'resume'])
       expect(result.triggers[trigger] ?? 0).toBeGreaterThan(SEEDS / 4);
   });

@@ -164,6 +164,9 @@ describe('POST /api/v1/agent/heartbeat', () => {
       epoch: before + 1,
       commands: [],
     });
+    // A node claiming an epoch ahead of the cluster's is refused, demoted or not.
+    const ahead = await send('head-a', 103, heartbeat('active', before + 2, { demotedAtEpoch: before + 2 }));
+    expect(ahead).toMatchObject({ status: 409, json: { error: { code: 'EpochAhead' } } });
     // A standby's demotion changes nothing.
     expect(
       (await send('head-b', 102, heartbeat('standby', before + 1, { demotedAtEpoch: before + 1 }))).json,
