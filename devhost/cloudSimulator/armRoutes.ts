@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { CloudModel, Fault, OperationRecord, SimSite, SimSize, SimVm } from './cloudModel';
+import type { CloudModel, Fault, FaultKind, OperationRecord, SimSite, SimSize, SimVm } from './cloudModel';
 import {
   addScaleSetInstance,
   armActions,
@@ -17,6 +17,17 @@ import {
   type ArmScaleSet,
 } from './armResources';
 import { downReply, SimBadRequest, type SimReply, type SimRequest, type SimRoute } from './simRoute';
+
+/** Faults an operation that places a VM (start, create, scale out) can meet. */
+const ALLOCATING_FAULTS: readonly FaultKind[] = [
+  'Throttled',
+  'ServerError',
+  'QuotaExceeded',
+  'SkuNotAvailable',
+  'AllocationFailed',
+  'ZonalAllocationFailed',
+  'Slow',
+];
 
 /**
  * The subset of the Azure Resource Manager compute API that `AzureComputeProvider` calls through the real
@@ -301,17 +312,7 @@ function powerAction(action: PowerAction) {
       'azure',
       vm.region,
       action === 'start' ? 'start' : 'stop',
-      action === 'start'
-        ? [
-            'Throttled',
-            'ServerError',
-            'QuotaExceeded',
-            'SkuNotAvailable',
-            'AllocationFailed',
-            'ZonalAllocationFailed',
-            'Slow',
-          ]
-        : ['Throttled', 'ServerError', 'Slow'],
+      action === 'start' ? ALLOCATING_FAULTS : ['Throttled', 'ServerError', 'Slow'],
     );
     if (fault?.kind === 'Throttled') return throttledReply(fault, 'writes');
     if (fault?.kind === 'ServerError') return serverErrorReply();
@@ -498,15 +499,7 @@ function updateScaleSet(request: SimRequest, params: Params, model: CloudModel):
   let error: { code: string; message: string } | undefined;
 
   if (delta > 0) {
-    const fault = model.takeFault('azure', scaleSet.region, 'create', [
-      'Throttled',
-      'ServerError',
-      'QuotaExceeded',
-      'SkuNotAvailable',
-      'AllocationFailed',
-      'ZonalAllocationFailed',
-      'Slow',
-    ]);
+    const fault = model.takeFault('azure', scaleSet.region, 'create', ALLOCATING_FAULTS);
     if (fault?.kind === 'Throttled') return throttledReply(fault, 'writes');
     if (fault?.kind === 'ServerError') return serverErrorReply();
     if (fault?.kind === 'QuotaExceeded') return quotaReply(site, faultShortfall(model, site, size, delta));

@@ -3,7 +3,7 @@ import * as df from 'durable-functions';
 import { z } from 'zod';
 import { arbitrationInstanceId, EventNames, FunctionNames } from '../../shared/constants/functionNames';
 import type { ArbitrationDecision, ArbitrationVote } from '../../shared/control/arbitration';
-import { checkSchema } from '../../shared/control/agentRequests';
+import { checkSchema, parseAgentBody } from '../../shared/control/agentRequests';
 import type { ArbitrationOrchestrationInput } from '../../orchestrations/arbitration';
 import { idParam, jsonError, withErrorPolicy } from './httpResponses';
 import { agentContext, readSignedRequest } from './agentHttp';
@@ -96,49 +96,24 @@ export async function agentArbitrateHandler(
   const context = await agentContext();
   const signed = await readSignedRequest(request, context);
   if (!signed.ok) return signed.response;
-  const { clusterId, nodeId, seq } = signed.verified;
-  let json: unknown;
-  try {
-    json = JSON.parse(signed.body.toString('utf8'));
-  } catch {
-    return jsonError(422, 'InvalidJson', 'the arbitration request body is not JSON');
-  }
-  const parsed = arbitrateBodySchema.safeParse(json);
-  if (!parsed.success)
-    return jsonError(422, 'InvalidArbitrationRequest', 'the arbitration request is invalid', {
-      problems: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-    });
+  const { clusterId, nodeId } = signed.verified;
+  const parsed = parseAgentBody(signed.body, arbitrateBodySchema, 'arbitration request');
+  if (!parsed.ok) return { status: parsed.reply.status, jsonBody: parsed.reply.body };
   const { services } = context;
   const document = await context.directory.document(clusterId);
   const state = await services.clusters.getState(clusterId);
   if (!document || !state) return jsonError(403, 'NodeNotInCluster', `cluster ${clusterId} is not declared`);
-  const last = await services.heartbeats.get(clusterId, nodeId);
-  const lastSeq = Math.max(
-    last?.record.seq ?? 0,
-    state.state.activeHeartbeat?.nodeId === nodeId ? state.state.activeHeartbeat.seq : 0,
-  );
-  if (seq <= lastSeq)
-    return jsonError(409, 'ReplayedSequence', `sequence ${seq} is not above the last accepted ${lastSeq}`);
   const epoch = state.state.epoch;
-  if (parsed.data.epoch > epoch)
-    return jsonError(409, 'EpochAhead', `epoch ${parsed.data.epoch} is ahead of the cluster's ${epoch}`);
+  if (parsed.value.epoch > epoch)
+    return jsonError(409, 'EpochAhead', `epoch ${parsed.value.epoch} is ahead of the cluster's ${epoch}`);
   // Consume the sequence number (conditionally, like a heartbeat) so that the request cannot be replayed.
-  const consumed = await services.heartbeats.put(
-    last
-      ? { ...last.record, seq }
-      : {
-          clusterId,
-          nodeId,
-          seq,
-          receivedAt: services.now(),
-          role: 'standby',
-          epoch: parsed.data.epoch,
-          checks: parsed.data.checks,
-        },
-    last?.etag,
-  );
-  if (!consumed.ok)
-    return jsonError(409, 'ReplayedSequence', 'another request of this node was accepted at the same time');
+  const refused = await context.heartbeats.consumeSequence(document, signed.verified, {
+    receivedAt: services.now(),
+    role: 'standby',
+    epoch: parsed.value.epoch,
+    checks: parsed.value.checks,
+  });
+  if (refused) return { status: refused.status, jsonBody: refused.body };
 
   const client = df.getClient(invocation);
   const instanceId = arbitrationInstanceId(clusterId, epoch);
@@ -163,7 +138,7 @@ export async function agentArbitrateHandler(
   const vote: ArbitrationVote = {
     nodeId,
     priority: node?.priority ?? 100,
-    checks: parsed.data.checks,
+    checks: parsed.value.checks,
     at: new Date(services.now()).toISOString(),
   };
   if (!existing || existing.runtimeStatus !== df.OrchestrationRuntimeStatus.Completed) {

@@ -45,6 +45,43 @@ export const heartbeatBodySchema = z
 
 export type HeartbeatBody = z.infer<typeof heartbeatBodySchema>;
 
+export interface AgentReply {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** Parses a signed agent request's JSON body against `schema`; a 422 naming every problem otherwise. */
+export function parseAgentBody<T>(
+  raw: Buffer,
+  schema: z.ZodType<T, z.ZodTypeDef, unknown>,
+  what: string,
+): { ok: true; value: T } | { ok: false; reply: AgentReply } {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return {
+      ok: false,
+      reply: {
+        status: 422,
+        body: { error: { code: 'InvalidJson', message: `the ${what} body is not JSON` } },
+      },
+    };
+  }
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const problems = parsed.error.issues.map((i) => ({
+    path: i.path.join('.') || '(body)',
+    message: i.message,
+  }));
+  const code = `Invalid${what.charAt(0).toUpperCase()}${what.slice(1).replace(/ (\w)/g, (_m, c: string) => c.toUpperCase())}`;
+  return {
+    ok: false,
+    reply: { status: 422, body: { error: { code, message: `the ${what} body is invalid`, problems } } },
+  };
+}
+
 interface Cached<T> {
   value: T;
   readAt: number;

@@ -3,13 +3,9 @@ import type { ClusterDocument } from '../domain/clusterDocument';
 import { initialClusterState, type ClusterState, type NodeHeartbeat } from '../domain/clusterState';
 import { grantLease, reaffirm } from '../domain/decisions';
 import type { Services } from '../services/services';
-import { heartbeatBodySchema, type AgentDirectory } from './agentRequests';
+import { heartbeatBodySchema, parseAgentBody, type AgentDirectory, type AgentReply } from './agentRequests';
 
-export interface AgentReply {
-  status: number;
-  body: unknown;
-  headers?: Record<string, string>;
-}
+export type { AgentReply } from './agentRequests';
 
 export interface AgentCommand {
   /** Unique per command: agents run each id at most once. */
@@ -32,9 +28,6 @@ interface CachedState {
   etag: string;
   readAt: number;
 }
-
-const problemsOf = (issues: { path: (string | number)[]; message: string }[]) =>
-  issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
 
 const replayed = (seq: number, last: number): AgentReply => ({
   status: 409,
@@ -72,28 +65,8 @@ export class HeartbeatService {
   ) {}
 
   async handle(request: VerifiedRequest, rawBody: Buffer): Promise<AgentReply> {
-    let json: unknown;
-    try {
-      json = JSON.parse(rawBody.toString('utf8'));
-    } catch {
-      return {
-        status: 422,
-        body: { error: { code: 'InvalidJson', message: 'the heartbeat body is not JSON' } },
-      };
-    }
-    const parsed = heartbeatBodySchema.safeParse(json);
-    if (!parsed.success) {
-      return {
-        status: 422,
-        body: {
-          error: {
-            code: 'InvalidHeartbeat',
-            message: 'the heartbeat body is invalid',
-            problems: problemsOf(parsed.error.issues),
-          },
-        },
-      };
-    }
+    const parsed = parseAgentBody(rawBody, heartbeatBodySchema, 'heartbeat');
+    if (!parsed.ok) return parsed.reply;
     const document = await this.directory.document(request.clusterId);
     if (!document)
       return {
@@ -102,7 +75,7 @@ export class HeartbeatService {
           error: { code: 'NodeNotInCluster', message: `cluster ${request.clusterId} is not declared` },
         },
       };
-    const body = parsed.data;
+    const body = parsed.value;
     const record: NodeHeartbeat = {
       clusterId: request.clusterId,
       nodeId: request.nodeId,
@@ -123,6 +96,34 @@ export class HeartbeatService {
       if (reply !== 'conflict') return reply;
     }
     return busy(`the state of ${request.clusterId}`);
+  }
+
+  /**
+   * Accepts the sequence number of a signed request that is not a heartbeat (arbitration): it must exceed the node's
+   * last accepted one, and is recorded with one conditional write of the node's heartbeat row (created from
+   * `fallback` if the node never sent a heartbeat), so the request cannot be replayed. A reply means refused.
+   */
+  async consumeSequence(
+    document: ClusterDocument,
+    request: VerifiedRequest,
+    fallback: Omit<NodeHeartbeat, 'clusterId' | 'nodeId' | 'seq'>,
+  ): Promise<AgentReply | undefined> {
+    const { state } = await this.#state(document, false);
+    const stored = await this.services.heartbeats.get(request.clusterId, request.nodeId);
+    const asActive = state.activeHeartbeat?.nodeId === request.nodeId ? state.activeHeartbeat.seq : 0;
+    const last = Math.max(stored?.record.seq ?? 0, asActive);
+    if (request.seq <= last) return replayed(request.seq, last);
+    const record = stored
+      ? { ...stored.record, seq: request.seq }
+      : { ...fallback, clusterId: request.clusterId, nodeId: request.nodeId, seq: request.seq };
+    const write = await this.services.heartbeats.put(record, stored?.etag);
+    const key = `${request.clusterId}~${request.nodeId}`;
+    if (!write.ok) {
+      this.#rows.delete(key);
+      return replayed(request.seq, last);
+    }
+    this.#rows.set(key, { seq: request.seq, etag: write.etag });
+    return undefined;
   }
 
   /**

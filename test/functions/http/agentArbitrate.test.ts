@@ -94,7 +94,10 @@ it('grants the vote to exactly one side of a partition: the healthy active keeps
 
 it('refuses a replayed arbitration request and a malformed one', async () => {
   const replay = await ask('ase-2', 1, { epoch: 2, checks: ok });
-  expect(replay).toMatchObject({ status: 409 });
+  expect(replay).toMatchObject({
+    status: 409,
+    json: { error: { code: 'ReplayedSequence', lastAcceptedSeq: 1 } },
+  });
   expect((await ask('ase-2', 50, { epoch: 0 })).status).toBe(422);
   expect((await ask('ase-2', 51, { epoch: 9 })).json.error.code).toBe('EpochAhead');
 });
