@@ -148,6 +148,14 @@ describe('durable orchestrations through the devhost', () => {
     expect((await request(`${api}/resume?reason=done`, { method: 'POST' })).status).toBe(202);
     const status = await waitForInstance(links.statusQueryGetUri);
     expect(status).toMatchObject({ runtimeStatus: 'Completed', output: 'went:later' });
+    // Deterministic proof that it was held: the history records the event only after the resume.
+    const history = (await request(`${api}?showHistory=true`)).json.historyEvents.map(
+      (e: any) => e.EventType,
+    );
+    const at = (type: string) => history.indexOf(type);
+    expect(at('ExecutionSuspended')).toBeGreaterThan(-1);
+    expect(at('ExecutionResumed')).toBeGreaterThan(at('ExecutionSuspended'));
+    expect(at('EventRaised')).toBeGreaterThan(at('ExecutionResumed'));
   });
 
   it('fails an orchestration that calls an activity that does not exist', async () => {
