@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import { BOUNDS } from './bounds';
+import { idSchema } from './ids';
+
+/**
+ * The agent API (`/api/v1/agent/*`). Request bodies are strict: the control plane refuses unknown fields (422), so
+ * a typo is an error rather than a silently ignored field. Answers are read leniently: unknown fields are dropped,
+ * so the control plane can add fields without breaking agents already deployed. Every number is bounded
+ * (`bounds.ts`).
+ */
+
+export const roleSchema = z.enum(['active', 'standby']);
+export type Role = z.infer<typeof roleSchema>;
+
+/** An epoch: 0 before the first grant, then raised by every role change. */
+export const epochSchema = z.number().int().min(0).max(BOUNDS.epoch);
+
+/** A request sequence number as the control plane reports it (0: none accepted yet). */
+export const seqSchema = z.number().int().min(0).max(BOUNDS.seq);
+
+/** One health check's result, as heartbeats and arbitration requests carry it. */
+export const checkReportSchema = z
+  .object({
+    name: z.string().min(1).max(BOUNDS.checkName),
+    status: z.enum(['ok', 'warn', 'fail']),
+    detail: z.string().max(BOUNDS.checkDetail).optional(),
+  })
+  .strict();
+export type CheckReport = z.infer<typeof checkReportSchema>;
+
+/** One GPU as `nvidia-smi` reported it; fields it could not read are left out. */
+export const gpuReportSchema = z
+  .object({
+    index: z.number().int().min(0).max(BOUNDS.gpuIndex),
+    utilizationPercent: z.number().min(0).max(100).optional(),
+    memoryUsedMiB: z.number().min(0).max(BOUNDS.gpuMemoryMiB).optional(),
+    memoryTotalMiB: z.number().min(0).max(BOUNDS.gpuMemoryMiB).optional(),
+    eccErrors: z.number().int().min(0).max(BOUNDS.count).optional(),
+    xidErrors: z.number().int().min(0).max(BOUNDS.count).optional(),
+  })
+  .strict();
+export type GpuReport = z.infer<typeof gpuReportSchema>;
+
+/** POST /api/v1/agent/heartbeat */
+export const heartbeatBodySchema = z
+  .object({
+    role: roleSchema,
+    epoch: epochSchema,
+    checks: z.array(checkReportSchema).max(BOUNDS.checks).default([]),
+    replicationLagMs: z.number().int().min(0).max(BOUNDS.durationMs).optional(),
+    /** The node demoted itself under this epoch and will accept no grant under it (or any older one). */
+    demotedAtEpoch: epochSchema.min(1).optional(),
+    gpu: z.array(gpuReportSchema).max(BOUNDS.gpus).optional(),
+  })
+  .strict();
+export type HeartbeatBody = z.infer<typeof heartbeatBodySchema>;
+
+/** The command types agents know today; an agent ignores (and logs) a type it does not know. */
+export const AGENT_COMMAND_TYPES = ['promote', 'demote'] as const;
+
+export const agentCommandSchema = z.object({
+  /** Unique per command: agents run each id at most once. */
+  id: z.string().min(1).max(200),
+  /** One of `AGENT_COMMAND_TYPES`; a string so that a new type does not make older agents refuse the whole answer. */
+  type: z.string().min(1).max(64),
+  epoch: epochSchema,
+});
+export type AgentCommand = z.infer<typeof agentCommandSchema>;
+
+/** The heartbeat answer (200). */
+export const heartbeatReplySchema = z.object({
+  role: roleSchema,
+  epoch: epochSchema,
+  /** Only for the active: how long it may act, timed by the agent from when it sent this heartbeat. */
+  lease: z.object({ durationMs: z.number().int().positive().max(BOUNDS.durationMs) }).nullable(),
+  commands: z.array(agentCommandSchema).max(100).default([]),
+  heartbeatIntervalMs: z.number().int().min(50).max(600_000),
+});
+export type HeartbeatReply = z.infer<typeof heartbeatReplySchema>;
+
+/** POST /api/v1/agent/arbitrate */
+export const arbitrateBodySchema = z
+  .object({
+    /** The epoch the node last saw: arbitration is about the partition under this epoch. */
+    epoch: epochSchema.min(1),
+    checks: z.array(checkReportSchema).max(BOUNDS.checks).default([]),
+  })
+  .strict();
+export type ArbitrateBody = z.infer<typeof arbitrateBodySchema>;
+
+/**
+ * The arbitration answer: 200 with the decision (`fence` tells a loser to fence itself), or 202
+ * `{decision: 'pending', statusUrl}` to poll with a signed GET.
+ */
+export const arbitrationAnswerSchema = z.object({
+  decision: z.enum(['won', 'lost', 'superseded', 'pending']),
+  epoch: epochSchema.optional(),
+  role: roleSchema.optional(),
+  fence: z.boolean().optional(),
+  /** The winner, or the active node when superseded (null while the cluster has none). */
+  winner: idSchema.nullable().optional(),
+  statusUrl: z.string().max(2048).optional(),
+});
+export type ArbitrationAnswer = z.infer<typeof arbitrationAnswerSchema>;

@@ -1,0 +1,77 @@
+import { BOUNDS } from './bounds';
+import { assertId, ID_PATTERN } from './ids';
+
+/** host.json `extensions.http.routePrefix`: every function's URL path starts with it. */
+export const ROUTE_PREFIX = 'api';
+
+/**
+ * Every HTTP route of the control plane as the `route:` of its `app.http` registration (below the route prefix),
+ * with `{name}` parameters. `paths` builds the URL paths clients send.
+ */
+export const routes = {
+  health: 'health',
+  clusters: 'v1/clusters',
+  cluster: 'v1/clusters/{clusterId}',
+  clusterStatus: 'v1/clusters/{clusterId}/status',
+  nodeKey: 'v1/clusters/{clusterId}/nodes/{nodeId}/key',
+  witnessBreak: 'v1/clusters/{clusterId}/witness/break',
+  agentHeartbeat: 'v1/agent/heartbeat',
+  agentArbitrate: 'v1/agent/arbitrate',
+  agentArbitrationStatus: 'v1/agent/arbitration/{clusterId}/{epoch}',
+} as const;
+
+export type RouteName = keyof typeof routes;
+
+/** Fills a route template: every parameter must be given and be an id or a non-negative integer (no escaping). */
+export function fillRoute(template: string, params: Record<string, string | number> = {}): string {
+  const filled = template.replace(/\{(\w+)\}/g, (_m, name: string) => {
+    const value = params[name];
+    if (typeof value === 'number') {
+      if (!Number.isSafeInteger(value) || value < 0)
+        throw new RangeError(`${name} must be a non-negative integer`);
+      return String(value);
+    }
+    assertId(value, name);
+    return value;
+  });
+  return `/${ROUTE_PREFIX}/${filled}`;
+}
+
+/** URL paths (from the host's root) of the routes, for clients: `paths.agentHeartbeat()` = `/api/v1/agent/heartbeat`. */
+export const paths = {
+  health: () => fillRoute(routes.health),
+  clusters: () => fillRoute(routes.clusters),
+  cluster: (clusterId: string) => fillRoute(routes.cluster, { clusterId }),
+  clusterStatus: (clusterId: string) => fillRoute(routes.clusterStatus, { clusterId }),
+  nodeKey: (clusterId: string, nodeId: string) => fillRoute(routes.nodeKey, { clusterId, nodeId }),
+  witnessBreak: (clusterId: string) => fillRoute(routes.witnessBreak, { clusterId }),
+  agentHeartbeat: () => fillRoute(routes.agentHeartbeat),
+  agentArbitrate: () => fillRoute(routes.agentArbitrate),
+  agentArbitrationStatus: (clusterId: string, epoch: number) =>
+    fillRoute(routes.agentArbitrationStatus, { clusterId, epoch }),
+} as const satisfies Record<RouteName, (...args: never[]) => string>;
+
+const ARBITRATION_STATUS_PATH = new RegExp(
+  `/${ROUTE_PREFIX}/${routes.agentArbitrationStatus.replace('{clusterId}', '([^/]+)').replace('{epoch}', '([0-9]{1,10})')}$`,
+);
+
+/**
+ * Reads an arbitration status path (the `statusUrl` of a 202, with or without an origin before it): the cluster
+ * id and the epoch, or undefined if the path is not one. Anything before `/api/` (a proxy's prefix) is allowed.
+ */
+export function matchArbitrationStatusPath(
+  pathname: string,
+): { clusterId: string; epoch: number } | undefined {
+  const match = ARBITRATION_STATUS_PATH.exec(pathname);
+  const clusterId = match?.[1];
+  const epoch = Number(match?.[2]);
+  if (
+    !clusterId ||
+    !ID_PATTERN.test(clusterId) ||
+    !Number.isInteger(epoch) ||
+    epoch < 1 ||
+    epoch > BOUNDS.epoch
+  )
+    return undefined;
+  return { clusterId, epoch };
+}

@@ -1,0 +1,206 @@
+import {
+  arbitrateBodySchema,
+  arbitrationAnswerSchema,
+  BOUNDS,
+  errorBodySchema,
+  heartbeatBodySchema,
+  heartbeatReplySchema,
+  readErrorBody,
+} from '../../../shared/contracts';
+import { parseAgentBody } from '../../../shared/control/agentRequests';
+import { parseDocumentText } from '../../../shared/control/clusterAdmin';
+
+const heartbeat = {
+  role: 'active',
+  epoch: 3,
+  checks: [{ name: 'slurmctld', status: 'ok', detail: 'running' }],
+  replicationLagMs: 120,
+  demotedAtEpoch: 3,
+  gpu: [{ index: 0, utilizationPercent: 97.5, memoryUsedMiB: 80_000, memoryTotalMiB: 81_920, eccErrors: 0 }],
+};
+
+const issues = (result: { success: boolean; error?: { issues: { path: (string | number)[] }[] } }) =>
+  result.success ? [] : [...new Set(result.error?.issues.map((i) => i.path.join('.')))];
+
+describe('the heartbeat body', () => {
+  it('accepts what an agent sends, demotedAtEpoch, gpu and replicationLagMs included', () => {
+    expect(heartbeatBodySchema.parse(heartbeat)).toEqual(heartbeat);
+    expect(heartbeatBodySchema.parse({ role: 'standby', epoch: 0 })).toEqual({
+      role: 'standby',
+      epoch: 0,
+      checks: [],
+    });
+  });
+
+  it('refuses unknown fields, at every level', () => {
+    expect(issues(heartbeatBodySchema.safeParse({ ...heartbeat, lease: 5 }))).toEqual(['']);
+    expect(
+      issues(
+        heartbeatBodySchema.safeParse({ ...heartbeat, checks: [{ name: 'a', status: 'ok', extra: 1 }] }),
+      ),
+    ).toEqual(['checks.0']);
+    expect(
+      issues(heartbeatBodySchema.safeParse({ ...heartbeat, gpu: [{ index: 0, temperatureC: 60 }] })),
+    ).toEqual(['gpu.0']);
+  });
+
+  it.each([
+    ['epoch', { epoch: BOUNDS.epoch + 1 }],
+    ['epoch', { epoch: 1e308 }],
+    ['epoch', { epoch: Infinity }],
+    ['epoch', { epoch: -1 }],
+    ['epoch', { epoch: 1.5 }],
+    ['demotedAtEpoch', { demotedAtEpoch: 0 }],
+    ['demotedAtEpoch', { demotedAtEpoch: 2 ** 31 }],
+    ['replicationLagMs', { replicationLagMs: 2 ** 31 }],
+    ['replicationLagMs', { replicationLagMs: 1e308 }],
+    ['gpu.0.index', { gpu: [{ index: 65 }] }],
+    ['gpu.0.utilizationPercent', { gpu: [{ index: 0, utilizationPercent: 100.1 }] }],
+    ['gpu.0.memoryUsedMiB', { gpu: [{ index: 0, memoryUsedMiB: 1e308 }] }],
+    ['gpu.0.memoryTotalMiB', { gpu: [{ index: 0, memoryTotalMiB: 2 ** 24 + 1 }] }],
+    ['gpu.0.eccErrors', { gpu: [{ index: 0, eccErrors: 2 ** 31 }] }],
+    ['gpu.0.xidErrors', { gpu: [{ index: 0, xidErrors: Number.MAX_SAFE_INTEGER }] }],
+    ['gpu', { gpu: Array.from({ length: 65 }, (_v, index) => ({ index: index % 64 })) }],
+    ['checks', { checks: Array.from({ length: 33 }, () => ({ name: 'a', status: 'ok' })) }],
+    ['checks.0.name', { checks: [{ name: 'n'.repeat(65), status: 'ok' }] }],
+    ['checks.0.detail', { checks: [{ name: 'a', status: 'ok', detail: 'd'.repeat(501) }] }],
+  ])('bounds %s', (path, change) => {
+    expect(issues(heartbeatBodySchema.safeParse({ ...heartbeat, ...change }))).toEqual([path]);
+  });
+
+  it('accepts the bounds themselves', () => {
+    const edge = {
+      ...heartbeat,
+      epoch: BOUNDS.epoch,
+      demotedAtEpoch: BOUNDS.epoch,
+      replicationLagMs: BOUNDS.durationMs,
+      gpu: [{ index: 64, memoryUsedMiB: 2 ** 24, eccErrors: 2 ** 31 - 1, xidErrors: 2 ** 31 - 1 }],
+    };
+    expect(heartbeatBodySchema.safeParse(edge).success).toBe(true);
+  });
+});
+
+describe('parseAgentBody', () => {
+  const parse = (text: string) => parseAgentBody(Buffer.from(text), heartbeatBodySchema, 'heartbeat');
+
+  it('refuses a duplicate key with 422 naming it, before the schema sees the body', () => {
+    expect(parse('{"role": "standby", "epoch": 1, "role": "active"}')).toEqual({
+      ok: false,
+      reply: {
+        status: 422,
+        body: {
+          error: {
+            code: 'InvalidJson',
+            message: 'the heartbeat body is not valid JSON: duplicate key "role" at $.role',
+            path: '$.role',
+          },
+        },
+      },
+    });
+  });
+
+  it('refuses a number beyond a double (Infinity) rather than storing null', () => {
+    expect(parse('{"role": "standby", "epoch": 1, "replicationLagMs": 1e999}')).toMatchObject({
+      ok: false,
+      reply: { status: 422, body: { error: { code: 'InvalidJson', path: '$.replicationLagMs' } } },
+    });
+  });
+
+  it('keeps its answers for text that is not JSON and for an invalid body', () => {
+    expect(parse('{')).toEqual({
+      ok: false,
+      reply: {
+        status: 422,
+        body: { error: { code: 'InvalidJson', message: 'the heartbeat body is not JSON' } },
+      },
+    });
+    expect(parse('{"role": "standby", "epoch": 1e308}')).toMatchObject({
+      ok: false,
+      reply: { status: 422, body: { error: { code: 'InvalidHeartbeat', problems: [{ path: 'epoch' }] } } },
+    });
+    expect(parse('{"role": "standby", "epoch": 1}')).toEqual({
+      ok: true,
+      value: { role: 'standby', epoch: 1, checks: [] },
+    });
+  });
+});
+
+describe('the cluster document body (admin)', () => {
+  it('refuses a duplicate JSON key, naming it', () => {
+    expect(parseDocumentText('{"id": "a", "nodes": [], "id": "b"}', 'application/json')).toEqual({
+      ok: false,
+      message: 'the body is not valid JSON: duplicate key "id" at $.id',
+    });
+  });
+
+  it('refuses a duplicate YAML key too', () => {
+    expect(parseDocumentText('id: a\nkind: active-passive\nid: b\n', 'application/yaml')).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/not valid YAML.*unique/i),
+    });
+  });
+});
+
+describe('the arbitration request', () => {
+  it('needs an epoch from 1 to 2^31 - 1 and known fields only', () => {
+    expect(arbitrateBodySchema.parse({ epoch: 1 })).toEqual({ epoch: 1, checks: [] });
+    expect(issues(arbitrateBodySchema.safeParse({ epoch: 0 }))).toEqual(['epoch']);
+    expect(issues(arbitrateBodySchema.safeParse({ epoch: 2 ** 31 }))).toEqual(['epoch']);
+    expect(issues(arbitrateBodySchema.safeParse({ epoch: 1, vote: 'me' }))).toEqual(['']);
+  });
+});
+
+describe('the answers, read leniently', () => {
+  const reply = {
+    role: 'active',
+    epoch: 2,
+    lease: { durationMs: 4000 },
+    commands: [{ id: 'promote-2', type: 'promote', epoch: 2 }],
+    heartbeatIntervalMs: 1000,
+  };
+
+  it('drops fields an agent does not know, so the control plane can add some', () => {
+    expect(heartbeatReplySchema.parse({ ...reply, advice: 'x' })).toEqual(reply);
+    expect(
+      heartbeatReplySchema.parse({ ...reply, commands: [{ id: 'x-2', type: 'drain', epoch: 2 }] }),
+    ).toEqual({
+      ...reply,
+      commands: [{ id: 'x-2', type: 'drain', epoch: 2 }],
+    });
+  });
+
+  it('still bounds their numbers', () => {
+    expect(issues(heartbeatReplySchema.safeParse({ ...reply, epoch: 2 ** 31 }))).toEqual(['epoch']);
+    expect(issues(heartbeatReplySchema.safeParse({ ...reply, lease: { durationMs: 1e308 } }))).toEqual([
+      'lease.durationMs',
+    ]);
+    expect(issues(heartbeatReplySchema.safeParse({ ...reply, heartbeatIntervalMs: 0 }))).toEqual([
+      'heartbeatIntervalMs',
+    ]);
+  });
+
+  it('reads an arbitration answer, including a superseded one without an active node', () => {
+    expect(
+      arbitrationAnswerSchema.parse({
+        decision: 'superseded',
+        epoch: 4,
+        role: 'standby',
+        fence: true,
+        winner: null,
+      }),
+    ).toMatchObject({ decision: 'superseded', winner: null });
+    expect(arbitrationAnswerSchema.safeParse({ decision: 'won', winner: 'Not An Id' }).success).toBe(false);
+  });
+
+  it('reads an error body and its lastAcceptedSeq', () => {
+    const body = {
+      error: { code: 'ReplayedSequence', message: 'whatever the wording', lastAcceptedSeq: 4711, hint: 'x' },
+    };
+    expect(readErrorBody(body)).toEqual(body.error);
+    expect(readErrorBody({ error: { code: 'X', message: 'm', lastAcceptedSeq: 2 ** 53 } })).toBeUndefined();
+    expect(readErrorBody({ error: { code: 'X', message: 'm', lastAcceptedSeq: -1 } })).toBeUndefined();
+    expect(readErrorBody({ message: 'no error object' })).toBeUndefined();
+    expect(readErrorBody(undefined)).toBeUndefined();
+    expect(errorBodySchema.safeParse({ error: { code: '', message: 'm' } }).success).toBe(false);
+  });
+});
