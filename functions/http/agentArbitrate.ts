@@ -1,20 +1,13 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { z } from 'zod';
 import { arbitrationInstanceId, EventNames, FunctionNames } from '../../shared/constants/functionNames';
 import type { ArbitrationDecision, ArbitrationVote } from '../../shared/control/arbitration';
-import { checkSchema, parseAgentBody } from '../../shared/control/agentRequests';
+import { parseAgentBody } from '../../shared/control/agentRequests';
+import { arbitrateBodySchema } from '../../shared/contracts/agentApi';
+import { paths, routes } from '../../shared/contracts/routes';
 import type { ArbitrationOrchestrationInput } from '../../orchestrations/arbitration';
 import { idParam, jsonError, withErrorPolicy } from './httpResponses';
 import { agentContext, readSignedRequest } from './agentHttp';
-
-const arbitrateBodySchema = z
-  .object({
-    /** The epoch the node last saw: arbitration is about the partition under this epoch. */
-    epoch: z.number().int().min(1),
-    checks: z.array(checkSchema).max(32).default([]),
-  })
-  .strict();
 
 /** How long the HTTP call waits for the decision before answering 202 with a status URL. */
 const WAIT_MS = 8000;
@@ -74,7 +67,7 @@ function decisionResponse(
     return jsonError(503, 'ArbitrationFailed', 'the arbitration did not complete; ask again', {});
   if (decision === undefined) {
     // A path, not an absolute URL: behind a proxy the origin this host sees is not the one the agent used.
-    const statusUrl = `/api/v1/agent/arbitration/${clusterId}/${epoch}`;
+    const statusUrl = paths.agentArbitrationStatus(clusterId, epoch);
     return {
       status: 202,
       headers: { location: statusUrl, 'retry-after': '1' },
@@ -172,14 +165,14 @@ export async function agentArbitrationStatusHandler(
 }
 
 app.http(FunctionNames.agentArbitrate, {
-  route: 'v1/agent/arbitrate',
+  route: routes.agentArbitrate,
   methods: ['POST'],
   authLevel: 'anonymous',
   extraInputs: [df.input.durableClient()],
   handler: withErrorPolicy(agentArbitrateHandler),
 });
 app.http(FunctionNames.agentArbitrationStatus, {
-  route: 'v1/agent/arbitration/{clusterId}/{epoch}',
+  route: routes.agentArbitrationStatus,
   methods: ['GET'],
   authLevel: 'anonymous',
   extraInputs: [df.input.durableClient()],

@@ -1,5 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { FunctionNames } from '../../shared/constants/functionNames';
+import { routes } from '../../shared/contracts/routes';
 import { withErrorPolicy } from './httpResponses';
 import { agentContext, readSignedRequest } from './agentHttp';
 
@@ -17,7 +18,7 @@ export async function agentHeartbeatHandler(request: HttpRequest): Promise<HttpR
 }
 
 app.http(FunctionNames.agentHeartbeat, {
-  route: 'v1/agent/heartbeat',
+  route: routes.agentHeartbeat,
   methods: ['POST'],
   authLevel: 'anonymous',
   handler: withErrorPolicy(agentHeartbeatHandler),

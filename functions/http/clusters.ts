@@ -1,5 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { FunctionNames } from '../../shared/constants/functionNames';
+import { routes } from '../../shared/contracts/routes';
 import { clusterStatus, declareCluster, parseDocumentText } from '../../shared/control/clusterAdmin';
 import { renderClusterStatusText } from '../../shared/domain/clusterStatus';
 import { getServices } from '../../shared/services/services';
@@ -81,25 +82,25 @@ export async function clusterStatusHandler(request: HttpRequest): Promise<HttpRe
 }
 
 app.http(FunctionNames.declareCluster, {
-  route: 'v1/clusters/{clusterId}',
+  route: routes.cluster,
   methods: ['PUT'],
   authLevel: 'admin',
   handler: withErrorPolicy(declareClusterHandler),
 });
 app.http(FunctionNames.getCluster, {
-  route: 'v1/clusters/{clusterId}',
+  route: routes.cluster,
   methods: ['GET'],
   authLevel: 'function',
   handler: withErrorPolicy(getClusterHandler),
 });
 app.http(FunctionNames.listClusters, {
-  route: 'v1/clusters',
+  route: routes.clusters,
   methods: ['GET'],
   authLevel: 'function',
   handler: withErrorPolicy(listClustersHandler),
 });
 app.http(FunctionNames.clusterStatus, {
-  route: 'v1/clusters/{clusterId}/status',
+  route: routes.clusterStatus,
   methods: ['GET'],
   authLevel: 'function',
   handler: withErrorPolicy(clusterStatusHandler),

@@ -1,6 +1,7 @@
 import { app, type HttpResponseInit } from '@azure/functions';
 import { getConfig } from '../../shared/config/config';
 import { FunctionNames } from '../../shared/constants/functionNames';
+import { routes } from '../../shared/contracts/routes';
 import { healthResponse } from '../../shared/control/health';
 import { probeStorage } from '../../shared/stores/probeStorage';
 
@@ -10,7 +11,7 @@ export async function health(): Promise<HttpResponseInit> {
 }
 
 app.http(FunctionNames.health, {
-  route: 'health',
+  route: routes.health,
   methods: ['GET'],
   authLevel: 'anonymous',
   handler: health,

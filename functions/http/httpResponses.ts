@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { ConfigError } from '../../shared/config/config';
-import { ID_PATTERN } from '../../shared/domain/tableKeys';
+import { ID_PATTERN } from '../../shared/contracts/ids';
 import { isRetryable } from '../../shared/errors';
 
 export function jsonError(

@@ -1,5 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { FunctionNames } from '../../shared/constants/functionNames';
+import { routes } from '../../shared/contracts/routes';
 import { breakWitness, issueNodeKey } from '../../shared/control/clusterAdmin';
 import { getServices } from '../../shared/services/services';
 import { idParam, jsonError, withErrorPolicy } from './httpResponses';
@@ -41,13 +42,13 @@ export async function breakWitnessHandler(request: HttpRequest): Promise<HttpRes
 }
 
 app.http(FunctionNames.issueNodeKey, {
-  route: 'v1/clusters/{clusterId}/nodes/{nodeId}/key',
+  route: routes.nodeKey,
   methods: ['POST'],
   authLevel: 'admin',
   handler: withErrorPolicy(issueNodeKeyHandler),
 });
 app.http(FunctionNames.breakWitness, {
-  route: 'v1/clusters/{clusterId}/witness/break',
+  route: routes.witnessBreak,
   methods: ['POST'],
   authLevel: 'admin',
   handler: withErrorPolicy(breakWitnessHandler),

@@ -1,4 +1,6 @@
-import { z } from 'zod';
+import type { z } from 'zod';
+import { parseStrictJson } from '../contracts/json';
+import { isId } from '../contracts/ids';
 import { deriveNodeKey } from '../auth/nodeKeys';
 import {
   SIGNATURE_HEADERS,
@@ -9,41 +11,12 @@ import {
 import type { ClusterDocument } from '../domain/clusterDocument';
 import type { Services } from '../services/services';
 
-export const checkSchema = z
-  .object({
-    name: z.string().min(1).max(64),
-    status: z.enum(['ok', 'warn', 'fail']),
-    detail: z.string().max(500).optional(),
-  })
-  .strict();
-
-export const heartbeatBodySchema = z
-  .object({
-    role: z.enum(['active', 'standby']),
-    epoch: z.number().int().min(0),
-    checks: z.array(checkSchema).max(32).default([]),
-    replicationLagMs: z.number().int().min(0).optional(),
-    /** The node demoted itself under this epoch and will accept no grant under it (or any older one). */
-    demotedAtEpoch: z.number().int().min(1).optional(),
-    gpu: z
-      .array(
-        z
-          .object({
-            index: z.number().int().min(0).max(64),
-            utilizationPercent: z.number().min(0).max(100).optional(),
-            memoryUsedMiB: z.number().min(0).optional(),
-            memoryTotalMiB: z.number().min(0).optional(),
-            eccErrors: z.number().int().min(0).optional(),
-            xidErrors: z.number().int().min(0).optional(),
-          })
-          .strict(),
-      )
-      .max(64)
-      .optional(),
-  })
-  .strict();
-
-export type HeartbeatBody = z.infer<typeof heartbeatBodySchema>;
+/** The contract schemas, under the names the control plane has used. */
+export {
+  checkReportSchema as checkSchema,
+  heartbeatBodySchema,
+  type HeartbeatBody,
+} from '../contracts/agentApi';
 
 export interface AgentReply {
   status: number;
@@ -57,19 +30,22 @@ export function parseAgentBody<T>(
   schema: z.ZodType<T, z.ZodTypeDef, unknown>,
   what: string,
 ): { ok: true; value: T } | { ok: false; reply: AgentReply } {
-  let json: unknown;
-  try {
-    json = JSON.parse(raw.toString('utf8'));
-  } catch {
+  const json = parseStrictJson(raw.toString('utf8'));
+  if (!json.ok) {
+    // A duplicate key or a number out of range is answered like any body that is not JSON, naming where.
+    const message =
+      json.reason === 'syntax'
+        ? `the ${what} body is not JSON`
+        : `the ${what} body is not valid JSON: ${json.message}`;
     return {
       ok: false,
       reply: {
         status: 422,
-        body: { error: { code: 'InvalidJson', message: `the ${what} body is not JSON` } },
+        body: { error: { code: 'InvalidJson', message, ...(json.path ? { path: json.path } : {}) } },
       },
     };
   }
-  const parsed = schema.safeParse(json);
+  const parsed = schema.safeParse(json.value);
   if (parsed.success) return { ok: true, value: parsed.data };
   const problems = parsed.error.issues.map((i) => ({
     path: i.path.join('.') || '(body)',
@@ -150,11 +126,7 @@ export class AgentDirectory {
     const { config } = this.services;
     let document: ClusterDocument | undefined;
     let current: number | undefined;
-    if (
-      /^[a-z0-9-]{1,63}$/.test(clusterId) &&
-      /^[a-z0-9-]{1,63}$/.test(nodeId) &&
-      body.length <= config.agentMaxBodyBytes
-    ) {
+    if (isId(clusterId) && isId(nodeId) && body.length <= config.agentMaxBodyBytes) {
       document = await this.document(clusterId);
       const claimed = Number(headers[SIGNATURE_HEADERS.keyVersion]);
       if (document?.nodes.some((n) => n.id === nodeId)) {

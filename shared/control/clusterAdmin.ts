@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { deriveNodeKey } from '../auth/nodeKeys';
+import { parseStrictJson } from '../contracts/json';
 import { parseClusterDocument, type ClusterDocument, type DocumentProblem } from '../domain/clusterDocument';
 import { initialClusterState } from '../domain/clusterState';
 import { buildClusterStatus, type ClusterStatus } from '../domain/clusterStatus';
@@ -16,15 +17,17 @@ export function parseDocumentText(
   contentType: string | undefined,
 ): { ok: true; value: unknown } | { ok: false; message: string } {
   const yamlType = /yaml/i.test(contentType ?? '');
+  if (!yamlType) {
+    // Strict JSON: a duplicate key or a number out of range is refused, naming where (YAML refuses duplicates itself).
+    const json = parseStrictJson(text);
+    return json.ok ? json : { ok: false, message: `the body is not valid JSON: ${json.message}` };
+  }
   try {
-    return {
-      ok: true,
-      value: yamlType ? (parseYaml(text, { maxAliasCount: 50 }) as unknown) : (JSON.parse(text) as unknown),
-    };
+    return { ok: true, value: parseYaml(text, { maxAliasCount: 50 }) as unknown };
   } catch (error) {
     return {
       ok: false,
-      message: `the body is not valid ${yamlType ? 'YAML' : 'JSON'}: ${(error as Error).message.split('\n')[0] ?? ''}`,
+      message: `the body is not valid YAML: ${(error as Error).message.split('\n')[0] ?? ''}`,
     };
   }
 }

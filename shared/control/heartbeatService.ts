@@ -1,4 +1,5 @@
 import type { VerifiedRequest } from '../auth/signedRequest';
+import type { AgentCommand, HeartbeatReply } from '../contracts/agentApi';
 import type { ClusterDocument } from '../domain/clusterDocument';
 import { initialClusterState, type ClusterState, type NodeHeartbeat } from '../domain/clusterState';
 import { grantLease, reaffirm } from '../domain/decisions';
@@ -7,21 +8,7 @@ import { heartbeatBodySchema, parseAgentBody, type AgentDirectory, type AgentRep
 
 export type { AgentReply } from './agentRequests';
 
-export interface AgentCommand {
-  /** Unique per command: agents run each id at most once. */
-  id: string;
-  type: 'promote' | 'demote';
-  epoch: number;
-}
-
-export interface HeartbeatReply {
-  role: 'active' | 'standby';
-  epoch: number;
-  /** Only for the active: how long it may act, timed by the agent from when it sent this heartbeat. */
-  lease: { durationMs: number } | null;
-  commands: AgentCommand[];
-  heartbeatIntervalMs: number;
-}
+export type { AgentCommand, HeartbeatReply } from '../contracts/agentApi';
 
 interface CachedState {
   state: ClusterState;

@@ -1,8 +1,6 @@
-export interface CheckReport {
-  name: string;
-  status: 'ok' | 'warn' | 'fail';
-  detail?: string;
-}
+import type { CheckReport } from '../contracts/agentApi';
+
+export type { CheckReport } from '../contracts/agentApi';
 
 /** What one heartbeat said, and the request sequence it came with (replay protection). */
 export interface NodeHeartbeat {

@@ -8,8 +8,5 @@ export function tableKeyProblem(value: string): string | undefined {
   return undefined;
 }
 
-/**
- * Cluster and node ids: lowercase letters, digits and single dashes, 1–63 characters. They are table keys and
- * blob names, so this is stricter than both: safe in a key, a blob path and a URL without escaping.
- */
-export const ID_PATTERN = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,62}$/;
+/** Cluster and node ids: the one id rule of `shared/contracts/ids.ts`. */
+export { ID_PATTERN } from '../contracts/ids';

@@ -1,4 +1,4 @@
-import { ID_PATTERN } from '../domain/tableKeys';
+import { ID_PATTERN } from '../contracts/ids';
 
 /** The HTTP status of an Azure SDK error (RestError), read by shape so it works across SDK copies and realms. */
 export function statusOf(error: unknown): number | undefined {
