@@ -1,4 +1,11 @@
-import { z } from 'zod';
+import {
+  arbitrationAnswerSchema,
+  heartbeatReplySchema,
+  type ArbitrationAnswer,
+  type HeartbeatReply,
+} from '../shared/contracts/agentApi';
+import { BOUNDS } from '../shared/contracts/bounds';
+import { readErrorBody } from '../shared/contracts/errors';
 import { agentHoldsLease } from '../shared/domain/decisions';
 import type { ApiResult, CheckReport, ControlPlaneApi, HeartbeatBody } from './client';
 import type { CheckRound, CheckRunner } from './checks';
@@ -8,29 +15,7 @@ import type { HookContext, HookRunner, OperationResult } from './hooks';
 import { errorMessage, type Logger } from './log';
 import type { CommandRecord, HookReport, Role, StateKeeper } from './state';
 
-/** The heartbeat answer (shared/control/heartbeatService.ts `HeartbeatReply`); unknown fields are ignored. */
-const replySchema = z.object({
-  role: z.enum(['active', 'standby']),
-  epoch: z.number().int().min(0),
-  lease: z.object({ durationMs: z.number().positive() }).nullable(),
-  commands: z
-    .array(z.object({ id: z.string().min(1).max(200), type: z.string(), epoch: z.number().int().min(0) }))
-    .default([]),
-  heartbeatIntervalMs: z.number().int().min(50).max(600_000),
-});
-type HeartbeatReply = z.infer<typeof replySchema>;
 type Command = HeartbeatReply['commands'][number];
-
-/** The arbitration answer (functions/http/agentArbitrate.ts). */
-const arbitrationSchema = z.object({
-  decision: z.enum(['won', 'lost', 'superseded', 'pending']),
-  epoch: z.number().int().min(0).optional(),
-  role: z.enum(['active', 'standby']).optional(),
-  fence: z.boolean().optional(),
-  winner: z.string().optional(),
-  statusUrl: z.string().optional(),
-});
-type ArbitrationAnswer = z.infer<typeof arbitrationSchema>;
 
 export interface AgentSettings {
   clusterId: string;
@@ -287,7 +272,7 @@ export class Agent {
     return {
       role: s.role === 'active' || s.role === 'demoting' ? 'active' : 'standby',
       epoch: s.highestEpoch,
-      checks: checks.slice(0, 32),
+      checks: checks.slice(0, BOUNDS.checks),
       ...(this.#round.gpu ? { gpu: this.#round.gpu } : {}),
       // Tells the control plane this node will take no grant under this epoch (it demoted itself under it), so a
       // control plane that still wants it active raises the epoch instead of repeating a grant it will refuse.
@@ -310,7 +295,7 @@ export class Agent {
       this.#failed({ ...base, ok: false, seq: result.seq, httpStatus: answer.status, error }, level);
       return false;
     }
-    const parsed = replySchema.safeParse(answer.json);
+    const parsed = heartbeatReplySchema.safeParse(answer.json);
     if (!parsed.success) {
       this.#failed(
         {
@@ -863,7 +848,7 @@ export class Agent {
       this.#log.warn('arbitration refused', { httpStatus: status, error: describeError(status, json) });
       return 'retry';
     }
-    const parsed = arbitrationSchema.safeParse(json);
+    const parsed = arbitrationAnswerSchema.safeParse(json);
     if (!parsed.success) {
       this.#log.warn('arbitration answer not understood', { httpStatus: status });
       return 'retry';
@@ -1068,9 +1053,9 @@ export class Agent {
 
 /** "401 BadSignature: the request signature does not match", from the control plane's error JSON. */
 export function describeError(status: number, json: unknown): string {
-  const error = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-  const code = typeof error?.code === 'string' ? error.code : '';
-  const message = typeof error?.message === 'string' ? error.message : '';
+  const error = readErrorBody(json);
+  const code = error?.code ?? '';
+  const message = error?.message ?? '';
   const hint =
     status === 401
       ? ' (check key.file and key.version, and that the clock is in sync)'

@@ -1,34 +1,13 @@
 import { signRequest } from '../shared/auth/signedRequest';
+import type { ArbitrateBody, HeartbeatBody } from '../shared/contracts/agentApi';
+import { readErrorBody } from '../shared/contracts/errors';
+import { matchArbitrationStatusPath, paths } from '../shared/contracts/routes';
 import type { Clock } from './clock';
 import type { SequenceAllocator } from './state';
 import { TransportError, type FailureKind, type HttpRequest, type HttpResponse } from './transport';
 
-export interface CheckReport {
-  name: string;
-  status: 'ok' | 'warn' | 'fail';
-  detail?: string;
-}
-
-export interface GpuReport {
-  index: number;
-  utilizationPercent?: number;
-  memoryUsedMiB?: number;
-  memoryTotalMiB?: number;
-  eccErrors?: number;
-}
-
-/** The heartbeat body the control plane accepts (shared/control/agentRequests.ts `heartbeatBodySchema`). */
-export interface HeartbeatBody {
-  role: 'active' | 'standby';
-  epoch: number;
-  checks: CheckReport[];
-  gpu?: GpuReport[];
-}
-
-export interface ArbitrateBody {
-  epoch: number;
-  checks: CheckReport[];
-}
+/** The wire types are the contract's (`shared/contracts/agentApi.ts`): one definition for agent and control plane. */
+export type { ArbitrateBody, CheckReport, GpuReport, HeartbeatBody } from '../shared/contracts/agentApi';
 
 export interface ApiAnswer {
   status: number;
@@ -66,8 +45,8 @@ export interface ClientOptions {
   arbitrateTimeoutMs: number;
 }
 
-const STATUS_PATH = /\/api\/v1\/agent\/arbitration\/([a-z0-9-]{1,63})\/([0-9]{1,15})$/;
-const REPLAYED = /last accepted (\d{1,16})/;
+/** A contract path without its leading "/": relative to the base URL, whose path ends with "/". */
+const relative = (path: string) => path.slice(1);
 
 /**
  * Signed requests to the control plane (README "Signed agent requests"), one at a time: a request takes the next
@@ -86,24 +65,29 @@ export class ControlPlaneClient implements ControlPlaneApi {
   }
 
   heartbeat(body: HeartbeatBody): Promise<ApiResult> {
-    return this.#send('POST', 'api/v1/agent/heartbeat', JSON.stringify(body), this.options.requestTimeoutMs);
+    return this.#send(
+      'POST',
+      relative(paths.agentHeartbeat()),
+      JSON.stringify(body),
+      this.options.requestTimeoutMs,
+    );
   }
 
   arbitrate(body: ArbitrateBody): Promise<ApiResult> {
     return this.#send(
       'POST',
-      'api/v1/agent/arbitrate',
+      relative(paths.agentArbitrate()),
       JSON.stringify(body),
       this.options.arbitrateTimeoutMs,
     );
   }
 
   arbitrationStatus(statusUrl: string): Promise<ApiResult> {
-    let match: RegExpExecArray | null = null;
+    let match: { clusterId: string; epoch: number } | undefined;
     try {
-      match = STATUS_PATH.exec(new URL(statusUrl, this.options.base).pathname);
+      match = matchArbitrationStatusPath(new URL(statusUrl, this.options.base).pathname);
     } catch {
-      match = null;
+      match = undefined;
     }
     if (!match)
       return Promise.resolve({ ok: false, kind: 'protocol', message: `unexpected statusUrl ${statusUrl}` });
@@ -111,7 +95,7 @@ export class ControlPlaneClient implements ControlPlaneApi {
     // the control plane saw behind a proxy.
     return this.#send(
       'GET',
-      `api/v1/agent/arbitration/${match[1] ?? ''}/${match[2] ?? ''}`,
+      relative(paths.agentArbitrationStatus(match.clusterId, match.epoch)),
       '',
       this.options.requestTimeoutMs,
     );
@@ -172,9 +156,10 @@ export class ControlPlaneClient implements ControlPlaneApi {
       }
       if (response.status === 409) {
         // The control plane accepted a higher number already (a lost state directory, a restored backup): go on
-        // above it. This only ever raises our counter.
-        const last = REPLAYED.exec(text)?.[1];
-        if (last) sequence.advancePast(Number(last));
+        // above the one its error body names (`lastAcceptedSeq`; the message is for people and may change). This
+        // only ever raises our counter.
+        const last = readErrorBody(json)?.lastAcceptedSeq;
+        if (last !== undefined) sequence.advancePast(last);
       }
       const retryAfter = Number(response.headers['retry-after']);
       return {

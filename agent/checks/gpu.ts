@@ -1,4 +1,5 @@
-import type { GpuReport } from '../client';
+import { BOUNDS } from '../../shared/contracts/bounds';
+import type { GpuReport } from '../../shared/contracts/agentApi';
 import { describeEnd, runProcess } from '../process';
 import { shortDetail, type CheckResult } from './types';
 
@@ -39,7 +40,7 @@ export function parseNvidiaSmiCsv(text: string): GpuCsv {
     }
     const fields = line.split(',').map((f) => f.trim());
     const index = numberField(fields[0]);
-    if (fields.length !== 5 || index === undefined || !Number.isInteger(index) || index > 64) {
+    if (fields.length !== 5 || index === undefined || !Number.isInteger(index) || index > BOUNDS.gpuIndex) {
       problems.push(line);
       continue;
     }
@@ -47,11 +48,12 @@ export function parseNvidiaSmiCsv(text: string): GpuCsv {
     const utilization = numberField(fields[1]);
     if (utilization !== undefined && utilization <= 100) gpu.utilizationPercent = utilization;
     const used = numberField(fields[2]);
-    if (used !== undefined) gpu.memoryUsedMiB = used;
+    if (used !== undefined && used <= BOUNDS.gpuMemoryMiB) gpu.memoryUsedMiB = used;
     const total = numberField(fields[3]);
-    if (total !== undefined) gpu.memoryTotalMiB = total;
+    if (total !== undefined && total <= BOUNDS.gpuMemoryMiB) gpu.memoryTotalMiB = total;
     const ecc = numberField(fields[4]);
-    if (ecc !== undefined && Number.isInteger(ecc)) gpu.eccErrors = ecc;
+    // Outside the contract's bounds a value is left out (or a count capped): the heartbeat must still be accepted.
+    if (ecc !== undefined && Number.isInteger(ecc)) gpu.eccErrors = Math.min(ecc, BOUNDS.count);
     gpus.push(gpu);
   }
   return { gpus, problems, lost };

@@ -1,4 +1,4 @@
-import type { CheckReport, GpuReport } from '../client';
+import type { CheckReport, GpuReport } from '../../shared/contracts/agentApi';
 
 /** What a check found: `{name, status: ok|warn|fail, detail}`, as the heartbeat carries it. */
 export interface CheckResult extends CheckReport {
@@ -12,7 +12,7 @@ export interface CheckRound {
   gpu?: GpuReport[];
 }
 
-/** The control plane keeps details up to 500 characters; the agent sends one short line. */
+/** The contract allows details up to 500 characters (`BOUNDS.checkDetail`); the agent sends one short line. */
 export const MAX_DETAIL = 200;
 
 export const shortDetail = (text: string): string => {

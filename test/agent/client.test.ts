@@ -88,21 +88,46 @@ describe('ControlPlaneClient', () => {
     expect(t.sent.map((r) => r.headers['x-fp-seq'])).toEqual(['1', '2']);
   });
 
-  it('goes on above the last sequence the control plane accepted when it answers ReplayedSequence', async () => {
+  const replayed = (error: Record<string, unknown>): HttpResponse => ({
+    status: 409,
+    headers: {},
+    body: Buffer.from(JSON.stringify({ error: { code: 'ReplayedSequence', ...error } })),
+  });
+
+  it('goes on above the lastAcceptedSeq of a ReplayedSequence answer', async () => {
     const t = setup();
-    t.answers.push({
-      status: 409,
-      headers: {},
-      body: Buffer.from(
-        JSON.stringify({
-          error: { code: 'ReplayedSequence', message: 'sequence 1 is not above the last accepted 4711' },
-        }),
-      ),
-    });
+    t.answers.push(
+      replayed({ message: 'sequence 1 is not above the last accepted 4711', lastAcceptedSeq: 4711 }),
+    );
     const result = await t.client.heartbeat({ role: 'standby', epoch: 1, checks: [] });
     expect(result).toMatchObject({ ok: true, answer: { status: 409 } });
     await t.client.heartbeat({ role: 'standby', epoch: 1, checks: [] });
     expect(t.sent[1]?.headers['x-fp-seq']).toBe('4712');
+  });
+
+  it('reads the number from lastAcceptedSeq, never from the wording of the message', async () => {
+    const t = setup();
+    // The message is for people: reworded, or naming another number, it must not change what the agent does.
+    t.answers.push(replayed({ message: 'replayed request; see lastAcceptedSeq', lastAcceptedSeq: 9000 }));
+    t.answers.push(replayed({ message: 'sequence 9001 is not above the last accepted 123456' }));
+    await t.client.heartbeat({ role: 'standby', epoch: 1, checks: [] });
+    await t.client.heartbeat({ role: 'standby', epoch: 1, checks: [] });
+    await t.client.heartbeat({ role: 'standby', epoch: 1, checks: [] });
+    expect(t.sent.map((r) => r.headers['x-fp-seq'])).toEqual(['1', '9001', '9002']);
+  });
+
+  it('ignores a lastAcceptedSeq outside the contract, and one in an answer that is not a 409', async () => {
+    const t = setup();
+    t.answers.push(replayed({ message: 'm', lastAcceptedSeq: 2 ** 53 }));
+    t.answers.push(replayed({ message: 'm', lastAcceptedSeq: '500' }));
+    t.answers.push(replayed({ message: 'm', lastAcceptedSeq: 1.5 }));
+    t.answers.push({
+      status: 422,
+      headers: {},
+      body: Buffer.from(JSON.stringify({ error: { code: 'X', message: 'm', lastAcceptedSeq: 700 } })),
+    });
+    for (let i = 0; i < 5; i++) await t.client.heartbeat({ role: 'standby', epoch: 1, checks: [] });
+    expect(t.sent.map((r) => r.headers['x-fp-seq'])).toEqual(['1', '2', '3', '4', '5']);
   });
 
   it('polls an arbitration on the configured control plane, whatever origin the statusUrl names', async () => {

@@ -2,6 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gpuCheckResult, parseNvidiaSmiCsv, runGpuCheck } from '../../../agent/checks/gpu';
+import { heartbeatBodySchema } from '../../../shared/contracts/agentApi';
 
 describe('parseNvidiaSmiCsv', () => {
   it('reads one GPU per line: index, utilization, memory used and total (MiB), uncorrected ECC errors', () => {
@@ -22,6 +23,13 @@ describe('parseNvidiaSmiCsv', () => {
       { index: 0, memoryUsedMiB: 10, memoryTotalMiB: 24576 },
       { index: 3, utilizationPercent: 5, memoryTotalMiB: 24576 },
     ]);
+  });
+
+  it('keeps to the contract bounds, so an odd reading never costs the heartbeat', () => {
+    // 1e12 MiB and 1e400 (Infinity) are left out; a huge ECC count is capped, still failing the check.
+    const csv = parseNvidiaSmiCsv('0, 150, 1000000000000, 1e400, 99999999999\n');
+    expect(csv.gpus).toEqual([{ index: 0, eccErrors: 2 ** 31 - 1 }]);
+    expect(heartbeatBodySchema.safeParse({ role: 'standby', epoch: 1, gpu: csv.gpus }).success).toBe(true);
   });
 
   it('reports lines it cannot read, and GPUs that fell off the bus or need a reset (XID-like)', () => {

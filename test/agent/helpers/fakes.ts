@@ -3,15 +3,32 @@ import type { CheckRound, CheckRunner } from '../../../agent/checks';
 import type { HookContext, HookRunner, OperationResult } from '../../../agent/hooks';
 import { Logger } from '../../../agent/log';
 import type { Outcome } from '../../../agent/state';
+import {
+  arbitrateBodySchema,
+  heartbeatBodySchema,
+  type HeartbeatReply,
+} from '../../../shared/contracts/agentApi';
 import type { ManualClock } from './manualClock';
 
-export interface Reply {
-  role: 'active' | 'standby';
-  epoch: number;
-  lease: { durationMs: number } | null;
-  commands: { id: string; type: string; epoch: number }[];
-  heartbeatIntervalMs: number;
+/**
+ * What the control plane answers a body its contract schema refuses (422): every body the agent sends goes through
+ * JSON and the schema first, so an agent drifting from the contract fails these tests as it would fail in production.
+ */
+function contractRefusal(
+  schema: typeof heartbeatBodySchema | typeof arbitrateBodySchema,
+  body: unknown,
+): Answer | undefined {
+  const parsed = schema.safeParse(JSON.parse(JSON.stringify(body)));
+  if (parsed.success) return undefined;
+  const problems = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+  return {
+    status: 422,
+    json: { error: { code: 'InvalidBody', message: 'refused by the contract', problems } },
+  };
 }
+
+/** The heartbeat answer, as the contract defines it. */
+export type Reply = HeartbeatReply;
 
 export const reply = (overrides: Partial<Reply> = {}): Reply => ({
   role: 'standby',
@@ -53,12 +70,14 @@ export class FakeControlPlane implements ControlPlaneApi {
 
   heartbeat(body: HeartbeatBody): Promise<ApiResult> {
     this.heartbeats.push(structuredClone(body));
-    return Promise.resolve(this.#respond(this.queue.shift() ?? this.defaultAnswer));
+    const scripted = this.queue.shift() ?? this.defaultAnswer;
+    return Promise.resolve(this.#respond(contractRefusal(heartbeatBodySchema, body) ?? scripted));
   }
 
   arbitrate(body: ArbitrateBody): Promise<ApiResult> {
     this.arbitrations.push(structuredClone(body));
-    return Promise.resolve(this.#respond(this.arbitrationAnswers.shift() ?? { fail: 'no answer scripted' }));
+    const scripted = this.arbitrationAnswers.shift() ?? { fail: 'no answer scripted' };
+    return Promise.resolve(this.#respond(contractRefusal(arbitrateBodySchema, body) ?? scripted));
   }
 
   arbitrationStatus(statusUrl: string): Promise<ApiResult> {
