@@ -312,3 +312,29 @@ it('refuses a control plane whose certificate does not match the pin: sends noth
   expect(impostor.requests).toEqual([]);
   expect((await nodeStatus('pin', 'pin-b')).lastHeartbeatAgeMs).toBeNull();
 });
+
+it('goes on above the lastAcceptedSeq of the 409 when its state directory was lost', async () => {
+  await declare('lost', ['lost-a', 'lost-b']);
+  const key = await keyFile('lost', 'lost-b');
+  const configPath = config('lost-b', {
+    cluster: 'lost',
+    node: 'lost-b',
+    controlPlane: { url: proxy.url, caFile: certs.caFile },
+    key: { file: key.file, version: 1 },
+  });
+  const agent = start(configPath);
+  await agent.waitForLog((r) => r.msg === 'heartbeat' && (r.seq as number) >= 3, 'three accepted heartbeats');
+  await agent.kill('SIGKILL');
+  const lastSeq = Math.max(...heartbeatLogs(agent).map((r) => r.seq as number));
+  // The state directory (and the sequence numbers it reserved) is gone: the agent starts again from 1.
+  rmSync(file('lost-b-state'), { recursive: true, force: true });
+  const restarted = start(configPath);
+  const refused = await restarted.waitForLog((r) => r.msg === 'heartbeat failed', 'the refused heartbeat');
+  expect(refused).toMatchObject({ httpStatus: 409, error: expect.stringContaining('ReplayedSequence') });
+  const accepted = await restarted.waitForLog((r) => r.msg === 'heartbeat', 'an accepted heartbeat');
+  expect(accepted.seq).toBeGreaterThan(lastSeq);
+  // One refusal, not one per lost number: the next heartbeat already went above the number the 409 named.
+  const failures = restarted.logs.filter((r) => r.msg.startsWith('heartbeat failed'));
+  expect(failures).toHaveLength(1);
+  await restarted.kill('SIGTERM');
+});
