@@ -28,6 +28,8 @@ import { TableClient } from '@azure/data-tables';
 import { startDevhost, type Devhost } from '../devhost';
 import { realProcess } from '../devhost/realRequire';
 import { signRequest } from '../shared/auth/signedRequest';
+import type { HeartbeatBody } from '../shared/contracts/agentApi';
+import { paths } from '../shared/contracts/routes';
 import { exitIfStuck, mapLimit, percentile, quietLogger, round, sleep, type LogTally } from './benchKit';
 
 const CLUSTERS = 50;
@@ -45,7 +47,7 @@ const RAW_CONCURRENCY = 64;
 const RAW_PARTITIONS = 500;
 const MAX_NON200_FRACTION = 0.01;
 const TABLE_PREFIX = 'Bench';
-const HEARTBEAT_PATH = '/api/v1/agent/heartbeat';
+const HEARTBEAT_PATH = paths.agentHeartbeat();
 const REQUEST_TIMEOUT_MS = 60_000;
 /** If something still holds the event loop this long after the devhost stopped, report it and exit anyway. */
 const EXIT_GRACE_MS = 5_000;
@@ -488,11 +490,11 @@ async function declareClusters(devhost: Devhost, tally: HeartbeatTally): Promise
     };
   });
   const perCluster = await mapLimit(clusters, SETUP_CONCURRENCY, async (doc) => {
-    const res = await send(devhost.url, 'PUT', `/api/v1/clusters/${doc.id}`, admin, JSON.stringify(doc));
+    const res = await send(devhost.url, 'PUT', paths.cluster(doc.id), admin, JSON.stringify(doc));
     if (res.status !== 201) throw new Error(`declaring ${doc.id} answered ${res.status}: ${res.text}`);
     const members: BenchNode[] = [];
     for (const n of doc.nodes) {
-      const issued = await send(devhost.url, 'POST', `/api/v1/clusters/${doc.id}/nodes/${n.id}/key`, admin);
+      const issued = await send(devhost.url, 'POST', paths.nodeKey(doc.id, n.id), admin);
       const key = (parseJson(issued.text) as { key?: unknown } | null)?.key;
       if (issued.status !== 201 || typeof key !== 'string')
         throw new Error(`issuing the key of ${doc.id}/${n.id} answered ${issued.status}: ${issued.text}`);
@@ -515,14 +517,15 @@ async function declareClusters(devhost: Devhost, tally: HeartbeatTally): Promise
 /** One signed heartbeat, as the node agent sends it; the node's seq and epoch move on. */
 async function heartbeat(devhost: Devhost, node: BenchNode, tally: HeartbeatTally): Promise<void> {
   const role = node.active ? 'active' : 'standby';
-  const body = JSON.stringify({
+  const heartbeatBody: HeartbeatBody = {
     role,
     epoch: node.epoch,
     checks: [
       { name: 'failoverping', status: 'ok' },
       { name: 'gpu', status: 'ok', detail: '8/8 healthy' },
     ],
-  });
+  };
+  const body = JSON.stringify(heartbeatBody);
   node.seq += 1;
   const headers = signRequest({
     method: 'POST',

@@ -8,6 +8,7 @@ import { waitFor } from '../helpers/waitFor';
 import { assertBuilt, runAgent, startAgent, type AgentProcess } from './helpers/agentProcess';
 import { makeCertificates, type TestCertificates } from './helpers/tls';
 import { startTlsProxy, type TlsProxy } from './helpers/tlsProxy';
+import { paths } from '../../shared/contracts/routes';
 
 /**
  * The agent as a real process (bin/failover-agent.js, built) against the control plane in a devhost, over HTTPS
@@ -64,7 +65,7 @@ const lines = (name: string) =>
   existsSync(file(name)) ? readFileSync(file(name), 'utf8').split('\n').filter(Boolean) : [];
 
 async function declare(clusterId: string, nodes: [string, string]): Promise<void> {
-  const put = await request(`${cp.host.url}/api/v1/clusters/${clusterId}`, {
+  const put = await request(`${cp.host.url}${paths.cluster(clusterId)}`, {
     method: 'PUT',
     key: cp.adminKey,
     body: {
@@ -82,7 +83,7 @@ async function declare(clusterId: string, nodes: [string, string]): Promise<void
 
 /** Issues the node's key as an operator would, and stores it as the agent's key file (mode 600). */
 async function keyFile(clusterId: string, nodeId: string): Promise<{ file: string; key: string }> {
-  const issued = await request(`${cp.host.url}/api/v1/clusters/${clusterId}/nodes/${nodeId}/key`, {
+  const issued = await request(`${cp.host.url}${paths.nodeKey(clusterId, nodeId)}`, {
     method: 'POST',
     key: cp.adminKey,
   });
@@ -107,7 +108,7 @@ function config(name: string, document: Record<string, unknown>): string {
 }
 
 const status = async (clusterId: string) =>
-  (await request(`${cp.host.url}/api/v1/clusters/${clusterId}/status`, { key: cp.functionKey })).json;
+  (await request(`${cp.host.url}${paths.clusterStatus(clusterId)}`, { key: cp.functionKey })).json;
 
 const nodeStatus = async (clusterId: string, nodeId: string) =>
   ((await status(clusterId)).nodes as any[]).find((n) => n.nodeId === nodeId);
@@ -133,7 +134,7 @@ it('heartbeats over HTTPS (CA bundle) with its checks, takes the active role, an
       { name: 'database', type: 'command', command: ['sh', '-c', 'echo "mysql ok"'] },
       { name: 'status', type: 'command', command: ['sh', '-c', 'echo "2 of 3 services"; exit 1'] },
       { name: 'failoverping', type: 'tcp', host: '127.0.0.1', port: proxy.port },
-      { name: 'api', type: 'http', url: `${cp.host.url}/api/health` },
+      { name: 'api', type: 'http', url: `${cp.host.url}${paths.health()}` },
       { name: 'gpu', type: 'gpu', command: [file('nvidia-smi')] },
     ],
     hooks: {

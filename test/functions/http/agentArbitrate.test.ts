@@ -1,5 +1,6 @@
 import { request } from '../../helpers/durableHttp';
 import { agentRequest, startControlPlane, type ControlPlane } from '../../helpers/controlPlane';
+import { paths } from '../../../shared/contracts/routes';
 
 let cp: ControlPlane;
 const keys: Record<string, Buffer> = {};
@@ -21,7 +22,7 @@ beforeAll(async () => {
   };
   expect(
     (
-      await request(`${cp.host.url}/api/v1/clusters/pair`, {
+      await request(`${cp.host.url}${paths.cluster('pair')}`, {
         method: 'PUT',
         key: cp.adminKey,
         body: document,
@@ -31,7 +32,7 @@ beforeAll(async () => {
   for (const node of ['ase-1', 'ase-2']) {
     keys[node] = Buffer.from(
       (
-        await request(`${cp.host.url}/api/v1/clusters/pair/nodes/${node}/key`, {
+        await request(`${cp.host.url}${paths.nodeKey('pair', node)}`, {
           method: 'POST',
           key: cp.adminKey,
         })
@@ -45,7 +46,7 @@ afterAll(async () => {
 });
 
 const ask = (nodeId: string, seq: number, body: unknown) =>
-  agentRequest(`${cp.host.url}/api/v1/agent/arbitrate`, {
+  agentRequest(`${cp.host.url}${paths.agentArbitrate()}`, {
     clusterId: 'pair',
     nodeId,
     key: keys[nodeId] as Buffer,
@@ -55,7 +56,7 @@ const ask = (nodeId: string, seq: number, body: unknown) =>
 
 it('grants the vote to exactly one side of a partition: the healthy active keeps it, the standby must fence', async () => {
   // The active holds a lease, then both nodes lose each other and ask the witness at the same time.
-  const hb = await agentRequest(`${cp.host.url}/api/v1/agent/heartbeat`, {
+  const hb = await agentRequest(`${cp.host.url}${paths.agentHeartbeat()}`, {
     clusterId: 'pair',
     nodeId: 'ase-1',
     key: keys['ase-1'] as Buffer,
@@ -75,14 +76,15 @@ it('grants the vote to exactly one side of a partition: the healthy active keeps
     status: 200,
     json: { decision: 'lost', epoch: 2, role: 'standby', fence: true, winner: 'ase-1' },
   });
-  const status = (await request(`${cp.host.url}/api/v1/clusters/pair/status`, { key: cp.functionKey })).json;
+  const status = (await request(`${cp.host.url}${paths.clusterStatus('pair')}`, { key: cp.functionKey }))
+    .json;
   expect(status).toMatchObject({
     epoch: 2,
     activeNodeId: 'ase-1',
     witness: { epoch: 2, activeNodeId: 'ase-1', decidedBy: 'arbitrate-pair-1' },
   });
   // The active's heartbeat under the old epoch is still granted and learns the new epoch.
-  const next = await agentRequest(`${cp.host.url}/api/v1/agent/heartbeat`, {
+  const next = await agentRequest(`${cp.host.url}${paths.agentHeartbeat()}`, {
     clusterId: 'pair',
     nodeId: 'ase-1',
     key: keys['ase-1'] as Buffer,
@@ -103,7 +105,8 @@ it('refuses a replayed arbitration request and a malformed one', async () => {
 });
 
 it('starts a terminated arbitration of the same epoch afresh instead of answering from it forever', async () => {
-  const status = (await request(`${cp.host.url}/api/v1/clusters/pair/status`, { key: cp.functionKey })).json;
+  const status = (await request(`${cp.host.url}${paths.clusterStatus('pair')}`, { key: cp.functionKey }))
+    .json;
   const epoch = status.epoch as number;
   const code = cp.host.keys.systemKeys.durabletask_extension;
   const api = `${cp.host.url}/runtime/webhooks/durabletask`;

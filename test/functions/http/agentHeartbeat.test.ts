@@ -5,6 +5,7 @@ import {
   twoNodeCluster,
   type ControlPlane,
 } from '../../helpers/controlPlane';
+import { paths } from '../../../shared/contracts/routes';
 
 let cp: ControlPlane;
 const keys: Record<string, Buffer> = {};
@@ -20,14 +21,14 @@ const heartbeat = (role: 'active' | 'standby', epoch = 1, extra: Record<string, 
 
 beforeAll(async () => {
   cp = await startControlPlane();
-  const put = await request(`${cp.host.url}/api/v1/clusters/hb`, {
+  const put = await request(`${cp.host.url}${paths.cluster('hb')}`, {
     method: 'PUT',
     key: cp.adminKey,
     body: twoNodeCluster('hb'),
   });
   expect(put.status).toBe(201);
   for (const node of ['head-a', 'head-b']) {
-    const issued = await request(`${cp.host.url}/api/v1/clusters/hb/nodes/${node}/key`, {
+    const issued = await request(`${cp.host.url}${paths.nodeKey('hb', node)}`, {
       method: 'POST',
       key: cp.adminKey,
     });
@@ -38,7 +39,7 @@ afterAll(async () => {
   await cp.stop();
 });
 
-const endpoint = () => `${cp.host.url}/api/v1/agent/heartbeat`;
+const endpoint = () => `${cp.host.url}${paths.agentHeartbeat()}`;
 const send = (
   nodeId: string,
   seq: number,
@@ -46,7 +47,7 @@ const send = (
   extra: Partial<Parameters<typeof agentRequest>[1]> = {},
 ) => agentRequest(endpoint(), { clusterId: 'hb', nodeId, key: keys[nodeId] as Buffer, seq, body, ...extra });
 const status = async () =>
-  (await request(`${cp.host.url}/api/v1/clusters/hb/status`, { key: cp.functionKey })).json;
+  (await request(`${cp.host.url}${paths.clusterStatus('hb')}`, { key: cp.functionKey })).json;
 
 describe('POST /api/v1/agent/heartbeat', () => {
   it('answers the active with its lease and the epoch, and records its checks', async () => {
@@ -135,13 +136,24 @@ describe('POST /api/v1/agent/heartbeat', () => {
       expect.arrayContaining(['role', 'epoch']),
     );
     expect((await send('head-b', 32, 'not json')).status).toBe(422);
+    // A duplicate key, or a number beyond a double (Infinity, which would be stored as null), names where it is.
+    const duplicate = await send('head-b', 33, '{"role": "standby", "epoch": 1, "epoch": 99}');
+    expect(duplicate).toMatchObject({
+      status: 422,
+      json: { error: { code: 'InvalidJson', path: '$.epoch' } },
+    });
+    expect(duplicate.json.error.message).toContain('duplicate key "epoch"');
+    const infinite = await send('head-b', 34, '{"role": "standby", "epoch": 1, "replicationLagMs": 1e400}');
+    expect(infinite).toMatchObject({ status: 422, json: { error: { path: '$.replicationLagMs' } } });
+    const unbounded = await send('head-b', 35, heartbeat('standby', 1, { replicationLagMs: 1e308 }));
+    expect(unbounded.json.error.problems).toEqual([expect.objectContaining({ path: 'replicationLagMs' })]);
     // Nothing was written: the next valid heartbeat with sequence 30 is still accepted.
     expect((await send('head-b', 30, heartbeat('standby'))).status).toBe(200);
     expect(before).not.toBeNull();
   });
 
   it('accepts the previous key version during a rotation, and refuses versions never issued', async () => {
-    const rotated = await request(`${cp.host.url}/api/v1/clusters/hb/nodes/head-b/key?rotate=true`, {
+    const rotated = await request(`${cp.host.url}${paths.nodeKey('hb', 'head-b')}?rotate=true`, {
       method: 'POST',
       key: cp.adminKey,
     });
