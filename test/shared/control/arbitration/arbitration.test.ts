@@ -1,17 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { startAzurite, type RunningAzurite } from '../../../devhost';
-import { loadConfig } from '../../../shared/config/config';
+import { startAzurite, type RunningAzurite } from '../../../../devhost';
+import { loadConfig } from '../../../../shared/config/config';
 import {
   completeArbitration,
   decideArbitration,
   type ArbitrationVote,
-} from '../../../shared/control/arbitration';
-import { declareCluster } from '../../../shared/control/clusterAdmin';
-import { grantLease } from '../../../shared/domain/decisions';
-import { WitnessBusyError } from '../../../shared/errors';
-import { createServices, type Services } from '../../../shared/services/services';
-import { createTableClients, ensureTables, tableNames } from '../../../shared/stores/tableClients';
-import { twoNodeCluster } from '../../helpers/controlPlane';
+} from '../../../../shared/control/arbitration/arbitration';
+import { declareCluster } from '../../../../shared/control/clusterAdmin';
+import { grantLease } from '../../../../shared/domain/decisions';
+import { WitnessBusyError } from '../../../../shared/errors';
+import { createServices, type Services } from '../../../../shared/services/services';
+import { createTableClients, ensureTables, tableNames } from '../../../../shared/stores/tableClients';
+import { twoNodeCluster } from '../../../helpers/controlPlane';
 
 let azurite: RunningAzurite;
 let services: Services;
