@@ -1,4 +1,4 @@
-import * as df from 'durable-functions';
+import type * as df from 'durable-functions';
 import { readStatus, startOrJoin, waitForInstance } from '../../../functions/durable/singleton';
 import { isRetryable } from '../../../shared/errors';
 
