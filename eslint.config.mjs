@@ -214,7 +214,10 @@ export default tseslint.config(
               group: ['**/functions/**', '**/orchestrations/**', '**/devhost/**', '**/sim/**', '**/bench/**'],
               message: 'The agent does not import the control plane or the local host.',
             },
-            { group: ['@azure/*', 'oci-*', 'durable-functions'], message: 'The agent does not use cloud SDKs.' },
+            {
+              group: ['@azure/*', 'oci-*', 'durable-functions'],
+              message: 'The agent does not use cloud SDKs.',
+            },
           ],
         },
       ],
