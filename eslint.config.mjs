@@ -133,8 +133,90 @@ export default tseslint.config(
             },
             { group: ['oci-*'], message: 'Cloud SDKs belong in shared/ adapters called from activities.' },
             {
-              group: ['**/stores/**', '**/providers/**', '**/witness/**', '**/config/**'],
-              message: 'Adapters do I/O: call them from an activity.',
+              group: [
+                '**/stores/**',
+                '**/providers/**',
+                '**/witness/**',
+                '**/config/**',
+                '**/control/**',
+                '**/services/**',
+                '**/devhost/**',
+              ],
+              allowTypeImports: true,
+              message: 'Adapters and services do I/O: call them from an activity (types may be imported).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The domain is pure: rules over state, evidence and time, called by activities and by the simulation.
+    files: ['shared/domain/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({ name, message: 'shared/domain is pure: no I/O.' })),
+          patterns: [
+            { group: ['node:*'], message: 'shared/domain is pure: no Node built-ins.' },
+            { group: ['@azure/*', 'oci-*', 'durable-functions'], message: 'shared/domain is pure: no SDKs.' },
+            {
+              group: ['**/stores/**', '**/providers/**', '**/witness/**', '**/services/**', '**/control/**'],
+              allowTypeImports: true,
+              message: 'shared/domain is pure: it takes state as input, it does not fetch it.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // What is deployed never depends on the local host, the simulation or the benchmarks.
+    files: ['functions/**/*.ts', 'orchestrations/**/*.ts', 'shared/**/*.ts', 'portal/**/*.ts'],
+    ignores: ['orchestrations/**/*.ts', 'shared/domain/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/devhost/**', '**/devhost', '**/sim/**', '**/bench/**', 'azurite'],
+              message: 'Production code must not import the local host, the simulation or the benchmarks.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The agent runs on cluster nodes: it shares only the pure domain, the signing rules and the wire contracts.
+    files: ['agent/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '../shared/*',
+                '../../shared/*',
+                '!../shared/domain',
+                '!../shared/auth',
+                '!../shared/contracts',
+                '!../../shared/domain',
+                '!../../shared/auth',
+                '!../../shared/contracts',
+              ],
+              message: 'The agent may import only shared/{domain,auth,contracts}.',
+            },
+            {
+              group: ['**/functions/**', '**/orchestrations/**', '**/devhost/**', '**/sim/**', '**/bench/**'],
+              message: 'The agent does not import the control plane or the local host.',
+            },
+            {
+              group: ['@azure/*', 'oci-*', 'durable-functions'],
+              message: 'The agent does not use cloud SDKs.',
             },
           ],
         },

@@ -1,65 +1,55 @@
-import { RetryOptions, type OrchestrationContext, type Task } from 'durable-functions';
-import { EventNames, FunctionNames } from '../shared/constants/functionNames';
-import type { ArbitrationDecision, ArbitrationInput, ArbitrationVote } from '../shared/control/arbitration';
+import type { OrchestrationContext, Task } from 'durable-functions';
+import type { ArbitrationDecision, ArbitrationVote } from '../shared/control/arbitration/arbitration';
+import {
+  Activities,
+  callActivity,
+  eventPayload,
+  Events,
+  orchestrationInput,
+  Orchestrations,
+  RetryPolicies,
+  waitForEvent,
+} from './contracts';
 
-export interface ArbitrationOrchestrationInput {
-  clusterId: string;
-  epoch: number;
-  /** How long to gather the votes of both sides of the partition. */
-  windowMs: number;
-}
-
-/** Retry for witness contention and lost races: the activities are idempotent and re-read before deciding. */
-function retryOptions(): RetryOptions {
-  const options = new RetryOptions(250, 8);
-  options.backoffCoefficient = 2;
-  options.maxRetryIntervalInMilliseconds = 4000;
-  return options;
-}
+export type { ArbitrationOrchestrationInput } from './contracts';
 
 /**
- * Witness arbitration for one (cluster, epoch): gathers votes for `windowMs`, then decides (witness first, then
- * state) and, when the winner is not the active, waits for the old lease to end before promoting it (rule 3).
- * Deterministic: only context.df.* and pure code; one new timer per wait, the previous one cancelled.
+ * Witness arbitration for one (cluster, epoch), as the runbook reads: gather the votes of both sides for the
+ * window; decide (witness first, then state); when the winner is not the active, wait out the old active's lease
+ * (rule 3) and promote it. Deterministic: only context.df.* and pure code; one new timer per wait, the previous one
+ * cancelled.
  */
 export function* arbitrationOrchestrator(
   context: OrchestrationContext,
 ): Generator<Task, ArbitrationDecision, unknown> {
-  const input = context.df.getInput<ArbitrationOrchestrationInput>();
+  const input = orchestrationInput(context, Orchestrations.arbitration);
   const votes = new Map<string, ArbitrationVote>();
   const deadline = new Date(context.df.currentUtcDateTime.getTime() + input.windowMs);
   for (;;) {
-    const vote = context.df.waitForExternalEvent(EventNames.arbitrationVote);
+    const vote = waitForEvent(context, Events.arbitrationVote);
     const windowEnds = context.df.createTimer(deadline);
     const first = yield context.df.Task.any([vote, windowEnds]);
     if (first !== vote) break;
     windowEnds.cancel();
-    const cast = vote.result as ArbitrationVote;
+    const cast = eventPayload(vote);
     votes.set(cast.nodeId, cast);
     context.df.setCustomStatus({ votes: [...votes.keys()] });
   }
-  const request: ArbitrationInput = {
+  const request = {
     clusterId: input.clusterId,
     epoch: input.epoch,
     votes: [...votes.values()],
     decider: context.df.instanceId,
   };
-  let decision = (yield context.df.callActivityWithRetry(
-    FunctionNames.decideArbitrationActivity,
-    retryOptions(),
-    request,
-  )) as ArbitrationDecision;
+  let decision = yield* callActivity(context, Activities.decideArbitration, request, RetryPolicies.witness);
   while (decision.outcome === 'waiting') {
     yield context.df.createTimer(new Date(decision.retryAt));
-    decision = (yield context.df.callActivityWithRetry(
-      FunctionNames.completeArbitrationActivity,
-      retryOptions(),
-      {
-        ...request,
-        winner: decision.winner,
-        losers: decision.losers,
-      },
-    )) as ArbitrationDecision;
+    decision = yield* callActivity(
+      context,
+      Activities.completeArbitration,
+      { ...request, winner: decision.winner, losers: decision.losers },
+      RetryPolicies.witness,
+    );
   }
   context.df.setCustomStatus({ votes: [...votes.keys()], decision });
   return decision;

@@ -1,71 +1,33 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { arbitrationInstanceId, EventNames, FunctionNames } from '../../shared/constants/functionNames';
-import type { ArbitrationDecision, ArbitrationVote } from '../../shared/control/arbitration';
+import { FunctionNames } from '../../shared/constants/functionNames';
+import type { ArbitrationDecision, ArbitrationVote } from '../../shared/control/arbitration/arbitration';
+import { arbitrationAnswer } from '../../shared/control/arbitration/answer';
 import { parseAgentBody } from '../../shared/control/agentRequests';
 import { arbitrateBodySchema } from '../../shared/contracts/agentApi';
 import { paths, routes } from '../../shared/contracts/routes';
-import type { ArbitrationOrchestrationInput } from '../../orchestrations/arbitration';
+import type { Services } from '../../shared/services/services';
+import { Events, InstanceIds, Orchestrations } from '../../orchestrations/contracts';
+import { withServices } from '../common/withServices';
+import { raiseEvent, startOrJoin, waitForInstance, type InstanceOutcome } from '../durable/singleton';
 import { idParam, jsonError, withErrorPolicy } from './httpResponses';
-import { agentContext, readSignedRequest } from './agentHttp';
+import { readSignedRequest } from './agentHttp';
 
 /** How long the HTTP call waits for the decision before answering 202 with a status URL. */
 const WAIT_MS = 8000;
-
-/** What the decision means for the node that asked. */
-function answerFor(nodeId: string, decision: ArbitrationDecision): Record<string, unknown> {
-  if (decision.outcome === 'decided') {
-    const won = decision.winner === nodeId;
-    return {
-      decision: won ? 'won' : 'lost',
-      epoch: decision.epoch,
-      role: won ? 'active' : 'standby',
-      fence: !won,
-      winner: decision.winner,
-    };
-  }
-  if (decision.outcome === 'superseded') {
-    const active = decision.activeNodeId === nodeId;
-    return {
-      decision: 'superseded',
-      epoch: decision.epoch,
-      role: active ? 'active' : 'standby',
-      fence: !active,
-      winner: decision.activeNodeId,
-    };
-  }
-  return { decision: 'pending', winner: decision.winner };
-}
-
-async function awaitDecision(
-  client: df.DurableClient,
-  instanceId: string,
-  waitMs: number,
-): Promise<ArbitrationDecision | 'failed' | undefined> {
-  const deadline = Date.now() + waitMs;
-  for (;;) {
-    const status = await client.getStatus(instanceId);
-    if (status.runtimeStatus === df.OrchestrationRuntimeStatus.Completed)
-      return status.output as ArbitrationDecision;
-    if (
-      status.runtimeStatus === df.OrchestrationRuntimeStatus.Failed ||
-      status.runtimeStatus === df.OrchestrationRuntimeStatus.Terminated
-    )
-      return 'failed';
-    if (Date.now() >= deadline) return undefined;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 function decisionResponse(
   nodeId: string,
   clusterId: string,
   epoch: number,
-  decision: ArbitrationDecision | 'failed' | undefined,
+  outcome: InstanceOutcome<ArbitrationDecision>,
 ): HttpResponseInit {
-  if (decision === 'failed')
-    return jsonError(503, 'ArbitrationFailed', 'the arbitration did not complete; ask again', {});
-  if (decision === undefined) {
+  if (outcome.state === 'failed' || outcome.state === 'absent')
+    return {
+      ...jsonError(503, 'ArbitrationFailed', 'the arbitration did not complete; ask again'),
+      headers: { 'retry-after': '1' },
+    };
+  if (outcome.state === 'running') {
     // A path, not an absolute URL: behind a proxy the origin this host sees is not the one the agent used.
     const statusUrl = paths.agentArbitrationStatus(clusterId, epoch);
     return {
@@ -74,7 +36,7 @@ function decisionResponse(
       jsonBody: { decision: 'pending', statusUrl },
     };
   }
-  return { status: 200, jsonBody: answerFor(nodeId, decision) };
+  return { status: 200, jsonBody: arbitrationAnswer(nodeId, outcome.output) };
 }
 
 /**
@@ -83,16 +45,16 @@ function decisionResponse(
  * status URL (GET, signed). The loser is told to fence itself.
  */
 export async function agentArbitrateHandler(
+  services: Services,
   request: HttpRequest,
   invocation: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const context = await agentContext();
+  const context = { services, ...services.agents };
   const signed = await readSignedRequest(request, context);
   if (!signed.ok) return signed.response;
   const { clusterId, nodeId } = signed.verified;
   const parsed = parseAgentBody(signed.body, arbitrateBodySchema, 'arbitration request');
   if (!parsed.ok) return { status: parsed.reply.status, jsonBody: parsed.reply.body };
-  const { services } = context;
   const document = await context.directory.document(clusterId);
   const state = await services.clusters.getState(clusterId);
   if (!document || !state) return jsonError(403, 'NodeNotInCluster', `cluster ${clusterId} is not declared`);
@@ -109,24 +71,16 @@ export async function agentArbitrateHandler(
   if (refused) return { status: refused.status, jsonBody: refused.body };
 
   const client = df.getClient(invocation);
-  const instanceId = arbitrationInstanceId(clusterId, epoch);
-  const existing = await client.getStatus(instanceId).catch(() => undefined);
-  // A failed or terminated arbitration of this epoch (activities out of retries) is started afresh: its decision
-  // was never made, and the witness record reconciles anything half-done.
-  const finishedWithoutDecision =
-    existing?.runtimeStatus === df.OrchestrationRuntimeStatus.Failed ||
-    existing?.runtimeStatus === df.OrchestrationRuntimeStatus.Terminated;
-  if (!existing || finishedWithoutDecision) {
-    const input: ArbitrationOrchestrationInput = {
-      clusterId,
-      epoch,
-      windowMs: document.witness.arbitrationWindowMs,
-    };
-    // Concurrent requests race here; with overridableExistingInstanceStates=NonRunningStates the loser gets an error.
-    await client
-      .startNew(FunctionNames.arbitrationOrchestrator, { instanceId, input })
-      .catch(() => undefined);
-  }
+  const instanceId = InstanceIds.arbitration(clusterId, epoch);
+  // One arbitration per (cluster, epoch): a failed or terminated one (activities out of retries) is started afresh,
+  // as its decision was never made and the witness record reconciles anything half-done.
+  const singleton = await startOrJoin(
+    client,
+    Orchestrations.arbitration,
+    instanceId,
+    { clusterId, epoch, windowMs: document.witness.arbitrationWindowMs },
+    'absent-or-failed',
+  );
   const node = document.nodes.find((n) => n.id === nodeId);
   const vote: ArbitrationVote = {
     nodeId,
@@ -134,19 +88,19 @@ export async function agentArbitrateHandler(
     checks: parsed.value.checks,
     at: new Date(services.now()).toISOString(),
   };
-  if (!existing || existing.runtimeStatus !== df.OrchestrationRuntimeStatus.Completed) {
-    await client.raiseEvent(instanceId, EventNames.arbitrationVote, vote);
-  }
-  const decision = await awaitDecision(client, instanceId, WAIT_MS);
-  return decisionResponse(nodeId, clusterId, epoch, decision);
+  if (singleton.started || singleton.previous?.runtimeStatus !== df.OrchestrationRuntimeStatus.Completed)
+    await raiseEvent(client, instanceId, Events.arbitrationVote, vote);
+  const outcome = await waitForInstance<ArbitrationDecision>(client, instanceId, WAIT_MS);
+  return decisionResponse(nodeId, clusterId, epoch, outcome);
 }
 
 /** GET /api/v1/agent/arbitration/{clusterId}/{epoch} (signed): the decision of an arbitration, or 202 while pending. */
 export async function agentArbitrationStatusHandler(
+  services: Services,
   request: HttpRequest,
   invocation: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const context = await agentContext();
+  const context = { services, ...services.agents };
   const signed = await readSignedRequest(request, context);
   if (!signed.ok) return signed.response;
   const cluster = idParam(request, 'clusterId');
@@ -157,11 +111,14 @@ export async function agentArbitrationStatusHandler(
   if (cluster.value !== signed.verified.clusterId)
     return jsonError(403, 'NodeNotInCluster', 'a node may only ask about its own cluster');
   const client = df.getClient(invocation);
-  const status = await client.getStatus(arbitrationInstanceId(cluster.value, epoch)).catch(() => undefined);
-  if (!status)
+  const outcome = await waitForInstance<ArbitrationDecision>(
+    client,
+    InstanceIds.arbitration(cluster.value, epoch),
+    0,
+  );
+  if (outcome.state === 'absent')
     return jsonError(404, 'ArbitrationNotFound', `no arbitration for ${cluster.value} at epoch ${epoch}`);
-  const decision = await awaitDecision(client, arbitrationInstanceId(cluster.value, epoch), 0);
-  return decisionResponse(signed.verified.nodeId, cluster.value, epoch, decision);
+  return decisionResponse(signed.verified.nodeId, cluster.value, epoch, outcome);
 }
 
 app.http(FunctionNames.agentArbitrate, {
@@ -169,12 +126,12 @@ app.http(FunctionNames.agentArbitrate, {
   methods: ['POST'],
   authLevel: 'anonymous',
   extraInputs: [df.input.durableClient()],
-  handler: withErrorPolicy(agentArbitrateHandler),
+  handler: withErrorPolicy(withServices(agentArbitrateHandler)),
 });
 app.http(FunctionNames.agentArbitrationStatus, {
   route: routes.agentArbitrationStatus,
   methods: ['GET'],
   authLevel: 'anonymous',
   extraInputs: [df.input.durableClient()],
-  handler: withErrorPolicy(agentArbitrationStatusHandler),
+  handler: withErrorPolicy(withServices(agentArbitrationStatusHandler)),
 });

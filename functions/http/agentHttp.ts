@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { VerifiedRequest } from '../../shared/auth/signedRequest';
-import { AgentDirectory } from '../../shared/control/agentRequests';
-import { HeartbeatService } from '../../shared/control/heartbeatService';
+import type { AgentDirectory } from '../../shared/control/agentRequests';
+import type { HeartbeatService } from '../../shared/control/heartbeatService';
 import { getServices, type Services } from '../../shared/services/services';
 import { jsonError } from './httpResponses';
 
@@ -11,16 +11,10 @@ export interface AgentContext {
   heartbeats: HeartbeatService;
 }
 
-let shared: AgentContext | undefined;
-
-/** The per-process agent-facing services (their caches live as long as the process). */
+/** The agent-facing services of the composition root (their caches live as long as the process). */
 export async function agentContext(): Promise<AgentContext> {
-  if (!shared) {
-    const services = await getServices();
-    const directory = new AgentDirectory(services);
-    shared = { services, directory, heartbeats: new HeartbeatService(services, directory) };
-  }
-  return shared;
+  const services = await getServices();
+  return { services, ...services.agents };
 }
 
 /** Reads and verifies a signed agent request; a rejection is returned as the response to send. */

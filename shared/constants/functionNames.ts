@@ -1,4 +1,7 @@
-/** Every function name of the app, in one place: registrations and callers use these, never string literals. */
+/**
+ * The names of the app's HTTP and timer functions, in one place: registrations and callers use these, never string
+ * literals. Orchestrations, activities and events are named by the durable contract (orchestrations/contracts.ts).
+ */
 export const FunctionNames = {
   health: 'health',
   declareCluster: 'declareCluster',
@@ -11,17 +14,6 @@ export const FunctionNames = {
   agentArbitrate: 'agentArbitrate',
   agentArbitrationStatus: 'agentArbitrationStatus',
   failureDetector: 'failureDetector',
-  arbitrationOrchestrator: 'arbitrationOrchestrator',
-  decideArbitrationActivity: 'decideArbitration',
-  completeArbitrationActivity: 'completeArbitration',
 } as const;
 
 export type FunctionName = (typeof FunctionNames)[keyof typeof FunctionNames];
-
-/** External events raised to orchestrations. */
-export const EventNames = {
-  arbitrationVote: 'vote',
-} as const;
-
-/** Deterministic instance ids: one arbitration per (cluster, epoch), so concurrent requests join one decision. */
-export const arbitrationInstanceId = (clusterId: string, epoch: number) => `arbitrate-${clusterId}-${epoch}`;

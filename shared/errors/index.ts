@@ -6,3 +6,4 @@ export { StorageUnavailableError } from './storageUnavailableError';
 export { StaleEpochError } from './staleEpochError';
 export { WitnessNotFoundError } from './witnessNotFoundError';
 export { WitnessRecordCorruptError } from './witnessRecordCorruptError';
+export { DurableBackendUnavailableError } from './durableBackendUnavailableError';

@@ -1,17 +1,23 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { getConfig, type Config } from '../config/config';
+import { AgentDirectory } from '../control/agentRequests';
+import { HeartbeatService } from '../control/heartbeatService';
 import { AuditLog } from '../stores/auditLog';
 import { ClusterStore } from '../stores/clusterStore';
 import { HeartbeatStore } from '../stores/heartbeatStore';
 import { NodeCredentialStore } from '../stores/nodeCredentialStore';
 import { OperationStore } from '../stores/operationStore';
-import { createTableClients, ensureTables, tableNames } from '../stores/tableClients';
+import { storageCall } from '../stores/storageCall';
+import { createTableClients, ensureTables, tableNames, type TableClients } from '../stores/tableClients';
 import { BlobWitness } from '../witness/blobWitness';
 import { ProviderRegistry } from '../providers/providerRegistry';
+import { hostClock, type Clock } from '../time/hostClock';
 
-/** Everything the functions call, built once per process from the configuration. */
+/** Everything the functions call, built once per process from the configuration: the composition root. */
 export interface Services {
   config: Config;
+  /** The one clock of the app: the host's (the devhost's manual clock in tests), else the system clock. */
+  clock: Clock;
   clusters: ClusterStore;
   heartbeats: HeartbeatStore;
   operations: OperationStore;
@@ -20,43 +26,56 @@ export interface Services {
   witness: BlobWitness;
   /** Compute providers per site (Azure, OCI), built on first use. */
   providers: ProviderRegistry;
+  /** The agent-facing services; their caches live as long as the process. */
+  agents: { directory: AgentDirectory; heartbeats: HeartbeatService };
+  /** The table clients, built once (stores share them). */
+  tables: TableClients;
+  /** `clock.now()`. */
   now(): number;
 }
 
-export function createServices(config: Config, now: () => number = Date.now): Services {
+/** Builds the services without touching storage (see `getServices` for the process's initialised instance). */
+export function createServices(config: Config, time: Clock | (() => number) = hostClock): Services {
+  const clock: Clock = typeof time === 'function' ? { now: time } : time;
+  const now = () => clock.now();
   const tables = createTableClients(config.storageConnectionString, tableNames(config.tablePrefix));
   const witnessContainer = BlobServiceClient.fromConnectionString(config.witnessConnectionString, {
     retryOptions: { maxTries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2000 },
   }).getContainerClient(
     `${config.tablePrefix.toLowerCase()}${config.tablePrefix ? '-' : ''}failover-witness`,
   );
-  return {
+  const base = {
     config,
+    clock,
+    tables,
     clusters: new ClusterStore(tables.clusters, tables.clusterState),
     heartbeats: new HeartbeatStore(tables.heartbeats),
     operations: new OperationStore(tables.operations),
     audit: new AuditLog(tables.audit),
     credentials: new NodeCredentialStore(tables.clusters),
-    witness: new BlobWitness(witnessContainer),
+    witness: new BlobWitness(witnessContainer, { now }),
     providers: new ProviderRegistry(config.cloud, now),
     now,
   };
+  const services = base as Services;
+  const directory = new AgentDirectory(services);
+  services.agents = { directory, heartbeats: new HeartbeatService(services, directory) };
+  return services;
 }
 
 let services: Promise<Services> | undefined;
 
 /**
  * The process's services, with tables and the witness container created on first use. A failed initialisation
- * (storage unreachable) is not cached: the next call tries again.
+ * (storage unreachable) is not cached — the next call tries again — and surfaces as `StorageUnavailableError`
+ * (HTTP 503 with Retry-After), never as a bare 500.
  */
 export function getServices(): Promise<Services> {
   services ??= (async () => {
     const created = createServices(getConfig());
-    const tables = createTableClients(
-      created.config.storageConnectionString,
-      tableNames(created.config.tablePrefix),
+    await storageCall('the control plane tables and the witness container', () =>
+      Promise.all([ensureTables(created.tables), created.witness.ensureContainer()]),
     );
-    await Promise.all([ensureTables(tables), created.witness.ensureContainer()]);
     return created;
   })().catch((error: unknown) => {
     services = undefined;

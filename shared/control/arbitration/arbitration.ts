@@ -1,9 +1,14 @@
-import type { ArbitrationCandidate } from '../domain/decisions';
-import { arbitrate, mayPromote, promote, reaffirm, revoke } from '../domain/decisions';
-import type { ClusterState } from '../domain/clusterState';
-import { ConcurrencyError } from '../errors';
-import type { Services } from '../services/services';
-import type { WitnessLease } from '../witness/blobWitness';
+import type { ArbitrationCandidate } from '../../domain/decisions';
+import { arbitrate, mayPromote, promote, reaffirm, revoke } from '../../domain/decisions';
+import type { ClusterState } from '../../domain/clusterState';
+import type { Services } from '../../services/services';
+import type { WitnessLease } from '../../witness/blobWitness';
+import {
+  commitDecision,
+  withWitnessDecision,
+  writeState,
+  type WitnessSession,
+} from '../common/witnessDecision';
 
 export interface ArbitrationVote extends ArbitrationCandidate {
   /** When the vote arrived (ISO), for the record. */
@@ -16,6 +21,12 @@ export interface ArbitrationInput {
   epoch: number;
   votes: ArbitrationVote[];
   decider: string;
+}
+
+/** After waiting for `retryAt`: the winner of `decideArbitration` to promote once rule 3 allows it. */
+export interface CompleteArbitrationInput extends ArbitrationInput {
+  winner: string;
+  losers: string[];
 }
 
 export type ArbitrationDecision =
@@ -35,7 +46,7 @@ export async function decideArbitration(
   services: Services,
   input: ArbitrationInput,
 ): Promise<ArbitrationDecision> {
-  return withWitness(services, input, async (lease, state, etag) => {
+  return withWitness(services, input, async ({ lease, state, etag }) => {
     if (state.epoch !== input.epoch)
       return {
         outcome: 'superseded',
@@ -59,20 +70,19 @@ export async function decideArbitration(
       now,
       `arbitration: revoking ${state.activeNodeId ?? 'nobody'} for ${winner}`,
     );
-    const write = state.revoked
-      ? { ok: true as const, etag }
-      : await services.clusters.replaceState(revoked, etag);
-    if (!write.ok) throw new ConcurrencyError(`the state of ${input.clusterId} changed during arbitration`);
-    return promoteIfAllowed(services, lease, revoked, write.etag, winner, losers, input.decider);
+    const revokedEtag = state.revoked
+      ? etag
+      : await writeState(services, revoked, etag, 'during arbitration');
+    return promoteIfAllowed(services, lease, revoked, revokedEtag, winner, losers, input.decider);
   });
 }
 
 /** Called after waiting for `retryAt`: promotes the arbitration's winner once rule 3 allows it. */
 export async function completeArbitration(
   services: Services,
-  input: ArbitrationInput & { winner: string; losers: string[] },
+  input: CompleteArbitrationInput,
 ): Promise<ArbitrationDecision> {
-  return withWitness(services, input, async (lease, state, etag) => {
+  return withWitness(services, input, async ({ lease, state, etag }) => {
     if (state.epoch !== input.epoch || !state.revoked)
       return {
         outcome: 'superseded',
@@ -131,72 +141,25 @@ async function promoteIfAllowed(
   return { outcome: 'decided', winner, losers, epoch: next.epoch, reason: next.reason };
 }
 
-/** Witness first (the durable record of the vote), then the state; both conditional. */
-async function commit(
+function commit(
   services: Services,
   lease: WitnessLease,
   next: ClusterState,
   stateEtag: string,
   decider: string,
-): Promise<void> {
-  const { etag: witnessEtag } = await services.witness.read(next.clusterId);
-  await services.witness.writeDecision(
-    lease,
-    {
-      epoch: next.epoch,
-      activeNodeId: next.activeNodeId,
-      decidedAt: new Date(next.updatedAt).toISOString(),
-      decidedBy: decider,
-      reason: next.reason,
-    },
-    witnessEtag,
-  );
-  const write = await services.clusters.replaceState(next, stateEtag);
-  if (!write.ok)
-    throw new ConcurrencyError(
-      `the state of ${next.clusterId} changed after the witness recorded epoch ${next.epoch}`,
-    );
-  await services.audit.append({
-    clusterId: next.clusterId,
-    at: next.updatedAt,
-    actor: decider,
-    action: 'arbitration-decided',
-    detail: { epoch: next.epoch, activeNodeId: next.activeNodeId, reason: next.reason },
-  });
+): Promise<string> {
+  return commitDecision(services, lease, next, stateEtag, decider, { action: 'arbitration-decided' });
 }
 
-/**
- * Holds the witness lease around `decide`, after reconciling: if the witness already records a newer epoch than the
- * state (a crash after the witness write), the state is brought up to it first and the decision is reported as made.
- */
-async function withWitness(
+/** Arbitration on the witness decision kernel: a reconciled record of the next epoch is this arbitration's decision. */
+function withWitness(
   services: Services,
   input: ArbitrationInput,
-  decide: (lease: WitnessLease, state: ClusterState, etag: string) => Promise<ArbitrationDecision>,
+  decide: (session: WitnessSession) => Promise<ArbitrationDecision>,
 ): Promise<ArbitrationDecision> {
-  const lease = await services.witness.acquire(input.clusterId, input.decider);
-  try {
-    const stored = await services.clusters.getState(input.clusterId);
-    if (!stored) throw new Error(`cluster ${input.clusterId} has no state`);
-    const { record } = await services.witness.read(input.clusterId);
-    if (record.epoch > stored.state.epoch) {
-      const { activeHeartbeat, ...base } = stored.state;
-      const sameActive = record.activeNodeId === stored.state.activeNodeId;
-      const reconciled: ClusterState = {
-        ...base,
-        ...(sameActive && activeHeartbeat ? { activeHeartbeat } : {}),
-        epoch: record.epoch,
-        activeNodeId: record.activeNodeId,
-        revoked: false,
-        fenced: false,
-        leaseExpiresAt:
-          record.activeNodeId === stored.state.activeNodeId ? stored.state.leaseExpiresAt : null,
-        updatedAt: services.now(),
-        reason: `reconciled from the witness: ${record.reason}`,
-      };
-      const write = await services.clusters.replaceState(reconciled, stored.etag);
-      if (!write.ok)
-        throw new ConcurrencyError(`the state of ${input.clusterId} changed during reconciliation`);
+  return withWitnessDecision<ArbitrationDecision>(services, input.clusterId, input.decider, {
+    decide,
+    reconciled(record, state) {
       if (record.epoch === input.epoch + 1 && record.activeNodeId) {
         const losers = input.votes.map((v) => v.nodeId).filter((n) => n !== record.activeNodeId);
         return {
@@ -204,13 +167,18 @@ async function withWitness(
           winner: record.activeNodeId,
           losers,
           epoch: record.epoch,
-          reason: reconciled.reason,
+          reason: state.reason,
         };
       }
       return { outcome: 'superseded', epoch: record.epoch, activeNodeId: record.activeNodeId };
-    }
-    return await decide(lease, stored.state, stored.etag);
-  } finally {
-    await services.witness.release(lease).catch(() => undefined);
-  }
+    },
+  });
+}
+
+/** The arbitration orchestration's activities, bound to their dependencies. */
+export function createArbitrationActivities(services: Services) {
+  return {
+    decideArbitration: (input: ArbitrationInput) => decideArbitration(services, input),
+    completeArbitration: (input: CompleteArbitrationInput) => completeArbitration(services, input),
+  };
 }

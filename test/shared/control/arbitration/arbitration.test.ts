@@ -1,21 +1,22 @@
 import { randomBytes } from 'node:crypto';
-import { startAzurite, type RunningAzurite } from '../../../devhost';
-import { loadConfig } from '../../../shared/config/config';
+import { startAzurite, type RunningAzurite } from '../../../../devhost';
+import { loadConfig } from '../../../../shared/config/config';
 import {
   completeArbitration,
   decideArbitration,
   type ArbitrationVote,
-} from '../../../shared/control/arbitration';
-import { declareCluster } from '../../../shared/control/clusterAdmin';
-import { grantLease } from '../../../shared/domain/decisions';
-import { WitnessBusyError } from '../../../shared/errors';
-import { createServices, type Services } from '../../../shared/services/services';
-import { createTableClients, ensureTables, tableNames } from '../../../shared/stores/tableClients';
-import { twoNodeCluster } from '../../helpers/controlPlane';
+} from '../../../../shared/control/arbitration/arbitration';
+import { declareCluster } from '../../../../shared/control/clusterAdmin';
+import { grantLease } from '../../../../shared/domain/decisions';
+import { WitnessBusyError } from '../../../../shared/errors';
+import { createServices, type Services } from '../../../../shared/services/services';
+import { createTableClients, ensureTables, tableNames } from '../../../../shared/stores/tableClients';
+import { twoNodeCluster } from '../../../helpers/controlPlane';
 
 let azurite: RunningAzurite;
 let services: Services;
-let clock = Date.UTC(2030, 0, 1);
+const T0 = Date.UTC(2030, 0, 1);
+let clock = T0;
 const ok = [{ name: 'ping', status: 'ok' as const }];
 const failing = [{ name: 'database', status: 'fail' as const }];
 const vote = (nodeId: string, checks: ArbitrationVote['checks'] = ok, priority = 100): ArbitrationVote => ({
@@ -37,6 +38,10 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await azurite.stop();
+});
+// Each test starts at the same instant on its own cluster: none depends on another having run.
+beforeEach(() => {
+  clock = T0;
 });
 
 /** Declares a cluster whose active (head-a) holds a 4 s lease granted now. */
