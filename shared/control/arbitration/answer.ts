@@ -1,16 +1,8 @@
+import type { ArbitrationAnswer } from '../../contracts/agentApi';
 import type { ArbitrationDecision } from './arbitration';
 
-/** What an arbitration decision means for the node that asked (the body of the agent's answer). */
-export type ArbitrationAnswer =
-  | {
-      decision: 'won' | 'lost' | 'superseded';
-      epoch: number;
-      role: 'active' | 'standby';
-      /** True when the node must fence itself (demote, stop acting as active). */
-      fence: boolean;
-      winner: string | null;
-    }
-  | { decision: 'pending'; winner: string };
+/** What an arbitration decision means for the node that asked: the body of the agent's answer (the contract's). */
+export type { ArbitrationAnswer } from '../../contracts/agentApi';
 
 export function arbitrationAnswer(nodeId: string, decision: ArbitrationDecision): ArbitrationAnswer {
   if (decision.outcome === 'decided') {

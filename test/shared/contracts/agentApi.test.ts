@@ -8,6 +8,7 @@ import {
   readErrorBody,
 } from '../../../shared/contracts';
 import { parseAgentBody } from '../../../shared/control/agentRequests';
+import { arbitrationAnswer } from '../../../shared/control/arbitration/answer';
 import { parseDocumentText } from '../../../shared/control/clusterAdmin';
 
 const heartbeat = {
@@ -190,6 +191,16 @@ describe('the answers, read leniently', () => {
       }),
     ).toMatchObject({ decision: 'superseded', winner: null });
     expect(arbitrationAnswerSchema.safeParse({ decision: 'won', winner: 'Not An Id' }).success).toBe(false);
+  });
+
+  it('holds what the control plane answers an arbitration', () => {
+    const answers = [
+      arbitrationAnswer('a', { outcome: 'decided', winner: 'a', losers: ['b'], epoch: 3, reason: 'r' }),
+      arbitrationAnswer('b', { outcome: 'decided', winner: 'a', losers: ['b'], epoch: 3, reason: 'r' }),
+      arbitrationAnswer('b', { outcome: 'superseded', epoch: 4, activeNodeId: null }),
+      arbitrationAnswer('b', { outcome: 'waiting', winner: 'a', losers: ['b'], retryAt: 1 }),
+    ];
+    for (const answer of answers) expect(arbitrationAnswerSchema.parse(answer)).toEqual(answer);
   });
 
   it('reads an error body and its lastAcceptedSeq', () => {
