@@ -1,5 +1,6 @@
 import type { VerifiedRequest } from '../auth/signedRequest';
 import type { AgentCommand, HeartbeatReply } from '../contracts/agentApi';
+import { REPLAYED_SEQUENCE } from '../contracts/errors';
 import type { ClusterDocument } from '../domain/clusterDocument';
 import { initialClusterState, type ClusterState, type NodeHeartbeat } from '../domain/clusterState';
 import { grantLease, reaffirm } from '../domain/decisions';
@@ -20,7 +21,7 @@ const replayed = (seq: number, last: number): AgentReply => ({
   status: 409,
   body: {
     error: {
-      code: 'ReplayedSequence',
+      code: REPLAYED_SEQUENCE,
       message: `sequence ${seq} is not above the last accepted ${last}`,
       lastAcceptedSeq: last,
     },

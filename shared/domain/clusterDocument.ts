@@ -1,6 +1,7 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { ID_PATTERN, tableKeyProblem } from './tableKeys';
+import { BOUNDS } from '../contracts/bounds';
 
 /** Clock drift the safety margin must cover, as a rate: 1% (quartz drifts ~50 ppm; this also covers NTP slews). */
 export const MAX_CLOCK_DRIFT_RATE = 0.01;
@@ -89,8 +90,8 @@ export const failoverSchema = z
       .min(60_000)
       .max(7 * 86_400_000)
       .default(3_600_000),
-    rtoObjectiveMs: z.number().int().min(1000).default(60_000),
-    rpoObjectiveMs: z.number().int().min(0).default(0),
+    rtoObjectiveMs: z.number().int().min(1000).max(BOUNDS.durationMs).default(60_000),
+    rpoObjectiveMs: z.number().int().min(0).max(BOUNDS.durationMs).default(0),
   })
   .strict();
 

@@ -10,6 +10,7 @@ import {
 import { parseAgentBody } from '../../../shared/control/agentRequests';
 import { arbitrationAnswer } from '../../../shared/control/arbitration/answer';
 import { parseDocumentText } from '../../../shared/control/clusterAdmin';
+import { parseClusterDocument } from '../../../shared/domain/clusterDocument';
 
 const heartbeat = {
   role: 'active',
@@ -213,5 +214,30 @@ describe('the answers, read leniently', () => {
     expect(readErrorBody({ message: 'no error object' })).toBeUndefined();
     expect(readErrorBody(undefined)).toBeUndefined();
     expect(errorBodySchema.safeParse({ error: { code: '', message: 'm' } }).success).toBe(false);
+  });
+});
+
+describe('the cluster document numbers', () => {
+  const document = (failover: Record<string, unknown>) => ({
+    id: 'bcm-head',
+    kind: 'active-passive',
+    nodes: [
+      { id: 'head-a', role: 'active', site: { cloud: 'azure', region: 'westeurope' } },
+      { id: 'head-b', role: 'standby', site: { cloud: 'oci', region: 'eu-frankfurt-1' } },
+    ],
+    failover,
+  });
+
+  it('bounds the objectives like every other duration (2^31 - 1 ms)', () => {
+    expect(parseClusterDocument(document({ rtoObjectiveMs: BOUNDS.durationMs, rpoObjectiveMs: 0 })).ok).toBe(
+      true,
+    );
+    for (const failover of [{ rtoObjectiveMs: 1e308 }, { rpoObjectiveMs: 2 ** 31 }]) {
+      const result = parseClusterDocument(document(failover));
+      expect(result).toMatchObject({
+        ok: false,
+        problems: [{ path: `failover.${Object.keys(failover)[0]}` }],
+      });
+    }
   });
 });
