@@ -32,12 +32,14 @@ const childPath = (frame: Frame | undefined): string => {
 
 /** The index just past the string literal starting at `start` (a `"`); the text is known to be valid JSON. */
 function stringEnd(text: string, start: number): number {
-  let i = start + 1;
+  let from = start + 1;
   for (;;) {
-    const c = text.charCodeAt(i);
-    if (c === 0x5c) i += 2;
-    else if (c === 0x22) return i + 1;
-    else i++;
+    const quote = text.indexOf('"', from);
+    // The quote ends the string unless an odd number of backslashes escapes it.
+    let backslashes = 0;
+    while (text.charCodeAt(quote - 1 - backslashes) === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return quote + 1;
+    from = quote + 1;
   }
 }
 

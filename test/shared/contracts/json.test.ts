@@ -41,6 +41,28 @@ describe('parseStrictJson', () => {
     });
   });
 
+  it('finds the end of strings with escaped quotes and backslashes', () => {
+    expect(parseStrictJson('{"k": "a\\\\", "k": 2}')).toMatchObject({ ok: false, path: '$.k' });
+    expect(parseStrictJson('{"k": "a\\"\\\\\\"", "j": "\\\\", "l": 1}')).toMatchObject({ ok: true });
+    // Generated objects: no false duplicate, and a key repeated anywhere is found.
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const text = () =>
+      Array.from({ length: Math.floor(random() * 6) }, () => '\\"a,:{}[] 1'[Math.floor(random() * 10)]).join(
+        '',
+      );
+    for (let round = 0; round < 200; round++) {
+      const value: Record<string, unknown> = {};
+      for (let k = 0; k < 5; k++)
+        value[`${text()}${k}`] = random() < 0.5 ? text() : [text(), { [text()]: 1 }];
+      const json = JSON.stringify(value);
+      expect(parseStrictJson(json)).toEqual({ ok: true, value });
+      const [firstKey] = Object.keys(value);
+      const duplicated = `${json.slice(0, -1)},${JSON.stringify(firstKey)}:0}`;
+      expect(parseStrictJson(duplicated)).toMatchObject({ ok: false, reason: 'duplicate-key' });
+    }
+  });
+
   it('refuses a number that is not a finite double (JSON.parse makes it Infinity, stored as null)', () => {
     expect(JSON.parse('{"a": 1e400}')).toEqual({ a: Infinity });
     expect(parseStrictJson('{"a": [0, 1e400]}')).toEqual({
