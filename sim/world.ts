@@ -51,6 +51,12 @@ export interface Stats {
   selfDemotionReaffirms: number;
   fencesConfirmed: number;
   failoverOps: number;
+  /** Operations nextFailoverStep refused (target unhealthy or not caught up, no healthy standby...). */
+  refusals: number;
+  /** make-active operations that rolled back to the original active. */
+  rollBacks: number;
+  /** Promotions whose new active took no lease before the verify timeout. */
+  unverifiedPromotions: number;
   opsByTrigger: Record<string, number>;
   partitions: number;
   agentPauses: number;
@@ -92,6 +98,9 @@ export function emptyStats(): Stats {
     selfDemotionReaffirms: 0,
     fencesConfirmed: 0,
     failoverOps: 0,
+    refusals: 0,
+    rollBacks: 0,
+    unverifiedPromotions: 0,
     opsByTrigger: {},
     partitions: 0,
     agentPauses: 0,

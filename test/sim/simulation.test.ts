@@ -102,6 +102,13 @@ describe(`the safety invariant over ${SEEDS} seeded schedules`, () => {
     expect(t.selfFences).toBeGreaterThan(SEEDS);
   });
 
+  it('exercised the step rules beyond the happy path: refusals, make-active roll-backs, unverified promotions', () => {
+    const t = result.totals;
+    expect(t.refusals).toBeGreaterThan(SEEDS);
+    expect(t.rollBacks).toBeGreaterThan(SEEDS / 20);
+    expect(t.unverifiedPromotions).toBeGreaterThan(SEEDS / 20);
+  });
+
   it('exercised agents demoting themselves and the control plane reaffirming them under a new epoch', () => {
     const t = result.totals;
     expect(t.selfDemotions).toBeGreaterThan(SEEDS);
