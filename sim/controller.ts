@@ -443,8 +443,10 @@ export class ControllerInstance {
   }
 
   /** Asks `nextFailoverStep` what to do with the state just read, and does it. */
-  private decide(op: FailoverOp, v: Versioned): void {
+  private decide(op: FailoverOp, v: Versioned, depth = 0): void {
     if (op.done) return;
+    // steps that write nothing are decided again on the same read; the step rules must not cycle through them
+    if (depth > 8) throw new Error(`op${op.id}: nextFailoverStep keeps answering without I/O`);
     const w = this.world;
     const now = this.now;
     const step = nextFailoverStep(this.stepInput(op, v.state), w.rules);
@@ -486,7 +488,7 @@ export class ControllerInstance {
         if (step.step === 'fence' || step.step === 'demote-gracefully') this.startFencing(op, step);
         w.recorder.note(w.now, this.name, `op${op.id} ${describeStep(step)}`);
         op.progress = recordStep(op.progress, step, now);
-        return this.decide(op, v); // nothing written: decide again on the same read
+        return this.decide(op, v, depth + 1); // nothing written: decide again on the same read
       case 'wait':
         return this.retryLater(op, Math.max(step.until - now, 0.001));
       case 'revoke':

@@ -262,8 +262,12 @@ type TargetProblem = {
   message: string;
 };
 
-/** Whether `target` may become active now: a node of the cluster, healthy, and caught up (lag ≤ RPO). */
-export function targetProblem(input: FailoverStepInput, target: string): TargetProblem | null {
+/**
+ * Whether `target` may become active now: a node of the cluster, healthy, and (unless `rpo` is false) caught up,
+ * lag ≤ RPO. A make-active holds its target to the RPO; an unplanned failover does not (the active is gone: a
+ * lagging standby beats none), it only prefers a caught-up one.
+ */
+export function targetProblem(input: FailoverStepInput, target: string, rpo = true): TargetProblem | null {
   const { plan, evidence, policy, now } = input;
   if (!plan.candidates.some((c) => c.nodeId === target))
     return { code: 'TargetNotInCluster', message: `${target} is not a node of ${plan.clusterId}` };
@@ -273,7 +277,7 @@ export function targetProblem(input: FailoverStepInput, target: string): TargetP
   if (failing.length > 0)
     return { code: 'TargetUnhealthy', message: `${target} fails ${failing.join(', ')}` };
   const lag = node?.replicationLagMs;
-  if (lag !== undefined && lag > policy.rpoMs)
+  if (rpo && lag !== undefined && lag > policy.rpoMs)
     return {
       code: 'ReplicationLagAboveRpo',
       message: `${target} lags ${lag} ms behind, above the RPO of ${policy.rpoMs} ms`,
@@ -449,9 +453,9 @@ export function nextFailoverStep(
   const target = leg.target;
   if (!makeActive && !leg.rollingBack) {
     if (plan.target !== null) {
-      const problem = targetProblem(input, plan.target);
+      const problem = targetProblem(input, plan.target, false);
       if (problem) return { step: 'refuse', ...problem };
-    } else if (target === null || targetProblem(input, target) !== null) {
+    } else if (target === null || targetProblem(input, target, false) !== null) {
       const chosen = chooseTarget(input, holder);
       if (chosen === null)
         return {

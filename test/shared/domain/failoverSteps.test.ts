@@ -228,6 +228,38 @@ describe('unplanned failover', () => {
     expect(choose({ b: { checks: [{ name: 'gpu', status: 'fail' }] } })).toMatchObject({ target: 'c' });
   });
 
+  it('promotes a standby lagging beyond the RPO when no caught-up one is healthy (the RPO binds make-active only)', () => {
+    const fenced = confirmFenced(revoked(), T + 150, 'stopped');
+    const lagging = { b: { replicationLagMs: RPO + 1 }, c: null };
+    const { steps } = drive({
+      state: fenced,
+      progress: { fencingStartedAt: T },
+      nodes: lagging,
+      now: T + 200,
+    });
+    expect(names(steps)).toEqual(['choose-target', 'promote', 'verify']);
+    expect(steps[1]).toMatchObject({ target: 'b' });
+    const planned = next({
+      plan: { target: 'b' },
+      state: fenced,
+      progress: { fencingStartedAt: T },
+      nodes: lagging,
+      now: T + 200,
+    });
+    expect(planned).toMatchObject({ step: 'promote', target: 'b' });
+  });
+
+  it('chooses again when the chosen standby fell silent before its promotion', () => {
+    const fenced = confirmFenced(revoked(), T + 150, 'stopped');
+    const at = { state: fenced, progress: { fencingStartedAt: T, chosenTarget: 'b' }, now: T + 200 };
+    expect(next(at)).toMatchObject({ step: 'promote', target: 'b' });
+    expect(next({ ...at, nodes: { b: null } })).toEqual({
+      step: 'choose-target',
+      target: 'c',
+      reason: expect.any(String),
+    });
+  });
+
   it('reinstates the old active when it is healthy and no standby is, and refuses when nobody is', () => {
     const fenced = confirmFenced(revoked(), T + 150, 'acknowledged');
     const at = { state: fenced, progress: { fencingStartedAt: T }, now: T + 200 };
