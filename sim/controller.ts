@@ -209,6 +209,8 @@ export class ControllerInstance {
     const w = this.world;
     const now = this.now;
     w.heartbeats.set(m.node, now);
+    if (m.replicationLagMs === undefined) w.replicationLag.delete(m.node);
+    else w.replicationLag.set(m.node, m.replicationLagMs);
     const leaseMs = w.scenario.detection.leaseMs;
     const attempt = (n: number) =>
       this.read(
@@ -434,7 +436,12 @@ export class ControllerInstance {
         fencing: op.evidence,
         nodes: w.scenario.nodes.map((nodeId) => {
           const last = w.heartbeats.get(nodeId);
-          return last === undefined ? { nodeId } : { nodeId, lastHeartbeatAt: last };
+          const lag = w.replicationLag.get(nodeId);
+          return {
+            nodeId,
+            ...(last === undefined ? {} : { lastHeartbeatAt: last }),
+            ...(lag === undefined ? {} : { replicationLagMs: lag }),
+          };
         }),
       },
       policy: { detection: w.scenario.detection, rpoMs: w.scenario.document.failover.rpoObjectiveMs },
@@ -455,6 +462,7 @@ export class ControllerInstance {
         return this.finish(op, `superseded: the state is at e${step.epoch}`);
       case 'refuse':
         w.stats.refusals++;
+        if (step.code === 'ReplicationLagAboveRpo') w.stats.replicationLagStops++;
         return this.finish(op, `refused ${step.code}: ${step.message}`);
       case 'done':
         if (!step.verified) w.stats.unverifiedPromotions++;
@@ -483,6 +491,7 @@ export class ControllerInstance {
       case 'demote-gracefully':
         if (step.step === 'roll-back') {
           w.stats.rollBacks++;
+          if (step.reason === 'ReplicationLagAboveRpo') w.stats.replicationLagStops++;
           op.fenceRun++; // stops the forward leg's demotion resends and power-state polls
         }
         if (step.step === 'fence' || step.step === 'demote-gracefully') this.startFencing(op, step);
