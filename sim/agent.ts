@@ -1,6 +1,6 @@
 import type { HealthCheck } from '../shared/domain/decisions';
 import { DriftingClock } from './clock';
-import type { Prng } from './prng';
+import { mix32, Prng } from './prng';
 import type { DownMessage, World } from './world';
 
 interface Lease {
@@ -43,6 +43,8 @@ export class Agent {
   private seq = 0;
   private readonly outstanding = new Map<number, number>();
   private acting = false;
+  /** Its own stream, so replication draws leave the agent's other draws (and the schedules) as they were. */
+  private readonly replicationRng: Prng;
 
   constructor(
     readonly id: string,
@@ -54,6 +56,18 @@ export class Agent {
     if (!c) throw new Error(`no clock for ${id}`);
     this.clock = new DriftingClock(c.drift, c.offset);
     this.highestEpoch = initialEpoch;
+    let h = world.scenario.seed >>> 0;
+    for (let i = 0; i < id.length; i++) h = mix32((h ^ id.charCodeAt(i)) >>> 0);
+    this.replicationRng = new Prng(mix32((h ^ 0x7e9_1a9) >>> 0));
+  }
+
+  /** A standby's replication lag for this heartbeat (none without replication, or while it holds the lease). */
+  private replicationLag(): number | undefined {
+    const replication = this.world.scenario.replication;
+    if (!replication || this.lease) return undefined;
+    const rpo = this.world.scenario.document.failover.rpoObjectiveMs;
+    const behind = this.replicationRng.chance(replication.behindP);
+    return Math.round(this.replicationRng.range(0, behind ? 3 * rpo : rpo / 2));
   }
 
   get holdsLease(): boolean {
@@ -91,6 +105,7 @@ export class Agent {
     const seq = ++this.seq;
     this.outstanding.set(seq, this.localNow);
     this.outstanding.delete(seq - 256);
+    const replicationLagMs = this.replicationLag();
     this.world.toControlPlane({
       type: 'heartbeat',
       node: this.id,
@@ -101,6 +116,7 @@ export class Agent {
       ...(this.demotedEpoch > 0 && this.demotedEpoch >= this.highestEpoch
         ? { demotedAtEpoch: this.demotedEpoch }
         : {}),
+      ...(replicationLagMs === undefined ? {} : { replicationLagMs }),
     });
     if (periodic) this.scheduleHeartbeat(this.world.scenario.detection.heartbeatIntervalMs);
   }

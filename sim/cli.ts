@@ -103,6 +103,8 @@ function main(): void {
   const totals = {
     failovers: 0,
     promotions: 0,
+    refusals: 0,
+    rollBacks: 0,
     actions: 0,
     selfDemotions: 0,
     selfDemotionReaffirms: 0,
@@ -120,6 +122,8 @@ function main(): void {
     });
     totals.failovers += result.stats.revokes;
     totals.promotions += result.stats.promotions;
+    totals.refusals += result.stats.refusals;
+    totals.rollBacks += result.stats.rollBacks;
     totals.actions += result.stats.actions;
     totals.selfDemotions += result.stats.selfDemotions;
     totals.selfDemotionReaffirms += result.stats.selfDemotionReaffirms;
@@ -145,6 +149,8 @@ function main(): void {
     violations: violating,
     failovers: totals.failovers,
     promotions: totals.promotions,
+    refusals: totals.refusals,
+    rollBacks: totals.rollBacks,
     actions: totals.actions,
     selfDemotions: totals.selfDemotions,
     selfDemotionReaffirms: totals.selfDemotionReaffirms,

@@ -6,33 +6,60 @@ import {
   type ArbitrationCandidate,
   type HealthCheck,
 } from '../shared/domain/decisions';
+import {
+  fencingConfirmedBy,
+  nextFailoverStep,
+  recordStep,
+  type FailoverPlan,
+  type FailoverProgress,
+  type FailoverStep,
+  type FailoverStepInput,
+  type FenceMethod,
+  type FencingEvidence,
+} from '../shared/domain/failoverSteps';
 import type { Prng } from './prng';
 import type { CommitKind, Versioned } from './store';
 import type { UpMessage, World } from './world';
 
 type Trigger = 'detector' | 'webhook' | 'make-active' | 'arbitration' | 'resume';
-type Fencing = 'none' | 'demote' | 'power-off';
 
-/** One failover (or make-active) as an orchestration runs it, bound to the epoch it set out to end. */
+/** One failover (or make-active) as an orchestration runs it: its plan, its progress, the evidence it received. */
 interface FailoverOp {
   id: number;
   trigger: Trigger;
-  epoch: number;
-  oldActive: string | null;
-  target: string | null;
-  fencing: Fencing;
-  fencingStarted: boolean;
-  evidence: string | null;
+  plan: FailoverPlan;
+  progress: FailoverProgress;
+  evidence: FencingEvidence[];
+  /** The node and epoch it last started fencing (where `fence-any-epoch` files any acknowledgement). */
+  lastFenced?: { nodeId: string; epoch: number };
+  /** Bumped by a roll-back: stops the fencing loops of the leg before. */
+  fenceRun: number;
   /** Invalidates a pending retry timer when something else wakes the op. */
   wake: number;
   done: boolean;
 }
 
+function describeStep(step: FailoverStep): string {
+  switch (step.step) {
+    case 'choose-target':
+      return `chooses ${step.target}: ${step.reason}`;
+    case 'roll-back':
+      return `rolls back to ${step.to} (${step.reason}), ending e${step.epoch}`;
+    case 'fence':
+      return `fences ${step.nodeId} of e${step.epoch} by ${step.method}`;
+    case 'demote-gracefully':
+      return `demotes ${step.nodeId} of e${step.epoch} gracefully`;
+    default:
+      return step.step;
+  }
+}
+
 /**
  * One control-plane instance: the heartbeat handler (grantLease + If-Match; reaffirm first when the active says it
- * demoted itself under the current epoch), the failure detector (detectFailure on the heartbeat table), failover
- * orchestrations (revoke, fence, wait for mayPromote, promote: each write If-Match) and arbitration (arbitrate →
- * reaffirm or failover). Several instances share the store and race; a crash loses an instance's memory (its running
+ * demoted itself under the current epoch), the failure detector (detectFailure on the heartbeat table), failover and
+ * make-active operations (the product's step rules, shared/domain/failoverSteps.ts#nextFailoverStep, decide each
+ * step; this class does its I/O: If-Match writes, demote commands, power-off and polls, timers) and arbitration
+ * (arbitrate → reaffirm or failover). Several instances share the store and race; a crash loses an instance's memory (its running
  * operation), never the store. Times are the control plane's clock.
  */
 export class ControllerInstance {
@@ -167,9 +194,12 @@ export class ControllerInstance {
       case 'demote-ack': {
         const op = this.op;
         if (!op || op.done) return;
-        const matches = message.opId === op.id && message.epoch === op.epoch && message.node === op.oldActive;
-        if (matches || !this.world.rules.controller.fenceEvidenceChecked)
-          this.evidence(op, `${message.node} acknowledged demotion from e${message.epoch}`);
+        // The acknowledgement is evidence about its own node and epoch: nextFailoverStep counts it only for the
+        // node and epoch being fenced. `fence-any-epoch` files it under those, whatever it says.
+        const about = this.world.rules.controller.fenceEvidenceChecked
+          ? { nodeId: message.node, epoch: message.epoch }
+          : (op.lastFenced ?? { nodeId: op.plan.oldActive ?? message.node, epoch: op.plan.epoch });
+        this.evidence(op, { kind: 'demotion-ack', ...about });
         return;
       }
     }
@@ -179,6 +209,8 @@ export class ControllerInstance {
     const w = this.world;
     const now = this.now;
     w.heartbeats.set(m.node, now);
+    if (m.replicationLagMs === undefined) w.replicationLag.delete(m.node);
+    else w.replicationLag.set(m.node, m.replicationLagMs);
     const leaseMs = w.scenario.detection.leaseMs;
     const attempt = (n: number) =>
       this.read(
@@ -235,7 +267,7 @@ export class ControllerInstance {
         if (this.op) return;
         const s = v.state;
         if (s.revoked) {
-          this.startOp('resume', s, null, this.rng.pick<Fencing>(['none', 'demote', 'power-off']));
+          this.startOp('resume', s, null, this.rng.pick<FenceMethod>(['lease-wait', 'demote', 'power-off']));
           return;
         }
         if (s.activeNodeId === null) return;
@@ -249,7 +281,7 @@ export class ControllerInstance {
           w.stats.flappingGuardBlocks++;
           return;
         }
-        this.startOp('detector', s, null, this.rng.pick<Fencing>(['none', 'demote', 'power-off']));
+        this.startOp('detector', s, null, this.rng.pick<FenceMethod>(['lease-wait', 'demote', 'power-off']));
       },
       () => undefined,
     );
@@ -263,9 +295,9 @@ export class ControllerInstance {
       this.read(
         (v) => {
           if (this.op) return;
-          if (kind === 'make-active' && (target === null || target === v.state.activeNodeId)) return;
-          const fencing: Fencing =
-            kind === 'make-active' ? 'demote' : this.rng.pick(['none', 'demote', 'power-off']);
+          // (a make-active to the active itself ends at once: nextFailoverStep answers `done`, already-active)
+          const fencing: FenceMethod =
+            kind === 'make-active' ? 'demote' : this.rng.pick(['lease-wait', 'demote', 'power-off']);
           this.startOp(kind, v.state, target, fencing);
         },
         () => undefined,
@@ -321,20 +353,30 @@ export class ControllerInstance {
     );
   }
 
-  // ---- the failover orchestration ----
+  // ---- the failover orchestration: shared/domain/failoverSteps.ts decides, this instance does the I/O ----
 
-  private startOp(trigger: Trigger, s: ClusterState, target: string | null, fencing: Fencing): void {
+  private startOp(trigger: Trigger, s: ClusterState, target: string | null, fencing: FenceMethod): void {
     if (this.op) return;
     const w = this.world;
-    const op: FailoverOp = {
-      id: w.newOpId(),
-      trigger,
+    const plan: FailoverPlan = {
+      kind: trigger === 'make-active' ? 'make-active' : 'failover',
+      clusterId: s.clusterId,
       epoch: s.epoch,
       oldActive: s.activeNodeId,
       target,
+      candidates: w.scenario.nodes.map((nodeId) => ({
+        nodeId,
+        priority: w.scenario.priorities[nodeId] ?? 100,
+      })),
       fencing,
-      fencingStarted: false,
-      evidence: null,
+    };
+    const op: FailoverOp = {
+      id: w.newOpId(),
+      trigger,
+      plan,
+      progress: {},
+      evidence: [],
+      fenceRun: 0,
       wake: 0,
       done: false,
     };
@@ -344,7 +386,7 @@ export class ControllerInstance {
     w.recorder.note(
       w.now,
       this.name,
-      `op${op.id} ${trigger}: fail over e${op.epoch} from ${op.oldActive} to ${target ?? '(best)'}, fencing ${fencing}`,
+      `op${op.id} ${trigger}: ${plan.kind} of e${plan.epoch} from ${plan.oldActive} to ${target ?? '(best)'}, fencing ${fencing}`,
     );
     this.step(op);
   }
@@ -384,99 +426,145 @@ export class ControllerInstance {
     );
   }
 
-  private decide(op: FailoverOp, v: Versioned): void {
-    if (op.done) return;
+  private stepInput(op: FailoverOp, state: ClusterState): FailoverStepInput {
     const w = this.world;
-    const s = v.state;
+    return {
+      plan: op.plan,
+      progress: op.progress,
+      state,
+      evidence: {
+        fencing: op.evidence,
+        nodes: w.scenario.nodes.map((nodeId) => {
+          const last = w.heartbeats.get(nodeId);
+          const lag = w.replicationLag.get(nodeId);
+          return {
+            nodeId,
+            ...(last === undefined ? {} : { lastHeartbeatAt: last }),
+            ...(lag === undefined ? {} : { replicationLagMs: lag }),
+          };
+        }),
+      },
+      policy: { detection: w.scenario.detection, rpoMs: w.scenario.document.failover.rpoObjectiveMs },
+      now: this.now,
+    };
+  }
+
+  /** Asks `nextFailoverStep` what to do with the state just read, and does it. */
+  private decide(op: FailoverOp, v: Versioned, depth = 0): void {
+    if (op.done) return;
+    // steps that write nothing are decided again on the same read; the step rules must not cycle through them
+    if (depth > 8) throw new Error(`op${op.id}: nextFailoverStep keeps answering without I/O`);
+    const w = this.world;
     const now = this.now;
-    const margin = w.scenario.detection.driftMarginMs;
-    if (s.epoch !== op.epoch) return this.finish(op, `superseded: the state is at e${s.epoch}`);
+    const step = nextFailoverStep(this.stepInput(op, v.state), w.rules);
+    switch (step.step) {
+      case 'superseded':
+        return this.finish(op, `superseded: the state is at e${step.epoch}`);
+      case 'refuse':
+        w.stats.refusals++;
+        if (step.code === 'ReplicationLagAboveRpo') w.stats.replicationLagStops++;
+        return this.finish(op, `refused ${step.code}: ${step.message}`);
+      case 'done':
+        if (!step.verified) w.stats.unverifiedPromotions++;
+        return this.finish(
+          op,
+          `${step.outcome}: ${step.activeNodeId} under e${step.epoch}${step.verified ? '' : ' (unverified)'}`,
+        );
+      case 'verify':
+        // not a decision: the witness is free for others while the new active collects its lease
+        w.witness.release(this.holderName);
+        return this.retryLater(
+          op,
+          Math.max(Math.min(step.until - now, w.scenario.detection.heartbeatIntervalMs), 0.001),
+        );
+      default:
+        break;
+    }
     if (!this.holdWitness()) {
       w.stats.witnessBusy++;
       return this.retryLater(op, this.rng.range(200, 1000));
     }
-    if (!s.revoked) {
-      if (op.target !== null && op.target === s.activeNodeId)
-        return this.finish(op, 'the target is already active');
-      const next = w.rules.revoke(s, now, `${op.trigger} (op${op.id})`);
-      this.write(v.etag, next, 'revoke', this.name, (version) => {
-        if (version !== null) {
+    switch (step.step) {
+      case 'choose-target':
+      case 'roll-back':
+      case 'fence':
+      case 'demote-gracefully':
+        if (step.step === 'roll-back') {
+          w.stats.rollBacks++;
+          if (step.reason === 'ReplicationLagAboveRpo') w.stats.replicationLagStops++;
+          op.fenceRun++; // stops the forward leg's demotion resends and power-state polls
+        }
+        if (step.step === 'fence' || step.step === 'demote-gracefully') this.startFencing(op, step);
+        w.recorder.note(w.now, this.name, `op${op.id} ${describeStep(step)}`);
+        op.progress = recordStep(op.progress, step, now);
+        return this.decide(op, v, depth + 1); // nothing written: decide again on the same read
+      case 'wait':
+        return this.retryLater(op, Math.max(step.until - now, 0.001));
+      case 'revoke':
+        return this.write(v.etag, step.state, 'revoke', this.name, (version) => {
+          if (version === null) return this.retryLater(op, this.rng.range(1, 30));
           w.stats.revokes++;
-          this.startFencing(op);
           this.step(op);
-        } else this.retryLater(op, this.rng.range(1, 30));
-      });
-      return;
+        });
+      case 'confirm-fenced':
+        return this.write(v.etag, step.state, 'fence', this.name, (version) => {
+          if (version !== null) w.stats.fencesConfirmed++;
+          this.step(op);
+        });
+      case 'promote': {
+        const { target, state: next } = step;
+        return this.write(v.etag, next, 'promote', this.name, (version) => {
+          if (version === null) return this.retryLater(op, this.rng.range(1, 30));
+          w.stats.promotions++;
+          w.failoverHistory.push(now);
+          op.progress = recordStep(op.progress, step, now);
+          w.toAgent(target, { type: 'promoted', epoch: next.epoch });
+          w.witness.votes.push({ t: w.now, epoch: next.epoch, active: target, by: this.name });
+          w.recorder.note(w.now, this.name, `op${op.id} promoted ${target} under e${next.epoch}; verifying`);
+          this.step(op);
+        });
+      }
     }
-    if (!op.fencingStarted) this.startFencing(op);
-    if (op.evidence !== null && !s.fenced && s.activeNodeId !== null) {
-      const next = w.rules.confirmFenced(s, now, op.evidence);
-      this.write(v.etag, next, 'fence', this.name, (version) => {
-        if (version !== null) w.stats.fencesConfirmed++;
-        this.step(op);
-      });
-      return;
-    }
-    const decision = w.rules.mayPromote(s, now, margin);
-    if (!decision.allowed) {
-      const at = decision.retryAt ?? now + 100;
-      return this.retryLater(op, Math.max(at - now, 0.001));
-    }
-    const target = op.target ?? this.chooseTarget(s, now);
-    if (target === null) return this.finish(op, 'no candidate to promote');
-    const next = w.rules.promote(s, target, now, margin, `${op.trigger} (op${op.id})`);
-    this.write(v.etag, next, 'promote', this.name, (version) => {
-      if (version === null) return this.retryLater(op, this.rng.range(1, 30));
-      w.stats.promotions++;
-      w.failoverHistory.push(now);
-      w.toAgent(target, { type: 'promoted', epoch: next.epoch });
-      w.witness.votes.push({ t: w.now, epoch: next.epoch, active: target, by: this.name });
-      this.finish(op, `promoted ${target} under e${next.epoch}`);
-    });
   }
 
-  /** The healthiest other node by heartbeat age (arbitrate), ties by priority then id. */
-  private chooseTarget(s: ClusterState, now: number): string | null {
-    const w = this.world;
-    const d = w.scenario.detection;
-    const candidates: ArbitrationCandidate[] = w.scenario.nodes
-      .filter((n) => n !== s.activeNodeId)
-      .map((nodeId) => {
-        const age = now - (w.heartbeats.get(nodeId) ?? Number.NEGATIVE_INFINITY);
-        const status =
-          age < 2 * d.heartbeatIntervalMs
-            ? 'ok'
-            : age < d.missedHeartbeats * d.heartbeatIntervalMs
-              ? 'warn'
-              : 'fail';
-        return {
-          nodeId,
-          priority: w.scenario.priorities[nodeId] ?? 100,
-          checks: [{ name: 'heartbeat', status }],
-        };
-      });
-    return candidates.length === 0 ? null : arbitrate(candidates, null).winner;
-  }
-
-  private evidence(op: FailoverOp, evidence: string): void {
-    if (op.done || op.evidence !== null) return;
-    op.evidence = evidence;
+  /** Fencing evidence for the operation: kept, and the operation woken to look at it. */
+  private evidence(op: FailoverOp, evidence: FencingEvidence): void {
+    if (op.done) return;
+    const seen = op.evidence.some(
+      (e) => e.kind === evidence.kind && e.nodeId === evidence.nodeId && e.epoch === evidence.epoch,
+    );
+    if (seen) return;
+    op.evidence.push(evidence);
     op.wake++;
-    this.world.recorder.note(this.world.now, this.name, `op${op.id} fencing evidence: ${evidence}`);
+    this.world.recorder.note(
+      this.world.now,
+      this.name,
+      `op${op.id} fencing evidence: ${evidence.kind} ${evidence.nodeId} e${evidence.epoch}`,
+    );
     this.step(op);
   }
 
-  /** Demote the old active (resent until acknowledged) or power it off and poll until the cloud shows it stopped. */
-  private startFencing(op: FailoverOp): void {
-    if (op.fencingStarted) return;
-    op.fencingStarted = true;
+  /**
+   * Demote the old active (resent until acknowledged) or power it off and poll until the cloud shows it stopped;
+   * either stops when the operation ends or rolls back.
+   */
+  private startFencing(
+    op: FailoverOp,
+    step: Extract<FailoverStep, { step: 'fence' | 'demote-gracefully' }>,
+  ): void {
     const w = this.world;
-    const node = op.oldActive;
-    if (node === null || op.fencing === 'none') return;
-    if (op.fencing === 'demote') {
+    const node = step.nodeId;
+    const epoch = step.epoch;
+    const run = op.fenceRun;
+    op.lastFenced = { nodeId: node, epoch };
+    const stopped = () =>
+      op.done || op.fenceRun !== run || fencingConfirmedBy(op.evidence, node, epoch) !== undefined;
+    const method = step.step === 'demote-gracefully' ? 'demote' : step.method;
+    if (method === 'lease-wait') return;
+    if (method === 'demote') {
       const send = () => {
-        if (op.done || op.evidence !== null) return;
-        w.toAgent(node, { type: 'demote', epoch: op.epoch, opId: op.id, instance: this.index });
+        if (stopped()) return;
+        w.toAgent(node, { type: 'demote', epoch, opId: op.id, instance: this.index });
         this.afterLocal(this.rng.range(300, 700), send);
       };
       send();
@@ -494,13 +582,13 @@ export class ControllerInstance {
       () => undefined,
     );
     const poll = () => {
-      if (op.done || op.evidence !== null) return;
+      if (stopped()) return;
       const generation = this.generation;
       w.cloudCall(
         () => agent.alive,
         (running) =>
           this.guardedAt(generation, () => {
-            if (!running) this.evidence(op, `the cloud shows ${node} stopped`);
+            if (!running) this.evidence(op, { kind: 'power-state', nodeId: node, epoch, power: 'stopped' });
             else this.afterLocal(this.rng.range(200, 800), poll);
           }),
       );

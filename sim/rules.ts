@@ -15,7 +15,9 @@ import {
 /**
  * The rules the simulated actors run. `correctRules` are the product's own functions from shared/domain; each
  * broken rule swaps in one deliberately wrong decision (or drops one safeguard of the protocol around them) so the
- * tests can show the invariant checker notices.
+ * tests can show the invariant checker notices. The controller hands this object to
+ * `shared/domain/failoverSteps.ts#nextFailoverStep` as its `FailoverDecisions` (revoke, confirmFenced, mayPromote,
+ * promote), so a broken decision is broken inside the product's step rules.
  */
 export interface Rules {
   grantLease(state: ClusterState, nodeId: string, epoch: number, now: number, leaseMs: number): LeaseDecision;
@@ -44,7 +46,10 @@ export interface Rules {
     /** Refuse grants under an epoch the agent was demoted from (or older than the highest it has seen). */
     refusesStaleGrants: boolean;
   };
-  /** The controller checks that fencing evidence is for the epoch and node it revoked. */
+  /**
+   * Fencing evidence reaches nextFailoverStep naming its own epoch and node (which the step rules check). Off: the
+   * controller files every demotion acknowledgement under the epoch and node it is fencing, whatever it says.
+   */
   readonly controller: { fenceEvidenceChecked: boolean };
 }
 
@@ -73,7 +78,7 @@ export const BROKEN_RULES = [
   'lease-from-receipt',
   /** The store writes without If-Match: every compare-and-set succeeds (last writer wins). */
   'no-if-match',
-  /** The controller takes any demotion acknowledgement or power-off as fencing of whatever epoch it is handling. */
+  /** The controller takes any demotion acknowledgement as fencing of whatever epoch and node it is handling. */
   'fence-any-epoch',
   /** The agent accepts a (late) grant under an epoch it already acknowledged a demotion for. */
   'agent-accepts-stale-grant',

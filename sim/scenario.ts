@@ -4,7 +4,7 @@ import {
   type ClusterDocument,
   type DetectionPolicy,
 } from '../shared/domain/clusterDocument';
-import { Prng } from './prng';
+import { mix32, Prng } from './prng';
 
 /** Everything a run depends on, drawn from its seed. */
 export interface Scenario {
@@ -52,6 +52,11 @@ export interface Scenario {
   /** The active agent acts every actMinMs..actMaxMs of real time. */
   actMinMs: number;
   actMaxMs: number;
+  /**
+   * Replication lag reported in the standbys' heartbeats, against the document's `failover.rpoObjectiveMs` (null:
+   * the nodes report none). Each heartbeat's lag is drawn anew: within half the RPO, or (`behindP`) up to 3 × RPO.
+   */
+  replication: { behindP: number } | null;
 }
 
 export interface ScenarioOptions {
@@ -135,7 +140,16 @@ export function makeScenario(seed: number, options: ScenarioOptions = {}): Scena
   );
   if (!parsed.ok)
     throw new Error(`seed ${seed}: invalid cluster document: ${JSON.stringify(parsed.problems)}`);
-  const document = parsed.value;
+  // Drawn from a stream of its own, so that the draws above (and every schedule they lead to) stay as they were.
+  const replicationRng = new Prng(mix32((seed ^ 0x5eed_0a9) >>> 0));
+  const replicated = replicationRng.chance(0.5);
+  const document = replicated
+    ? {
+        ...parsed.value,
+        failover: { ...parsed.value.failover, rpoObjectiveMs: replicationRng.int(1, 20) * 100 },
+      }
+    : parsed.value;
+  const replication = replicated ? { behindP: replicationRng.range(0.02, 0.3) } : null;
 
   const agentClocks: Scenario['agentClocks'] = {};
   for (const node of nodes) agentClocks[node] = { drift: drift(rng), offset: rng.range(-1e6, 1e9) };
@@ -191,5 +205,6 @@ export function makeScenario(seed: number, options: ScenarioOptions = {}): Scena
     dropsLeaseOnRefusal: rng.chance(0.5),
     actMinMs: 20,
     actMaxMs: rng.range(60, 200),
+    replication,
   };
 }

@@ -19,6 +19,8 @@ export type UpMessage =
       epoch: number;
       /** The epoch the agent demoted itself under, while it is still the highest it has seen (agent/agent.ts). */
       demotedAtEpoch?: number;
+      /** How far behind the active its replica is (scenarios with replication). */
+      replicationLagMs?: number;
     }
   | { type: 'arbitrate'; node: string; epoch: number; checks: HealthCheck[] }
   | { type: 'demote-ack'; node: string; epoch: number; opId: number; instance: number };
@@ -51,6 +53,14 @@ export interface Stats {
   selfDemotionReaffirms: number;
   fencesConfirmed: number;
   failoverOps: number;
+  /** Operations nextFailoverStep refused (target unhealthy or not caught up, no healthy standby...). */
+  refusals: number;
+  /** make-active operations that rolled back to the original active. */
+  rollBacks: number;
+  /** Refusals and roll-backs of a make-active whose target lagged beyond the RPO (ReplicationLagAboveRpo). */
+  replicationLagStops: number;
+  /** Promotions whose new active took no lease before the verify timeout. */
+  unverifiedPromotions: number;
   opsByTrigger: Record<string, number>;
   partitions: number;
   agentPauses: number;
@@ -92,6 +102,10 @@ export function emptyStats(): Stats {
     selfDemotionReaffirms: 0,
     fencesConfirmed: 0,
     failoverOps: 0,
+    refusals: 0,
+    rollBacks: 0,
+    replicationLagStops: 0,
+    unverifiedPromotions: 0,
     opsByTrigger: {},
     partitions: 0,
     agentPauses: 0,
@@ -159,6 +173,8 @@ export class World {
   readonly controllers: ControllerInstance[] = [];
   /** Last heartbeat receipt per node, controller time (a table row per node; survives controller crashes). */
   readonly heartbeats = new Map<string, number>();
+  /** The replication lag each node's latest heartbeat reported (same table row). */
+  readonly replicationLag = new Map<string, number>();
   /** Times (controller clock) of committed failovers, for the flapping guard. */
   readonly failoverHistory: number[] = [];
   readonly witness = new Witness();

@@ -28,6 +28,8 @@ describe('sim/cli', () => {
       violations: 0,
       failovers: expect.any(Number),
       promotions: expect.any(Number),
+      refusals: expect.any(Number),
+      rollBacks: expect.any(Number),
       actions: expect.any(Number),
       selfDemotions: expect.any(Number),
       selfDemotionReaffirms: expect.any(Number),

@@ -145,3 +145,43 @@ describe('the control plane', () => {
     expect(world.stats.selfDemotionReaffirms).toBe(2);
   });
 });
+
+describe('the failover and make-active steps (shared/domain/failoverSteps.ts) in the controller', () => {
+  it('refuses a make-active to a standby it has not heard from, without revoking anything', () => {
+    const world = running();
+    const { heartbeatIntervalMs, missedHeartbeats } = world.scenario.detection;
+    world.sched.at(1000, () => world.partition('n2', true, false, 60_000));
+    world.sched.runUntil(1000 + (missedHeartbeats + 1) * heartbeatIntervalMs);
+    world.controllers[0]?.trigger('make-active', 'n2');
+    world.sched.runUntil(world.now + 2000);
+    expect(world.stats.refusals).toBe(1);
+    expect(world.store.commits.map((c) => c.kind)).not.toContain('revoke');
+    expect(world.agents.get('n1')?.holdsLease).toBe(true);
+  });
+
+  it('rolls a make-active back to the original active when the target never takes over', () => {
+    const world = running();
+    world.sched.runUntil(2000);
+    world.controllers[0]?.trigger('make-active', 'n2');
+    // n2 is cut off both ways once the switchover has started: it never hears its promotion
+    world.sched.at(2005, () => world.partition('n2', true, true, 60_000));
+    world.sched.runUntil(20_000);
+    const changes = world.store.commits
+      .filter((c) => c.kind !== 'grant')
+      .map((c) => `${c.kind} e${c.state.epoch} ${c.state.activeNodeId}`);
+    expect(changes).toEqual([
+      'declare e1 n1',
+      'revoke e1 n1',
+      'fence e1 n1',
+      'promote e2 n2',
+      'revoke e2 n2',
+      'promote e3 n1',
+    ]);
+    expect(world.stats.rollBacks).toBe(1);
+    expect(world.agents.get('n1')?.holdsLease).toBe(true);
+    expect(
+      world.recorder.actions.filter((a) => a.t > 15_000).every((a) => a.node === 'n1' && a.epoch === 3),
+    ).toBe(true);
+    expect(check(world).violations).toEqual([]);
+  });
+});

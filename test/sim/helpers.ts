@@ -3,7 +3,10 @@ import { makeScenario, type Scenario } from '../../sim/scenario';
 import { createWorld } from '../../sim/simulation';
 import type { DownMessage, UpMessage, World } from '../../sim/world';
 
-/** A scenario with a quiet network (1 ms, no loss, duplication or long delays), exact clocks and no witness. */
+/**
+ * A scenario with a quiet network (1 ms, no loss, duplication or long delays), exact clocks, no witness and no
+ * replication lag.
+ */
 export function quietScenario(patch: Partial<Scenario> = {}, seed = 1): Scenario {
   const s = makeScenario(seed);
   return {
@@ -18,6 +21,7 @@ export function quietScenario(patch: Partial<Scenario> = {}, seed = 1): Scenario
     controllerClock: { drift: 0, offset: 0 },
     network: { baseDelayMs: 1, jitterMeanMs: 1e-9, longDelayP: 0, longDelayMaxMs: 0, lossP: 0, dupP: 0 },
     storeNet: { baseDelayMs: 1, jitterMeanMs: 1e-9, lostReplyP: 0, timeoutMs: 100 },
+    replication: null,
     ...patch,
   };
 }

@@ -29,6 +29,7 @@ interface Sweep {
     witness: number;
     flappingGuard: number;
     leaseOnlyAgents: number;
+    replication: number;
   };
 }
 
@@ -50,6 +51,7 @@ function sweep(): Sweep {
       witness: 0,
       flappingGuard: 0,
       leaseOnlyAgents: 0,
+      replication: 0,
     },
   };
   for (let seed = 1; seed <= SEEDS; seed++) {
@@ -79,6 +81,7 @@ function sweep(): Sweep {
     if (s.witness.enabled) sc.witness++;
     if (s.flappingGuard) sc.flappingGuard++;
     if (!s.dropsLeaseOnRefusal) sc.leaseOnlyAgents++;
+    if (s.replication) sc.replication++;
   }
   return result;
 }
@@ -100,6 +103,15 @@ describe(`the safety invariant over ${SEEDS} seeded schedules`, () => {
     expect(t.reaffirms).toBeGreaterThan(SEEDS / 2);
     expect(t.actions).toBeGreaterThan(SEEDS * 100);
     expect(t.selfFences).toBeGreaterThan(SEEDS);
+  });
+
+  it('exercised the step rules beyond the happy path: refusals, make-active roll-backs, unverified promotions', () => {
+    const t = result.totals;
+    expect(t.refusals).toBeGreaterThan(SEEDS);
+    expect(t.rollBacks).toBeGreaterThan(SEEDS / 20);
+    expect(t.unverifiedPromotions).toBeGreaterThan(SEEDS / 20);
+    // make-actives stopped by the RPO check: the standbys report a replication lag in half the scenarios
+    expect(t.replicationLagStops).toBeGreaterThan(SEEDS / 100);
   });
 
   it('exercised agents demoting themselves and the control plane reaffirming them under a new epoch', () => {
@@ -147,6 +159,7 @@ describe(`the safety invariant over ${SEEDS} seeded schedules`, () => {
       sc.witness,
       sc.flappingGuard,
       sc.leaseOnlyAgents,
+      sc.replication,
     ])
       expect(count).toBeGreaterThan(SEEDS / 5);
   });

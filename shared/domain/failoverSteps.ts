@@ -1,0 +1,507 @@
+import type { ClusterState } from './clusterState';
+import {
+  arbitrate,
+  confirmFenced,
+  isHealthy,
+  mayPromote,
+  promote,
+  revoke,
+  type ArbitrationCandidate,
+  type HealthCheck,
+  type PromotionDecision,
+} from './decisions';
+
+/**
+ * The step rules of the failover (unplanned) and make-active (planned) operations: given the operation's plan, what
+ * it has done so far, the cluster state, the evidence and the time, what to do next. Pure: no I/O, no clock; the
+ * caller (the orchestration, or the simulation's controller) does the I/O each step names — an If-Match write of the
+ * `state` a step carries, a fencing call, a timer — records the outcome with `recordStep` and asks again. The safety
+ * decisions themselves (revoke, confirmFenced, mayPromote, promote) are those of `decisions.ts`, so rule 3 is
+ * enforced here the way it is everywhere else: a promotion is proposed only when `mayPromote` allows it.
+ */
+
+export type FailoverKind = 'failover' | 'make-active';
+
+/**
+ * How the old active is fenced: power it off through the cloud provider, demote it through its agent, or neither
+ * (lease-wait: rule 3's wait for the recorded lease expiry plus the drift margin is the only fence).
+ */
+export type FenceMethod = 'power-off' | 'demote' | 'lease-wait';
+
+export interface FailoverCandidate {
+  nodeId: string;
+  /** Lower wins a tie (the cluster document's `priority`). */
+  priority: number;
+}
+
+export interface FailoverPlan {
+  kind: FailoverKind;
+  clusterId: string;
+  /** The epoch the operation set out to end: the state's epoch when it started. */
+  epoch: number;
+  /** The active node under `epoch` when the operation started (null: nobody was); make-active rolls back to it. */
+  oldActive: string | null;
+  /**
+   * make-active: the node asked for (required). failover: a node decided beforehand (arbitration's winner), or null
+   * to let `choose-target` pick the healthiest standby.
+   */
+  target: string | null;
+  /** Every node of the cluster, from the cluster document. */
+  candidates: readonly FailoverCandidate[];
+  /** How a failover fences the old active (see `defaultFenceMethod`). make-active always demotes gracefully. */
+  fencing: FenceMethod;
+}
+
+/** A promotion the operation committed (recorded by the caller after the If-Match write succeeded). */
+export interface Promotion {
+  nodeId: string;
+  epoch: number;
+  /** Control-plane time of the commit. */
+  at: number;
+}
+
+/** What one leg (the switchover, or its roll-back) has done. */
+export interface LegProgress {
+  /** When fencing (or the graceful demotion) of the leg's old holder was started, control-plane time. */
+  fencingStartedAt?: number;
+  promoted?: Promotion;
+}
+
+/** What the operation has done so far: facts only the operation knows (the rest is in the state). */
+export interface FailoverProgress extends LegProgress {
+  /** The target `choose-target` picked (failover without a planned target). */
+  chosenTarget?: string;
+  /** Set by `roll-back` (make-active only): from then on the operation restores `plan.oldActive`. */
+  rollBack?: LegProgress & { epoch: number; reason: RollBackReason };
+}
+
+/**
+ * Evidence that the holder of a revoked epoch's lease can no longer act. It must name the epoch and the node it is
+ * about: a late acknowledgement or power-off report from an earlier failover must not confirm a later one.
+ */
+export type FencingEvidence =
+  | { kind: 'power-state'; nodeId: string; epoch: number; power: 'stopped' | 'running' | 'unknown' }
+  | { kind: 'demotion-ack'; nodeId: string; epoch: number };
+
+/** What the control plane knows of a node's health. */
+export interface NodeEvidence {
+  nodeId: string;
+  /** Control-plane receive time of its latest heartbeat (undefined: never heard from). */
+  lastHeartbeatAt?: number;
+  /** The checks of its latest heartbeat. */
+  checks?: readonly HealthCheck[];
+  /** Its replication lag behind the active, as its latest heartbeat reported it (undefined: no replication). */
+  replicationLagMs?: number;
+}
+
+export interface FailoverEvidence {
+  fencing: readonly FencingEvidence[];
+  nodes: readonly NodeEvidence[];
+}
+
+export interface FailoverPolicy {
+  /** The cluster document's detection policy. */
+  detection: {
+    heartbeatIntervalMs: number;
+    missedHeartbeats: number;
+    leaseMs: number;
+    driftMarginMs: number;
+  };
+  /** The recovery point objective (`failover.rpoObjectiveMs` of the document): a make-active target's lag bound. */
+  rpoMs: number;
+  /** How long a make-active waits for the active to acknowledge its demotion before rolling back (default: the lease). */
+  demoteTimeoutMs?: number;
+  /** How long after a promotion the new active has to take its lease (default: the detection window). */
+  verifyTimeoutMs?: number;
+}
+
+export interface FailoverStepInput {
+  plan: FailoverPlan;
+  progress: FailoverProgress;
+  state: ClusterState;
+  evidence: FailoverEvidence;
+  policy: FailoverPolicy;
+  /** The control plane's clock. */
+  now: number;
+}
+
+/** Why an operation stops without changing (or without finishing) a switchover. Stable: callers branch on it. */
+export type FailoverRefusalCode =
+  /** make-active without a target. */
+  | 'TargetRequired'
+  /** The target is not a node of the cluster. */
+  | 'TargetNotInCluster'
+  /** The target has a failing check or has missed its heartbeats. */
+  | 'TargetUnhealthy'
+  /** The target's replication lag exceeds the recovery point objective. */
+  | 'ReplicationLagAboveRpo'
+  /** A failover found no healthy node to promote (the old active included). */
+  | 'NoHealthyTarget'
+  /** A make-active failed and there is no original active to roll back to. */
+  | 'NothingToRollBackTo';
+
+/** Why a make-active rolls back to the original active. */
+export type RollBackReason =
+  | 'TargetUnhealthy'
+  | 'ReplicationLagAboveRpo'
+  /** The active did not acknowledge its demotion in time and its lease has not run out. */
+  | 'DemotionNotAcknowledged'
+  /** The promoted target took no lease within the verify timeout. */
+  | 'TargetDidNotTakeOver';
+
+export type FailoverStep =
+  /** The state is no longer at the epoch this operation (leg) is about: somebody else moved the cluster on. Stop. */
+  | { step: 'superseded'; epoch: number; activeNodeId: string | null }
+  /** Revoke the epoch's lease: write `state` with If-Match. */
+  | { step: 'revoke'; epoch: number; nodeId: string | null; state: ClusterState }
+  /** Start fencing `nodeId`, the holder of the revoked `epoch` (nothing to do for lease-wait). */
+  | { step: 'fence'; method: FenceMethod; nodeId: string; epoch: number }
+  /** make-active: send the active a demotion under `epoch`; without an acknowledgement by `deadline`, roll back. */
+  | { step: 'demote-gracefully'; nodeId: string; epoch: number; deadline: number }
+  /** Valid fencing evidence arrived: record it (write `state` with If-Match); promotion need not wait any more. */
+  | { step: 'confirm-fenced'; nodeId: string; epoch: number; evidence: string; state: ClusterState }
+  /** Nothing to do before `until` (or before new evidence arrives). */
+  | { step: 'wait'; until: number; reason: string }
+  /** Record `target` as the node to promote. */
+  | { step: 'choose-target'; target: string; reason: string }
+  /** Promote `target` under `epoch` (= the revoked epoch + 1): write `state` with If-Match, then tell the target. */
+  | { step: 'promote'; target: string; epoch: number; state: ClusterState }
+  /** The promotion committed: wait for the new active to take its lease, at the latest until `until`. */
+  | { step: 'verify'; target: string; epoch: number; until: number }
+  /** make-active failed: restore the original active `to`, starting by ending `epoch` (see `recordStep`). */
+  | { step: 'roll-back'; to: string; epoch: number; reason: RollBackReason }
+  | {
+      step: 'done';
+      outcome: 'promoted' | 'already-active' | 'rolled-back';
+      activeNodeId: string;
+      epoch: number;
+      /** The active took a lease under `epoch` (false: the verify timeout passed first). */
+      verified: boolean;
+    }
+  | { step: 'refuse'; code: FailoverRefusalCode; message: string };
+
+/**
+ * The safety decisions the steps are made of: `decisions.ts`. A parameter only so that the simulation can swap in a
+ * deliberately broken rule and show its checker catches it; the product passes nothing.
+ */
+export interface FailoverDecisions {
+  revoke(state: ClusterState, now: number, reason: string): ClusterState;
+  confirmFenced(state: ClusterState, now: number, evidence: string): ClusterState;
+  mayPromote(state: ClusterState, now: number, driftMarginMs: number): PromotionDecision;
+  promote(
+    state: ClusterState,
+    nodeId: string,
+    now: number,
+    driftMarginMs: number,
+    reason: string,
+  ): ClusterState;
+}
+
+export const productDecisions: FailoverDecisions = { revoke, confirmFenced, mayPromote, promote };
+
+/** Power off a node the cloud can stop; otherwise demote it through its agent. */
+export function defaultFenceMethod(compute: { kind: string }): FenceMethod {
+  return compute.kind === 'none' ? 'demote' : 'power-off';
+}
+
+/** The leg under way: the switchover itself, or (make-active, after `roll-back`) the restoration of the original. */
+interface Leg {
+  rollingBack: boolean;
+  epoch: number;
+  progress: LegProgress;
+  /** The node to promote, when known. */
+  target: string | null;
+}
+
+function currentLeg(plan: FailoverPlan, progress: FailoverProgress): Leg {
+  if (progress.rollBack)
+    return {
+      rollingBack: true,
+      epoch: progress.rollBack.epoch,
+      progress: progress.rollBack,
+      target: plan.oldActive,
+    };
+  return {
+    rollingBack: false,
+    epoch: plan.epoch,
+    progress,
+    target: plan.target ?? progress.chosenTarget ?? null,
+  };
+}
+
+/** The epoch the operation is ending now (where fencing evidence must point). */
+export function currentEpoch(plan: FailoverPlan, progress: FailoverProgress): number {
+  return currentLeg(plan, progress).epoch;
+}
+
+/**
+ * The health checks the control plane sees for a node: its heartbeat age (ok within two intervals, warn within the
+ * detection window, fail beyond), its reported checks, and its replication lag against the RPO (warn above it).
+ */
+export function nodeChecks(
+  node: NodeEvidence | undefined,
+  policy: FailoverPolicy,
+  now: number,
+): HealthCheck[] {
+  const d = policy.detection;
+  const age = node?.lastHeartbeatAt === undefined ? Number.POSITIVE_INFINITY : now - node.lastHeartbeatAt;
+  const heartbeat: HealthCheck['status'] =
+    age < 2 * d.heartbeatIntervalMs
+      ? 'ok'
+      : age < d.missedHeartbeats * d.heartbeatIntervalMs
+        ? 'warn'
+        : 'fail';
+  const checks: HealthCheck[] = [{ name: 'heartbeat', status: heartbeat }, ...(node?.checks ?? [])];
+  const lag = node?.replicationLagMs;
+  if (lag !== undefined) checks.push({ name: 'replication', status: lag <= policy.rpoMs ? 'ok' : 'warn' });
+  return checks;
+}
+
+type TargetProblem = {
+  code: 'TargetNotInCluster' | 'TargetUnhealthy' | 'ReplicationLagAboveRpo';
+  message: string;
+};
+
+/**
+ * Whether `target` may become active now: a node of the cluster, healthy, and (unless `rpo` is false) caught up,
+ * lag ≤ RPO. A make-active holds its target to the RPO; an unplanned failover does not (the active is gone: a
+ * lagging standby beats none), it only prefers a caught-up one.
+ */
+export function targetProblem(input: FailoverStepInput, target: string, rpo = true): TargetProblem | null {
+  const { plan, evidence, policy, now } = input;
+  if (!plan.candidates.some((c) => c.nodeId === target))
+    return { code: 'TargetNotInCluster', message: `${target} is not a node of ${plan.clusterId}` };
+  const node = evidence.nodes.find((n) => n.nodeId === target);
+  const checks = nodeChecks(node, policy, now);
+  const failing = checks.filter((c) => c.status === 'fail').map((c) => c.name);
+  if (failing.length > 0)
+    return { code: 'TargetUnhealthy', message: `${target} fails ${failing.join(', ')}` };
+  const lag = node?.replicationLagMs;
+  if (rpo && lag !== undefined && lag > policy.rpoMs)
+    return {
+      code: 'ReplicationLagAboveRpo',
+      message: `${target} lags ${lag} ms behind, above the RPO of ${policy.rpoMs} ms`,
+    };
+  return null;
+}
+
+/**
+ * The failover's target rule: among the nodes other than the old active that have no failing check, the one
+ * `arbitrate` prefers (fewer failing, then fewer warning checks — a stale heartbeat or a lag above the RPO warns —
+ * then the lower priority number, then the node id). When no other node qualifies but the old active is healthy (a
+ * false alarm, or it came back), it is reinstated under the new epoch: a cluster with a live node is never left
+ * without an active. Null when no node qualifies.
+ */
+export function chooseTarget(
+  input: FailoverStepInput,
+  oldActive: string | null,
+): { target: string; reason: string } | null {
+  const { plan, evidence, policy, now } = input;
+  const healthy: ArbitrationCandidate[] = plan.candidates
+    .map((c) => ({
+      nodeId: c.nodeId,
+      priority: c.priority,
+      checks: nodeChecks(
+        evidence.nodes.find((n) => n.nodeId === c.nodeId),
+        policy,
+        now,
+      ),
+    }))
+    .filter(isHealthy);
+  const others = healthy.filter((c) => c.nodeId !== oldActive);
+  if (others.length > 0)
+    return { target: arbitrate(others, null).winner, reason: 'the healthiest standby, by priority' };
+  if (healthy.length > 0 && oldActive !== null)
+    return { target: oldActive, reason: `no healthy standby; ${oldActive}, the old active, is healthy` };
+  return null;
+}
+
+/** The evidence that confirms `nodeId`, the holder of `epoch`'s lease, fenced: a demotion ack or a stopped VM. */
+export function fencingConfirmedBy(
+  evidence: readonly FencingEvidence[],
+  nodeId: string,
+  epoch: number,
+): FencingEvidence | undefined {
+  return evidence.find(
+    (e) =>
+      e.nodeId === nodeId &&
+      e.epoch === epoch &&
+      (e.kind === 'demotion-ack' || (e.kind === 'power-state' && e.power === 'stopped')),
+  );
+}
+
+function describeEvidence(e: FencingEvidence): string {
+  return e.kind === 'demotion-ack'
+    ? `${e.nodeId} acknowledged its demotion from epoch ${e.epoch}`
+    : `the cloud shows ${e.nodeId} stopped (epoch ${e.epoch})`;
+}
+
+/** The next step of a failover or make-active operation. */
+export function nextFailoverStep(
+  input: FailoverStepInput,
+  decisions: FailoverDecisions = productDecisions,
+): FailoverStep {
+  const { plan, progress, state, policy, now } = input;
+  const margin = policy.detection.driftMarginMs;
+  const makeActive = plan.kind === 'make-active';
+  if (makeActive && plan.target === null)
+    return { step: 'refuse', code: 'TargetRequired', message: 'a make-active names the node to make active' };
+  const leg = currentLeg(plan, progress);
+  const what = leg.rollingBack ? `roll-back of ${plan.kind}` : plan.kind;
+  const rollBack = (reason: RollBackReason, epoch: number): FailoverStep =>
+    plan.oldActive === null
+      ? {
+          step: 'refuse',
+          code: 'NothingToRollBackTo',
+          message: `${plan.kind} failed (${reason}); no original active`,
+        }
+      : { step: 'roll-back', to: plan.oldActive, epoch, reason };
+
+  // The leg's own promotion committed: verify the new active took over, or find the cluster moved on.
+  const promoted = leg.progress.promoted;
+  if (promoted) {
+    if (state.epoch !== promoted.epoch || state.activeNodeId !== promoted.nodeId || state.revoked)
+      return { step: 'superseded', epoch: state.epoch, activeNodeId: state.activeNodeId };
+    const outcome = leg.rollingBack ? 'rolled-back' : 'promoted';
+    if (state.leaseExpiresAt !== null)
+      return { step: 'done', outcome, activeNodeId: promoted.nodeId, epoch: promoted.epoch, verified: true };
+    const deadline =
+      promoted.at +
+      (policy.verifyTimeoutMs ?? policy.detection.heartbeatIntervalMs * policy.detection.missedHeartbeats);
+    if (now < deadline)
+      return { step: 'verify', target: promoted.nodeId, epoch: promoted.epoch, until: deadline };
+    if (makeActive && !leg.rollingBack) return rollBack('TargetDidNotTakeOver', promoted.epoch);
+    return { step: 'done', outcome, activeNodeId: promoted.nodeId, epoch: promoted.epoch, verified: false };
+  }
+
+  if (state.epoch !== leg.epoch)
+    return { step: 'superseded', epoch: state.epoch, activeNodeId: state.activeNodeId };
+
+  if (!state.revoked) {
+    if (leg.target !== null && leg.target === state.activeNodeId)
+      return {
+        step: 'done',
+        outcome: leg.rollingBack ? 'rolled-back' : 'already-active',
+        activeNodeId: leg.target,
+        epoch: state.epoch,
+        verified: true,
+      };
+    if (makeActive && !leg.rollingBack && leg.target !== null) {
+      const problem = targetProblem(input, leg.target);
+      if (problem) return { step: 'refuse', ...problem };
+    }
+    return {
+      step: 'revoke',
+      epoch: state.epoch,
+      nodeId: state.activeNodeId,
+      state: decisions.revoke(state, now, `${what} (ending epoch ${state.epoch})`),
+    };
+  }
+
+  // Revoked: fence the holder of the epoch's lease, unless it is the node to promote (a roll-back to it).
+  const holder = state.activeNodeId;
+  if (holder !== null && holder !== leg.target) {
+    if (leg.progress.fencingStartedAt === undefined) {
+      if (makeActive && !leg.rollingBack)
+        return {
+          step: 'demote-gracefully',
+          nodeId: holder,
+          epoch: state.epoch,
+          deadline: now + (policy.demoteTimeoutMs ?? policy.detection.leaseMs),
+        };
+      return {
+        step: 'fence',
+        method: makeActive ? 'demote' : plan.fencing,
+        nodeId: holder,
+        epoch: state.epoch,
+      };
+    }
+    const fenced = fencingConfirmedBy(input.evidence.fencing, holder, state.epoch);
+    if (fenced && !state.fenced) {
+      const evidence = describeEvidence(fenced);
+      return {
+        step: 'confirm-fenced',
+        nodeId: holder,
+        epoch: state.epoch,
+        evidence,
+        state: decisions.confirmFenced(state, now, evidence),
+      };
+    }
+  }
+
+  // make-active: the target must still be fit to take over, or the switchover is rolled back.
+  if (makeActive && !leg.rollingBack && leg.target !== null) {
+    const problem = targetProblem(input, leg.target);
+    if (problem) {
+      if (problem.code === 'TargetNotInCluster') return { step: 'refuse', ...problem };
+      return rollBack(problem.code, state.epoch);
+    }
+  }
+
+  const decision = decisions.mayPromote(state, now, margin);
+  if (!decision.allowed) {
+    let until = decision.retryAt ?? now;
+    const started = leg.progress.fencingStartedAt;
+    if (makeActive && !leg.rollingBack && started !== undefined) {
+      const deadline = started + (policy.demoteTimeoutMs ?? policy.detection.leaseMs);
+      if (now >= deadline) return rollBack('DemotionNotAcknowledged', state.epoch);
+      until = Math.min(until, deadline);
+    }
+    return { step: 'wait', until, reason: decision.reason };
+  }
+
+  const target = leg.target;
+  if (!makeActive && !leg.rollingBack) {
+    if (plan.target !== null) {
+      const problem = targetProblem(input, plan.target, false);
+      if (problem) return { step: 'refuse', ...problem };
+    } else if (target === null || targetProblem(input, target, false) !== null) {
+      const chosen = chooseTarget(input, holder);
+      if (chosen === null)
+        return {
+          step: 'refuse',
+          code: 'NoHealthyTarget',
+          message: `no healthy node to promote in ${plan.clusterId}`,
+        };
+      return { step: 'choose-target', ...chosen };
+    }
+  }
+  if (target === null)
+    return { step: 'refuse', code: 'NothingToRollBackTo', message: `${what} has no node to promote` };
+  return {
+    step: 'promote',
+    target,
+    epoch: state.epoch + 1,
+    state: decisions.promote(
+      state,
+      target,
+      now,
+      margin,
+      `${what}: ${target} active under epoch ${state.epoch + 1}`,
+    ),
+  };
+}
+
+/**
+ * The operation's progress after the caller carried out `step` at `now` (for `promote`: after its write committed).
+ * Steps that only write the state (revoke, confirm-fenced) or end the operation leave it unchanged.
+ */
+export function recordStep(progress: FailoverProgress, step: FailoverStep, now: number): FailoverProgress {
+  const updateLeg = (patch: LegProgress): FailoverProgress =>
+    progress.rollBack
+      ? { ...progress, rollBack: { ...progress.rollBack, ...patch } }
+      : { ...progress, ...patch };
+  switch (step.step) {
+    case 'fence':
+    case 'demote-gracefully':
+      return updateLeg({ fencingStartedAt: now });
+    case 'choose-target':
+      return { ...progress, chosenTarget: step.target };
+    case 'promote':
+      return updateLeg({ promoted: { nodeId: step.target, epoch: step.epoch, at: now } });
+    case 'roll-back':
+      return { ...progress, rollBack: { epoch: step.epoch, reason: step.reason } };
+    default:
+      return progress;
+  }
+}
