@@ -12,7 +12,8 @@ import { taskHubNames } from './durable/taskHubNames';
 import { handleDurableApi, type ManagementUrls } from './http/durableHttpApi';
 import { createFunctionsHttpHandler } from './http/functionsHttpServer';
 import { generateKeys, loadOrCreateKeys, type HostKeys } from './http/hostKeys';
-import { jsonError, readBody, send } from './http/wire';
+import { parseRequestTarget } from './http/requestTarget';
+import { answerClientError, answerEarly, jsonError, readBody, send } from './http/wire';
 import { startAzurite, type RunningAzurite } from './storage/startAzurite';
 import { startLocalCloud, type LocalCloud } from './cloudSimulator/startLocalCloud';
 import { realProcess } from './realRequire';
@@ -175,9 +176,14 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
     const rpcServer = createServer((req, res) => {
       void (async () => {
         try {
-          const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+          const target = parseRequestTarget(req);
+          if ('error' in target) {
+            answerEarly(req, res, target.error);
+            return;
+          }
+          const { url } = target;
           if (!engine || !url.pathname.startsWith('/durabletask/')) {
-            send(res, jsonError(404, 'NotFound', 'Unknown durable RPC path'));
+            answerEarly(req, res, jsonError(404, 'NotFound', 'Unknown durable RPC path'));
             return;
           }
           const body = await readBody(req, DEFAULT_BODY_LIMIT);
@@ -200,6 +206,7 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
         }
       })();
     });
+    rpcServer.on('clientError', answerClientError);
     rpcPort = await listen(rpcServer, 0, '127.0.0.1');
     const rpcBaseUrl = `http://127.0.0.1:${rpcPort}/durabletask/`;
 
@@ -266,6 +273,7 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
         onClockAdvanced: () => undefined, // the manual clock's listener already does it
       }),
     );
+    server.on('clientError', answerClientError);
     const port = await listen(server, options.port ?? 7071, host);
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     publicOrigin = url;
