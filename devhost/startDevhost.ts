@@ -4,7 +4,7 @@ import path from 'node:path';
 import { loadFunctionsApp, type LoadedApp } from './app/loadFunctionsApp';
 import { parseTimeSpan } from './app/hostJson';
 import { triggerKindOf } from './app/registeredFunction';
-import { isManualClock, systemClock, type Clock } from './clock';
+import { installHostClock, isManualClock, systemClock, type Clock } from './clock';
 import { DurableEngine } from './durable/durableEngine';
 import type { EngineSettings, LogFn } from './durable/engineContext';
 import { TaskHubStore } from './durable/taskHubStore';
@@ -16,7 +16,7 @@ import { parseRequestTarget } from './http/requestTarget';
 import { answerClientError, answerEarly, jsonError, readBody, send } from './http/wire';
 import { startAzurite, type RunningAzurite } from './storage/startAzurite';
 import { startLocalCloud, type LocalCloud } from './cloudSimulator/startLocalCloud';
-import { realProcess } from './realRequire';
+import { realGlobal, realProcess } from './realRequire';
 import { TimerTriggerScheduler } from './timers/timerTriggerScheduler';
 
 export type StorageChoice = 'memory' | 'disk' | { connectionString: string };
@@ -122,6 +122,8 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
   }
 
   let cloud: LocalCloud | undefined;
+  // The app reads "now" from the host's clock (shared/time/hostClock.ts): installed before the app loads.
+  const uninstallClock = installHostClock(clock, [realGlobal, globalThis]);
   try {
     // The host's storage is AzureWebJobsStorage, as under the real host; the app sees the devhost's account.
     env.AzureWebJobsStorage = connectionString;
@@ -313,9 +315,11 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
         for (const hook of app.hooks.get('appTerminate') ?? []) await hook({ hookData: {}, appHookData: {} });
         await cloud?.stop();
         await azurite?.stop();
+        uninstallClock();
       },
     };
   } catch (error) {
+    uninstallClock();
     await cloud?.stop();
     await azurite?.stop();
     throw error;
