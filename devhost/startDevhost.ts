@@ -1,6 +1,7 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { acquireInstanceLock, DevhostStartError } from './instanceLock';
 import { loadFunctionsApp, type LoadedApp } from './app/loadFunctionsApp';
 import { parseTimeSpan } from './app/hostJson';
 import { triggerKindOf } from './app/registeredFunction';
@@ -105,26 +106,56 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
     options.keys ??
     (storage === 'memory' ? generateKeys() : loadOrCreateKeys(path.join(dataDir, 'keys.json')));
   const env = options.env ?? realProcess.env;
+  const host = options.host ?? '127.0.0.1';
+  const requestedPort = options.port ?? 7071;
 
-  let azurite: RunningAzurite | undefined;
-  let connectionString: string;
-  let storageDescription: string;
-  if (typeof storage === 'object') {
-    connectionString = storage.connectionString;
-    storageDescription = 'the given storage connection string';
-  } else {
-    azurite = await startAzurite({ inMemory: storage === 'memory', location: path.join(dataDir, 'azurite') });
-    connectionString = azurite.connectionString;
-    storageDescription =
-      storage === 'memory'
-        ? `embedded Azurite in memory (blob ${azurite.ports.blob}, queue ${azurite.ports.queue}, table ${azurite.ports.table})`
-        : `embedded Azurite on disk at ${azurite.location} (blob ${azurite.ports.blob}, queue ${azurite.ports.queue}, table ${azurite.ports.table})`;
+  // Before anything starts (Azurite on the data directory above all): the data directory's lock, then the port.
+  const lock = storage === 'disk' ? acquireInstanceLock(dataDir, requestedPort) : undefined;
+  const releaseOnExit = () => lock?.release();
+  if (lock) realProcess.once('exit', releaseOnExit);
+  const server = createServer();
+  const starting = (_req: IncomingMessage, res: ServerResponse) =>
+    send(res, jsonError(503, 'Starting', 'The devhost is starting; retry in a moment.'));
+  server.on('request', starting);
+  server.on('clientError', answerClientError);
+  let port: number;
+  try {
+    port = await listen(server, requestedPort, host);
+  } catch (error) {
+    lock?.release();
+    realProcess.off('exit', releaseOnExit);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE')
+      throw new DevhostStartError(
+        `port ${requestedPort} is in use: another devhost is running? use --port N`,
+      );
+    if (code === 'EACCES')
+      throw new DevhostStartError(`port ${requestedPort} is not allowed for this user: use --port N`);
+    throw error;
   }
 
   let cloud: LocalCloud | undefined;
+  let rpcServer: Server | undefined;
   // The app reads "now" from the host's clock (shared/time/hostClock.ts): installed before the app loads.
   const uninstallClock = installHostClock(clock, [realGlobal, globalThis]);
+  let azurite: RunningAzurite | undefined;
   try {
+    let connectionString: string;
+    let storageDescription: string;
+    if (typeof storage === 'object') {
+      connectionString = storage.connectionString;
+      storageDescription = 'the given storage connection string';
+    } else {
+      azurite = await startAzurite({
+        inMemory: storage === 'memory',
+        location: path.join(dataDir, 'azurite'),
+      });
+      connectionString = azurite.connectionString;
+      storageDescription =
+        storage === 'memory'
+          ? `embedded Azurite in memory (blob ${azurite.ports.blob}, queue ${azurite.ports.queue}, table ${azurite.ports.table})`
+          : `embedded Azurite on disk at ${azurite.location} (blob ${azurite.ports.blob}, queue ${azurite.ports.queue}, table ${azurite.ports.table})`;
+    }
     // The host's storage is AzureWebJobsStorage, as under the real host; the app sees the devhost's account.
     env.AzureWebJobsStorage = connectionString;
     if (options.cloudSimulator) {
@@ -175,7 +206,7 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
 
     // The durable client's loopback endpoint (production: localhost:17071), unauthenticated and loopback-only.
     let rpcPort = 0;
-    const rpcServer = createServer((req, res) => {
+    rpcServer = createServer((req, res) => {
       void (async () => {
         try {
           const target = parseRequestTarget(req);
@@ -212,7 +243,6 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
     rpcPort = await listen(rpcServer, 0, '127.0.0.1');
     const rpcBaseUrl = `http://127.0.0.1:${rpcPort}/durabletask/`;
 
-    const host = options.host ?? '127.0.0.1';
     let publicOrigin = '';
     const systemKey = keys.systemKeys.durabletask_extension ?? keys.masterKey;
     const common = () => `taskHub=${hubName}&connection=Storage&code=${encodeURIComponent(systemKey)}`;
@@ -257,26 +287,24 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
     const unsubscribe = isManualClock(clock) ? clock.onAdvance(clockAdvanced) : () => undefined;
     const routePrefix = app.hostJson.extensions?.http?.routePrefix ?? 'api';
     const functionTimeout = (app.hostJson as { functionTimeout?: string }).functionTimeout;
-    const server = createServer(
-      createFunctionsHttpHandler({
-        app,
-        keys,
-        engine,
-        routePrefix,
-        maxRequestBodyBytes:
-          options.maxRequestBodyBytes ??
-          app.hostJson.extensions?.http?.maxRequestBodySize ??
-          DEFAULT_BODY_LIMIT,
-        functionTimeoutMs: functionTimeout ? parseTimeSpan(functionTimeout) : 230_000,
-        clock,
-        log,
-        durableClientData,
-        managementUrls,
-        onClockAdvanced: () => undefined, // the manual clock's listener already does it
-      }),
-    );
-    server.on('clientError', answerClientError);
-    const port = await listen(server, options.port ?? 7071, host);
+    const handler = createFunctionsHttpHandler({
+      app,
+      keys,
+      engine,
+      routePrefix,
+      maxRequestBodyBytes:
+        options.maxRequestBodyBytes ??
+        app.hostJson.extensions?.http?.maxRequestBodySize ??
+        DEFAULT_BODY_LIMIT,
+      functionTimeoutMs: functionTimeout ? parseTimeSpan(functionTimeout) : 230_000,
+      clock,
+      log,
+      durableClientData,
+      managementUrls,
+      onClockAdvanced: () => undefined, // the manual clock's listener already does it
+    });
+    server.off('request', starting);
+    server.on('request', handler);
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     publicOrigin = url;
     // durable-functions rewrites client URLs to localhost:7071 unless WEBSITE_HOSTNAME is set (spec §6.1).
@@ -311,17 +339,23 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
         await close(server);
         await timers.stop();
         await engine?.stop();
-        await close(rpcServer);
+        await close(rpcServer as Server);
         for (const hook of app.hooks.get('appTerminate') ?? []) await hook({ hookData: {}, appHookData: {} });
         await cloud?.stop();
         await azurite?.stop();
         uninstallClock();
+        lock?.release();
+        realProcess.off('exit', releaseOnExit);
       },
     };
   } catch (error) {
     uninstallClock();
+    await close(server);
+    if (rpcServer) await close(rpcServer);
     await cloud?.stop();
     await azurite?.stop();
+    lock?.release();
+    realProcess.off('exit', releaseOnExit);
     throw error;
   }
 }
