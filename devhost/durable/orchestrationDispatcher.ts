@@ -327,6 +327,7 @@ export class OrchestrationDispatcher {
     const actions = flattenActions(state.actions ?? []);
     const plan = planTurn({
       instanceId: instance.instanceId,
+      executionId: instance.executionId,
       history: history,
       actions,
       ...(expanding ? { expandingEvent: expanding } : {}),
