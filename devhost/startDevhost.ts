@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { acquireInstanceLock, DevhostStartError } from './instanceLock';
 import { loadFunctionsApp, type LoadedApp } from './app/loadFunctionsApp';
-import { parseTimeSpan } from './app/hostJson';
+import { parseOverridableStates, parseTimeSpan } from './app/hostJson';
 import { triggerKindOf } from './app/registeredFunction';
 import { installHostClock, isManualClock, systemClock, type Clock } from './clock';
 import { DurableEngine } from './durable/durableEngine';
@@ -186,7 +186,9 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
         : 500,
       maxConcurrentActivities: durableConfig.maxConcurrentActivityFunctions ?? 10 * cores,
       maxConcurrentOrchestrations: durableConfig.maxConcurrentOrchestratorFunctions ?? 10 * cores,
-      overridableExistingInstanceStates: durableConfig.overridableExistingInstanceStates ?? 'AnyState',
+      overridableExistingInstanceStates: parseOverridableStates(
+        durableConfig.overridableExistingInstanceStates,
+      ),
       policy: {
         maximumShortTimerMs: parseTimeSpan('6.00:00:00'),
         longTimerIntervalMs: parseTimeSpan('3.00:00:00'),
