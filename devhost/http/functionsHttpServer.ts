@@ -1,4 +1,5 @@
 import { toInvocationContext } from '../converters/toInvocationContext';
+import { writeOutputBindings } from '../bindings/outputBindings';
 import { randomUUID } from 'node:crypto';
 import { errorStack } from '../errorLike';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -245,6 +246,16 @@ async function invokeHttpFunction(
   });
   try {
     const result = await Promise.race([Promise.resolve(fn.callback(request, context)), timeout]);
+    const bindingData: Record<string, string> = {};
+    wire.url.searchParams.forEach((value, name) => (bindingData[name] = value));
+    await writeOutputBindings({
+      fn,
+      context,
+      returnValue: result,
+      bindingData: { ...bindingData, ...params },
+      env: deps.app.env,
+      now: deps.clock.now(),
+    });
     const response = await fromHttpResponse(library, result);
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of response.headers) {
