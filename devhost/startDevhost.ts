@@ -307,6 +307,9 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
     });
     server.off('request', starting);
     server.on('request', handler);
+    // With a listener, Node no longer answers `Expect: 100-continue` itself: the handler sends 100 Continue only
+    // after route, method, key and declared size passed, so a refused client never sends its body.
+    server.on('checkContinue', handler);
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     publicOrigin = url;
     // durable-functions rewrites client URLs to localhost:7071 unless WEBSITE_HOSTNAME is set (spec §6.1).

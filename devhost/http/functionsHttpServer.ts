@@ -125,6 +125,8 @@ async function handle(
     answerEarly(req, res, resolution.reply);
     return;
   }
+  // `Expect: 100-continue` (the server's checkContinue listener): the client is told to send its body only now.
+  if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
   let body: Buffer;
   try {
     body = await readBody(req, deps.maxRequestBodyBytes);

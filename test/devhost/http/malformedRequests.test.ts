@@ -44,6 +44,10 @@ class RawClient {
     });
   }
 
+  text(): string {
+    return this.received.toString('latin1');
+  }
+
   response(): RawResponse | undefined {
     const text = this.received.toString('latin1');
     const headEnd = text.indexOf('\r\n\r\n');
@@ -55,9 +59,11 @@ class RawClient {
       headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
     }
     const body = text.slice(headEnd + 4);
+    const status = Number(statusLine.split(' ')[1]);
+    if (status < 200) return { status, headers, body: '' }; // an interim response has no body
     const length = Number(headers['content-length'] ?? NaN);
     if (Number.isFinite(length) ? body.length < length : !this.closed) return undefined;
-    return { status: Number(statusLine.split(' ')[1]), headers, body };
+    return { status, headers, body };
   }
 
   async awaitResponse(deadlineMs = 5000): Promise<RawResponse> {
@@ -215,6 +221,30 @@ describe('malformed and unauthenticated requests', () => {
     const res = await client.awaitResponse();
     client.socket.destroy();
     expect(res.status).toBe(413);
+  });
+
+  it('answers Expect: 100-continue with 401 (no 100 Continue) without a key, and with 100 Continue with one', async () => {
+    const refused = await RawClient.open(devhost.port);
+    refused.socket.write(
+      'POST /api/upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n',
+    );
+    const res = await refused.awaitResponse();
+    refused.socket.destroy();
+    expect(res.status).toBe(401);
+
+    const key = devhost.keys.functionKeys.default as string;
+    const accepted = await RawClient.open(devhost.port);
+    accepted.socket.write(
+      `POST /api/upload HTTP/1.1\r\nHost: localhost\r\nx-functions-key: ${key}\r\nContent-Length: 10\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+    );
+    const interim = await accepted.awaitResponse();
+    expect(interim.status).toBe(100);
+    accepted.socket.write('0123456789');
+    await until(() => accepted.closed, 5000, 'the final response');
+    const text = accepted.text();
+    accepted.socket.destroy();
+    expect(text).toContain('HTTP/1.1 200 OK');
+    expect(text).toContain('{"received":10}');
   });
 
   it('reads an authorised body under the limit and passes it to the function', async () => {
