@@ -118,4 +118,26 @@ describe('durable fidelity with the extension', () => {
     );
     expect(started).toHaveLength(1);
   });
+
+  it("names auto-id children after the parent's execution: each generation of a continued parent gets new children", async () => {
+    const engine = host.engine!;
+    const start = await request(api('orchestrators/ParentLoop/parent-loop'), {
+      method: 'POST',
+      body: { gen: 1, last: 3 },
+    });
+    expect(start.status).toBe(202);
+    const done = await waitForInstance(
+      (start.json as { statusQueryGetUri: string }).statusQueryGetUri,
+      30_000,
+    );
+    expect(done).toMatchObject({ runtimeStatus: 'Completed', output: 3 });
+    const page = await engine.store.queryInstances({});
+    const children = page.instances.filter((i) => i.parentInstanceId === 'parent-loop');
+    expect(children).toHaveLength(3);
+    expect(new Set(children.map((c) => c.instanceId)).size).toBe(3);
+    for (const child of children) {
+      expect(child.instanceId).toMatch(/^[0-9a-f-]{36}:0$/);
+      expect(child.runtimeStatus).toBe('Completed');
+    }
+  });
 });
