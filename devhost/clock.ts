@@ -42,3 +42,18 @@ export class ManualClock implements Clock {
 export function isManualClock(clock: Clock): clock is ManualClock {
   return clock instanceof ManualClock;
 }
+
+/** Where a host puts its clock for the app (`shared/time/hostClock.ts` reads it): `{ now(): number }`. */
+export const HOST_CLOCK_SYMBOL = Symbol.for('functions-host.clock');
+
+/**
+ * Installs `clock` as the app's host clock on each of `globals`, returning the uninstaller, which removes it only
+ * where it is still the installed one (a later host may have replaced it).
+ */
+export function installHostClock(clock: Clock, globals: readonly object[]): () => void {
+  const targets = [...new Set(globals)] as Record<symbol, unknown>[];
+  for (const target of targets) target[HOST_CLOCK_SYMBOL] = clock;
+  return () => {
+    for (const target of targets) if (target[HOST_CLOCK_SYMBOL] === clock) delete target[HOST_CLOCK_SYMBOL];
+  };
+}

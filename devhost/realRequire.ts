@@ -1,4 +1,5 @@
 import type * as NodeModuleNs from 'node:module';
+import type * as NodeVm from 'node:vm';
 
 type NodeModuleApi = typeof NodeModuleNs & {
   _resolveFilename(request: string, parent: unknown, isMain: boolean, options?: unknown): string;
@@ -36,3 +37,10 @@ export function realRequire(fromPath: string): NodeJS.Require {
 
 /** The real `process` (a test runner's sandbox may hand out a copy whose `env` the app never sees). */
 export const realProcess: NodeJS.Process = realRequire(__filename)('node:process') as NodeJS.Process;
+
+/**
+ * Node's own `globalThis`, the one app code loaded through `realRequire` sees (a test runner's sandbox has another).
+ */
+export const realGlobal: typeof globalThis = (
+  realRequire(__filename)('node:vm') as typeof NodeVm
+).runInThisContext('globalThis') as typeof globalThis;

@@ -1,10 +1,11 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { acquireInstanceLock, DevhostStartError } from './instanceLock';
 import { loadFunctionsApp, type LoadedApp } from './app/loadFunctionsApp';
-import { parseTimeSpan } from './app/hostJson';
+import { parseOverridableStates, parseTimeSpan } from './app/hostJson';
 import { triggerKindOf } from './app/registeredFunction';
-import { isManualClock, systemClock, type Clock } from './clock';
+import { installHostClock, isManualClock, systemClock, type Clock } from './clock';
 import { DurableEngine } from './durable/durableEngine';
 import type { EngineSettings, LogFn } from './durable/engineContext';
 import { TaskHubStore } from './durable/taskHubStore';
@@ -12,10 +13,11 @@ import { taskHubNames } from './durable/taskHubNames';
 import { handleDurableApi, type ManagementUrls } from './http/durableHttpApi';
 import { createFunctionsHttpHandler } from './http/functionsHttpServer';
 import { generateKeys, loadOrCreateKeys, type HostKeys } from './http/hostKeys';
-import { jsonError, readBody, send } from './http/wire';
+import { parseRequestTarget } from './http/requestTarget';
+import { answerClientError, answerEarly, jsonError, readBody, send } from './http/wire';
 import { startAzurite, type RunningAzurite } from './storage/startAzurite';
 import { startLocalCloud, type LocalCloud } from './cloudSimulator/startLocalCloud';
-import { realProcess } from './realRequire';
+import { realGlobal, realProcess } from './realRequire';
 import { TimerTriggerScheduler } from './timers/timerTriggerScheduler';
 
 export type StorageChoice = 'memory' | 'disk' | { connectionString: string };
@@ -104,24 +106,56 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
     options.keys ??
     (storage === 'memory' ? generateKeys() : loadOrCreateKeys(path.join(dataDir, 'keys.json')));
   const env = options.env ?? realProcess.env;
+  const host = options.host ?? '127.0.0.1';
+  const requestedPort = options.port ?? 7071;
 
-  let azurite: RunningAzurite | undefined;
-  let connectionString: string;
-  let storageDescription: string;
-  if (typeof storage === 'object') {
-    connectionString = storage.connectionString;
-    storageDescription = 'the given storage connection string';
-  } else {
-    azurite = await startAzurite({ inMemory: storage === 'memory', location: path.join(dataDir, 'azurite') });
-    connectionString = azurite.connectionString;
-    storageDescription =
-      storage === 'memory'
-        ? `embedded Azurite in memory (blob ${azurite.ports.blob}, queue ${azurite.ports.queue}, table ${azurite.ports.table})`
-        : `embedded Azurite on disk at ${azurite.location} (blob ${azurite.ports.blob}, queue ${azurite.ports.queue}, table ${azurite.ports.table})`;
+  // Before anything starts (Azurite on the data directory above all): the data directory's lock, then the port.
+  const lock = storage === 'disk' ? acquireInstanceLock(dataDir, requestedPort) : undefined;
+  const releaseOnExit = () => lock?.release();
+  if (lock) realProcess.once('exit', releaseOnExit);
+  const server = createServer();
+  const starting = (_req: IncomingMessage, res: ServerResponse) =>
+    send(res, jsonError(503, 'Starting', 'The devhost is starting; retry in a moment.'));
+  server.on('request', starting);
+  server.on('clientError', answerClientError);
+  let port: number;
+  try {
+    port = await listen(server, requestedPort, host);
+  } catch (error) {
+    lock?.release();
+    realProcess.off('exit', releaseOnExit);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE')
+      throw new DevhostStartError(
+        `port ${requestedPort} is in use: another devhost is running? use --port N`,
+      );
+    if (code === 'EACCES')
+      throw new DevhostStartError(`port ${requestedPort} is not allowed for this user: use --port N`);
+    throw error;
   }
 
   let cloud: LocalCloud | undefined;
+  let rpcServer: Server | undefined;
+  // The app reads "now" from the host's clock (shared/time/hostClock.ts): installed before the app loads.
+  const uninstallClock = installHostClock(clock, [realGlobal, globalThis]);
+  let azurite: RunningAzurite | undefined;
   try {
+    let connectionString: string;
+    let storageDescription: string;
+    if (typeof storage === 'object') {
+      connectionString = storage.connectionString;
+      storageDescription = 'the given storage connection string';
+    } else {
+      azurite = await startAzurite({
+        inMemory: storage === 'memory',
+        location: path.join(dataDir, 'azurite'),
+      });
+      connectionString = azurite.connectionString;
+      storageDescription =
+        storage === 'memory'
+          ? `embedded Azurite in memory (blob ${azurite.ports.blob}, queue ${azurite.ports.queue}, table ${azurite.ports.table})`
+          : `embedded Azurite on disk at ${azurite.location} (blob ${azurite.ports.blob}, queue ${azurite.ports.queue}, table ${azurite.ports.table})`;
+    }
     // The host's storage is AzureWebJobsStorage, as under the real host; the app sees the devhost's account.
     env.AzureWebJobsStorage = connectionString;
     if (options.cloudSimulator) {
@@ -152,7 +186,9 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
         : 500,
       maxConcurrentActivities: durableConfig.maxConcurrentActivityFunctions ?? 10 * cores,
       maxConcurrentOrchestrations: durableConfig.maxConcurrentOrchestratorFunctions ?? 10 * cores,
-      overridableExistingInstanceStates: durableConfig.overridableExistingInstanceStates ?? 'AnyState',
+      overridableExistingInstanceStates: parseOverridableStates(
+        durableConfig.overridableExistingInstanceStates,
+      ),
       policy: {
         maximumShortTimerMs: parseTimeSpan('6.00:00:00'),
         longTimerIntervalMs: parseTimeSpan('3.00:00:00'),
@@ -172,12 +208,17 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
 
     // The durable client's loopback endpoint (production: localhost:17071), unauthenticated and loopback-only.
     let rpcPort = 0;
-    const rpcServer = createServer((req, res) => {
+    rpcServer = createServer((req, res) => {
       void (async () => {
         try {
-          const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+          const target = parseRequestTarget(req);
+          if ('error' in target) {
+            answerEarly(req, res, target.error);
+            return;
+          }
+          const { url } = target;
           if (!engine || !url.pathname.startsWith('/durabletask/')) {
-            send(res, jsonError(404, 'NotFound', 'Unknown durable RPC path'));
+            answerEarly(req, res, jsonError(404, 'NotFound', 'Unknown durable RPC path'));
             return;
           }
           const body = await readBody(req, DEFAULT_BODY_LIMIT);
@@ -200,10 +241,10 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
         }
       })();
     });
+    rpcServer.on('clientError', answerClientError);
     rpcPort = await listen(rpcServer, 0, '127.0.0.1');
     const rpcBaseUrl = `http://127.0.0.1:${rpcPort}/durabletask/`;
 
-    const host = options.host ?? '127.0.0.1';
     let publicOrigin = '';
     const systemKey = keys.systemKeys.durabletask_extension ?? keys.masterKey;
     const common = () => `taskHub=${hubName}&connection=Storage&code=${encodeURIComponent(systemKey)}`;
@@ -248,25 +289,27 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
     const unsubscribe = isManualClock(clock) ? clock.onAdvance(clockAdvanced) : () => undefined;
     const routePrefix = app.hostJson.extensions?.http?.routePrefix ?? 'api';
     const functionTimeout = (app.hostJson as { functionTimeout?: string }).functionTimeout;
-    const server = createServer(
-      createFunctionsHttpHandler({
-        app,
-        keys,
-        engine,
-        routePrefix,
-        maxRequestBodyBytes:
-          options.maxRequestBodyBytes ??
-          app.hostJson.extensions?.http?.maxRequestBodySize ??
-          DEFAULT_BODY_LIMIT,
-        functionTimeoutMs: functionTimeout ? parseTimeSpan(functionTimeout) : 230_000,
-        clock,
-        log,
-        durableClientData,
-        managementUrls,
-        onClockAdvanced: () => undefined, // the manual clock's listener already does it
-      }),
-    );
-    const port = await listen(server, options.port ?? 7071, host);
+    const handler = createFunctionsHttpHandler({
+      app,
+      keys,
+      engine,
+      routePrefix,
+      maxRequestBodyBytes:
+        options.maxRequestBodyBytes ??
+        app.hostJson.extensions?.http?.maxRequestBodySize ??
+        DEFAULT_BODY_LIMIT,
+      functionTimeoutMs: functionTimeout ? parseTimeSpan(functionTimeout) : 230_000,
+      clock,
+      log,
+      durableClientData,
+      managementUrls,
+      onClockAdvanced: () => undefined, // the manual clock's listener already does it
+    });
+    server.off('request', starting);
+    server.on('request', handler);
+    // With a listener, Node no longer answers `Expect: 100-continue` itself: the handler sends 100 Continue only
+    // after route, method, key and declared size passed, so a refused client never sends its body.
+    server.on('checkContinue', handler);
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
     publicOrigin = url;
     // durable-functions rewrites client URLs to localhost:7071 unless WEBSITE_HOSTNAME is set (spec §6.1).
@@ -301,15 +344,23 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
         await close(server);
         await timers.stop();
         await engine?.stop();
-        await close(rpcServer);
+        await close(rpcServer as Server);
         for (const hook of app.hooks.get('appTerminate') ?? []) await hook({ hookData: {}, appHookData: {} });
         await cloud?.stop();
         await azurite?.stop();
+        uninstallClock();
+        lock?.release();
+        realProcess.off('exit', releaseOnExit);
       },
     };
   } catch (error) {
+    uninstallClock();
+    await close(server);
+    if (rpcServer) await close(rpcServer);
     await cloud?.stop();
     await azurite?.stop();
+    lock?.release();
+    realProcess.off('exit', releaseOnExit);
     throw error;
   }
 }

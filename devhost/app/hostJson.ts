@@ -7,7 +7,7 @@ export interface HostJson {
       hubName?: string;
       maxConcurrentActivityFunctions?: number;
       maxConcurrentOrchestratorFunctions?: number;
-      overridableExistingInstanceStates?: 'AnyState' | 'NonRunningStates';
+      overridableExistingInstanceStates?: string;
       storageProvider?: {
         controlQueueVisibilityTimeout?: string;
         workItemQueueVisibilityTimeout?: string;
@@ -34,4 +34,24 @@ export function formatTimeSpan(ms: number): string {
   const rest = totalSeconds % 86_400;
   const hms = `${pad(Math.floor(rest / 3600))}:${pad(Math.floor((rest % 3600) / 60))}:${pad(rest % 60)}`;
   return days > 0 ? `${days}.${hms}` : hms;
+}
+
+export type OverridableStates = 'AnyState' | 'NonRunningStates';
+
+/**
+ * host.json `extensions.durableTask.overridableExistingInstanceStates`, as the extension reads it (case-insensitive
+ * enum). Default `NonRunningStates`, the extension's: starting an instance id that is still Pending, Running,
+ * ContinuedAsNew or Suspended fails instead of replacing it.
+ */
+export function parseOverridableStates(value: unknown): OverridableStates {
+  if (value === undefined || value === null) return 'NonRunningStates';
+  const known: OverridableStates[] = ['AnyState', 'NonRunningStates'];
+  const match =
+    typeof value === 'string' ? known.find((k) => k.toLowerCase() === value.toLowerCase()) : undefined;
+  if (!match) {
+    throw new Error(
+      `host.json extensions.durableTask.overridableExistingInstanceStates must be "AnyState" or "NonRunningStates", not ${JSON.stringify(value)}`,
+    );
+  }
+  return match;
 }

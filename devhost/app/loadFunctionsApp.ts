@@ -3,6 +3,7 @@ import path from 'node:path';
 import fg from 'fast-glob';
 import { realProcess, realRequire } from '../realRequire';
 import { activateCoreRegistry, type CoreRegistry } from './functionsCore';
+import { checkOutputBindings } from '../bindings/outputBindings';
 import type { HostJson } from './hostJson';
 import type { RegisteredFunction } from './registeredFunction';
 
@@ -21,6 +22,8 @@ export interface LoadedApp {
   library: FunctionsLibrary;
   /** The files `package.json` `main` matched, in load order. */
   files: string[];
+  /** The environment the app sees (local.settings.json Values applied): binding connection settings are read here. */
+  env: NodeJS.ProcessEnv;
 }
 
 export class AppLoadError extends Error {
@@ -110,7 +113,12 @@ export function loadFunctionsApp(appDirectory: string, options: LoadOptions = {}
     }
   }
   const library = appRequire(functionsEntry) as FunctionsLibrary;
-  return { directory, hostJson, functions: registry.functions, hooks: registry.hooks, library, files };
+  try {
+    checkOutputBindings(registry.functions.values(), env);
+  } catch (error) {
+    throw new AppLoadError((error as Error).message);
+  }
+  return { directory, hostJson, functions: registry.functions, hooks: registry.hooks, library, files, env };
 }
 
 function forgetModules(appRequire: NodeJS.Require, directory: string): void {

@@ -1,3 +1,4 @@
+import { writeOutputBindings } from '../bindings/outputBindings';
 import { toInvocationContext } from '../converters/toInvocationContext';
 import { errorMessage, errorStack } from '../errorLike';
 import { triggerKindOf } from '../app/registeredFunction';
@@ -112,7 +113,16 @@ export class ActivityDispatcher {
     const context = toInvocationContext(this.ctx.app.library, fn, this.ctx.log, {
       triggerMetadata: { instanceId: item.instanceId },
     });
-    return await fn.callback(JSON.parse(item.input), context);
+    const result = await fn.callback(JSON.parse(item.input), context);
+    await writeOutputBindings({
+      fn,
+      context,
+      returnValue: undefined, // an activity's return is its result, not a binding
+      bindingData: { instanceId: item.instanceId },
+      env: this.ctx.app.env,
+      now: this.ctx.clock.now(),
+    });
+    return result;
   }
 
   /** The built-in activity behind `callHttp`: under schema V3 the library itself drives any 202 polling. */

@@ -284,6 +284,7 @@ export class OrchestrationDispatcher {
     newEvents: HistoryEvent[],
     expanding: LedgerEvent | undefined,
     inputs: Received[],
+    continued = false,
   ): Promise<void> {
     const { app, settings, log } = this.ctx;
     const now = Date.parse((newEvents[0] as HistoryEvent).Timestamp);
@@ -314,7 +315,44 @@ export class OrchestrationDispatcher {
         result = this.#decide(instance, history, outcome.state, expanding, now);
       }
     }
-    await this.#commit(instance, committed, etag, [...newEvents, ...result.events], result, inputs, now);
+    if (result.continueAsNewInput !== undefined) {
+      // As DTFx does, the next generation runs in this same work item: its first turn is replayed now and only its
+      // state is committed, so no status query ever sees ContinuedAsNew. The finished generation's outbound work
+      // (fire-and-forget) is still sent; its history is dropped once the next generation's is written.
+      await this.#dispatch(instance, result.dispatches);
+      const started = history.find((e) => e.EventType === EventType.ExecutionStarted);
+      const parent = started?.ParentInstance ?? (await this.#parentOf(instance));
+      const executionId = randomUUID();
+      const next: InstanceRecord = {
+        ...instance,
+        runtimeStatus: 'Running',
+        executionId,
+        startId: executionId,
+        input: result.continueAsNewInput,
+        output: null,
+        customStatus: result.customStatus ?? instance.customStatus,
+      };
+      const nextStarted = event(EventType.ExecutionStarted, now, {
+        Name: instance.name,
+        Version: instance.version,
+        Input: result.continueAsNewInput,
+        OrchestrationInstance: { InstanceId: instance.instanceId, ExecutionId: executionId },
+        ...(parent ? { ParentInstance: parent } : {}),
+      });
+      const nextEvents = [event(EventType.OrchestratorStarted, now), { ...nextStarted, IsPlayed: false }];
+      await this.#turn(next, [], undefined, nextEvents, undefined, inputs, true);
+      return;
+    }
+    await this.#commit(
+      instance,
+      committed,
+      etag,
+      [...newEvents, ...result.events],
+      result,
+      inputs,
+      now,
+      continued,
+    );
   }
 
   #decide(
@@ -327,6 +365,7 @@ export class OrchestrationDispatcher {
     const actions = flattenActions(state.actions ?? []);
     const plan = planTurn({
       instanceId: instance.instanceId,
+      executionId: instance.executionId,
       history: history,
       actions,
       ...(expanding ? { expandingEvent: expanding } : {}),
@@ -391,30 +430,13 @@ export class OrchestrationDispatcher {
     result: TurnResult,
     inputs: Received[],
     now: number,
+    continued: boolean,
   ): Promise<void> {
     const { store } = this.ctx;
     const started = appended.find((e) => e.EventType === EventType.ExecutionStarted);
     const parent = started?.ParentInstance ?? (await this.#parentOf(instance));
     // 1. Outbound first (DTFx order): a crash after this re-runs the turn and sends duplicates, which are dropped.
     await this.#dispatch(instance, result.dispatches);
-    let nextExecutionId: string | undefined;
-    if (result.continueAsNewInput !== undefined) {
-      nextExecutionId = randomUUID();
-      await store.sendControl({
-        kind: 'event',
-        instanceId: instance.instanceId,
-        startId: nextExecutionId,
-        preRegistered: true,
-        event: event(EventType.ExecutionStarted, now, {
-          Name: instance.name,
-          Version: instance.version,
-          Input: result.continueAsNewInput,
-          OrchestrationInstance: { InstanceId: instance.instanceId, ExecutionId: nextExecutionId },
-          ...(parent ? { ParentInstance: parent } : {}),
-        }),
-      });
-      this.ctx.wakeControl();
-    }
     if (parent && (result.status === 'Completed' || result.status === 'Failed')) {
       const parentEvent =
         result.status === 'Completed'
@@ -445,16 +467,12 @@ export class OrchestrationDispatcher {
       customStatus: result.customStatus ?? instance.customStatus,
       lastUpdatedTime: now,
     };
-    if (nextExecutionId && result.continueAsNewInput !== undefined) {
-      updated.executionId = nextExecutionId;
-      updated.startId = nextExecutionId;
-      updated.input = result.continueAsNewInput;
-    }
     await store.putInstance(updated);
     // 4. The inputs are consumed only now.
     for (const m of inputs) await this.#done(m);
-    if (nextExecutionId) {
-      await store.deleteHistory(instance.instanceId, nextExecutionId).catch((error: unknown) =>
+    if (continued) {
+      // A generation started by continue-as-new: the previous executions' histories are dropped.
+      await store.deleteHistory(instance.instanceId, instance.executionId).catch((error: unknown) =>
         this.ctx.log('warn', 'could not delete the history of a continued-as-new execution', {
           error: String(error),
         }),

@@ -50,6 +50,12 @@ export interface TurnPlan {
 
 export interface PlanInput {
   instanceId: string;
+  /**
+   * The current execution's id; an auto-generated sub-orchestration id is `<executionId>:<sequence id>` (DTFx
+   * `CreateSubOrchestrationInstanceCore`), so the children of a continued or restarted parent never reuse ids.
+   * Default: the ExecutionStarted event's `OrchestrationInstance.ExecutionId`.
+   */
+  executionId?: string;
   /** The execution's history including this turn's OrchestratorStarted and delivered events. */
   history: readonly LedgerEvent[];
   /** `OrchestratorState.actions` flattened (see `flattenActions`). */
@@ -286,7 +292,7 @@ function scheduleAttempt(
   const retry = isRetryAction(action) && action.retryOptions ? { _Retry: action.retryOptions } : {};
   const sub = isSubOrchestrationAction(action);
   if (sub) {
-    const childId = action.instanceId || `${input.instanceId}:${id}`;
+    const childId = action.instanceId || `${executionIdOf(input)}:${id}`;
     const e = event<LedgerEvent>(EventType.SubOrchestrationInstanceCreated, now, {
       EventId: id,
       Name: name,
@@ -400,4 +406,13 @@ function expand(
     };
   }
   return undefined;
+}
+
+function executionIdOf(input: PlanInput): string {
+  if (input.executionId) return input.executionId;
+  const started = input.history.find((e) => e.EventType === EventType.ExecutionStarted);
+  const executionId = started?.OrchestrationInstance?.ExecutionId;
+  if (!executionId)
+    throw new Error(`the history of ${input.instanceId} has no ExecutionStarted execution id`);
+  return executionId;
 }

@@ -43,10 +43,14 @@ export async function handleDurableApi(
 async function route(
   ...[engine, urls, path, req, origin]: Parameters<typeof handleDurableApi>
 ): Promise<WireReply> {
-  const parts = path
-    .split('/')
-    .filter((p) => p.length > 0)
-    .map((p) => decodeURIComponent(p));
+  const parts: string[] = [];
+  for (const segment of path.split('/').filter((p) => p.length > 0)) {
+    try {
+      parts.push(decodeURIComponent(segment));
+    } catch {
+      return jsonError(400, 'InvalidPercentEncoding', 'The request path has a malformed percent-encoding.');
+    }
+  }
   const q = req.url.searchParams;
   const method = req.method.toUpperCase();
 

@@ -1,4 +1,5 @@
 import { toInvocationContext } from '../converters/toInvocationContext';
+import { writeOutputBindings } from '../bindings/outputBindings';
 import { randomUUID } from 'node:crypto';
 import { errorStack } from '../errorLike';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -11,7 +12,17 @@ import type { DurableEngine } from '../durable/durableEngine';
 import { handleDurableApi, type ManagementUrls } from './durableHttpApi';
 import { isAuthorized, type AuthLevel, type HostKeys } from './hostKeys';
 import { compileRoute, type CompiledRoute } from './routeTemplate';
-import { BodyTooLargeError, json, jsonError, readBody, send, type WireReply, type WireRequest } from './wire';
+import { parseRequestTarget } from './requestTarget';
+import {
+  answerEarly,
+  BodyTooLargeError,
+  json,
+  jsonError,
+  readBody,
+  send,
+  type WireReply,
+  type WireRequest,
+} from './wire';
 import type { LogFn } from '../durable/engineContext';
 
 export interface HttpRoute {
@@ -60,9 +71,9 @@ export function buildHttpRoutes(app: LoadedApp, routePrefix: string): HttpRoute[
 
 const paramCount = (template: string) => (template.match(/\{/g) ?? []).length;
 
-const presentedKey = (req: WireRequest) => {
-  const header = req.headers['x-functions-key'];
-  return (typeof header === 'string' ? header : undefined) ?? req.url.searchParams.get('code') ?? undefined;
+const presentedKey = (headers: IncomingMessage['headers'], url: URL) => {
+  const header = headers['x-functions-key'];
+  return (typeof header === 'string' ? header : undefined) ?? url.searchParams.get('code') ?? undefined;
 };
 
 /** The request handler of the devhost's public port: function routes, the durable webhooks and admin APIs. */
@@ -71,9 +82,28 @@ export function createFunctionsHttpHandler(
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const routes = buildHttpRoutes(deps.app, deps.routePrefix);
   return (req, res) => {
-    void handle(deps, routes, req, res);
+    // No request, however malformed, may end the process: anything escaping `handle` becomes a 500 here.
+    const fail = (error: unknown) => {
+      const errorId = randomUUID();
+      deps.log('error', 'request handling failed', { errorId, error: errorStack(error) });
+      if (res.headersSent) res.destroy();
+      else
+        answerEarly(
+          req,
+          res,
+          jsonError(500, 'InternalServerError', 'The host failed; see the host log.', { errorId }),
+        );
+    };
+    try {
+      handle(deps, routes, req, res).catch(fail);
+    } catch (error) {
+      fail(error);
+    }
   };
 }
+
+/** What a request resolved to before its body is read: an answer, or the work to run on the body. */
+type Resolution = { reply: WireReply } | { run(wire: WireRequest): Promise<WireReply> | WireReply };
 
 async function handle(
   deps: FunctionsHttpDeps,
@@ -81,31 +111,42 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const host = req.headers.host ?? 'localhost';
-  const url = new URL(req.url ?? '/', `http://${host}`);
-  const origin = url.origin;
+  const target = parseRequestTarget(req);
+  if ('error' in target) {
+    answerEarly(req, res, target.error);
+    return;
+  }
+  const { url } = target;
+  const method = (req.method ?? 'GET').toUpperCase();
+  // Route, method and key are checked before a byte of the body is read: an unknown route or a missing key costs
+  // nothing however large the body the client sends.
+  const resolution = resolve(deps, routes, req, method, url);
+  if ('reply' in resolution) {
+    answerEarly(req, res, resolution.reply);
+    return;
+  }
+  // `Expect: 100-continue` (the server's checkContinue listener): the client is told to send its body only now.
+  if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
   let body: Buffer;
   try {
     body = await readBody(req, deps.maxRequestBodyBytes);
   } catch (error) {
-    if (error instanceof BodyTooLargeError) {
-      send(
-        res,
-        jsonError(
-          413,
-          'PayloadTooLarge',
-          `The request body is larger than ${deps.maxRequestBodyBytes} bytes.`,
-        ),
-      );
-      req.resume();
-      return;
-    }
-    send(res, jsonError(400, 'BadRequest', 'The request body could not be read.'));
+    answerEarly(
+      req,
+      res,
+      error instanceof BodyTooLargeError
+        ? jsonError(
+            413,
+            'PayloadTooLarge',
+            `The request body is larger than ${deps.maxRequestBodyBytes} bytes.`,
+          )
+        : jsonError(400, 'BadRequest', 'The request body could not be read.'),
+    );
     return;
   }
-  const wire: WireRequest = { method: (req.method ?? 'GET').toUpperCase(), url, headers: req.headers, body };
+  const wire: WireRequest = { method, url, headers: req.headers, body };
   try {
-    send(res, await dispatch(deps, routes, req, wire, origin));
+    send(res, await resolution.run(wire));
   } catch (error) {
     const errorId = randomUUID();
     deps.log('error', `request ${wire.method} ${url.pathname} failed`, {
@@ -117,48 +158,65 @@ async function handle(
   }
 }
 
-async function dispatch(
+function resolve(
   deps: FunctionsHttpDeps,
   routes: HttpRoute[],
   req: IncomingMessage,
-  wire: WireRequest,
-  origin: string,
-): Promise<WireReply> {
-  const path = wire.url.pathname;
+  method: string,
+  url: URL,
+): Resolution {
+  const path = url.pathname;
+  const origin = url.origin;
+  const key = presentedKey(req.headers, url);
   const durablePrefix = '/runtime/webhooks/durabletask/';
   if (path.startsWith(durablePrefix) || path === durablePrefix.slice(0, -1)) {
-    if (!deps.engine) return jsonError(404, 'NotFound', 'This app has no Durable Functions.');
-    if (!isAuthorized(deps.keys, 'system', presentedKey(wire))) {
-      return jsonError(
-        401,
-        'Unauthorized',
-        'The durable task API needs the durabletask_extension system key or the master key.',
-      );
+    const engine = deps.engine;
+    if (!engine) return { reply: jsonError(404, 'NotFound', 'This app has no Durable Functions.') };
+    if (!isAuthorized(deps.keys, 'system', key)) {
+      return {
+        reply: jsonError(
+          401,
+          'Unauthorized',
+          'The durable task API needs the durabletask_extension system key or the master key.',
+        ),
+      };
     }
-    return handleDurableApi(deps.engine, deps.managementUrls, path.slice(durablePrefix.length), wire, origin);
+    return {
+      run: (wire) =>
+        handleDurableApi(engine, deps.managementUrls, path.slice(durablePrefix.length), wire, origin),
+    };
   }
-  if (path.startsWith('/admin/')) return admin(deps, routes, wire);
+  if (path.startsWith('/admin/')) {
+    if (!isAuthorized(deps.keys, 'admin', key))
+      return { reply: jsonError(401, 'Unauthorized', 'Admin APIs need the master key.') };
+    return { run: (wire) => admin(deps, routes, wire) };
+  }
 
   const candidates = routes
     .map((r) => ({ r, params: r.route.match(path) }))
     .filter((c): c is { r: HttpRoute; params: Record<string, string> } => c.params !== undefined);
-  if (candidates.length === 0) return jsonError(404, 'NotFound', `No function is registered for ${path}`);
-  const match = candidates.find((c) => c.r.methods.includes(wire.method));
+  if (candidates.length === 0)
+    return { reply: jsonError(404, 'NotFound', `No function is registered for ${path}`) };
+  const match = candidates.find((c) => c.r.methods.includes(method));
   if (!match) {
     const allowed = [...new Set(candidates.flatMap((c) => c.r.methods))];
     return {
-      ...jsonError(405, 'MethodNotAllowed', `${wire.method} is not allowed; use ${allowed.join(', ')}`),
-      headers: { allow: allowed.join(', '), 'content-type': 'application/json; charset=utf-8' },
+      reply: {
+        ...jsonError(405, 'MethodNotAllowed', `${method} is not allowed; use ${allowed.join(', ')}`),
+        headers: { allow: allowed.join(', '), 'content-type': 'application/json; charset=utf-8' },
+      },
     };
   }
-  if (!isAuthorized(deps.keys, match.r.authLevel, presentedKey(wire))) {
-    return jsonError(
-      401,
-      'Unauthorized',
-      `This function needs a ${match.r.authLevel} key (x-functions-key header or code query parameter).`,
-    );
+  if (!isAuthorized(deps.keys, match.r.authLevel, key)) {
+    return {
+      reply: jsonError(
+        401,
+        'Unauthorized',
+        `This function needs ${match.r.authLevel === 'admin' ? 'an' : 'a'} ${match.r.authLevel} key (x-functions-key header or code query parameter).`,
+      ),
+    };
   }
-  return invokeHttpFunction(deps, match.r.fn, req, wire, match.params, origin);
+  return { run: (wire) => invokeHttpFunction(deps, match.r.fn, req, wire, match.params, origin) };
 }
 
 async function invokeHttpFunction(
@@ -190,6 +248,16 @@ async function invokeHttpFunction(
   });
   try {
     const result = await Promise.race([Promise.resolve(fn.callback(request, context)), timeout]);
+    const bindingData: Record<string, string> = {};
+    wire.url.searchParams.forEach((value, name) => (bindingData[name] = value));
+    await writeOutputBindings({
+      fn,
+      context,
+      returnValue: result,
+      bindingData: { ...bindingData, ...params },
+      env: deps.app.env,
+      now: deps.clock.now(),
+    });
     const response = await fromHttpResponse(library, result);
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of response.headers) {
@@ -205,10 +273,8 @@ async function invokeHttpFunction(
   }
 }
 
+/** The admin APIs; the caller has checked the master key. */
 function admin(deps: FunctionsHttpDeps, routes: HttpRoute[], wire: WireRequest): WireReply {
-  if (!isAuthorized(deps.keys, 'admin', presentedKey(wire))) {
-    return jsonError(401, 'Unauthorized', 'Admin APIs need the master key.');
-  }
   const path = wire.url.pathname;
   if (path === '/admin/host/status' && wire.method === 'GET')
     return json(200, { state: 'Running', processUptime: process.uptime() });

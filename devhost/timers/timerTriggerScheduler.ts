@@ -1,3 +1,4 @@
+import { writeOutputBindings } from '../bindings/outputBindings';
 import { toInvocationContext } from '../converters/toInvocationContext';
 import { errorMessage } from '../errorLike';
 import { Cron } from 'croner';
@@ -114,7 +115,14 @@ export class TimerTriggerScheduler {
     const context = toInvocationContext(this.app.library, t.fn, this.log);
     const run = (async () => {
       try {
-        await t.fn.callback(timerInfo, context);
+        const result = await t.fn.callback(timerInfo, context);
+        await writeOutputBindings({
+          fn: t.fn,
+          context,
+          returnValue: result,
+          env: this.app.env,
+          now: this.clock.now(),
+        });
       } catch (error) {
         this.log('error', `timer function ${t.fn.name} failed`, { error: errorMessage(error) });
       } finally {

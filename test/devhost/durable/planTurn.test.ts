@@ -283,3 +283,45 @@ describe('planTurn: long timers (schema V3)', () => {
     expect(classifyEvent(ledger, timerFired(2, final), final)).toBe('normal');
   });
 });
+
+describe('planTurn: sub-orchestration instance ids', () => {
+  const child = (instanceId?: string): ActionJson => ({
+    actionType: ActionType.CallSubOrchestrator,
+    functionName: 'Child',
+    input: null,
+    ...(instanceId ? { instanceId } : {}),
+  });
+
+  it("names an auto-generated child <executionId>:<sequence id>, as DTFx does, not after the parent's instance id", () => {
+    const history = [
+      event(EventType.ExecutionStarted, T0, {
+        Name: 'O',
+        Input: 'null',
+        OrchestrationInstance: { InstanceId: 'i1', ExecutionId: 'exec-A' },
+      }),
+      scheduled(0, 'Step', 0),
+      os(T0),
+      completed(0),
+    ];
+    const r = plan(history, [activity('Step'), child()]);
+    expect(r.scheduling[0]).toMatchObject({
+      EventType: EventType.SubOrchestrationInstanceCreated,
+      EventId: 1,
+    });
+    expect(r.scheduling[0]?.InstanceId).toBe('exec-A:1');
+    expect(r.dispatches[0]).toMatchObject({ kind: 'subOrchestration', instanceId: 'exec-A:1' });
+  });
+
+  it('gives the same sequence id a different child id in the next execution of the same instance', () => {
+    const a = plan([started(), os(T0)], [child()], { executionId: 'exec-A' });
+    const b = plan([started(), os(T0)], [child()], { executionId: 'exec-B' });
+    expect(a.scheduling[0]?.InstanceId).toBe('exec-A:0');
+    expect(b.scheduling[0]?.InstanceId).toBe('exec-B:0');
+  });
+
+  it('keeps an id the orchestrator chose', () => {
+    expect(plan([started(), os(T0)], [child('mine')], { executionId: 'e' }).scheduling[0]?.InstanceId).toBe(
+      'mine',
+    );
+  });
+});

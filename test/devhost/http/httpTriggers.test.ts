@@ -39,7 +39,7 @@ describe('HTTP triggers of a JavaScript app', () => {
 
   it('loads every function file matched by the package.json main glob', () => {
     expect([...devhost.app.functions.keys()].sort()).toEqual(
-      ['adminOnly', 'crash', 'echo', 'greeting', 'hang', 'items', 'itemsOptional', 'secret'].sort(),
+      ['adminOnly', 'crash', 'echo', 'greeting', 'hang', 'items', 'itemsOptional', 'secret', 'upload'].sort(),
     );
     expect(devhost.app.files.map((f) => path.basename(f))).toEqual([
       'auth.js',
@@ -47,6 +47,7 @@ describe('HTTP triggers of a JavaScript app', () => {
       'failures.js',
       'greeting.js',
       'items.js',
+      'upload.js',
     ]);
   });
 
@@ -213,9 +214,14 @@ describe('HTTP triggers of a JavaScript app', () => {
     }
   });
 
-  it('answers 404, not 500, for a path with a malformed percent-encoding', async () => {
-    const res = await get('/api/things/%ZZ');
-    expect(res.status).toBe(404);
+  it('answers 400, not 500, for a path with a malformed percent-encoding', async () => {
+    for (const bad of ['/api/things/%ZZ', '/api/items/%E0', '/runtime/webhooks/durabletask/instances/%ZZ']) {
+      const res = await get(bad);
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({
+        error: expect.objectContaining({ code: 'InvalidPercentEncoding' }),
+      });
+    }
   });
 
   it('lists the functions at GET /admin/functions for the master key only', async () => {
@@ -229,7 +235,7 @@ describe('HTTP triggers of a JavaScript app', () => {
     expect(res.status).toBe(200);
     const list = (await res.json()) as { name: string; trigger: string; route?: string }[];
     expect(list.map((f) => f.name).sort()).toEqual(
-      ['adminOnly', 'crash', 'echo', 'greeting', 'hang', 'items', 'itemsOptional', 'secret'].sort(),
+      ['adminOnly', 'crash', 'echo', 'greeting', 'hang', 'items', 'itemsOptional', 'secret', 'upload'].sort(),
     );
     expect(list.find((f) => f.name === 'items')).toEqual({
       name: 'items',
