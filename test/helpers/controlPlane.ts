@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { startDevhost, type Devhost } from '../../devhost';
+import type { Clock } from '../../devhost/clock';
 import { realProcess } from '../../devhost/realRequire';
 import { signRequest } from '../../shared/auth/signedRequest';
 
@@ -21,7 +22,10 @@ export interface ControlPlane {
  * Starts the control plane (this repository's Functions app, built) in a devhost with in-memory Azurite. The app
  * reads the real process environment, so the settings go there; each start gets its own table prefix.
  */
-export async function startControlPlane(env: Record<string, string> = {}): Promise<ControlPlane> {
+export async function startControlPlane(
+  env: Record<string, string> = {},
+  options: { clock?: Clock } = {},
+): Promise<ControlPlane> {
   if (!existsSync(path.join(root, 'dist/functions/http/clusters.js')))
     throw new Error('build first: npm run build');
   const settings: Record<string, string> = {
@@ -36,6 +40,7 @@ export async function startControlPlane(env: Record<string, string> = {}): Promi
     appDir: root,
     port: 0,
     storage: 'memory',
+    ...(options.clock ? { clock: options.clock } : {}),
     log: (level, message, fields) => logs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`),
   });
   return {
