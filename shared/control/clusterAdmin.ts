@@ -1,37 +1,79 @@
 import { parse as parseYaml } from 'yaml';
 import { deriveNodeKey } from '../auth/nodeKeys';
-import { parseClusterDocument, type ClusterDocument, type DocumentProblem } from '../domain/clusterDocument';
+import { parseClusterDocument, type ClusterDocument } from '../domain/clusterDocument';
 import { initialClusterState } from '../domain/clusterState';
 import { buildClusterStatus, type ClusterStatus } from '../domain/clusterStatus';
 import { WitnessNotFoundError } from '../errors';
 import type { Services } from '../services/services';
+import { refuse, type Outcome } from './common/outcome';
 
-export type DeclareOutcome =
-  | { ok: true; created: boolean; changed: boolean; document: ClusterDocument }
-  | { ok: false; status: 400; code: string; message: string; problems?: DocumentProblem[] };
+export interface DeclarationWarning {
+  code: 'RolesNotApplied';
+  message: string;
+}
 
-/** Parses a JSON or YAML cluster document; YAML when the content type says so (or the text is not JSON). */
+export type DeclareOutcome = Outcome<{
+  created: boolean;
+  changed: boolean;
+  document: ClusterDocument;
+  /** What the declaration did not do although the document may suggest it (e.g. a role swap). */
+  warnings: DeclarationWarning[];
+}>;
+
+/** Content types a cluster document is read from (anything else is refused, naming these). */
+export const YAML_CONTENT_TYPES = ['application/yaml', 'text/yaml', 'application/x-yaml'] as const;
+export const JSON_CONTENT_TYPES = ['application/json'] as const;
+
+/**
+ * The format of a document body by its content type: YAML only for the YAML media types, JSON for `application/json`
+ * (and `+json` types) or no content type; undefined for anything else (the caller answers 415).
+ */
+export function documentFormat(contentType: string | undefined): 'json' | 'yaml' | undefined {
+  const mediaType = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (
+    mediaType === '' ||
+    mediaType === 'application/json' ||
+    /^application\/[a-z0-9.+-]+\+json$/.test(mediaType)
+  )
+    return 'json';
+  if ((YAML_CONTENT_TYPES as readonly string[]).includes(mediaType)) return 'yaml';
+  return undefined;
+}
+
+/** Parses a cluster document in the given format. */
 export function parseDocumentText(
   text: string,
-  contentType: string | undefined,
+  format: 'json' | 'yaml',
 ): { ok: true; value: unknown } | { ok: false; message: string } {
-  const yamlType = /yaml/i.test(contentType ?? '');
   try {
     return {
       ok: true,
-      value: yamlType ? (parseYaml(text, { maxAliasCount: 50 }) as unknown) : (JSON.parse(text) as unknown),
+      value:
+        format === 'yaml'
+          ? (parseYaml(text, { maxAliasCount: 50 }) as unknown)
+          : (JSON.parse(text) as unknown),
     };
   } catch (error) {
     return {
       ok: false,
-      message: `the body is not valid ${yamlType ? 'YAML' : 'JSON'}: ${(error as Error).message.split('\n')[0] ?? ''}`,
+      message: `the body is not valid ${format === 'yaml' ? 'YAML' : 'JSON'}: ${(error as Error).message.split('\n')[0] ?? ''}`,
     };
   }
 }
 
+/** How often a declaration that lost a race re-reads and re-validates against what won before answering 409. */
+const DECLARE_ATTEMPTS = 3;
+
 /**
  * Declares (creates or updates) a cluster idempotently. The document's roles are the initial roles only: once the
  * cluster exists, who is active is decided by the cluster state (failover, make-active), never by re-declaring.
+ *
+ * Document and state live in two tables (no transaction spans them), so the writes are ordered and conditional:
+ * a new cluster's document is inserted (insert-only: one request wins), then its state is created from that same
+ * document (insert-only); an update replaces the document only over the ETag it was validated against. A request
+ * that loses a race re-reads what won and validates again; after DECLARE_ATTEMPTS it is refused with
+ * `ConcurrentDeclaration`. A state missing beside a stored document (a crash between the two writes) is created from
+ * the stored document before anything else, so the state's active node is always one the stored document names.
  */
 export async function declareCluster(
   services: Services,
@@ -41,51 +83,95 @@ export async function declareCluster(
 ): Promise<DeclareOutcome> {
   const parsed = parseClusterDocument(input);
   if (!parsed.ok)
-    return {
-      ok: false,
-      status: 400,
-      code: 'InvalidClusterDocument',
-      message: `the cluster document has ${parsed.problems.length} problem(s)`,
-      problems: parsed.problems,
-    };
+    return refuse(
+      'invalid',
+      'InvalidClusterDocument',
+      `the cluster document has ${parsed.problems.length} problem(s)`,
+      {
+        problems: parsed.problems,
+      },
+    );
   const document = parsed.value;
   if (document.id !== pathClusterId) {
-    return {
-      ok: false,
-      status: 400,
-      code: 'ClusterIdMismatch',
-      message: `the document's id "${document.id}" differs from the path's "${pathClusterId}"`,
-    };
-  }
-  const now = services.now();
-  const existingState = await services.clusters.getState(document.id);
-  if (
-    existingState?.state.activeNodeId &&
-    !document.nodes.some((n) => n.id === existingState.state.activeNodeId)
-  ) {
-    return {
-      ok: false,
-      status: 400,
-      code: 'ActiveNodeRemoved',
-      message: `node "${existingState.state.activeNodeId}" is the cluster's active node and cannot be removed: make another node active first`,
-    };
-  }
-  const result = await services.clusters.putDocument(document, now);
-  if (!existingState) {
-    await services.clusters.createState(
-      initialClusterState(document.id, document.nodes.find((n) => n.role === 'active')?.id ?? '', now),
+    return refuse(
+      'invalid',
+      'ClusterIdMismatch',
+      `the document's id "${document.id}" differs from the path's "${pathClusterId}"`,
     );
   }
-  if (result.changed) {
-    await services.audit.append({
-      clusterId: document.id,
-      at: now,
-      actor,
-      action: result.created ? 'cluster-created' : 'cluster-updated',
-      detail: { nodes: document.nodes.map((n) => n.id) },
-    });
+  const declaredActive = document.nodes.find((n) => n.role === 'active')?.id ?? '';
+  const text = JSON.stringify(document);
+  for (let attempt = 0; attempt < DECLARE_ATTEMPTS; attempt++) {
+    const now = services.now();
+    const [stored, storedState] = await Promise.all([
+      services.clusters.getDocument(document.id),
+      services.clusters.getState(document.id),
+    ]);
+    if (!stored) {
+      const write = await services.clusters.writeDocument(document, now, undefined);
+      if (!write.ok) continue; // another declaration created it first: validate against that one
+      await services.clusters.createState(initialClusterState(document.id, declaredActive, now));
+      await audit(services, document, now, actor, 'cluster-created');
+      return { ok: true, created: true, changed: true, document, warnings: [] };
+    }
+    const state =
+      storedState ??
+      (await services.clusters.createState(
+        initialClusterState(
+          document.id,
+          stored.document.nodes.find((n) => n.role === 'active')?.id ?? '',
+          now,
+        ),
+      ));
+    const activeNodeId = state.state.activeNodeId;
+    if (activeNodeId && !document.nodes.some((n) => n.id === activeNodeId)) {
+      return refuse(
+        'conflict',
+        'ActiveNodeRemoved',
+        `node "${activeNodeId}" is the cluster's active node and cannot be removed: make another node active first`,
+        { activeNodeId },
+      );
+    }
+    const warnings: DeclarationWarning[] =
+      activeNodeId && activeNodeId !== declaredActive
+        ? [
+            {
+              code: 'RolesNotApplied',
+              message:
+                `the document marks "${declaredActive}" active but "${activeNodeId}" is the cluster's active node: ` +
+                'roles in a document are initial roles only and re-declaring does not switch the active; use ' +
+                'make-active for a planned switchover',
+            },
+          ]
+        : [];
+    if (JSON.stringify(stored.document) === text)
+      return { ok: true, created: false, changed: false, document, warnings };
+    const write = await services.clusters.writeDocument(document, now, stored.etag);
+    if (!write.ok) continue; // changed since we validated: re-read and validate again
+    await audit(services, document, now, actor, 'cluster-updated');
+    return { ok: true, created: false, changed: true, document, warnings };
   }
-  return { ok: true, created: result.created, changed: result.changed, document };
+  return refuse(
+    'conflict',
+    'ConcurrentDeclaration',
+    `cluster ${document.id} was declared concurrently by other requests ${DECLARE_ATTEMPTS} times; nothing was written by this one: read it and retry`,
+  );
+}
+
+async function audit(
+  services: Services,
+  document: ClusterDocument,
+  at: number,
+  actor: string,
+  action: 'cluster-created' | 'cluster-updated',
+): Promise<void> {
+  await services.audit.append({
+    clusterId: document.id,
+    at,
+    actor,
+    action,
+    detail: { nodes: document.nodes.map((n) => n.id) },
+  });
 }
 
 /** The live status of a cluster, or undefined when it is not declared. */
