@@ -10,6 +10,7 @@ import {
 } from '../../shared/control/clusterAdmin';
 import { renderClusterStatusText } from '../../shared/domain/clusterStatus';
 import { getServices } from '../../shared/services/services';
+import { agentContext } from './agentHttp';
 import { idParam, jsonError, limitedBody, withErrorPolicy } from './httpResponses';
 import { refusalToHttp } from './refusalToHttp';
 
@@ -34,6 +35,8 @@ export async function declareClusterHandler(request: HttpRequest): Promise<HttpR
   const services = await getServices();
   const outcome = await declareCluster(services, id.value, parsed.value, 'admin');
   if (!outcome.ok) return refusalToHttp(outcome);
+  // Applies at once in this process: a node removed from the document stops being accepted on the agent path.
+  if (outcome.changed) (await agentContext()).directory.forgetCluster(id.value);
   const status = await clusterStatus(services, id.value);
   return {
     status: outcome.created ? 201 : 200,

@@ -200,9 +200,7 @@ export async function clusterStatus(
   });
 }
 
-export type IssueKeyOutcome =
-  | { ok: true; nodeId: string; keyVersion: number; key: string }
-  | { ok: false; status: 404 | 409; code: string; message: string };
+export type IssueKeyOutcome = Outcome<{ nodeId: string; keyVersion: number; key: string }>;
 
 /**
  * Issues a node's key for enrollment: version 1 once; `rotate` issues the next version (the previous one stays
@@ -215,29 +213,16 @@ export async function issueNodeKey(
   rotate: boolean,
 ): Promise<IssueKeyOutcome> {
   const stored = await services.clusters.getDocument(clusterId);
-  if (!stored)
-    return {
-      ok: false,
-      status: 404,
-      code: 'ClusterNotFound',
-      message: `cluster ${clusterId} is not declared`,
-    };
-  if (!stored.document.nodes.some((n) => n.id === nodeId)) {
-    return {
-      ok: false,
-      status: 404,
-      code: 'NodeNotFound',
-      message: `node ${nodeId} is not in cluster ${clusterId}`,
-    };
-  }
+  if (!stored) return refuse('not-found', 'ClusterNotFound', `cluster ${clusterId} is not declared`);
+  if (!stored.document.nodes.some((n) => n.id === nodeId))
+    return refuse('not-found', 'NodeNotFound', `node ${nodeId} is not in cluster ${clusterId}`);
   const current = await services.credentials.get(clusterId, nodeId);
   if (current && !rotate) {
-    return {
-      ok: false,
-      status: 409,
-      code: 'KeyAlreadyIssued',
-      message: `key version ${current.credential.keyVersion} of ${nodeId} was already issued; use ?rotate=true for a new one`,
-    };
+    return refuse(
+      'conflict',
+      'KeyAlreadyIssued',
+      `key version ${current.credential.keyVersion} of ${nodeId} was already issued; use ?rotate=true for a new one`,
+    );
   }
   const keyVersion = (current?.credential.keyVersion ?? 0) + 1;
   const now = services.now();
@@ -246,12 +231,11 @@ export async function issueNodeKey(
     current?.etag,
   );
   if (!issued)
-    return {
-      ok: false,
-      status: 409,
-      code: 'KeyIssuedConcurrently',
-      message: `another request issued a key for ${nodeId} at the same time`,
-    };
+    return refuse(
+      'conflict',
+      'KeyIssuedConcurrently',
+      `another request issued a key for ${nodeId} at the same time`,
+    );
   await services.audit.append({
     clusterId,
     at: now,
