@@ -56,7 +56,9 @@ export function parseDocumentText(
   } catch (error) {
     return {
       ok: false,
-      message: `the body is not valid ${format === 'yaml' ? 'YAML' : 'JSON'}: ${(error as Error).message.split('\n')[0] ?? ''}`,
+      message:
+        `the body is not valid ${format === 'yaml' ? 'YAML' : 'JSON'}: ${(error as Error).message.split('\n')[0] ?? ''}` +
+        (format === 'json' ? ` (a YAML document needs content-type ${YAML_CONTENT_TYPES[0]})` : ''),
     };
   }
 }
