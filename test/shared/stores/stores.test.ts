@@ -131,6 +131,23 @@ describe('HeartbeatStore', () => {
     await store.put({ ...hb(1), clusterId: 'c1-other' }, undefined);
     expect((await store.listForCluster('c1')).map((r) => r.nodeId).sort()).toEqual(['a', 'b']);
   });
+
+  it('stores a heartbeat larger than one table property, and a smaller one over it', async () => {
+    const store = new HeartbeatStore(tables.heartbeats);
+    const checks = Array.from({ length: 32 }, (_, i) => ({
+      name: `check-${i}`,
+      status: 'warn' as const,
+      detail: 'é\t\n\u0001'.repeat(125), // 500 characters, 1,375 as JSON
+    }));
+    const big = { ...hb(1), clusterId: 'big-hb', checks };
+    const first = await store.put(big, undefined);
+    if (!first.ok) throw new Error('expected a write');
+    expect((await store.get('big-hb', 'a'))?.record).toEqual(big);
+    expect((await store.listForCluster('big-hb'))[0]).toEqual(big);
+    const small = { ...hb(2), clusterId: 'big-hb' };
+    expect((await store.put(small, first.etag)).ok).toBe(true);
+    expect((await store.get('big-hb', 'a'))?.record).toEqual(small);
+  });
 });
 
 describe('OperationStore and AuditLog', () => {
