@@ -116,6 +116,14 @@ export function makeScenario(seed: number, options: ScenarioOptions = {}): Scena
   const missedHeartbeats = rng.int(2, 5);
   const minLease = Math.max(1000, 2 * heartbeatIntervalMs);
   const leaseMs = minLease + rng.int(0, 40) * 50; // up to +2 s
+  // Drawn in the order they always were, so every seed keeps its scenario. The witness lease duration is the control
+  // plane's setting, not part of the document.
+  const failover = {
+    cooldownMs: rng.int(0, 10) * 500,
+    maxFailoversPerPeriod: rng.int(3, 100),
+    periodMs: 60_000,
+  };
+  const witnessLeaseSeconds = rng.int(15, 60);
   const base = {
     id: `sim-${seed >>> 0}`,
     kind: nodeCount === 2 ? 'two-node-witness' : 'active-passive',
@@ -125,12 +133,8 @@ export function makeScenario(seed: number, options: ScenarioOptions = {}): Scena
       site: { cloud: 'azure', region: `region-${i}` },
       priority: priorities[id],
     })),
-    failover: {
-      cooldownMs: rng.int(0, 10) * 500,
-      maxFailoversPerPeriod: rng.int(3, 100),
-      periodMs: 60_000,
-    },
-    witness: { leaseDurationSeconds: rng.int(15, 60), arbitrationWindowMs: rng.int(1, 20) * 100 },
+    failover,
+    witness: { arbitrationWindowMs: rng.int(1, 20) * 100 },
   };
   const minMargin = schemaMinDriftMarginMs(base, heartbeatIntervalMs, leaseMs);
   // Half the runs at the very margin the schema allows: that is where a wrong margin rule shows.
@@ -171,7 +175,7 @@ export function makeScenario(seed: number, options: ScenarioOptions = {}): Scena
     flappingGuard: rng.chance(0.3),
     witness: {
       enabled: rng.chance(0.5),
-      leaseMs: document.witness.leaseDurationSeconds * 1000,
+      leaseMs: witnessLeaseSeconds * 1000,
       arbitrationWindowMs: document.witness.arbitrationWindowMs,
     },
     agentClocks,

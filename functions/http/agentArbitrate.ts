@@ -1,9 +1,10 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { FunctionNames } from '../../shared/constants/functionNames';
-import type { ArbitrationDecision, ArbitrationVote } from '../../shared/control/arbitration/arbitration';
+import type { ArbitrationDecision } from '../../shared/control/arbitration/arbitration';
+import { admitArbitrationRequest } from '../../shared/control/arbitration/admitRequest';
 import { arbitrationAnswer } from '../../shared/control/arbitration/answer';
-import { parseAgentBody } from '../../shared/control/agentRequests';
+import { parseAgentBody } from '../../shared/control/agents/agentRequests';
 import { arbitrateBodySchema } from '../../shared/contracts/agentApi';
 import { paths, routes } from '../../shared/contracts/routes';
 import type { Services } from '../../shared/services/services';
@@ -12,6 +13,7 @@ import { withServices } from '../common/withServices';
 import { raiseEvent, startOrJoin, waitForInstance, type InstanceOutcome } from '../durable/singleton';
 import { idParam, jsonError, withErrorPolicy } from './httpResponses';
 import { readSignedRequest } from './agentHttp';
+import { refusalToHttp } from './refusalToHttp';
 
 /** How long the HTTP call waits for the decision before answering 202 with a status URL. */
 const WAIT_MS = 8000;
@@ -54,21 +56,10 @@ export async function agentArbitrateHandler(
   if (!signed.ok) return signed.response;
   const { clusterId, nodeId } = signed.verified;
   const parsed = parseAgentBody(signed.body, arbitrateBodySchema, 'arbitration request');
-  if (!parsed.ok) return { status: parsed.reply.status, jsonBody: parsed.reply.body };
-  const document = await context.directory.document(clusterId);
-  const state = await services.clusters.getState(clusterId);
-  if (!document || !state) return jsonError(403, 'NodeNotInCluster', `cluster ${clusterId} is not declared`);
-  const epoch = state.state.epoch;
-  if (parsed.value.epoch > epoch)
-    return jsonError(409, 'EpochAhead', `epoch ${parsed.value.epoch} is ahead of the cluster's ${epoch}`);
-  // Consume the sequence number (conditionally, like a heartbeat) so that the request cannot be replayed.
-  const refused = await context.heartbeats.consumeSequence(document, signed.verified, {
-    receivedAt: services.now(),
-    role: 'standby',
-    epoch: parsed.value.epoch,
-    checks: parsed.value.checks,
-  });
-  if (refused) return { status: refused.status, jsonBody: refused.body };
+  if (!parsed.ok) return refusalToHttp(parsed.refusal);
+  const admitted = await admitArbitrationRequest(services, signed.verified, parsed.value);
+  if (!admitted.ok) return refusalToHttp(admitted);
+  const { document, epoch, vote } = admitted;
 
   const client = df.getClient(invocation);
   const instanceId = InstanceIds.arbitration(clusterId, epoch);
@@ -81,13 +72,6 @@ export async function agentArbitrateHandler(
     { clusterId, epoch, windowMs: document.witness.arbitrationWindowMs },
     'absent-or-failed',
   );
-  const node = document.nodes.find((n) => n.id === nodeId);
-  const vote: ArbitrationVote = {
-    nodeId,
-    priority: node?.priority ?? 100,
-    checks: parsed.value.checks,
-    at: new Date(services.now()).toISOString(),
-  };
   if (singleton.started || singleton.previous?.runtimeStatus !== df.OrchestrationRuntimeStatus.Completed)
     await raiseEvent(client, instanceId, Events.arbitrationVote, vote);
   const outcome = await waitForInstance<ArbitrationDecision>(client, instanceId, WAIT_MS);

@@ -3,18 +3,21 @@ import { FunctionNames } from '../../shared/constants/functionNames';
 import { routes } from '../../shared/contracts/routes';
 import { withErrorPolicy } from './httpResponses';
 import { agentContext, readSignedRequest } from './agentHttp';
+import { refusalToHttp } from './refusalToHttp';
 
 /**
  * POST /api/v1/agent/heartbeat: a signed heartbeat (anonymous at the host level; the signature is the
- * authentication). Rejections: 413 body too large, 401 missing or bad signature or timestamp, 403 node not in the
- * cluster, 409 replayed sequence, 422 invalid body — nothing is written for any of them.
+ * authentication). Rejections: 413 body too large, 401 missing or bad signature or timestamp (one answer whether or
+ * not the cluster, node and key version exist), 409 replayed sequence, stale key version or an epoch ahead of the
+ * cluster's, 422 invalid body — nothing is written for any of them.
  */
 export async function agentHeartbeatHandler(request: HttpRequest): Promise<HttpResponseInit> {
   const context = await agentContext();
   const signed = await readSignedRequest(request, context);
   if (!signed.ok) return signed.response;
-  const reply = await context.heartbeats.handle(signed.verified, signed.body);
-  return { status: reply.status, jsonBody: reply.body, ...(reply.headers ? { headers: reply.headers } : {}) };
+  const outcome = await context.heartbeats.handle(signed.verified, signed.body);
+  if (!outcome.ok) return refusalToHttp(outcome);
+  return { status: 200, jsonBody: outcome.reply };
 }
 
 app.http(FunctionNames.agentHeartbeat, {

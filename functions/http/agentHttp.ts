@@ -1,9 +1,11 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import type { VerifiedRequest } from '../../shared/auth/signedRequest';
-import type { AgentDirectory } from '../../shared/control/agentRequests';
-import type { HeartbeatService } from '../../shared/control/heartbeatService';
+import { BAD_SIGNATURE_MESSAGE, type VerifiedRequest } from '../../shared/auth/signedRequest';
+import { refuse } from '../../shared/control/common/outcome';
+import type { AgentDirectory } from '../../shared/control/agents/agentRequests';
+import type { HeartbeatService } from '../../shared/control/agents/heartbeatService';
 import { getServices, type Services } from '../../shared/services/services';
 import { jsonError } from './httpResponses';
+import { refusalToHttp } from './refusalToHttp';
 
 export interface AgentContext {
   services: Services;
@@ -17,7 +19,11 @@ export async function agentContext(): Promise<AgentContext> {
   return { services, ...services.agents };
 }
 
-/** Reads and verifies a signed agent request; a rejection is returned as the response to send. */
+/**
+ * Reads and verifies a signed agent request; a rejection is returned as the response to send. A request without a
+ * body to act on (GET) consumes its sequence number here, so that it cannot be replayed either; POST handlers consume
+ * it with what they write (the heartbeat path, `HeartbeatService.consume`).
+ */
 export async function readSignedRequest(
   request: HttpRequest,
   context: AgentContext,
@@ -35,5 +41,17 @@ export async function readSignedRequest(
   );
   if (!verified.ok)
     return { ok: false, response: jsonError(verified.status, verified.code, verified.message) };
+  if (request.method === 'GET') {
+    const document = await context.directory.document(verified.clusterId);
+    const refused = document
+      ? await context.heartbeats.consume(document, verified, {
+          receivedAt: context.services.now(),
+          role: 'standby',
+          epoch: 0,
+          checks: [],
+        })
+      : refuse('unauthenticated', 'BadSignature', BAD_SIGNATURE_MESSAGE);
+    if (refused) return { ok: false, response: refusalToHttp(refused) };
+  }
   return { ok: true, verified, body };
 }

@@ -1,10 +1,19 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { FunctionNames } from '../../shared/constants/functionNames';
 import { routes } from '../../shared/contracts/routes';
-import { clusterStatus, declareCluster, parseDocumentText } from '../../shared/control/clusterAdmin';
+import {
+  clusterStatus,
+  declareCluster,
+  documentFormat,
+  JSON_CONTENT_TYPES,
+  parseDocumentText,
+  YAML_CONTENT_TYPES,
+} from '../../shared/control/clusters/clusterAdmin';
 import { renderClusterStatusText } from '../../shared/domain/clusterStatus';
 import { getServices } from '../../shared/services/services';
+import { agentContext } from './agentHttp';
 import { idParam, jsonError, limitedBody, withErrorPolicy } from './httpResponses';
+import { refusalToHttp } from './refusalToHttp';
 
 const MAX_DOCUMENT_BYTES = 256 * 1024;
 
@@ -12,26 +21,27 @@ const MAX_DOCUMENT_BYTES = 256 * 1024;
 export async function declareClusterHandler(request: HttpRequest): Promise<HttpResponseInit> {
   const id = idParam(request, 'clusterId');
   if (!id.ok) return id.response;
+  const format = documentFormat(request.headers.get('content-type') ?? undefined);
+  if (!format)
+    return jsonError(
+      415,
+      'UnsupportedMediaType',
+      `a cluster document is JSON (${JSON_CONTENT_TYPES.join(', ')}, or no content type) or YAML (${YAML_CONTENT_TYPES.join(', ')})`,
+      { accepted: [...JSON_CONTENT_TYPES, ...YAML_CONTENT_TYPES] },
+    );
   const body = await limitedBody(request, MAX_DOCUMENT_BYTES);
   if (!body.ok) return body.response;
-  const parsed = parseDocumentText(
-    body.body.toString('utf8'),
-    request.headers.get('content-type') ?? undefined,
-  );
+  const parsed = parseDocumentText(body.body.toString('utf8'), format);
   if (!parsed.ok) return jsonError(400, 'InvalidDocumentSyntax', parsed.message);
   const services = await getServices();
   const outcome = await declareCluster(services, id.value, parsed.value, 'admin');
-  if (!outcome.ok)
-    return jsonError(
-      outcome.status,
-      outcome.code,
-      outcome.message,
-      outcome.problems ? { problems: outcome.problems } : {},
-    );
+  if (!outcome.ok) return refusalToHttp(outcome);
+  // Applies at once in this process: a node removed from the document stops being accepted on the agent path.
+  if (outcome.changed) (await agentContext()).directory.forgetCluster(id.value);
   const status = await clusterStatus(services, id.value);
   return {
     status: outcome.created ? 201 : 200,
-    jsonBody: { cluster: outcome.document, changed: outcome.changed, status },
+    jsonBody: { cluster: outcome.document, changed: outcome.changed, warnings: outcome.warnings, status },
   };
 }
 

@@ -2,12 +2,18 @@ import { app, type HttpResponseInit } from '@azure/functions';
 import { getConfig } from '../../shared/config/config';
 import { FunctionNames } from '../../shared/constants/functionNames';
 import { routes } from '../../shared/contracts/routes';
-import { healthResponse } from '../../shared/control/health';
+import { healthReport } from '../../shared/control/common/health';
 import { probeStorage } from '../../shared/stores/probeStorage';
 
 /** GET /api/health: version and storage reachability. */
 export async function health(): Promise<HttpResponseInit> {
-  return healthResponse(await probeStorage(getConfig().storageConnectionString));
+  const report = healthReport(await probeStorage(getConfig().storageConnectionString));
+  return {
+    // 503 when storage does not answer, so load balancers and callers retry.
+    status: report.status === 'ok' ? 200 : 503,
+    jsonBody: report,
+    headers: { 'cache-control': 'no-store' },
+  };
 }
 
 app.http(FunctionNames.health, {

@@ -1,9 +1,11 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { FunctionNames } from '../../shared/constants/functionNames';
 import { routes } from '../../shared/contracts/routes';
-import { breakWitness, issueNodeKey } from '../../shared/control/clusterAdmin';
+import { breakWitness, issueNodeKey } from '../../shared/control/clusters/clusterAdmin';
 import { getServices } from '../../shared/services/services';
+import { agentContext } from './agentHttp';
 import { idParam, jsonError, withErrorPolicy } from './httpResponses';
+import { refusalToHttp } from './refusalToHttp';
 
 /** POST /api/v1/clusters/{clusterId}/nodes/{nodeId}/key[?rotate=true] (admin): the node's key, shown once. */
 export async function issueNodeKeyHandler(request: HttpRequest): Promise<HttpResponseInit> {
@@ -17,7 +19,9 @@ export async function issueNodeKeyHandler(request: HttpRequest): Promise<HttpRes
     node.value,
     request.query.get('rotate') === 'true',
   );
-  if (!outcome.ok) return jsonError(outcome.status, outcome.code, outcome.message);
+  if (!outcome.ok) return refusalToHttp(outcome);
+  // Applies at once in this process: the agent path must not keep accepting a key version it cached.
+  (await agentContext()).directory.forgetNode(cluster.value, node.value);
   return {
     status: 201,
     jsonBody: {

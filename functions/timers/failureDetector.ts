@@ -1,6 +1,6 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { FunctionNames } from '../../shared/constants/functionNames';
-import { detectFailures } from '../../shared/control/failureDetector';
+import { detectFailures } from '../../shared/control/detection/failureDetector';
 import { isRetryable } from '../../shared/errors';
 import type { Services } from '../../shared/services/services';
 import { withServices } from '../common/withServices';

@@ -67,13 +67,12 @@ export type RejectionCode =
   | 'PayloadTooLarge'
   | 'MissingSignature'
   | 'MalformedSignatureHeaders'
-  | 'NodeNotInCluster'
   | 'TimestampOutOfTolerance'
   | 'BadSignature';
 
 export interface RejectedRequest {
   ok: false;
-  status: 401 | 403 | 413;
+  status: 401 | 413;
   code: RejectionCode;
   /** Safe to return to the caller and to log: names headers and ids, never keys or signatures. */
   message: string;
@@ -140,6 +139,15 @@ export function signRequest(input: SignRequestInput): Record<string, string> {
   };
 }
 
+/** The largest sequence number a request may carry: far beyond any node's lifetime, far below 2^53. */
+export const MAX_SEQUENCE = 2 ** 48;
+
+/** The one answer to a request no key of its (cluster, node, key version) signed, whether or not that key exists. */
+export const BAD_SIGNATURE_MESSAGE =
+  'the request signature does not match a key of this cluster, node and key version';
+
+const UNKNOWN_KEY = Buffer.alloc(NODE_KEY_BYTES);
+
 const reject = (
   status: RejectedRequest['status'],
   code: RejectionCode,
@@ -160,10 +168,12 @@ const HEADER_NAMES: ReadonlySet<string> = new Set(Object.values(SIGNATURE_HEADER
  * 1. body larger than `maxBodyBytes` → 413 `PayloadTooLarge` (before anything else, and before hashing it);
  * 2. a signature header missing or empty → 401 `MissingSignature`; present twice (in different letter cases) or
  *    not of its form → 401 `MalformedSignatureHeaders`;
- * 3. `keyFor` knows no key for (cluster, node, key version) → 403 `NodeNotInCluster`;
- * 4. timestamp further than `toleranceMs` from `now` → 401 `TimestampOutOfTolerance`;
- * 5. signature not the expected one (constant-time comparison), or a method or path `signRequest` would refuse
- *    → 401 `BadSignature`.
+ *    A sequence above MAX_SEQUENCE is malformed: a node must never be able to reach a number after which no request
+ *    of it could be accepted.
+ * 3. timestamp further than `toleranceMs` from `now` → 401 `TimestampOutOfTolerance`;
+ * 4. `keyFor` knows no key for (cluster, node, key version), or the signature is not the expected one
+ *    (constant-time comparison), or a method or path `signRequest` would refuse → 401 `BadSignature`, with one
+ *    message for all of them: the answer does not tell which clusters, nodes or key versions exist.
  *
  * Replay protection is the caller's: this function keeps no state. After `ok: true`, the caller must compare `seq`
  * with the last sequence number it accepted from that node (persisted per node), accept only a strictly greater one,
@@ -211,21 +221,12 @@ export function verifySignedRequest(input: VerifyRequestInput): VerifiedRequest 
     return malformed(SIGNATURE_HEADERS.timestamp, 'a positive integer (ms since the Unix epoch)');
   }
   const seq = integer(SIGNATURE_HEADERS.seq);
-  if (seq === undefined) return malformed(SIGNATURE_HEADERS.seq, 'a positive integer');
+  if (seq === undefined || seq > MAX_SEQUENCE)
+    return malformed(SIGNATURE_HEADERS.seq, `a positive integer of at most ${MAX_SEQUENCE} (2^48)`);
   const signatureText = header(SIGNATURE_HEADERS.signature);
   if (!SIGNATURE.test(signatureText)) {
     return malformed(SIGNATURE_HEADERS.signature, 'a base64 HMAC-SHA256 (44 characters)');
   }
-
-  const key = input.keyFor(clusterId, nodeId, keyVersion);
-  if (key === undefined) {
-    return reject(
-      403,
-      'NodeNotInCluster',
-      `node ${nodeId} is not a member of cluster ${clusterId}, or has no key version ${keyVersion}`,
-    );
-  }
-  assertKey(key);
 
   const skew = timestamp - input.now;
   if (Math.abs(skew) > input.toleranceMs) {
@@ -237,13 +238,14 @@ export function verifySignedRequest(input: VerifyRequestInput): VerifiedRequest 
     );
   }
 
-  // Nothing signRequest accepts: no signature can match (and no newline can shift the canonical string's fields).
-  if (!METHOD.test(input.method) || !PATH.test(input.path)) {
-    return reject(401, 'BadSignature', 'the request method or path cannot carry a v1 signature');
-  }
+  const known = input.keyFor(clusterId, nodeId, keyVersion);
+  if (known !== undefined) assertKey(known);
+  // An unknown (cluster, node, key version) costs the same HMAC as a known one and gets the same answer.
+  const key = known ?? UNKNOWN_KEY;
+  const signable = METHOD.test(input.method) && PATH.test(input.path);
   const expected = hmac(key, {
-    method: input.method,
-    path: input.path,
+    method: signable ? input.method : 'GET',
+    path: signable ? input.path : '/',
     body: input.body,
     clusterId,
     nodeId,
@@ -252,8 +254,8 @@ export function verifySignedRequest(input: VerifyRequestInput): VerifiedRequest 
     seq,
   });
   const given = Buffer.from(signatureText, 'base64');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    return reject(401, 'BadSignature', 'the request signature does not match');
-  }
+  const matches = given.length === expected.length && timingSafeEqual(given, expected);
+  // Nothing signRequest refuses can match (and no newline can shift the canonical string's fields).
+  if (!matches || known === undefined || !signable) return reject(401, 'BadSignature', BAD_SIGNATURE_MESSAGE);
   return { ok: true, clusterId, nodeId, keyVersion, seq, timestamp };
 }

@@ -30,6 +30,17 @@ const id = z
     if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
   });
 
+/** Bounds on free-text fields, so that every document the schema accepts can be stored (see MAX_DOCUMENT_CHARS). */
+export const MAX_RESOURCE_ID_CHARS = 1024;
+export const MAX_OCID_CHARS = 255;
+export const MAX_SCHEDULE_CHARS = 120;
+export const MAX_NODES = 500;
+/**
+ * The longest a document may be once normalised to JSON (defaults filled in): what one table entity holds
+ * (`shared/stores/largeText.ts` MAX_TEXT_CHARS). Checked after the schema; named in the refusal.
+ */
+export const MAX_DOCUMENT_CHARS = 480_000;
+
 const azureVmId =
   /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Compute\/virtualMachines\/[^/]+$/i;
 /** ocid1.instance.<realm>.<region>[.<future use>].<unique id> */
@@ -47,13 +58,19 @@ export const computeSchema = z.discriminatedUnion('kind', [
   z
     .object({
       kind: z.literal('azure-vm'),
-      resourceId: z.string().regex(azureVmId, 'must be an Azure VM resource id'),
+      resourceId: z
+        .string()
+        .max(MAX_RESOURCE_ID_CHARS, `must be at most ${MAX_RESOURCE_ID_CHARS} characters`)
+        .regex(azureVmId, 'must be an Azure VM resource id'),
     })
     .strict(),
   z
     .object({
       kind: z.literal('oci-instance'),
-      ocid: z.string().regex(ociInstanceId, 'must be an OCI instance OCID'),
+      ocid: z
+        .string()
+        .max(MAX_OCID_CHARS, `must be at most ${MAX_OCID_CHARS} characters`)
+        .regex(ociInstanceId, 'must be an OCI instance OCID'),
     })
     .strict(),
   z.object({ kind: z.literal('none') }).strict(),
@@ -95,24 +112,17 @@ export const failoverSchema = z
   })
   .strict();
 
+/**
+ * The witness account is the control plane's `WitnessStorage` setting, its container and lease duration are the
+ * control plane's (`shared/witness/blobWitness.ts`): a document names only what is per cluster.
+ */
 export const witnessSchema = z
   .object({
-    /** Name of the connection setting of the witness storage account (ideally in a third region). */
-    connectionSetting: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
-      .default('WitnessStorage'),
-    container: z
-      .string()
-      .regex(
-        /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/,
-        'must be a blob container name: 3-63 lowercase letters, digits, single dashes',
-      )
-      .default('failover-witness'),
-    leaseDurationSeconds: z.number().int().min(15).max(60).default(15),
     arbitrationWindowMs: z.number().int().min(100).max(30_000).default(2000),
   })
-  .strict();
+  .strict(
+    'witness accepts only arbitrationWindowMs: the witness account is the WitnessStorage setting, and its container and lease duration are set by the control plane, not per cluster',
+  );
 
 /** A 6-field NCRONTAB expression (seconds first, UTC), as the drill timer evaluates it. */
 export function ncrontabProblem(expression: string): string | undefined {
@@ -129,10 +139,14 @@ export function ncrontabProblem(expression: string): string | undefined {
 
 export const drillSchema = z
   .object({
-    schedule: z.string().superRefine((value, ctx) => {
-      const problem = ncrontabProblem(value);
-      if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
-    }),
+    schedule: z
+      .string()
+      .max(MAX_SCHEDULE_CHARS, `must be at most ${MAX_SCHEDULE_CHARS} characters`)
+      .superRefine((value, ctx) => {
+        if (value.length > MAX_SCHEDULE_CHARS) return;
+        const problem = ncrontabProblem(value);
+        if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+      }),
     mode: z.enum(['switchover-and-back', 'validate-only']).default('validate-only'),
   })
   .strict();
@@ -142,53 +156,90 @@ export const clusterDocumentSchema = z
     id,
     kind: z.enum(['active-passive', 'two-node-witness', 'multi-region']),
     description: z.string().max(500).optional(),
-    nodes: z.array(nodeSchema).min(2).max(500),
+    nodes: z.array(nodeSchema).min(2).max(MAX_NODES, `must have at most ${MAX_NODES} nodes`),
     witness: witnessSchema.default({}),
     detection: detectionSchema.default({}),
     failover: failoverSchema.default({}),
     drill: drillSchema.optional(),
   })
   .strict()
+  .strict()
   .superRefine((doc, ctx) => {
+    for (const problem of crossFieldProblems(doc)) ctx.addIssue({ code: 'custom', ...problem });
+  });
+
+interface LooseDocument {
+  kind?: unknown;
+  nodes?: unknown;
+  detection?: unknown;
+}
+
+const record = (value: unknown): Record<string, unknown> | undefined =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+
+/**
+ * The rules across fields (unique ids, one active, node count of a two-node-witness cluster, lease and margin). They
+ * run on whatever can be evaluated, so a document with other problems (an invalid enum) still lists these too:
+ * a rule is skipped only when a field it needs is missing or of the wrong type.
+ */
+export function crossFieldProblems(input: LooseDocument): { path: (string | number)[]; message: string }[] {
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  const nodes = Array.isArray(input.nodes) ? input.nodes.map(record) : undefined;
+  if (nodes) {
     const seen = new Set<string>();
-    doc.nodes.forEach((node, i) => {
-      if (seen.has(node.id))
-        ctx.addIssue({ code: 'custom', path: ['nodes', i, 'id'], message: `duplicate node id "${node.id}"` });
-      seen.add(node.id);
+    nodes.forEach((node, i) => {
+      const nodeId = node?.id;
+      if (typeof nodeId !== 'string') return;
+      if (seen.has(nodeId))
+        problems.push({ path: ['nodes', i, 'id'], message: `duplicate node id "${nodeId}"` });
+      seen.add(nodeId);
     });
-    const actives = doc.nodes.filter((n) => n.role === 'active').length;
-    if (actives !== 1)
-      ctx.addIssue({
-        code: 'custom',
+    const roles = nodes.map((n) => n?.role);
+    const actives = roles.filter((r) => r === 'active').length;
+    // With a role missing or invalid, "none active" is not known yet; "more than one" is.
+    const allRolesValid = roles.every((r) => r === 'active' || r === 'standby');
+    if (actives > 1 || (actives === 0 && allRolesValid))
+      problems.push({
         path: ['nodes'],
         message: `exactly one node must have role "active" (found ${actives})`,
       });
-    if (doc.kind === 'two-node-witness' && doc.nodes.length !== 2) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['nodes'],
-        message: 'a two-node-witness cluster has exactly 2 nodes',
-      });
+    if (input.kind === 'two-node-witness' && nodes.length !== 2) {
+      problems.push({ path: ['nodes'], message: 'a two-node-witness cluster has exactly 2 nodes' });
     }
-    const d = doc.detection;
-    if (d.leaseMs < 2 * d.heartbeatIntervalMs) {
-      ctx.addIssue({
-        code: 'custom',
+  }
+  const detection = input.detection === undefined ? {} : record(input.detection);
+  if (detection) {
+    const num = (name: string, fallback: number) =>
+      detection[name] === undefined
+        ? fallback
+        : typeof detection[name] === 'number'
+          ? detection[name]
+          : undefined;
+    const heartbeatIntervalMs = num('heartbeatIntervalMs', 1000);
+    const leaseMs = num('leaseMs', 4000);
+    const driftMarginMs = num('driftMarginMs', 500);
+    if (leaseMs !== undefined && heartbeatIntervalMs !== undefined && leaseMs < 2 * heartbeatIntervalMs) {
+      problems.push({
         path: ['detection', 'leaseMs'],
         message: 'must be at least twice heartbeatIntervalMs so a lease survives one lost heartbeat',
       });
     }
-    const minMargin = minDriftMarginMs(d.leaseMs);
-    if (d.driftMarginMs < minMargin) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['detection', 'driftMarginMs'],
-        message:
-          `must cover ${MAX_CLOCK_DRIFT_RATE * 100}% clock drift of both the agent and the control plane over the ` +
-          `lease: at least ${minMargin}`,
-      });
+    if (leaseMs !== undefined && driftMarginMs !== undefined) {
+      const minMargin = minDriftMarginMs(leaseMs);
+      if (driftMarginMs < minMargin) {
+        problems.push({
+          path: ['detection', 'driftMarginMs'],
+          message:
+            `must cover ${MAX_CLOCK_DRIFT_RATE * 100}% clock drift of both the agent and the control plane over the ` +
+            `lease: at least ${minMargin}`,
+        });
+      }
     }
-  });
+  }
+  return problems;
+}
 
 export type ClusterDocument = z.infer<typeof clusterDocumentSchema>;
 export type ClusterNode = ClusterDocument['nodes'][number];
@@ -204,10 +255,32 @@ export type ParseResult = { ok: true; value: ClusterDocument } | { ok: false; pr
 /** Validates a cluster document, listing every problem with its path (`nodes[1].site.region`). */
 export function parseClusterDocument(input: unknown): ParseResult {
   const result = clusterDocumentSchema.safeParse(input);
-  if (result.success) return { ok: true, value: result.data };
+  if (result.success) {
+    // As stored: JSON with every non-ASCII character escaped to 6 characters (shared/stores/largeText.ts storedJson).
+    const json = JSON.stringify(result.data);
+    const size = json.length + 5 * (json.match(/[\u0080-\uffff]/g)?.length ?? 0);
+    if (size > MAX_DOCUMENT_CHARS)
+      return {
+        ok: false,
+        problems: [
+          {
+            path: '(document)',
+            message: `is ${size} characters as JSON; at most ${MAX_DOCUMENT_CHARS} can be stored`,
+          },
+        ],
+      };
+    return { ok: true, value: result.data };
+  }
+  const issues: { path: (string | number)[]; message: string }[] = result.error.issues;
+  // The schema's cross-field rules run only when every field parsed: evaluate them on the input as well.
+  const loose = record(input);
+  const seen = new Set(issues.map((i) => `${i.path.join('.')}\n${i.message}`));
+  const extra = loose
+    ? crossFieldProblems(loose).filter((p) => !seen.has(`${p.path.join('.')}\n${p.message}`))
+    : [];
   return {
     ok: false,
-    problems: result.error.issues.map((issue) => ({
+    problems: [...issues, ...extra].map((issue) => ({
       path:
         issue.path.reduce<string>(
           (acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${part}` : part),

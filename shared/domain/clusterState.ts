@@ -7,6 +7,8 @@ export interface NodeHeartbeat {
   clusterId: string;
   nodeId: string;
   seq: number;
+  /** The key version `seq` was signed with: each key version has its own sequence (absent in older rows: 1). */
+  keyVersion?: number;
   receivedAt: number;
   role: 'active' | 'standby';
   epoch: number;

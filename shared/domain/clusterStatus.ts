@@ -82,8 +82,28 @@ export function buildClusterStatus(input: {
   };
 }
 
-const pad = (text: string, width: number) =>
-  text.length >= width ? text : text + ' '.repeat(width - text.length);
+/**
+ * Text safe to print on one line of a terminal: ANSI escape sequences removed, and every other control character
+ * (C0 including newlines, DEL, C1) and line/paragraph separator shown as `\xNN`/`\uNNNN`, so that node-supplied
+ * text (check names and details) can neither forge lines of the status nor drive the terminal.
+ */
+export function printable(text: string): string {
+  return (
+    text
+      // eslint-disable-next-line no-control-regex -- matching control characters is the point
+      .replace(/\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-_]/g, '')
+      // eslint-disable-next-line no-control-regex -- matching control characters is the point
+      .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+        const code = c.charCodeAt(0);
+        return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
+      })
+  );
+}
+
+const pad = (raw: string, width: number) => {
+  const text = printable(raw);
+  return text.length >= width ? text : text + ' '.repeat(width - text.length);
+};
 const age = (ms: number | null) =>
   ms === null ? 'never' : ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
 
@@ -102,7 +122,7 @@ export function renderClusterStatusText(status: ClusterStatus): string {
     );
     for (const check of node.checks) {
       const mark = check.status === 'ok' ? ' OK ' : check.status === 'warn' ? 'WARN' : 'FAIL';
-      lines.push(`    ${pad(check.name, 20)} [${mark}]${check.detail ? ` ${check.detail}` : ''}`);
+      lines.push(`    ${pad(check.name, 20)} [${mark}]${check.detail ? ` ${printable(check.detail)}` : ''}`);
     }
   }
   lines.push('');

@@ -1,7 +1,7 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { getConfig, type Config } from '../config/config';
-import { AgentDirectory } from '../control/agentRequests';
-import { HeartbeatService } from '../control/heartbeatService';
+import { AgentDirectory } from '../control/agents/agentRequests';
+import { HeartbeatService } from '../control/agents/heartbeatService';
 import { AuditLog } from '../stores/auditLog';
 import { ClusterStore } from '../stores/clusterStore';
 import { HeartbeatStore } from '../stores/heartbeatStore';

@@ -1,6 +1,7 @@
 import type { TableClient } from '@azure/data-tables';
 import type { ClusterDocument } from '../domain/clusterDocument';
 import type { ClusterState } from '../domain/clusterState';
+import { readText, storedJson, textProperties } from './largeText';
 import { storageCall } from './storageCall';
 import { statusOf } from './tableErrors';
 
@@ -29,30 +30,27 @@ export class ClusterStore {
     private readonly states: TableClient,
   ) {}
 
-  /** Creates or replaces a document; `created` tells which. Writing the same document again changes nothing. */
-  async putDocument(
-    document: ClusterDocument,
-    now: number,
-  ): Promise<{ created: boolean; changed: boolean; etag: string }> {
-    const existing = await this.getDocument(document.id);
-    const text = JSON.stringify(document);
-    if (existing && JSON.stringify(existing.document) === text)
-      return { created: false, changed: false, etag: existing.etag };
-    const entity = { partitionKey: PARTITION, rowKey: document.id, Document: text, UpdatedAt: new Date(now) };
-    const response = await storageCall(`cluster ${document.id}`, () =>
-      existing
-        ? this.documents.updateEntity(entity, 'Replace', { etag: existing.etag })
-        : this.documents.createEntity(entity),
-    ).catch((error: unknown) => {
+  /**
+   * Writes a document conditionally: without `etag` only if no document exists (insert), with `etag` only if the
+   * stored one still has it (If-Match). A lost race is the outcome `conflict`, never a silent overwrite.
+   */
+  async writeDocument(document: ClusterDocument, now: number, etag: string | undefined): Promise<StateWrite> {
+    const entity = {
+      partitionKey: PARTITION,
+      rowKey: document.id,
+      ...textProperties('Document', storedJson(document)),
+      UpdatedAt: new Date(now),
+    };
+    try {
+      const response = await storageCall(`cluster ${document.id}`, () =>
+        etag ? this.documents.updateEntity(entity, 'Replace', { etag }) : this.documents.createEntity(entity),
+      );
+      return { ok: true, etag: response.etag ?? '' };
+    } catch (error) {
       const status = statusOf(error);
-      if (status === 409 || status === 412) return undefined; // a concurrent declaration won: report the current one
+      if (status === 409 || status === 412 || status === 404) return { ok: false, reason: 'conflict' };
       throw error;
-    });
-    if (!response) {
-      const current = await this.getDocument(document.id);
-      return { created: false, changed: true, etag: current?.etag ?? '' };
     }
-    return { created: !existing, changed: true, etag: response.etag ?? '' };
   }
 
   async getDocument(clusterId: string): Promise<StoredDocument | undefined> {
@@ -61,7 +59,7 @@ export class ClusterStore {
         this.documents.getEntity<{ Document: string; UpdatedAt: Date }>(PARTITION, clusterId),
       );
       return {
-        document: JSON.parse(e.Document) as ClusterDocument,
+        document: JSON.parse(readText(e, 'Document')) as ClusterDocument,
         etag: e.etag,
         updatedAt: e.UpdatedAt.getTime(),
       };
@@ -79,7 +77,7 @@ export class ClusterStore {
       });
       for await (const e of rows)
         out.push({
-          document: JSON.parse(e.Document) as ClusterDocument,
+          document: JSON.parse(readText(e, 'Document')) as ClusterDocument,
           etag: e.etag,
           updatedAt: e.UpdatedAt.getTime(),
         });
@@ -92,7 +90,7 @@ export class ClusterStore {
       const e = await storageCall(`state of ${clusterId}`, () =>
         this.states.getEntity<{ State: string }>(clusterId, 'state'),
       );
-      return { state: JSON.parse(e.State) as ClusterState, etag: e.etag };
+      return { state: JSON.parse(readText(e, 'State')) as ClusterState, etag: e.etag };
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;
@@ -106,7 +104,7 @@ export class ClusterStore {
         this.states.createEntity({
           partitionKey: state.clusterId,
           rowKey: 'state',
-          State: JSON.stringify(state),
+          ...textProperties('State', storedJson(state)),
         }),
       );
       return { state, etag: response.etag ?? '' };
@@ -123,7 +121,7 @@ export class ClusterStore {
     try {
       const response = await storageCall(`state of ${state.clusterId}`, () =>
         this.states.updateEntity(
-          { partitionKey: state.clusterId, rowKey: 'state', State: JSON.stringify(state) },
+          { partitionKey: state.clusterId, rowKey: 'state', ...textProperties('State', storedJson(state)) },
           'Replace',
           { etag },
         ),

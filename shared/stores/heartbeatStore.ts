@@ -1,5 +1,6 @@
 import type { NodeHeartbeat } from '../domain/clusterState';
 import type { TableClient } from '@azure/data-tables';
+import { readText, storedJson, textProperties } from './largeText';
 import { storageCall } from './storageCall';
 import { filterId, statusOf } from './tableErrors';
 
@@ -23,7 +24,7 @@ export class HeartbeatStore {
       const e = await storageCall(`heartbeat of ${clusterId}/${nodeId}`, () =>
         this.table.getEntity<{ Record: string }>(partitionOf(clusterId, nodeId), 'hb'),
       );
-      return { record: JSON.parse(e.Record) as HeartbeatRecord, etag: e.etag };
+      return { record: JSON.parse(readText(e, 'Record')) as HeartbeatRecord, etag: e.etag };
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;
@@ -38,7 +39,7 @@ export class HeartbeatStore {
     const entity = {
       partitionKey: partitionOf(record.clusterId, record.nodeId),
       rowKey: 'hb',
-      Record: JSON.stringify(record),
+      ...textProperties('Record', storedJson(record)),
       Seq: record.seq,
       ReceivedAt: new Date(record.receivedAt),
     };
@@ -63,7 +64,7 @@ export class HeartbeatStore {
           filter,
         },
       });
-      for await (const e of rows) out.push(JSON.parse(e.Record) as HeartbeatRecord);
+      for await (const e of rows) out.push(JSON.parse(readText(e, 'Record')) as HeartbeatRecord);
       return out;
     });
   }

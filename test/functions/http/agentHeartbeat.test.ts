@@ -1,3 +1,4 @@
+import { signRequest } from '../../../shared/auth/signedRequest';
 import { request } from '../../helpers/durableHttp';
 import {
   agentRequest,
@@ -39,13 +40,23 @@ afterAll(async () => {
   await cp.stop();
 });
 
+const keyVersions: Record<string, number> = {};
 const endpoint = () => `${cp.host.url}${paths.agentHeartbeat()}`;
 const send = (
   nodeId: string,
   seq: number,
   body: unknown,
   extra: Partial<Parameters<typeof agentRequest>[1]> = {},
-) => agentRequest(endpoint(), { clusterId: 'hb', nodeId, key: keys[nodeId] as Buffer, seq, body, ...extra });
+) =>
+  agentRequest(endpoint(), {
+    clusterId: 'hb',
+    nodeId,
+    key: keys[nodeId] as Buffer,
+    keyVersion: keyVersions[nodeId] ?? 1,
+    seq,
+    body,
+    ...extra,
+  });
 const status = async () =>
   (await request(`${cp.host.url}${paths.clusterStatus('hb')}`, { key: cp.functionKey })).json;
 
@@ -103,7 +114,7 @@ describe('POST /api/v1/agent/heartbeat', () => {
     expect(stale).toMatchObject({ status: 401, json: { error: { code: 'TimestampOutOfTolerance' } } });
   });
 
-  it('refuses a node that is not in the cluster, or a cluster that does not exist, with 403', async () => {
+  it('refuses a node that is not in the cluster, or a cluster that does not exist, with the 401 of a bad signature', async () => {
     const stranger = await agentRequest(endpoint(), {
       clusterId: 'hb',
       nodeId: 'intruder',
@@ -111,7 +122,20 @@ describe('POST /api/v1/agent/heartbeat', () => {
       seq: 1,
       body: heartbeat('standby'),
     });
-    expect(stranger).toMatchObject({ status: 403, json: { error: { code: 'NodeNotInCluster' } } });
+    const badSignature = {
+      status: 401,
+      json: {
+        error: {
+          code: 'BadSignature',
+          message: 'the request signature does not match a key of this cluster, node and key version',
+        },
+      },
+    };
+    expect(stranger).toEqual(badSignature);
+    // A known node with a wrong key gets exactly the same answer: nothing tells which clusters or nodes exist.
+    expect(await send('head-b', 25, heartbeat('standby'), { key: keys['head-a'] as Buffer })).toEqual(
+      badSignature,
+    );
     const noCluster = await agentRequest(endpoint(), {
       clusterId: 'nope',
       nodeId: 'head-a',
@@ -119,7 +143,7 @@ describe('POST /api/v1/agent/heartbeat', () => {
       seq: 1,
       body: heartbeat('standby'),
     });
-    expect(noCluster.status).toBe(403);
+    expect(noCluster).toEqual(badSignature);
   });
 
   it('refuses an oversized body with 413 and an invalid body with 422, recording nothing', async () => {
@@ -160,7 +184,11 @@ describe('POST /api/v1/agent/heartbeat', () => {
     const v2 = Buffer.from(rotated.json.key, 'base64');
     expect((await send('head-b', 40, heartbeat('standby'))).status).toBe(200); // still version 1
     expect((await send('head-b', 41, heartbeat('standby'), { key: v2, keyVersion: 2 })).status).toBe(200);
-    expect((await send('head-b', 42, heartbeat('standby'), { key: v2, keyVersion: 3 })).status).toBe(403);
+    expect((await send('head-b', 42, heartbeat('standby'), { key: v2, keyVersion: 3 })).status).toBe(401);
+    // Once the node signed with version 2, version 1 is refused at once (its sequence is kept per key version).
+    expect((await send('head-b', 43, heartbeat('standby'))).json.error.code).toBe('StaleKeyVersion');
+    keys['head-b'] = v2;
+    keyVersions['head-b'] = 2;
   });
 
   it('raises the epoch for an active that demoted itself under the current one, and grants under the new epoch', async () => {
@@ -194,5 +222,136 @@ describe('POST /api/v1/agent/heartbeat', () => {
     const replay = await send('head-b', 150, heartbeat('standby', 2));
     expect(replay.json.error).toMatchObject({ code: 'ReplayedSequence', lastAcceptedSeq: 200 });
     expect((await status()).nodes[1].gpu).toEqual(gpu);
+  });
+});
+
+describe('agent path limits and abuse', () => {
+  const admin = (path: string, body?: unknown) =>
+    request(`${cp.host.url}/api/v1/${path}`, {
+      method: body === undefined ? 'POST' : 'PUT',
+      key: cp.adminKey,
+      ...(body === undefined ? {} : { body }),
+    });
+  const issue = async (cluster: string, node: string, rotate = false) =>
+    Buffer.from(
+      (await admin(`clusters/${cluster}/nodes/${node}/key${rotate ? '?rotate=true' : ''}`)).json.key,
+      'base64',
+    );
+  const to = (cluster: string, nodeId: string, key: Buffer, seq: number, body: unknown, keyVersion = 1) =>
+    agentRequest(endpoint(), { clusterId: cluster, nodeId, key, keyVersion, seq, body });
+  const textStatus = async (cluster: string) =>
+    (await request(`${cp.host.url}/api/v1/clusters/${cluster}/status?format=text`, { key: cp.functionKey }))
+      .text;
+
+  it('extends the active lease for a ~38 KB heartbeat (32 long checks, 64 GPUs): it no longer overflows a table property', async () => {
+    expect((await admin('clusters/big-hb', twoNodeCluster('big-hb'))).status).toBe(201);
+    const key = await issue('big-hb', 'head-a');
+    const body = heartbeat('active', 1, {
+      checks: Array.from({ length: 32 }, (_, i) => ({
+        name: `check-${i}-`.padEnd(64, 'n'),
+        status: 'warn',
+        // nvidia-smi style output: each newline and tab is two characters once in JSON.
+        detail: 'gpu\t0\n'.repeat(83).slice(0, 500),
+      })),
+      gpu: Array.from({ length: 64 }, (_, index) => ({
+        index,
+        utilizationPercent: 99.12345678901234,
+        memoryUsedMiB: 1.2345678901234567e300,
+        memoryTotalMiB: 1.2345678901234567e300,
+        eccErrors: 123456789012345,
+        xidErrors: 123456789012345,
+      })),
+    });
+    const size = JSON.stringify(body).length;
+    expect(size).toBeGreaterThan(35_000);
+    expect(size).toBeLessThan(64 * 1024);
+    const r = await to('big-hb', 'head-a', key, 1, body);
+    expect(r).toMatchObject({ status: 200, json: { role: 'active', lease: { durationMs: 4000 } } });
+    const s = (await request(`${cp.host.url}/api/v1/clusters/big-hb/status`, { key: cp.functionKey })).json;
+    expect(s.leaseRemainingMs).toBeGreaterThan(3000);
+    expect(s.nodes[0].checks).toHaveLength(32);
+  });
+
+  it('bounds the sequence at 2^48 and lets a node that used it up recover through key rotation', async () => {
+    expect((await admin('clusters/seq', twoNodeCluster('seq'))).status).toBe(201);
+    const v1 = await issue('seq', 'head-b');
+    const beyond = await to('seq', 'head-b', v1, 2 ** 53 - 1, heartbeat('standby'));
+    expect(beyond).toMatchObject({ status: 401, json: { error: { code: 'MalformedSignatureHeaders' } } });
+    expect((await to('seq', 'head-b', v1, 2 ** 48, heartbeat('standby'))).status).toBe(200);
+    expect((await to('seq', 'head-b', v1, 2 ** 48, heartbeat('standby'))).status).toBe(409);
+    const v2 = await issue('seq', 'head-b', true);
+    expect((await to('seq', 'head-b', v2, 1, heartbeat('standby'), 2)).status).toBe(200);
+    expect((await to('seq', 'head-b', v2, 1, heartbeat('standby'), 2)).json.error.code).toBe(
+      'ReplayedSequence',
+    );
+  });
+
+  it('refuses a demotedAtEpoch ahead of the cluster epoch (409 EpochAhead) and keeps the epoch', async () => {
+    expect((await admin('clusters/ahead', twoNodeCluster('ahead'))).status).toBe(201);
+    const key = await issue('ahead', 'head-a');
+    const r = await to('ahead', 'head-a', key, 1, heartbeat('standby', 1, { demotedAtEpoch: 1_000_000 }));
+    expect(r).toMatchObject({ status: 409, json: { error: { code: 'EpochAhead', currentEpoch: 1 } } });
+    const s = (await request(`${cp.host.url}/api/v1/clusters/ahead/status`, { key: cp.functionKey })).json;
+    expect(s.epoch).toBe(1);
+  });
+
+  it('prints node-supplied text in the text status without newlines or escape sequences', async () => {
+    expect((await admin('clusters/forge', twoNodeCluster('forge'))).status).toBe(201);
+    const key = await issue('forge', 'head-b');
+    const forged =
+      'ok\n* head-x               active   azure/forged                 last heartbeat 0ms\u001b[2J\u0007';
+    const r = await to('forge', 'head-b', key, 1, {
+      ...heartbeat('standby'),
+      checks: [{ name: 'db\r\n* evil', status: 'ok', detail: forged }],
+    });
+    expect(r.status).toBe(200);
+    const text = await textStatus('forge');
+    // eslint-disable-next-line no-control-regex -- no control character but the line breaks may reach the terminal
+    expect(text).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f]/);
+    expect(text.split('\n').filter((line) => line.startsWith('*'))).toEqual([
+      expect.stringMatching(/^\* head-a /),
+    ]);
+    expect(text).toContain('db\\x0d\\x0a* evil');
+    expect(text).toContain('ok\\x0a* head-x');
+  });
+
+  it('applies a key rotation and a node removal at once (no 10 s cache)', async () => {
+    const three = twoNodeCluster('cache');
+    three.nodes.push({ id: 'head-c', role: 'standby', site: { cloud: 'azure', region: 'uksouth' } });
+    expect((await admin('clusters/cache', three)).status).toBe(201);
+    const v1 = await issue('cache', 'head-b');
+    expect((await to('cache', 'head-b', v1, 1, heartbeat('standby'))).status).toBe(200);
+    await issue('cache', 'head-b', true);
+    await issue('cache', 'head-b', true);
+    // Version 3 is current: version 1 is no longer "the previous one".
+    expect((await to('cache', 'head-b', v1, 2, heartbeat('standby'))).status).toBe(401);
+    const c = await issue('cache', 'head-c');
+    expect((await to('cache', 'head-c', c, 1, heartbeat('standby'))).status).toBe(200);
+    expect((await admin('clusters/cache', twoNodeCluster('cache'))).status).toBe(200);
+    expect((await to('cache', 'head-c', c, 2, heartbeat('standby'))).status).toBe(401);
+  });
+
+  it('consumes the sequence of a signed GET: a replayed status request is refused with 409', async () => {
+    const key = keys['head-a'] as Buffer;
+    const path = '/api/v1/agent/arbitration/hb/1';
+    const get = () =>
+      fetch(`${cp.host.url}${path}`, {
+        headers: signRequest({
+          method: 'GET',
+          path,
+          body: '',
+          clusterId: 'hb',
+          nodeId: 'head-a',
+          keyVersion: 1,
+          timestamp: Date.now(),
+          seq: 5000,
+          key,
+        }),
+      });
+    const first = await get();
+    expect(first.status).not.toBe(409);
+    const replay = await get();
+    expect(replay.status).toBe(409);
+    expect(((await replay.json()) as { error: { code: string } }).error.code).toBe('ReplayedSequence');
   });
 });

@@ -174,3 +174,111 @@ describe('cluster declaration API', () => {
     expect((await services.audit.recent('theta')).map((e) => e.action)).toContain('witness-lease-broken');
   });
 });
+
+describe('cluster declaration under concurrency and at the limits', () => {
+  const put = (id: string, body: unknown, headers: Record<string, string> = {}) =>
+    request(url(`clusters/${id}`), {
+      method: 'PUT',
+      key: cp.adminKey,
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+      raw: true,
+      headers: { 'content-type': 'application/json', ...headers },
+    });
+
+  it('50 parallel declarations of a new cluster: one 201, the others 409 or the truth; the active is in the stored document', async () => {
+    const docs = Array.from({ length: 50 }, (_, i) => ({
+      id: 'race',
+      kind: 'active-passive',
+      nodes: [
+        { id: `a-${i}`, role: 'active', site: { cloud: 'azure', region: 'westeurope' } },
+        { id: `b-${i}`, role: 'standby', site: { cloud: 'azure', region: 'northeurope' } },
+      ],
+    }));
+    const answers = await Promise.all(docs.map((d) => put('race', d)));
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+    expect(statuses.every((s) => s === 201 || s === 200 || s === 409)).toBe(true);
+    for (const a of answers.filter((x) => x.status === 409))
+      expect(['ConcurrentDeclaration', 'ActiveNodeRemoved']).toContain(a.json.error.code);
+    const stored = await request(url('clusters/race'), { key: cp.functionKey });
+    const nodeIds = stored.json.cluster.nodes.map((n: any) => n.id);
+    expect(nodeIds).toContain(stored.json.status.activeNodeId);
+    // Every success told the truth: it stored the document it answered with (the last one is what is stored).
+    const winner = answers.find((a) => a.status === 201);
+    expect(winner?.json.changed).toBe(true);
+    const successes = answers.filter((a) => a.status === 200 || a.status === 201);
+    expect(successes.map((a) => JSON.stringify(a.json.cluster.nodes))).toContain(
+      JSON.stringify(stored.json.cluster.nodes),
+    );
+  });
+
+  it('stores a 200-node document of about 40 KB', async () => {
+    const doc = {
+      id: 'wide',
+      kind: 'multi-region',
+      nodes: Array.from({ length: 200 }, (_, i) => ({
+        id: `node-${i}`,
+        role: i === 0 ? 'active' : 'standby',
+        site: { cloud: 'azure', region: 'westeurope', zone: '1' },
+        compute: {
+          kind: 'azure-vm',
+          resourceId: `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-hpc/providers/Microsoft.Compute/virtualMachines/node-${i}`,
+        },
+      })),
+    };
+    expect(JSON.stringify(doc).length).toBeGreaterThan(35_000);
+    const r = await put('wide', doc);
+    expect(r.status).toBe(201);
+    const read = await request(url('clusters/wide'), { key: cp.functionKey });
+    expect(read.json.cluster.nodes).toHaveLength(200);
+  });
+
+  it('refuses a too-long resource id and drill schedule with 400 naming the bound', async () => {
+    const doc: any = twoNodeCluster('longs');
+    doc.nodes[0].compute = {
+      kind: 'azure-vm',
+      resourceId: `/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/${'v'.repeat(70_000)}`,
+    };
+    doc.drill = { schedule: `0 0 3 * * ${'0,'.repeat(40_000)}0` };
+    const r = await put('longs', doc);
+    expect(r.status).toBe(400);
+    const problems = r.json.error.problems.map((p: any) => `${p.path}: ${p.message}`).join('\n');
+    expect(problems).toContain('nodes[0].compute.resourceId: must be at most 1024 characters');
+    expect(problems).toContain('drill.schedule: must be at most 120 characters');
+  });
+
+  it('warns that re-declaring with the roles swapped does not change the active (make-active does)', async () => {
+    expect((await put('swap', twoNodeCluster('swap'))).status).toBe(201);
+    const swapped: any = twoNodeCluster('swap');
+    swapped.nodes[0].role = 'standby';
+    swapped.nodes[1].role = 'active';
+    const r = await put('swap', swapped);
+    expect(r.status).toBe(200);
+    expect(r.json.changed).toBe(true);
+    expect(r.json.status.activeNodeId).toBe('head-a');
+    expect(r.json.warnings).toEqual([
+      expect.objectContaining({ code: 'RolesNotApplied', message: expect.stringContaining('make-active') }),
+    ]);
+    expect((await put('swap', twoNodeCluster('swap'))).json.warnings).toEqual([]);
+  });
+
+  it('reads YAML only under a YAML content type, JSON otherwise, and answers 415 naming the accepted types', async () => {
+    const yaml =
+      'id: yml\nkind: active-passive\nnodes:\n  - {id: a, role: active, site: {cloud: azure, region: x}}\n  - {id: b, role: standby, site: {cloud: azure, region: y}}\n';
+    const asPlain = await put('yml', yaml, { 'content-type': 'text/plain' });
+    expect(asPlain.status).toBe(415);
+    expect(asPlain.json.error.code).toBe('UnsupportedMediaType');
+    expect(asPlain.json.error.accepted).toEqual([
+      'application/json',
+      'application/yaml',
+      'text/yaml',
+      'application/x-yaml',
+    ]);
+    const asJson = await put('yml', yaml);
+    expect(asJson.status).toBe(400);
+    expect(asJson.json.error.code).toBe('InvalidDocumentSyntax');
+    expect(asJson.json.error.message).toMatch(/not valid JSON.*needs content-type application\/yaml/);
+    expect((await put('yml', yaml, { 'content-type': 'text/yaml; charset=utf-8' })).status).toBe(201);
+    expect((await put('yml', yaml, { 'content-type': 'application/x-yaml' })).status).toBe(200);
+  });
+});

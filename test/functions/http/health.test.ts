@@ -1,8 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { connectionStringFor } from '../../../devhost/storage/startAzurite';
-import { healthResponse } from '../../../shared/control/health';
-import { probeStorage } from '../../../shared/stores/probeStorage';
 import { startDevhost, type Devhost } from '../../../devhost';
 import { realProcess } from '../../../devhost/realRequire';
 
@@ -30,15 +28,26 @@ describe('GET /api/health', () => {
   });
 
   it('answers 503 without leaking the connection string when storage does not answer', async () => {
-    // Port 1 on loopback: nothing listens there, the connection is refused at once.
+    // The HTTP function itself, in a process whose storage is port 1 on loopback: nothing listens, refused at once.
     const dead = connectionStringFor('127.0.0.1', { blob: 1, queue: 1, table: 1 });
-    const probe = await probeStorage(dead);
-    expect(probe).toMatchObject({ reachable: false });
-    const response = healthResponse(probe);
-    expect(response).toMatchObject({
-      status: 503,
-      jsonBody: { status: 'unavailable', storage: { reachable: false } },
-    });
-    expect(JSON.stringify(response)).not.toContain('AccountKey');
+    const saved = { storage: process.env.AzureWebJobsStorage, master: process.env.NODE_KEY_MASTER };
+    process.env.AzureWebJobsStorage = dead;
+    process.env.NODE_KEY_MASTER = Buffer.alloc(32, 7).toString('base64');
+    try {
+      const { health } = await import('../../../functions/http/health');
+      const response = await health();
+      expect(response).toMatchObject({
+        status: 503,
+        jsonBody: { status: 'unavailable', storage: { reachable: false } },
+        headers: { 'cache-control': 'no-store' },
+      });
+      expect(JSON.stringify(response)).not.toContain('AccountKey');
+      expect(JSON.stringify(response)).not.toContain('Eby8vdM02');
+    } finally {
+      if (saved.storage === undefined) delete process.env.AzureWebJobsStorage;
+      else process.env.AzureWebJobsStorage = saved.storage;
+      if (saved.master === undefined) delete process.env.NODE_KEY_MASTER;
+      else process.env.NODE_KEY_MASTER = saved.master;
+    }
   });
 });

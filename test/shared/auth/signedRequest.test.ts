@@ -1,6 +1,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import { deriveNodeKey } from '../../../shared/auth/nodeKeys';
 import {
+  BAD_SIGNATURE_MESSAGE,
+  MAX_SEQUENCE,
   SIGNATURE_HEADERS as H,
   signRequest,
   verifySignedRequest,
@@ -170,17 +172,38 @@ describe('signRequest and verifySignedRequest', () => {
       ['a node outside the cluster', { nodeId: 'n9' }],
       ['an unknown cluster', { clusterId: 'c9' }],
       ['an unknown key version', { keyVersion: 2 }],
-    ])('answers 403 NodeNotInCluster for %s', (_, overrides) => {
-      const key = deriveNodeKey(
-        master,
-        overrides.clusterId ?? 'c1',
-        overrides.nodeId ?? 'n1',
-        overrides.keyVersion ?? 1,
-      );
-      expect(verify(sign({ ...overrides, key }))).toMatchObject({
-        ok: false,
-        status: 403,
-        code: 'NodeNotInCluster',
+    ])(
+      'answers %s with the one 401 of a bad signature, telling nothing about what exists',
+      (_, overrides) => {
+        const key = deriveNodeKey(
+          master,
+          overrides.clusterId ?? 'c1',
+          overrides.nodeId ?? 'n1',
+          overrides.keyVersion ?? 1,
+        );
+        const unknown = verify(sign({ ...overrides, key }));
+        const wrongKey = verify(sign({ key: deriveNodeKey(master, 'c1', 'n1', 9) }));
+        expect(unknown).toEqual({
+          ok: false,
+          status: 401,
+          code: 'BadSignature',
+          message: BAD_SIGNATURE_MESSAGE,
+        });
+        expect(unknown).toEqual(wrongKey);
+      },
+    );
+  });
+
+  describe('sequence bound', () => {
+    it(`accepts a sequence up to 2^48 and refuses one above it before any key is looked up`, () => {
+      expect(verify(sign({ seq: MAX_SEQUENCE }))).toMatchObject({ ok: true, seq: 2 ** 48 });
+      expect(verify(sign({ seq: MAX_SEQUENCE + 1 }))).toMatchObject({
+        status: 401,
+        code: 'MalformedSignatureHeaders',
+        message: expect.stringContaining('at most 281474976710656'),
+      });
+      expect(verify(sign({ seq: Number.MAX_SAFE_INTEGER }))).toMatchObject({
+        code: 'MalformedSignatureHeaders',
       });
     });
   });

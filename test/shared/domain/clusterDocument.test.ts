@@ -95,3 +95,94 @@ describe('cluster document validation', () => {
     }
   });
 });
+
+describe('cluster document validation: cross-field rules and bounds', () => {
+  it('lists the cross-field rules too when an enum is invalid (duplicate ids, two actives)', () => {
+    const doc: any = valid();
+    doc.kind = 'three-way';
+    doc.nodes[0].site.cloud = 'gcp';
+    doc.nodes.push({ ...doc.nodes[0], site: { cloud: 'azure', region: 'x' } });
+    const result = parseClusterDocument(doc);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    const messages = result.problems.map((p) => `${p.path}: ${p.message}`);
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^kind: Invalid enum value/),
+        expect.stringMatching(/^nodes\[0\]\.site\.cloud: Invalid enum value/),
+        'nodes[2].id: duplicate node id "head-a"',
+        'nodes: exactly one node must have role "active" (found 2)',
+      ]),
+    );
+    // Each problem once, even when the schema's own pass could evaluate it.
+    expect(new Set(messages).size).toBe(messages.length);
+  });
+
+  it('does not claim "no active" while a role is itself invalid, and checks detection beside other problems', () => {
+    const doc: any = valid();
+    doc.nodes[0].role = 'primary';
+    doc.nodes[1].site.cloud = 'gcp';
+    doc.detection = { heartbeatIntervalMs: 1000, leaseMs: 1500 };
+    const result = parseClusterDocument(doc);
+    if (result.ok) throw new Error('expected problems');
+    const messages = result.problems.map((p) => `${p.path}: ${p.message}`);
+    expect(messages.some((m) => m.includes('exactly one node'))).toBe(false);
+    expect(messages).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^detection\.leaseMs: must be at least twice/)]),
+    );
+  });
+
+  it('rejects the witness settings the control plane does not take from a document, saying why', () => {
+    for (const extra of [
+      { connectionSetting: 'Other' },
+      { container: 'witness' },
+      { leaseDurationSeconds: 30 },
+    ]) {
+      const result = parseClusterDocument({ ...valid(), witness: { arbitrationWindowMs: 2000, ...extra } });
+      if (result.ok) throw new Error('expected a problem');
+      expect(result.problems).toEqual([
+        { path: 'witness', message: expect.stringContaining('witness accepts only arbitrationWindowMs') },
+      ]);
+    }
+    expect(parseClusterDocument({ ...valid(), witness: { arbitrationWindowMs: 500 } }).ok).toBe(true);
+  });
+
+  it('names the bound of every long field and of the stored size', () => {
+    const doc: any = valid();
+    doc.nodes[1].compute = { kind: 'oci-instance', ocid: `ocid1.instance.oc1.x.${'a'.repeat(300)}` };
+    doc.drill = { schedule: '0 0 3 * * 0'.padEnd(200, ' ') };
+    const result = parseClusterDocument(doc);
+    if (result.ok) throw new Error('expected problems');
+    expect(result.problems).toEqual(
+      expect.arrayContaining([
+        { path: 'nodes[1].compute.ocid', message: 'must be at most 255 characters' },
+        { path: 'drill.schedule', message: 'must be at most 120 characters' },
+      ]),
+    );
+    const many: any = valid();
+    many.nodes = Array.from({ length: 501 }, (_, i) => ({
+      id: `n${i}`,
+      role: i ? 'standby' : 'active',
+      site: { cloud: 'azure', region: 'r' },
+    }));
+    const tooMany = parseClusterDocument(many);
+    expect(tooMany.ok ? [] : tooMany.problems).toEqual([
+      { path: 'nodes', message: 'must have at most 500 nodes' },
+    ]);
+    // Accepted field by field but too large to store as a whole: refused, naming the limit.
+    const wide: any = valid();
+    wide.nodes = Array.from({ length: 500 }, (_, i) => ({
+      id: `node-${i}`,
+      role: i ? 'standby' : 'active',
+      site: { cloud: 'azure', region: 'é'.repeat(64), zone: 'z'.repeat(64) },
+      compute: {
+        kind: 'azure-vm',
+        resourceId: `/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/${'v'.repeat(900)}`,
+      },
+    }));
+    const tooLarge = parseClusterDocument(wide);
+    expect(tooLarge.ok ? [] : tooLarge.problems).toEqual([
+      { path: '(document)', message: expect.stringMatching(/at most 480000 can be stored$/) },
+    ]);
+  });
+});

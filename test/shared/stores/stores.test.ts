@@ -42,14 +42,45 @@ function doc(id: string): ClusterDocument {
 }
 
 describe('ClusterStore', () => {
-  it('declares a cluster idempotently: created once, then unchanged, then updated', async () => {
+  it('writes documents conditionally: insert only once, then only over the ETag it read', async () => {
     const store = new ClusterStore(tables.clusters, tables.clusterState);
-    expect(await store.putDocument(doc('c1'), T)).toMatchObject({ created: true, changed: true });
-    expect(await store.putDocument(doc('c1'), T + 1)).toMatchObject({ created: false, changed: false });
+    const first = await store.writeDocument(doc('c1'), T, undefined);
+    expect(first.ok).toBe(true);
+    expect(await store.writeDocument(doc('c1'), T + 1, undefined)).toEqual({ ok: false, reason: 'conflict' });
     const updated = { ...doc('c1'), description: 'head nodes' };
-    expect(await store.putDocument(updated, T + 2)).toMatchObject({ created: false, changed: true });
+    const etag = first.ok ? first.etag : '';
+    expect((await store.writeDocument(updated, T + 2, etag)).ok).toBe(true);
+    expect(await store.writeDocument(doc('c1'), T + 3, etag)).toEqual({ ok: false, reason: 'conflict' });
     expect((await store.getDocument('c1'))?.document.description).toBe('head nodes');
     expect((await store.listDocuments()).map((d) => d.document.id)).toContain('c1');
+  });
+
+  it('stores values larger than one table property (64 KiB): a 200-node document and a large state', async () => {
+    const store = new ClusterStore(tables.clusters, tables.clusterState);
+    const big = parseClusterDocument({
+      id: 'big',
+      kind: 'multi-region',
+      nodes: Array.from({ length: 200 }, (_, i) => ({
+        id: `node-${i}`,
+        role: i === 0 ? 'active' : 'standby',
+        site: { cloud: 'azure', region: 'westeurope', zone: '1' },
+        compute: {
+          kind: 'azure-vm',
+          resourceId: `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-hpc-cluster/providers/Microsoft.Compute/virtualMachines/node-${i}`,
+        },
+      })),
+    });
+    if (!big.ok) throw new Error(JSON.stringify(big.problems));
+    expect(JSON.stringify(big.value).length).toBeGreaterThan(40_000);
+    expect((await store.writeDocument(big.value, T, undefined)).ok).toBe(true);
+    expect((await store.getDocument('big'))?.document).toEqual(big.value);
+    // Non-ASCII text (surrogate pairs across chunk and 64 KiB transfer boundaries) comes back intact.
+    const state = { ...initialClusterState('big', 'node-0', T), note: 'x\u{1f680}'.repeat(20_000) };
+    const created = await store.createState(state);
+    expect((await store.getState('big'))?.state).toEqual(state);
+    const smaller = { ...state, note: 'short' };
+    expect((await store.replaceState(smaller, created.etag)).ok).toBe(true);
+    expect((await store.getState('big'))?.state).toEqual(smaller);
   });
 
   it('serialises state changes by ETag: a write based on a stale read is a conflict and changes nothing', async () => {
@@ -99,6 +130,23 @@ describe('HeartbeatStore', () => {
     await store.put({ ...hb(1), nodeId: 'b' }, undefined);
     await store.put({ ...hb(1), clusterId: 'c1-other' }, undefined);
     expect((await store.listForCluster('c1')).map((r) => r.nodeId).sort()).toEqual(['a', 'b']);
+  });
+
+  it('stores a heartbeat larger than one table property, and a smaller one over it', async () => {
+    const store = new HeartbeatStore(tables.heartbeats);
+    const checks = Array.from({ length: 32 }, (_, i) => ({
+      name: `check-${i}`,
+      status: 'warn' as const,
+      detail: 'é\t\n\u0001'.repeat(125), // 500 characters, 1,375 as JSON
+    }));
+    const big = { ...hb(1), clusterId: 'big-hb', checks };
+    const first = await store.put(big, undefined);
+    if (!first.ok) throw new Error('expected a write');
+    expect((await store.get('big-hb', 'a'))?.record).toEqual(big);
+    expect((await store.listForCluster('big-hb'))[0]).toEqual(big);
+    const small = { ...hb(2), clusterId: 'big-hb' };
+    expect((await store.put(small, first.etag)).ok).toBe(true);
+    expect((await store.get('big-hb', 'a'))?.record).toEqual(small);
   });
 });
 

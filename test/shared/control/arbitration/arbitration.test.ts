@@ -6,7 +6,7 @@ import {
   decideArbitration,
   type ArbitrationVote,
 } from '../../../../shared/control/arbitration/arbitration';
-import { declareCluster } from '../../../../shared/control/clusterAdmin';
+import { declareCluster } from '../../../../shared/control/clusters/clusterAdmin';
 import { grantLease } from '../../../../shared/domain/decisions';
 import { WitnessBusyError } from '../../../../shared/errors';
 import { createServices, type Services } from '../../../../shared/services/services';

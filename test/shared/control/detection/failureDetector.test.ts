@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { startAzurite, type RunningAzurite } from '../../../devhost';
-import { loadConfig } from '../../../shared/config/config';
-import { declareCluster } from '../../../shared/control/clusterAdmin';
-import { detectFailures } from '../../../shared/control/failureDetector';
-import { grantLease } from '../../../shared/domain/decisions';
-import { createServices, type Services } from '../../../shared/services/services';
-import { createTableClients, ensureTables, tableNames } from '../../../shared/stores/tableClients';
-import { twoNodeCluster } from '../../helpers/controlPlane';
+import { startAzurite, type RunningAzurite } from '../../../../devhost';
+import { loadConfig } from '../../../../shared/config/config';
+import { declareCluster } from '../../../../shared/control/clusters/clusterAdmin';
+import { detectFailures } from '../../../../shared/control/detection/failureDetector';
+import { grantLease } from '../../../../shared/domain/decisions';
+import { createServices, type Services } from '../../../../shared/services/services';
+import { createTableClients, ensureTables, tableNames } from '../../../../shared/stores/tableClients';
+import { twoNodeCluster } from '../../../helpers/controlPlane';
 
 let azurite: RunningAzurite;
 let clock = Date.UTC(2030, 0, 1);

@@ -1,15 +1,19 @@
-import type { VerifiedRequest } from '../auth/signedRequest';
-import type { AgentCommand, HeartbeatReply } from '../contracts/agentApi';
-import { REPLAYED_SEQUENCE } from '../contracts/errors';
-import type { ClusterDocument } from '../domain/clusterDocument';
-import { initialClusterState, type ClusterState, type NodeHeartbeat } from '../domain/clusterState';
-import { grantLease, reaffirm } from '../domain/decisions';
-import type { Services } from '../services/services';
-import { heartbeatBodySchema, parseAgentBody, type AgentDirectory, type AgentReply } from './agentRequests';
+import { BAD_SIGNATURE_MESSAGE, type VerifiedRequest } from '../../auth/signedRequest';
+import type { AgentCommand, HeartbeatReply } from '../../contracts/agentApi';
+import type { ClusterDocument } from '../../domain/clusterDocument';
+import { initialClusterState, type ClusterState, type NodeHeartbeat } from '../../domain/clusterState';
+import { grantLease, reaffirm } from '../../domain/decisions';
+import type { Services } from '../../services/services';
+import {
+  heartbeatBodySchema,
+  parseAgentBody,
+  sequenceRefusal,
+  type AgentDirectory,
+  type LastSequence,
+} from './agentRequests';
+import { refuse, type Outcome, type Refusal } from '../common/outcome';
 
-export type { AgentReply } from './agentRequests';
-
-export type { AgentCommand, HeartbeatReply } from '../contracts/agentApi';
+export type { AgentCommand, HeartbeatReply } from '../../contracts/agentApi';
 
 interface CachedState {
   state: ClusterState;
@@ -17,22 +21,17 @@ interface CachedState {
   readAt: number;
 }
 
-const replayed = (seq: number, last: number): AgentReply => ({
-  status: 409,
-  body: {
-    error: {
-      code: REPLAYED_SEQUENCE,
-      message: `sequence ${seq} is not above the last accepted ${last}`,
-      lastAcceptedSeq: last,
-    },
-  },
+const busy = (what: string): Refusal => ({
+  ...refuse('unavailable', 'Busy', `${what} changed concurrently twice; retry`),
+  retryAfterSeconds: 1,
 });
 
-const busy = (what: string): AgentReply => ({
-  status: 503,
-  headers: { 'retry-after': '1' },
-  body: { error: { code: 'Busy', message: `${what} changed concurrently twice; retry` } },
-});
+const epochAhead = (claimed: number, current: number, what: string): Refusal =>
+  refuse('conflict', 'EpochAhead', `${what} ${claimed} is ahead of the cluster's ${current}`, {
+    currentEpoch: current,
+  });
+
+export type HeartbeatOutcome = Outcome<{ reply: HeartbeatReply }>;
 
 /**
  * The heartbeat path. Steady state costs one storage write per heartbeat: a standby's heartbeat row, or for the
@@ -44,7 +43,7 @@ export class HeartbeatService {
   readonly #refreshing = new Map<string, Promise<CachedState>>();
   /** Bumped on every cache write: a refresh only stores its result if nothing was written since it started. */
   readonly #generations = new Map<string, number>();
-  readonly #rows = new Map<string, { seq: number; etag: string }>();
+  readonly #rows = new Map<string, { seq: number; keyVersion: number; etag: string }>();
 
   constructor(
     private readonly services: Services,
@@ -52,22 +51,19 @@ export class HeartbeatService {
     private readonly stateTtlMs = 1000,
   ) {}
 
-  async handle(request: VerifiedRequest, rawBody: Buffer): Promise<AgentReply> {
+  async handle(request: VerifiedRequest, rawBody: Buffer): Promise<HeartbeatOutcome> {
     const parsed = parseAgentBody(rawBody, heartbeatBodySchema, 'heartbeat');
-    if (!parsed.ok) return parsed.reply;
+    if (!parsed.ok) return parsed.refusal;
     const document = await this.directory.document(request.clusterId);
-    if (!document)
-      return {
-        status: 403,
-        body: {
-          error: { code: 'NodeNotInCluster', message: `cluster ${request.clusterId} is not declared` },
-        },
-      };
+    // Removed since it was verified: the same answer as for any request no key signed.
+    if (!document?.nodes.some((n) => n.id === request.nodeId))
+      return refuse('unauthenticated', 'BadSignature', BAD_SIGNATURE_MESSAGE);
     const body = parsed.value;
     const record: NodeHeartbeat = {
       clusterId: request.clusterId,
       nodeId: request.nodeId,
       seq: request.seq,
+      keyVersion: request.keyVersion,
       receivedAt: this.services.now(),
       role: body.role,
       epoch: body.epoch,
@@ -77,6 +73,12 @@ export class HeartbeatService {
     };
     for (let attempt = 0; attempt < 2; attempt++) {
       const cached = await this.#state(document, attempt > 0);
+      // A node cannot have demoted itself under an epoch the cluster never reached: refused (after a fresh read),
+      // so that a node holding a key cannot raise the epoch at will.
+      if (body.demotedAtEpoch !== undefined && body.demotedAtEpoch > cached.state.epoch) {
+        if (attempt === 0) continue;
+        return epochAhead(body.demotedAtEpoch, cached.state.epoch, 'demotedAtEpoch');
+      }
       const reply =
         cached.state.activeNodeId === record.nodeId && !cached.state.revoked
           ? await this.#asActive(document, cached, record, body.demotedAtEpoch)
@@ -87,30 +89,37 @@ export class HeartbeatService {
   }
 
   /**
-   * Accepts the sequence number of a signed request that is not a heartbeat (arbitration): it must exceed the node's
-   * last accepted one, and is recorded with one conditional write of the node's heartbeat row (created from
-   * `fallback` if the node never sent a heartbeat), so the request cannot be replayed. A reply means refused.
+   * Accepts the sequence number of a signed request that is not a heartbeat (arbitration, the signed status GET): it
+   * must exceed the node's last accepted one for its key version, and is recorded with one conditional write of the
+   * node's heartbeat row (created from `fallback` if the node never sent a heartbeat), so the request cannot be
+   * replayed. A refusal (kind `conflict`) means refused.
    */
-  async consumeSequence(
+  async consume(
     document: ClusterDocument,
     request: VerifiedRequest,
     fallback: Omit<NodeHeartbeat, 'clusterId' | 'nodeId' | 'seq'>,
-  ): Promise<AgentReply | undefined> {
+  ): Promise<Refusal | undefined> {
     const { state } = await this.#state(document, false);
     const stored = await this.services.heartbeats.get(request.clusterId, request.nodeId);
-    const asActive = state.activeHeartbeat?.nodeId === request.nodeId ? state.activeHeartbeat.seq : 0;
-    const last = Math.max(stored?.record.seq ?? 0, asActive);
-    if (request.seq <= last) return replayed(request.seq, last);
+    const last = lastAccepted(stored?.record, state, request.nodeId);
+    const refused = sequenceRefusal(request, last);
+    if (refused) return refused;
     const record = stored
-      ? { ...stored.record, seq: request.seq }
-      : { ...fallback, clusterId: request.clusterId, nodeId: request.nodeId, seq: request.seq };
+      ? { ...stored.record, seq: request.seq, keyVersion: request.keyVersion }
+      : {
+          ...fallback,
+          clusterId: request.clusterId,
+          nodeId: request.nodeId,
+          seq: request.seq,
+          keyVersion: request.keyVersion,
+        };
     const write = await this.services.heartbeats.put(record, stored?.etag);
     const key = `${request.clusterId}~${request.nodeId}`;
     if (!write.ok) {
       this.#rows.delete(key);
-      return replayed(request.seq, last);
+      return sequenceRefusal(request, { seq: request.seq, keyVersion: request.keyVersion });
     }
-    this.#rows.set(key, { seq: request.seq, etag: write.etag });
+    this.#rows.set(key, { seq: request.seq, keyVersion: request.keyVersion, etag: write.etag });
     return undefined;
   }
 
@@ -157,16 +166,17 @@ export class HeartbeatService {
     record: NodeHeartbeat,
     state: ClusterState,
     fresh: boolean,
-  ): Promise<{ seq: number; etag: string | undefined }> {
+  ): Promise<LastSequence & { etag: string | undefined }> {
     const key = `${record.clusterId}~${record.nodeId}`;
     let row = fresh ? undefined : this.#rows.get(key);
     if (!row) {
       const stored = await this.services.heartbeats.get(record.clusterId, record.nodeId);
-      row = stored ? { seq: stored.record.seq, etag: stored.etag } : { seq: 0, etag: '' };
+      row = stored
+        ? { seq: stored.record.seq, keyVersion: stored.record.keyVersion ?? 1, etag: stored.etag }
+        : { seq: 0, keyVersion: 1, etag: '' };
       this.#rows.set(key, row);
     }
-    const asActive = state.activeHeartbeat?.nodeId === record.nodeId ? state.activeHeartbeat.seq : 0;
-    return { seq: Math.max(row.seq, asActive), etag: row.etag || undefined };
+    return { ...lastAccepted(row, state, record.nodeId), etag: row.etag || undefined };
   }
 
   async #asActive(
@@ -174,14 +184,15 @@ export class HeartbeatService {
     cached: CachedState,
     record: NodeHeartbeat,
     demotedAt: number | undefined,
-  ): Promise<AgentReply | 'conflict'> {
+  ): Promise<HeartbeatOutcome | 'conflict'> {
     const { state } = cached;
     const last = await this.#lastSeq(record, state, false);
-    if (record.seq <= last.seq) return replayed(record.seq, last.seq);
+    const refused = sequenceRefusal({ seq: record.seq, keyVersion: record.keyVersion ?? 1 }, last);
+    if (refused) return refused;
     // The active demoted itself under the current epoch (its lease lapsed) and refuses grants under it: keep it
     // active under a new epoch — the same node, so no other node's lease is involved — and grant under that.
     // An epoch ahead of the store is refused before anything else (a raised epoch must not make it look current).
-    const raise = demotedAt !== undefined && demotedAt >= state.epoch && record.epoch <= state.epoch;
+    const raise = demotedAt === state.epoch && record.epoch <= state.epoch;
     const base = raise
       ? reaffirm(
           state,
@@ -196,22 +207,12 @@ export class HeartbeatService {
       record.receivedAt,
       document.detection.leaseMs,
     );
-    if (!decision.granted) {
-      return {
-        status: 409,
-        body: {
-          error: {
-            code: 'EpochAhead',
-            message: `epoch ${record.epoch} is ahead of the cluster's ${state.epoch}`,
-          },
-        },
-      };
-    }
+    if (!decision.granted) return epochAhead(record.epoch, state.epoch, 'epoch');
     const next: ClusterState = { ...decision.state, activeHeartbeat: record };
     const write = await this.services.clusters.replaceState(next, cached.etag);
     if (!write.ok) return 'conflict';
     this.#setState(document.id, { state: next, etag: write.etag, readAt: cached.readAt });
-    return { status: 200, body: this.#reply(document, next, record, decision.leaseMs) };
+    return { ok: true, reply: this.#reply(document, next, record, decision.leaseMs) };
   }
 
   async #asStandby(
@@ -219,17 +220,18 @@ export class HeartbeatService {
     state: ClusterState,
     record: NodeHeartbeat,
     fresh: boolean,
-  ): Promise<AgentReply | 'conflict'> {
+  ): Promise<HeartbeatOutcome | 'conflict'> {
     const last = await this.#lastSeq(record, state, fresh);
-    if (record.seq <= last.seq) return replayed(record.seq, last.seq);
+    const refused = sequenceRefusal({ seq: record.seq, keyVersion: record.keyVersion ?? 1 }, last);
+    if (refused) return refused;
     const write = await this.services.heartbeats.put(record, last.etag);
     const key = `${record.clusterId}~${record.nodeId}`;
     if (!write.ok) {
       this.#rows.delete(key);
       return 'conflict';
     }
-    this.#rows.set(key, { seq: record.seq, etag: write.etag });
-    return { status: 200, body: this.#reply(document, state, record, null) };
+    this.#rows.set(key, { seq: record.seq, keyVersion: record.keyVersion ?? 1, etag: write.etag });
+    return { ok: true, reply: this.#reply(document, state, record, null) };
   }
 
   #reply(
@@ -252,4 +254,23 @@ export class HeartbeatService {
       heartbeatIntervalMs: document.detection.heartbeatIntervalMs,
     };
   }
+}
+
+/**
+ * The last sequence accepted from a node: its heartbeat row's, or the state's if the node is the active and its
+ * latest request went there; the later of the two by (key version, sequence).
+ */
+function lastAccepted(
+  row: { seq: number; keyVersion?: number } | undefined,
+  state: ClusterState,
+  nodeId: string,
+): LastSequence {
+  const fromRow = { seq: row?.seq ?? 0, keyVersion: row?.keyVersion ?? 1 };
+  const hb = state.activeHeartbeat?.nodeId === nodeId ? state.activeHeartbeat : undefined;
+  if (!hb) return fromRow;
+  const fromState = { seq: hb.seq, keyVersion: hb.keyVersion ?? 1 };
+  const stateLater =
+    fromState.keyVersion > fromRow.keyVersion ||
+    (fromState.keyVersion === fromRow.keyVersion && fromState.seq > fromRow.seq);
+  return stateLater ? fromState : fromRow;
 }

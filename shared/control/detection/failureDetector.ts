@@ -1,7 +1,7 @@
-import { detectFailure } from '../domain/decisions';
-import type { ClusterDocument } from '../domain/clusterDocument';
-import { mapLimit } from '../util/mapLimit';
-import type { Services } from '../services/services';
+import { detectFailure } from '../../domain/decisions';
+import type { ClusterDocument } from '../../domain/clusterDocument';
+import { mapLimit } from '../../util/mapLimit';
+import type { Services } from '../../services/services';
 
 export interface Detection {
   clusterId: string;
