@@ -51,8 +51,7 @@ export async function agentArbitrateHandler(
   request: HttpRequest,
   invocation: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const context = { services, ...services.agents };
-  const signed = await readSignedRequest(request, context);
+  const signed = await readSignedRequest(request, services);
   if (!signed.ok) return signed.response;
   const { clusterId, nodeId } = signed.verified;
   const parsed = parseAgentBody(signed.body, arbitrateBodySchema, 'arbitration request');
@@ -84,8 +83,7 @@ export async function agentArbitrationStatusHandler(
   request: HttpRequest,
   invocation: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const context = { services, ...services.agents };
-  const signed = await readSignedRequest(request, context);
+  const signed = await readSignedRequest(request, services);
   if (!signed.ok) return signed.response;
   const cluster = idParam(request, 'clusterId');
   if (!cluster.ok) return cluster.response;

@@ -2,7 +2,9 @@ import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { FunctionNames } from '../../shared/constants/functionNames';
 import { routes } from '../../shared/contracts/routes';
 import { withErrorPolicy } from './httpResponses';
-import { agentContext, readSignedRequest } from './agentHttp';
+import type { Services } from '../../shared/services/services';
+import { withServices } from '../common/withServices';
+import { readSignedRequest } from './agentHttp';
 import { refusalToHttp } from './refusalToHttp';
 
 /**
@@ -11,11 +13,13 @@ import { refusalToHttp } from './refusalToHttp';
  * not the cluster, node and key version exist), 409 replayed sequence, stale key version or an epoch ahead of the
  * cluster's, 422 invalid body — nothing is written for any of them.
  */
-export async function agentHeartbeatHandler(request: HttpRequest): Promise<HttpResponseInit> {
-  const context = await agentContext();
-  const signed = await readSignedRequest(request, context);
+export async function agentHeartbeatHandler(
+  services: Services,
+  request: HttpRequest,
+): Promise<HttpResponseInit> {
+  const signed = await readSignedRequest(request, services);
   if (!signed.ok) return signed.response;
-  const outcome = await context.heartbeats.handle(signed.verified, signed.body);
+  const outcome = await services.agents.heartbeats.handle(signed.verified, signed.body);
   if (!outcome.ok) return refusalToHttp(outcome);
   return { status: 200, jsonBody: outcome.reply };
 }
@@ -24,5 +28,5 @@ app.http(FunctionNames.agentHeartbeat, {
   route: routes.agentHeartbeat,
   methods: ['POST'],
   authLevel: 'anonymous',
-  handler: withErrorPolicy(agentHeartbeatHandler),
+  handler: withErrorPolicy(withServices(agentHeartbeatHandler)),
 });

@@ -1,23 +1,9 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { BAD_SIGNATURE_MESSAGE, type VerifiedRequest } from '../../shared/auth/signedRequest';
 import { refuse } from '../../shared/control/common/outcome';
-import type { AgentDirectory } from '../../shared/control/agents/agentRequests';
-import type { HeartbeatService } from '../../shared/control/agents/heartbeatService';
-import { getServices, type Services } from '../../shared/services/services';
+import type { Services } from '../../shared/services/services';
 import { jsonError } from './httpResponses';
 import { refusalToHttp } from './refusalToHttp';
-
-export interface AgentContext {
-  services: Services;
-  directory: AgentDirectory;
-  heartbeats: HeartbeatService;
-}
-
-/** The agent-facing services of the composition root (their caches live as long as the process). */
-export async function agentContext(): Promise<AgentContext> {
-  const services = await getServices();
-  return { services, ...services.agents };
-}
 
 /**
  * Reads and verifies a signed agent request; a rejection is returned as the response to send. A request without a
@@ -26,14 +12,14 @@ export async function agentContext(): Promise<AgentContext> {
  */
 export async function readSignedRequest(
   request: HttpRequest,
-  context: AgentContext,
+  services: Services,
 ): Promise<
   { ok: true; verified: VerifiedRequest; body: Buffer } | { ok: false; response: HttpResponseInit }
 > {
   const body = Buffer.from(await request.arrayBuffer());
   const headers: Record<string, string> = {};
   request.headers.forEach((value, name) => (headers[name] = value));
-  const verified = await context.directory.verify(
+  const verified = await services.agents.directory.verify(
     request.method,
     new URL(request.url).pathname,
     headers,
@@ -42,10 +28,10 @@ export async function readSignedRequest(
   if (!verified.ok)
     return { ok: false, response: jsonError(verified.status, verified.code, verified.message) };
   if (request.method === 'GET') {
-    const document = await context.directory.document(verified.clusterId);
+    const document = await services.agents.directory.document(verified.clusterId);
     const refused = document
-      ? await context.heartbeats.consume(document, verified, {
-          receivedAt: context.services.now(),
+      ? await services.agents.heartbeats.consume(document, verified, {
+          receivedAt: services.now(),
           role: 'standby',
           epoch: 0,
           checks: [],

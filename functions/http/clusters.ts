@@ -10,15 +10,18 @@ import {
   YAML_CONTENT_TYPES,
 } from '../../shared/control/clusters/clusterAdmin';
 import { renderClusterStatusText } from '../../shared/domain/clusterStatus';
-import { getServices } from '../../shared/services/services';
-import { agentContext } from './agentHttp';
+import type { Services } from '../../shared/services/services';
+import { withServices } from '../common/withServices';
 import { idParam, jsonError, limitedBody, withErrorPolicy } from './httpResponses';
 import { refusalToHttp } from './refusalToHttp';
 
 const MAX_DOCUMENT_BYTES = 256 * 1024;
 
 /** PUT /api/v1/clusters/{clusterId} (admin): declare or update a cluster from JSON or YAML. */
-export async function declareClusterHandler(request: HttpRequest): Promise<HttpResponseInit> {
+export async function declareClusterHandler(
+  services: Services,
+  request: HttpRequest,
+): Promise<HttpResponseInit> {
   const id = idParam(request, 'clusterId');
   if (!id.ok) return id.response;
   const format = documentFormat(request.headers.get('content-type') ?? undefined);
@@ -33,11 +36,8 @@ export async function declareClusterHandler(request: HttpRequest): Promise<HttpR
   if (!body.ok) return body.response;
   const parsed = parseDocumentText(body.body.toString('utf8'), format);
   if (!parsed.ok) return jsonError(400, 'InvalidDocumentSyntax', parsed.message);
-  const services = await getServices();
   const outcome = await declareCluster(services, id.value, parsed.value, 'admin');
   if (!outcome.ok) return refusalToHttp(outcome);
-  // Applies at once in this process: a node removed from the document stops being accepted on the agent path.
-  if (outcome.changed) (await agentContext()).directory.forgetCluster(id.value);
   const status = await clusterStatus(services, id.value);
   return {
     status: outcome.created ? 201 : 200,
@@ -46,18 +46,16 @@ export async function declareClusterHandler(request: HttpRequest): Promise<HttpR
 }
 
 /** GET /api/v1/clusters/{clusterId}: the document with live status. */
-export async function getClusterHandler(request: HttpRequest): Promise<HttpResponseInit> {
+export async function getClusterHandler(services: Services, request: HttpRequest): Promise<HttpResponseInit> {
   const id = idParam(request, 'clusterId');
   if (!id.ok) return id.response;
-  const services = await getServices();
   const stored = await services.clusters.getDocument(id.value);
   if (!stored) return jsonError(404, 'ClusterNotFound', `cluster ${id.value} is not declared`);
   return { jsonBody: { cluster: stored.document, status: await clusterStatus(services, id.value) } };
 }
 
 /** GET /api/v1/clusters: every cluster with its epoch and active node. */
-export async function listClustersHandler(): Promise<HttpResponseInit> {
-  const services = await getServices();
+export async function listClustersHandler(services: Services): Promise<HttpResponseInit> {
   const documents = await services.clusters.listDocuments();
   const clusters = await Promise.all(
     documents.map(async ({ document }) => {
@@ -75,13 +73,16 @@ export async function listClustersHandler(): Promise<HttpResponseInit> {
 }
 
 /** GET /api/v1/clusters/{clusterId}/status[?format=text]: `cmha status` for a cluster. */
-export async function clusterStatusHandler(request: HttpRequest): Promise<HttpResponseInit> {
+export async function clusterStatusHandler(
+  services: Services,
+  request: HttpRequest,
+): Promise<HttpResponseInit> {
   const id = idParam(request, 'clusterId');
   if (!id.ok) return id.response;
   const format = request.query.get('format') ?? 'json';
   if (format !== 'json' && format !== 'text')
     return jsonError(400, 'InvalidFormat', 'format must be json or text');
-  const status = await clusterStatus(await getServices(), id.value);
+  const status = await clusterStatus(services, id.value);
   if (!status) return jsonError(404, 'ClusterNotFound', `cluster ${id.value} is not declared`);
   if (format === 'text')
     return {
@@ -95,23 +96,23 @@ app.http(FunctionNames.declareCluster, {
   route: routes.cluster,
   methods: ['PUT'],
   authLevel: 'admin',
-  handler: withErrorPolicy(declareClusterHandler),
+  handler: withErrorPolicy(withServices(declareClusterHandler)),
 });
 app.http(FunctionNames.getCluster, {
   route: routes.cluster,
   methods: ['GET'],
   authLevel: 'function',
-  handler: withErrorPolicy(getClusterHandler),
+  handler: withErrorPolicy(withServices(getClusterHandler)),
 });
 app.http(FunctionNames.listClusters, {
   route: routes.clusters,
   methods: ['GET'],
   authLevel: 'function',
-  handler: withErrorPolicy(listClustersHandler),
+  handler: withErrorPolicy(withServices(listClustersHandler)),
 });
 app.http(FunctionNames.clusterStatus, {
   route: routes.clusterStatus,
   methods: ['GET'],
   authLevel: 'function',
-  handler: withErrorPolicy(clusterStatusHandler),
+  handler: withErrorPolicy(withServices(clusterStatusHandler)),
 });

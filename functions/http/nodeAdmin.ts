@@ -2,26 +2,27 @@ import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { FunctionNames } from '../../shared/constants/functionNames';
 import { routes } from '../../shared/contracts/routes';
 import { breakWitness, issueNodeKey } from '../../shared/control/clusters/clusterAdmin';
-import { getServices } from '../../shared/services/services';
-import { agentContext } from './agentHttp';
+import type { Services } from '../../shared/services/services';
+import { withServices } from '../common/withServices';
 import { idParam, jsonError, withErrorPolicy } from './httpResponses';
 import { refusalToHttp } from './refusalToHttp';
 
 /** POST /api/v1/clusters/{clusterId}/nodes/{nodeId}/key[?rotate=true] (admin): the node's key, shown once. */
-export async function issueNodeKeyHandler(request: HttpRequest): Promise<HttpResponseInit> {
+export async function issueNodeKeyHandler(
+  services: Services,
+  request: HttpRequest,
+): Promise<HttpResponseInit> {
   const cluster = idParam(request, 'clusterId');
   if (!cluster.ok) return cluster.response;
   const node = idParam(request, 'nodeId');
   if (!node.ok) return node.response;
   const outcome = await issueNodeKey(
-    await getServices(),
+    services,
     cluster.value,
     node.value,
     request.query.get('rotate') === 'true',
   );
   if (!outcome.ok) return refusalToHttp(outcome);
-  // Applies at once in this process: the agent path must not keep accepting a key version it cached.
-  (await agentContext()).directory.forgetNode(cluster.value, node.value);
   return {
     status: 201,
     jsonBody: {
@@ -35,12 +36,15 @@ export async function issueNodeKeyHandler(request: HttpRequest): Promise<HttpRes
 }
 
 /** POST /api/v1/clusters/{clusterId}/witness/break (admin): forced recovery of a stuck witness lease. */
-export async function breakWitnessHandler(request: HttpRequest): Promise<HttpResponseInit> {
+export async function breakWitnessHandler(
+  services: Services,
+  request: HttpRequest,
+): Promise<HttpResponseInit> {
   const cluster = idParam(request, 'clusterId');
   if (!cluster.ok) return cluster.response;
   const reason = (request.query.get('reason') ?? '').slice(0, 200);
   if (!reason) return jsonError(400, 'ReasonRequired', 'say why: ?reason=... (it goes to the audit log)');
-  const done = await breakWitness(await getServices(), cluster.value, reason);
+  const done = await breakWitness(services, cluster.value, reason);
   if (!done) return jsonError(404, 'ClusterNotFound', `cluster ${cluster.value} is not declared`);
   return { status: 202, jsonBody: { clusterId: cluster.value, broken: true } };
 }
@@ -49,11 +53,11 @@ app.http(FunctionNames.issueNodeKey, {
   route: routes.nodeKey,
   methods: ['POST'],
   authLevel: 'admin',
-  handler: withErrorPolicy(issueNodeKeyHandler),
+  handler: withErrorPolicy(withServices(issueNodeKeyHandler)),
 });
 app.http(FunctionNames.breakWitness, {
   route: routes.witnessBreak,
   methods: ['POST'],
   authLevel: 'admin',
-  handler: withErrorPolicy(breakWitnessHandler),
+  handler: withErrorPolicy(withServices(breakWitnessHandler)),
 });

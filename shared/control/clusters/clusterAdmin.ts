@@ -154,6 +154,8 @@ export async function declareCluster(
     const write = await services.clusters.writeDocument(document, now, stored.etag);
     if (!write.ok) continue; // changed since we validated: re-read and validate again
     await audit(services, document, now, actor, 'cluster-updated');
+    // Applies at once in this process: a node removed from the document stops being accepted on the agent path.
+    services.agents.directory.forgetCluster(document.id);
     return { ok: true, created: false, changed: true, document, warnings };
   }
   return refuse(
@@ -248,6 +250,8 @@ export async function issueNodeKey(
     action: rotate ? 'node-key-rotated' : 'node-key-issued',
     detail: { nodeId, keyVersion },
   });
+  // Applies at once in this process: the agent path must not keep accepting a key version it cached.
+  services.agents.directory.forgetNode(clusterId, nodeId);
   return {
     ok: true,
     nodeId,
