@@ -1058,7 +1058,7 @@ export function describeError(status: number, json: unknown): string {
   const message = error?.message ?? '';
   const hint =
     status === 401
-      ? ' (check key.file and key.version, and that the clock is in sync)'
+      ? ' (check key.file and key.version, that the clock is in sync, and that this node is in the cluster document with its key issued)'
       : status === 403
         ? ' (is this node in the cluster document, and was its key issued?)'
         : '';

@@ -1,5 +1,6 @@
 import { MAX_CLOCK_DRIFT_RATE } from '../shared/domain/clusterDocument';
 import type { ClusterState } from '../shared/domain/clusterState';
+import type { FailoverDecisions } from '../shared/domain/failoverSteps';
 import {
   agentHoldsLease,
   confirmFenced,
@@ -9,7 +10,6 @@ import {
   reaffirm,
   revoke,
   type LeaseDecision,
-  type PromotionDecision,
 } from '../shared/domain/decisions';
 
 /**
@@ -19,18 +19,8 @@ import {
  * `shared/domain/failoverSteps.ts#nextFailoverStep` as its `FailoverDecisions` (revoke, confirmFenced, mayPromote,
  * promote), so a broken decision is broken inside the product's step rules.
  */
-export interface Rules {
+export interface Rules extends FailoverDecisions {
   grantLease(state: ClusterState, nodeId: string, epoch: number, now: number, leaseMs: number): LeaseDecision;
-  revoke(state: ClusterState, now: number, reason: string): ClusterState;
-  confirmFenced(state: ClusterState, now: number, evidence: string): ClusterState;
-  mayPromote(state: ClusterState, now: number, driftMarginMs: number): PromotionDecision;
-  promote(
-    state: ClusterState,
-    nodeId: string,
-    now: number,
-    driftMarginMs: number,
-    reason: string,
-  ): ClusterState;
   reaffirm(state: ClusterState, now: number, reason: string): ClusterState;
   agentHoldsLease(grantSentAtMonotonic: number, leaseMs: number, nowMonotonic: number): boolean;
   /**

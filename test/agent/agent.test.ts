@@ -520,7 +520,7 @@ describe('heartbeat timing', () => {
     });
     await t.agent.heartbeatOnce();
     expect(t.agent.lastFailure).toBe(
-      'HTTP 401 BadSignature: the request signature does not match (check key.file and key.version, and that the clock is in sync)',
+      'HTTP 401 BadSignature: the request signature does not match (check key.file and key.version, that the clock is in sync, and that this node is in the cluster document with its key issued)',
     );
   });
 });

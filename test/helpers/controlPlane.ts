@@ -106,3 +106,20 @@ export async function agentRequest(
   const text = await response.text();
   return { status: response.status, json: text ? JSON.parse(text) : undefined };
 }
+
+/** A multi-region cluster of `count` Azure VMs (about 200 bytes a node): documents larger than a table property. */
+export function manyNodeCluster(id: string, count: number, resourceGroup = 'rg-hpc') {
+  return {
+    id,
+    kind: 'multi-region',
+    nodes: Array.from({ length: count }, (_, i) => ({
+      id: `node-${i}`,
+      role: i === 0 ? 'active' : 'standby',
+      site: { cloud: 'azure', region: 'westeurope', zone: '1' },
+      compute: {
+        kind: 'azure-vm',
+        resourceId: `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/${resourceGroup}/providers/Microsoft.Compute/virtualMachines/node-${i}`,
+      },
+    })),
+  };
+}

@@ -2,7 +2,12 @@ import { loadConfig } from '../../../shared/config/config';
 import { WitnessBusyError } from '../../../shared/errors';
 import { createServices } from '../../../shared/services/services';
 import { request } from '../../helpers/durableHttp';
-import { startControlPlane, twoNodeCluster, type ControlPlane } from '../../helpers/controlPlane';
+import {
+  manyNodeCluster,
+  startControlPlane,
+  twoNodeCluster,
+  type ControlPlane,
+} from '../../helpers/controlPlane';
 
 let cp: ControlPlane;
 beforeAll(async () => {
@@ -213,19 +218,7 @@ describe('cluster declaration under concurrency and at the limits', () => {
   });
 
   it('stores a 200-node document of about 40 KB', async () => {
-    const doc = {
-      id: 'wide',
-      kind: 'multi-region',
-      nodes: Array.from({ length: 200 }, (_, i) => ({
-        id: `node-${i}`,
-        role: i === 0 ? 'active' : 'standby',
-        site: { cloud: 'azure', region: 'westeurope', zone: '1' },
-        compute: {
-          kind: 'azure-vm',
-          resourceId: `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-hpc/providers/Microsoft.Compute/virtualMachines/node-${i}`,
-        },
-      })),
-    };
+    const doc = manyNodeCluster('wide', 200);
     expect(JSON.stringify(doc).length).toBeGreaterThan(35_000);
     const r = await put('wide', doc);
     expect(r.status).toBe(201);

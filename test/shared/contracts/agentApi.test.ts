@@ -88,15 +88,12 @@ describe('parseAgentBody', () => {
   it('refuses a duplicate key with 422 naming it, before the schema sees the body', () => {
     expect(parse('{"role": "standby", "epoch": 1, "role": "active"}')).toEqual({
       ok: false,
-      reply: {
-        status: 422,
-        body: {
-          error: {
-            code: 'InvalidJson',
-            message: 'the heartbeat body is not valid JSON: duplicate key "role" at $.role',
-            path: '$.role',
-          },
-        },
+      refusal: {
+        ok: false,
+        kind: 'unprocessable',
+        code: 'InvalidJson',
+        message: 'the heartbeat body is not valid JSON: duplicate key "role" at $.role',
+        details: { path: '$.role' },
       },
     });
   });
@@ -104,21 +101,27 @@ describe('parseAgentBody', () => {
   it('refuses a number beyond a double (Infinity) rather than storing null', () => {
     expect(parse('{"role": "standby", "epoch": 1, "replicationLagMs": 1e999}')).toMatchObject({
       ok: false,
-      reply: { status: 422, body: { error: { code: 'InvalidJson', path: '$.replicationLagMs' } } },
+      refusal: { kind: 'unprocessable', code: 'InvalidJson', details: { path: '$.replicationLagMs' } },
     });
   });
 
   it('keeps its answers for text that is not JSON and for an invalid body', () => {
     expect(parse('{')).toEqual({
       ok: false,
-      reply: {
-        status: 422,
-        body: { error: { code: 'InvalidJson', message: 'the heartbeat body is not JSON' } },
+      refusal: {
+        ok: false,
+        kind: 'unprocessable',
+        code: 'InvalidJson',
+        message: 'the heartbeat body is not JSON',
       },
     });
     expect(parse('{"role": "standby", "epoch": 1e308}')).toMatchObject({
       ok: false,
-      reply: { status: 422, body: { error: { code: 'InvalidHeartbeat', problems: [{ path: 'epoch' }] } } },
+      refusal: {
+        kind: 'unprocessable',
+        code: 'InvalidHeartbeat',
+        details: { problems: [{ path: 'epoch' }] },
+      },
     });
     expect(parse('{"role": "standby", "epoch": 1}')).toEqual({
       ok: true,

@@ -1,3 +1,4 @@
+import { manyNodeCluster } from '../../helpers/controlPlane';
 import { startAzurite, type RunningAzurite } from '../../../devhost';
 import { parseClusterDocument, type ClusterDocument } from '../../../shared/domain/clusterDocument';
 import { initialClusterState } from '../../../shared/domain/clusterState';
@@ -57,19 +58,7 @@ describe('ClusterStore', () => {
 
   it('stores values larger than one table property (64 KiB): a 200-node document and a large state', async () => {
     const store = new ClusterStore(tables.clusters, tables.clusterState);
-    const big = parseClusterDocument({
-      id: 'big',
-      kind: 'multi-region',
-      nodes: Array.from({ length: 200 }, (_, i) => ({
-        id: `node-${i}`,
-        role: i === 0 ? 'active' : 'standby',
-        site: { cloud: 'azure', region: 'westeurope', zone: '1' },
-        compute: {
-          kind: 'azure-vm',
-          resourceId: `/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-hpc-cluster/providers/Microsoft.Compute/virtualMachines/node-${i}`,
-        },
-      })),
-    });
+    const big = parseClusterDocument(manyNodeCluster('big', 200, 'rg-hpc-cluster'));
     if (!big.ok) throw new Error(JSON.stringify(big.problems));
     expect(JSON.stringify(big.value).length).toBeGreaterThan(40_000);
     expect((await store.writeDocument(big.value, T, undefined)).ok).toBe(true);
