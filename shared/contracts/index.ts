@@ -5,3 +5,4 @@ export * from './errors';
 export * from './ids';
 export * from './json';
 export * from './routes';
+export * from './operationsApi';

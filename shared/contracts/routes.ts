@@ -15,6 +15,9 @@ export const routes = {
   clusterStatus: 'v1/clusters/{clusterId}/status',
   nodeKey: 'v1/clusters/{clusterId}/nodes/{nodeId}/key',
   witnessBreak: 'v1/clusters/{clusterId}/witness/break',
+  operations: 'v1/clusters/{clusterId}/operations',
+  operation: 'v1/clusters/{clusterId}/operations/{operationId}',
+  audit: 'v1/clusters/{clusterId}/audit',
   agentHeartbeat: 'v1/agent/heartbeat',
   agentArbitrate: 'v1/agent/arbitrate',
   agentArbitrationStatus: 'v1/agent/arbitration/{clusterId}/{epoch}',
@@ -45,6 +48,10 @@ export const paths = {
   clusterStatus: (clusterId: string) => fillRoute(routes.clusterStatus, { clusterId }),
   nodeKey: (clusterId: string, nodeId: string) => fillRoute(routes.nodeKey, { clusterId, nodeId }),
   witnessBreak: (clusterId: string) => fillRoute(routes.witnessBreak, { clusterId }),
+  operations: (clusterId: string) => fillRoute(routes.operations, { clusterId }),
+  operation: (clusterId: string, operationId: string) =>
+    fillRoute(routes.operation, { clusterId, operationId }),
+  audit: (clusterId: string) => fillRoute(routes.audit, { clusterId }),
   agentHeartbeat: () => fillRoute(routes.agentHeartbeat),
   agentArbitrate: () => fillRoute(routes.agentArbitrate),
   agentArbitrationStatus: (clusterId: string, epoch: number) =>

@@ -1,9 +1,32 @@
 import type { TableClient } from '@azure/data-tables';
+import { ConcurrencyError } from '../errors';
+import { continuationAfter, rowKeyOf } from './continuation';
+import { readText, storedJson, textProperties } from './largeText';
 import { storageCall } from './storageCall';
 import { filterId, statusOf } from './tableErrors';
 
 export type OperationKind = 'failure-detected' | 'failover' | 'make-active' | 'drill' | 'arbitration';
 export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed';
+
+/** What started an operation. */
+export interface OperationTrigger {
+  kind: 'detector' | 'webhook' | 'api' | 'portal' | 'arbitration' | 'schedule';
+  /** E.g. the alert id, the detection's operation id, the request id. */
+  reference?: string;
+}
+
+/** One step of an operation, as the orchestration records it: recorded again under its id, it is replaced. */
+export interface OperationStep {
+  /** Unique within the operation (derived from the orchestration's instance and step), so a replay is idempotent. */
+  id: string;
+  /** What the step does, in runbook words: "revoke epoch 3", "fence head-a (power off)", "promote head-b". */
+  name: string;
+  startedAt: number;
+  endedAt?: number;
+  outcome: 'running' | 'ok' | 'warn' | 'failed' | 'skipped';
+  /** Evidence and results (a hook's steps from an acknowledgement, a power state); never secrets. */
+  detail?: Record<string, unknown>;
+}
 
 export interface OperationRecord {
   clusterId: string;
@@ -13,11 +36,44 @@ export interface OperationRecord {
   status: OperationStatus;
   createdAt: number;
   updatedAt: number;
+  /** The epoch the operation started under. */
   epoch: number;
   /** What the operation is based on (a detection's evidence: last heartbeat, missed count). */
   evidence: Record<string, unknown>;
+  trigger?: OperationTrigger;
+  /** Who asked: `admin`, `controller`, `node:<id>`, an operator's name. */
+  actor?: string;
+  targetNodeId?: string | null;
+  /** The epoch the operation ended the cluster under, when it changed it. */
+  toEpoch?: number;
+  steps?: OperationStep[];
+  /** Measured recovery time (trigger or last heartbeat → new active verified). */
+  rtoMs?: number;
+  /** Why it ended as it did, in one sentence. */
+  reason?: string;
+  endedAt?: number;
 }
 
+export interface OperationPage {
+  operations: OperationRecord[];
+  /** Opaque: pass it back for the next (older) page; absent on the last page. */
+  continuation?: string;
+}
+
+const MAX_TIME = 9_999_999_999_999;
+/** Index rows, one per operation, keyed newest first: `idx-<inverted createdAt>-<operationId>`. */
+const INDEX_PREFIX = 'idx-';
+const INDEX_ROW = /^idx-\d{13}-[a-z0-9-]{1,63}$/;
+const indexKey = (op: Pick<OperationRecord, 'createdAt' | 'operationId'>) =>
+  `${INDEX_PREFIX}${String(MAX_TIME - op.createdAt).padStart(13, '0')}-${op.operationId}`;
+
+type OperationEntity = Record<string, unknown> & { etag?: string };
+
+/**
+ * Operations per cluster (partition = cluster id): the record (row = operation id, its JSON split across properties
+ * when large) and an index row per operation keyed newest first, so the history pages without sorting. Changes to a
+ * record are conditional (If-Match): two writers never lose each other's steps.
+ */
 export class OperationStore {
   constructor(private readonly table: TableClient) {}
 
@@ -28,41 +84,167 @@ export class OperationStore {
         this.table.createEntity({
           partitionKey: operation.clusterId,
           rowKey: operation.operationId,
-          Operation: JSON.stringify(operation),
           Status: operation.status,
+          ...textProperties('Operation', storedJson(operation)),
         }),
       );
-      return { created: true, operation };
     } catch (error) {
       if (statusOf(error) !== 409) throw error;
       const existing = await this.get(operation.clusterId, operation.operationId);
       if (!existing) throw error;
       return { created: false, operation: existing };
     }
+    // The index row after the record: a crash between the two leaves a record the history does not list yet; the
+    // next createOnce of the same id (a retried activity) writes it.
+    await this.#index(operation);
+    return { created: true, operation };
+  }
+
+  async #index(operation: OperationRecord): Promise<void> {
+    try {
+      await storageCall(`operation index ${operation.operationId}`, () =>
+        this.table.createEntity({
+          partitionKey: operation.clusterId,
+          rowKey: indexKey(operation),
+          OperationId: operation.operationId,
+        }),
+      );
+    } catch (error) {
+      if (statusOf(error) !== 409) throw error;
+    }
   }
 
   async get(clusterId: string, operationId: string): Promise<OperationRecord | undefined> {
+    return (await this.#read(clusterId, operationId))?.operation;
+  }
+
+  async #read(
+    clusterId: string,
+    operationId: string,
+  ): Promise<{ operation: OperationRecord; etag: string } | undefined> {
     try {
       const e = await storageCall(`operation ${operationId}`, () =>
-        this.table.getEntity<{ Operation: string }>(clusterId, operationId),
+        this.table.getEntity<OperationEntity>(clusterId, operationId),
       );
-      return JSON.parse(e.Operation) as OperationRecord;
+      return { operation: JSON.parse(readText(e, 'Operation')) as OperationRecord, etag: e.etag ?? '' };
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;
     }
   }
 
+  /**
+   * Changes a record with If-Match, re-reading and re-applying `change` when another writer got there first.
+   * `change` must be idempotent (it is applied to whatever is stored). Undefined when the operation does not exist.
+   */
+  async update(
+    clusterId: string,
+    operationId: string,
+    change: (operation: OperationRecord) => OperationRecord,
+  ): Promise<OperationRecord | undefined> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const stored = await this.#read(clusterId, operationId);
+      if (!stored) return undefined;
+      const next = change(stored.operation);
+      try {
+        await storageCall(`operation ${operationId}`, () =>
+          this.table.updateEntity(
+            {
+              partitionKey: clusterId,
+              rowKey: operationId,
+              Status: next.status,
+              ...textProperties('Operation', storedJson(next)),
+            },
+            'Replace',
+            { etag: stored.etag },
+          ),
+        );
+        return next;
+      } catch (error) {
+        if (statusOf(error) !== 412) throw error;
+      }
+    }
+    throw new ConcurrencyError(`operation ${operationId} of ${clusterId} kept changing; retry`);
+  }
+
+  /** Records a step (replacing the step with the same id: a replayed activity records it once). */
+  recordStep(
+    clusterId: string,
+    operationId: string,
+    step: OperationStep,
+    now: number,
+  ): Promise<OperationRecord | undefined> {
+    return this.update(clusterId, operationId, (op) => {
+      const steps = [...(op.steps ?? [])];
+      const at = steps.findIndex((s) => s.id === step.id);
+      if (at >= 0) steps[at] = step;
+      else steps.push(step);
+      return { ...op, steps, status: op.status === 'pending' ? 'running' : op.status, updatedAt: now };
+    });
+  }
+
+  /** Ends an operation: its status, why, and any final fields (toEpoch, rtoMs). Ending it again changes nothing. */
+  finish(
+    clusterId: string,
+    operationId: string,
+    end: { status: OperationStatus; reason: string; at: number } & Pick<OperationRecord, 'toEpoch' | 'rtoMs'>,
+  ): Promise<OperationRecord | undefined> {
+    return this.update(clusterId, operationId, (op) =>
+      op.endedAt !== undefined
+        ? op
+        : {
+            ...op,
+            status: end.status,
+            reason: end.reason,
+            endedAt: end.at,
+            updatedAt: end.at,
+            ...(end.toEpoch !== undefined ? { toEpoch: end.toEpoch } : {}),
+            ...(end.rtoMs !== undefined ? { rtoMs: end.rtoMs } : {}),
+          },
+    );
+  }
+
+  /** Whether `token` is a continuation this store handed out for the cluster's history. */
+  static isContinuation(token: string): boolean {
+    return rowKeyOf(token, INDEX_ROW) !== undefined;
+  }
+
+  /** A cluster's operations, newest first, `limit` at a time (check a client's token with `isContinuation`). */
+  async list(
+    clusterId: string,
+    options: { limit?: number; continuation?: string } = {},
+  ): Promise<OperationPage> {
+    const limit = options.limit ?? 20;
+    const after = options.continuation ? rowKeyOf(options.continuation, INDEX_ROW) : undefined;
+    if (options.continuation && !after) throw new RangeError('not a continuation of this list');
+    const filter =
+      `PartitionKey eq '${filterId(clusterId)}' and RowKey ${after ? 'gt' : 'ge'} '${after ?? INDEX_PREFIX}'` +
+      ` and RowKey lt 'idx.'`;
+    // One more than asked, to know whether there is a next page.
+    const rows = await storageCall(`operations of ${clusterId}`, async () => {
+      const pages = this.table
+        .listEntities<{ rowKey: string; OperationId: string }>({
+          queryOptions: { filter, select: ['RowKey', 'OperationId'] },
+        })
+        .byPage({ maxPageSize: limit + 1 });
+      const first = await pages.next();
+      return first.done ? [] : first.value;
+    });
+    const page = rows.slice(0, limit);
+    const operations = await Promise.all(page.map((row) => this.get(clusterId, row.OperationId)));
+    const last = page[page.length - 1];
+    return {
+      operations: operations.filter((o): o is OperationRecord => o !== undefined),
+      ...(rows.length > limit && last ? { continuation: continuationAfter(last.rowKey) } : {}),
+    };
+  }
+
   async listUnfinished(clusterId: string): Promise<OperationRecord[]> {
     const filter = `PartitionKey eq '${filterId(clusterId)}' and (Status eq 'pending' or Status eq 'running')`;
     return storageCall(`operations of ${clusterId}`, async () => {
       const out: OperationRecord[] = [];
-      const rows = this.table.listEntities<{ Operation: string }>({
-        queryOptions: {
-          filter,
-        },
-      });
-      for await (const e of rows) out.push(JSON.parse(e.Operation) as OperationRecord);
+      const rows = this.table.listEntities<OperationEntity>({ queryOptions: { filter } });
+      for await (const e of rows) out.push(JSON.parse(readText(e, 'Operation')) as OperationRecord);
       return out;
     });
   }
