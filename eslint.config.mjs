@@ -172,9 +172,36 @@ export default tseslint.config(
     },
   },
   {
+    // The alert parsers are pure too: a body and the cluster documents they are given in, a result out.
+    files: ['shared/webhooks/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: nodeBuiltins.map((name) => ({ name, message: 'shared/webhooks is pure: no I/O.' })),
+          patterns: [
+            {
+              group: ['node:*'],
+              message: 'shared/webhooks is pure: no Node built-ins (crypto lives in shared/auth).',
+            },
+            {
+              group: ['@azure/*', 'oci-*', 'durable-functions'],
+              message: 'shared/webhooks is pure: no SDKs.',
+            },
+            {
+              group: ['**/stores/**', '**/providers/**', '**/witness/**', '**/services/**', '**/devhost/**'],
+              allowTypeImports: true,
+              message: 'shared/webhooks is pure: it is given what it reads.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // What is deployed never depends on the local host, the simulation or the benchmarks.
     files: ['functions/**/*.ts', 'orchestrations/**/*.ts', 'shared/**/*.ts', 'portal/**/*.ts'],
-    ignores: ['orchestrations/**/*.ts', 'shared/domain/**/*.ts'],
+    ignores: ['orchestrations/**/*.ts', 'shared/domain/**/*.ts', 'shared/webhooks/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
