@@ -112,7 +112,8 @@ function silence(view: DetectionView, now: number) {
 /** Why a pending detection no longer stands, or undefined while it does. */
 export function supersededBecause(op: OperationRecord, view: DetectionView | undefined): string | undefined {
   if (!view) return 'the cluster has no state any more';
-  if (view.epoch !== op.epoch) return `the epoch moved on from ${op.epoch} to ${view.epoch}`;
+  // Only a later epoch: a view read a moment before the detection was created must not end it.
+  if (view.epoch > op.epoch) return `the epoch moved on from ${op.epoch} to ${view.epoch}`;
   const heardAt = activeHeardAt(view);
   const lastHeartbeatAt = Date.parse(String(op.evidence.lastHeartbeatAt));
   if (heardAt !== undefined && heardAt > lastHeartbeatAt)

@@ -6,6 +6,7 @@ import {
   detectFailures,
   detectionId,
   endDetection,
+  supersededBecause,
 } from '../../../../shared/control/detection/failureDetector';
 import { grantLease, promote, revoke } from '../../../../shared/domain/decisions';
 import { createServices, type Services } from '../../../../shared/services/services';
@@ -215,5 +216,31 @@ describe('failure detector', () => {
     expect(await detectionsOf(services, 'legacy')).toEqual([
       expect.objectContaining({ operationId: detectionId(1, heardAt), created: true }),
     ]);
+  });
+
+  it('a view read a moment before a detection was created under a newer epoch does not end it', () => {
+    const op = {
+      clusterId: 'c',
+      operationId: detectionId(2, 1000),
+      kind: 'failure-detected' as const,
+      status: 'pending' as const,
+      createdAt: 6000,
+      updatedAt: 6000,
+      epoch: 2,
+      evidence: { lastHeartbeatAt: new Date(1000).toISOString() },
+    };
+    const view = {
+      epoch: 1,
+      activeNodeId: 'a',
+      revoked: false,
+      leaseExpiresAt: 900,
+      heard: { nodeId: 'a', at: 500 },
+      policy: { heartbeatIntervalMs: 1000, missedHeartbeats: 5 },
+    };
+    expect(supersededBecause(op, view)).toBeUndefined();
+    expect(supersededBecause(op, { ...view, epoch: 3 })).toBe('the epoch moved on from 2 to 3');
+    expect(supersededBecause(op, { ...view, epoch: 2, heard: { nodeId: 'a', at: 1001 } })).toContain(
+      'heard again',
+    );
   });
 });
