@@ -75,10 +75,14 @@ export function buildClusterStatus(input: {
   const epoch = state?.epoch ?? 0;
   const activeHb = activeNodeId ? latest.get(activeNodeId) : undefined;
   const leaseLeft = state?.leaseExpiresAt ? Math.max(0, state.leaseExpiresAt - now) : null;
+  const heardAsActive = state !== undefined && activeHeardAt(detectionView(state)) !== undefined;
+  // Heard as the active under this epoch, and its latest heartbeat says standby: it demoted itself under this epoch,
+  // or its lease ran out since (e.g. a SIGTERM demotion, possibly after the heartbeat path reaffirmed it).
   const activeSteppedDown =
+    heardAsActive &&
     activeHb !== undefined &&
-    ((activeHb.demotedAtEpoch ?? 0) >= epoch ||
-      (activeHb.role === 'standby' && activeHb.epoch >= epoch && !leaseLeft));
+    activeHb.role === 'standby' &&
+    ((activeHb.demotedAtEpoch ?? 0) >= epoch || !leaseLeft);
   const witness = input.witness
     ? { ...input.witness, behindState: input.witness.epoch < epoch, stateEpoch: epoch }
     : null;
@@ -92,8 +96,7 @@ export function buildClusterStatus(input: {
     leaseRemainingMs: activeSteppedDown ? 0 : leaseLeft,
     leaseExpired: leaseLeft === 0 || (leaseLeft !== null && activeSteppedDown),
     activeSteppedDown,
-    activeNeverHeard:
-      state !== undefined && activeNodeId !== null && activeHeardAt(detectionView(state)) === undefined,
+    activeNeverHeard: state !== undefined && activeNodeId !== null && !heardAsActive,
     witness,
     runningOperations: input.operations.map((o) => ({
       operationId: o.operationId,

@@ -83,6 +83,22 @@ describe('the status after a failover', () => {
     expect(status?.nodes[0]).toMatchObject({ nodeId: 'head-a', role: 'active', reportedRole: 'standby' });
   });
 
+  it('shows an active reaffirmed on its demotedAtEpoch heartbeat, then silent, as stepped down once the lease ran out', async () => {
+    await declareCluster(services, 'reaf', twoNodeCluster('reaf'), 'test');
+    await heartbeat('reaf', 'head-a', { role: 'active', epoch: 1 });
+    // Its last heartbeat after demoting itself: the heartbeat path raises the epoch and grants under epoch 2.
+    const reply = await heartbeat('reaf', 'head-a', { role: 'standby', epoch: 1, demotedAtEpoch: 1 });
+    expect(reply).toMatchObject({ role: 'active', epoch: 2 });
+    expect(await clusterStatus(services, 'reaf')).toMatchObject({ epoch: 2, activeSteppedDown: false });
+    clock += 60_000; // the agent stopped: nothing more is heard
+    expect(await clusterStatus(services, 'reaf')).toMatchObject({
+      epoch: 2,
+      activeSteppedDown: true,
+      leaseExpired: true,
+      leaseRemainingMs: 0,
+    });
+  });
+
   it('records the epoch a node says it demoted itself under', async () => {
     await declareCluster(services, 'dem', twoNodeCluster('dem'), 'test');
     await heartbeat('dem', 'head-b', { role: 'standby', epoch: 1, demotedAtEpoch: 1 });
