@@ -15,6 +15,14 @@ export interface NodeHeartbeat {
   checks: CheckReport[];
   replicationLagMs?: number;
   gpu?: unknown;
+  /** The epoch the node said it demoted itself under (it takes no grant under it), if it said so. */
+  demotedAtEpoch?: number;
+}
+
+/** What the failure detector needs of the cluster document, copied into the state (see ARCHITECTURE.md). */
+export interface DetectionPolicyCopy {
+  heartbeatIntervalMs: number;
+  missedHeartbeats: number;
 }
 
 /**
@@ -40,10 +48,67 @@ export interface ClusterState {
    * (lease extension and heartbeat together) instead of two.
    */
   activeHeartbeat?: NodeHeartbeat;
+  /**
+   * The document's detection policy, copied here by the declaration (and kept equal to the document's on every
+   * re-declaration), so that a detector round reads the state table only. Absent in states written before it existed.
+   */
+  detection?: DetectionPolicyCopy;
 }
 
-export function initialClusterState(clusterId: string, activeNodeId: string, now: number): ClusterState {
+/**
+ * The few fields of a cluster's state a failure-detector round needs, stored beside the state's JSON as one small
+ * property (`DetectionView`) by every state write (ClusterStore), so that a round is one query selecting that property over the
+ * whole state table instead of a read per cluster (ARCHITECTURE.md "Detection at scale").
+ */
+export interface DetectionView {
+  epoch: number;
+  activeNodeId: string | null;
+  revoked: boolean;
+  leaseExpiresAt: number | null;
+  /** The heartbeat kept in the state (the active's latest): who sent it and when it was received. */
+  heard: { nodeId: string; at: number } | null;
+  /** The detection policy copied from the document (null: a state written before the copy existed). */
+  policy: DetectionPolicyCopy | null;
+}
+
+export function detectionView(state: ClusterState): DetectionView {
   return {
+    epoch: state.epoch,
+    activeNodeId: state.activeNodeId,
+    revoked: state.revoked,
+    leaseExpiresAt: state.leaseExpiresAt,
+    heard: state.activeHeartbeat
+      ? { nodeId: state.activeHeartbeat.nodeId, at: state.activeHeartbeat.receivedAt }
+      : null,
+    policy: state.detection ?? null,
+  };
+}
+
+/**
+ * When the active was last heard from *as the active under the current epoch*: its heartbeat is the one kept in the
+ * state and a lease was granted under this epoch (a promotion clears the lease; only an active's heartbeat grants
+ * one). Undefined: never heard from since it became active — nothing to measure a silence from.
+ */
+export function activeHeardAt(view: DetectionView): number | undefined {
+  if (!view.activeNodeId || view.leaseExpiresAt === null) return undefined;
+  return view.heard?.nodeId === view.activeNodeId ? view.heard.at : undefined;
+}
+
+export function initialClusterState(
+  clusterId: string,
+  activeNodeId: string,
+  now: number,
+  detection?: DetectionPolicyCopy,
+): ClusterState {
+  return {
+    ...(detection
+      ? {
+          detection: {
+            heartbeatIntervalMs: detection.heartbeatIntervalMs,
+            missedHeartbeats: detection.missedHeartbeats,
+          },
+        }
+      : {}),
     clusterId,
     epoch: 1,
     activeNodeId,

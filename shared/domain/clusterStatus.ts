@@ -1,5 +1,5 @@
 import type { ClusterDocument } from './clusterDocument';
-import type { ClusterState, NodeHeartbeat } from './clusterState';
+import { activeHeardAt, detectionView, type ClusterState, type NodeHeartbeat } from './clusterState';
 
 export interface NodeStatus {
   nodeId: string;
@@ -9,6 +9,9 @@ export interface NodeStatus {
   role: 'active' | 'standby';
   reportedRole: 'active' | 'standby' | null;
   reportedEpoch: number | null;
+  /** The epoch the node last said it demoted itself under (null: it did not say). */
+  demotedAtEpoch: number | null;
+  /** The age of the node's latest heartbeat, whichever path recorded it (its row, or the state as the active). */
   lastHeartbeatAgeMs: number | null;
   checks: { name: string; status: 'ok' | 'warn' | 'fail'; detail?: string }[];
   replicationLagMs: number | null;
@@ -24,10 +27,31 @@ export interface ClusterStatus {
   revoked: boolean;
   leaseExpiresAt: string | null;
   leaseRemainingMs: number | null;
-  witness: { epoch: number; activeNodeId: string | null; decidedAt: string; decidedBy: string } | null;
+  /** The recorded lease is over (expired, or its holder stepped down): no node holds the active role's lease. */
+  leaseExpired: boolean;
+  /**
+   * The active's latest heartbeat says it is not active under the current epoch (it demoted itself, e.g. on
+   * SIGTERM, and its lease ran out): the state still names it, but it stepped down.
+   */
+  activeSteppedDown: boolean;
+  /** The active was never heard from as the active under this epoch: no failure of it can be detected yet. */
+  activeNeverHeard: boolean;
+  /**
+   * The witness record as stored; `behindState` when its epoch is lower than the state's (the heartbeat path raises
+   * the epoch of an active that demoted itself without a witness write: the witness catches up at the next
+   * arbitration or failover).
+   */
+  witness: (WitnessLine & { behindState: boolean; stateEpoch: number }) | null;
   runningOperations: { operationId: string; kind: string; status: string; createdAt: string }[];
   nodes: NodeStatus[];
   at: string;
+}
+
+export interface WitnessLine {
+  epoch: number;
+  activeNodeId: string | null;
+  decidedAt: string;
+  decidedBy: string;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -37,7 +61,7 @@ export function buildClusterStatus(input: {
   document: ClusterDocument;
   state: ClusterState | undefined;
   heartbeats: readonly NodeHeartbeat[];
-  witness: ClusterStatus['witness'];
+  witness: WitnessLine | null;
   operations: readonly { operationId: string; kind: string; status: string; createdAt: number }[];
   now: number;
 }): ClusterStatus {
@@ -48,6 +72,20 @@ export function buildClusterStatus(input: {
     if (!known || hb.receivedAt > known.receivedAt) latest.set(hb.nodeId, hb);
   }
   const activeNodeId = state && !state.revoked ? state.activeNodeId : null;
+  const epoch = state?.epoch ?? 0;
+  const activeHb = activeNodeId ? latest.get(activeNodeId) : undefined;
+  const leaseLeft = state?.leaseExpiresAt ? Math.max(0, state.leaseExpiresAt - now) : null;
+  const heardAsActive = state !== undefined && activeHeardAt(detectionView(state)) !== undefined;
+  // Heard as the active under this epoch, and its latest heartbeat says standby: it demoted itself under this epoch,
+  // or its lease ran out since (e.g. a SIGTERM demotion, possibly after the heartbeat path reaffirmed it).
+  const activeSteppedDown =
+    heardAsActive &&
+    activeHb !== undefined &&
+    activeHb.role === 'standby' &&
+    ((activeHb.demotedAtEpoch ?? 0) >= epoch || !leaseLeft);
+  const witness = input.witness
+    ? { ...input.witness, behindState: input.witness.epoch < epoch, stateEpoch: epoch }
+    : null;
   return {
     clusterId: document.id,
     kind: document.kind,
@@ -55,8 +93,11 @@ export function buildClusterStatus(input: {
     activeNodeId,
     revoked: state?.revoked ?? false,
     leaseExpiresAt: state?.leaseExpiresAt ? iso(state.leaseExpiresAt) : null,
-    leaseRemainingMs: state?.leaseExpiresAt ? Math.max(0, state.leaseExpiresAt - now) : null,
-    witness: input.witness,
+    leaseRemainingMs: activeSteppedDown ? 0 : leaseLeft,
+    leaseExpired: leaseLeft === 0 || (leaseLeft !== null && activeSteppedDown),
+    activeSteppedDown,
+    activeNeverHeard: state !== undefined && activeNodeId !== null && !heardAsActive,
+    witness,
     runningOperations: input.operations.map((o) => ({
       operationId: o.operationId,
       kind: o.kind,
@@ -72,6 +113,7 @@ export function buildClusterStatus(input: {
         role: node.id === activeNodeId ? 'active' : 'standby',
         reportedRole: hb?.role ?? null,
         reportedEpoch: hb?.epoch ?? null,
+        demotedAtEpoch: hb?.demotedAtEpoch ?? null,
         lastHeartbeatAgeMs: hb ? Math.max(0, now - hb.receivedAt) : null,
         checks: hb?.checks ?? [],
         replicationLagMs: hb?.replicationLagMs ?? null,
@@ -117,8 +159,10 @@ export function renderClusterStatusText(status: ClusterStatus): string {
     '',
   ];
   for (const node of status.nodes) {
+    const reports =
+      node.reportedRole && node.reportedRole !== node.role ? ` (reports ${node.reportedRole})` : '';
     lines.push(
-      `${node.active ? '*' : ' '} ${pad(node.nodeId, 20)} ${pad(node.role, 8)} ${pad(node.site, 28)} last heartbeat ${age(node.lastHeartbeatAgeMs)}`,
+      `${node.active ? '*' : ' '} ${pad(node.nodeId, 20)} ${pad(node.role, 8)} ${pad(node.site, 28)} last heartbeat ${age(node.lastHeartbeatAgeMs)}${reports}`,
     );
     for (const check of node.checks) {
       const mark = check.status === 'ok' ? ' OK ' : check.status === 'warn' ? 'WARN' : 'FAIL';
@@ -126,12 +170,29 @@ export function renderClusterStatusText(status: ClusterStatus): string {
     }
   }
   lines.push('');
+  const active = printable(status.activeNodeId ?? '');
+  if (status.activeSteppedDown)
+    lines.push(`Active: ${active} stepped down (it demoted itself under epoch ${status.epoch})`);
+  else if (status.activeNeverHeard)
+    lines.push(
+      `Active: ${active} never heard from under epoch ${status.epoch} (no failure of it can be detected yet)`,
+    );
   lines.push(
-    `Lease: ${status.leaseExpiresAt ? `until ${status.leaseExpiresAt} (${age(status.leaseRemainingMs)} left)` : 'none'}`,
+    `Lease: ${
+      !status.leaseExpiresAt
+        ? 'none'
+        : status.leaseExpired
+          ? `expired (${status.activeSteppedDown ? 'stepped down; ' : ''}recorded until ${status.leaseExpiresAt})`
+          : `until ${status.leaseExpiresAt} (${age(status.leaseRemainingMs)} left)`
+    }`,
   );
+  const w = status.witness;
   lines.push(
-    status.witness
-      ? `Witness: epoch ${status.witness.epoch}, active ${status.witness.activeNodeId ?? '-'}, decided ${status.witness.decidedAt} by ${status.witness.decidedBy}`
+    w
+      ? `Witness: epoch ${w.epoch}, active ${printable(w.activeNodeId ?? '-')}, decided ${w.decidedAt} by ${printable(w.decidedBy)}` +
+          (w.behindState
+            ? ` (behind the state's epoch ${w.stateEpoch}: raised outside arbitration; it catches up at the next decision)`
+            : '')
       : 'Witness: no decision recorded',
   );
   lines.push(

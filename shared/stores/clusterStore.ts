@@ -1,6 +1,8 @@
 import type { TableClient } from '@azure/data-tables';
 import type { ClusterDocument } from '../domain/clusterDocument';
-import type { ClusterState } from '../domain/clusterState';
+import { detectionView, type ClusterState, type DetectionView } from '../domain/clusterState';
+
+export type { DetectionView } from '../domain/clusterState';
 import { readText, storedJson, textProperties } from './largeText';
 import { storageCall } from './storageCall';
 import { statusOf } from './tableErrors';
@@ -19,6 +21,13 @@ export interface StoredState {
 export type StateWrite = { ok: true; etag: string } | { ok: false; reason: 'conflict' };
 
 const PARTITION = 'cluster';
+
+const stateEntity = (state: ClusterState) => ({
+  partitionKey: state.clusterId,
+  rowKey: 'state',
+  ...textProperties('State', storedJson(state)),
+  DetectionView: JSON.stringify(detectionView(state)),
+});
 
 /**
  * Cluster documents (one row each) and the cluster-state entity (one row per cluster, every change conditional on
@@ -97,15 +106,32 @@ export class ClusterStore {
     }
   }
 
+  /**
+   * The detection view of every cluster's state: one query over the whole state table selecting only the keys and
+   * the small `DetectionView` property (one request per 1,000 clusters: the service's page size). A state written
+   * before the view existed comes back with `view` undefined (the caller reads it in full).
+   */
+  async listDetectionViews(): Promise<{ clusterId: string; view: DetectionView | undefined }[]> {
+    return storageCall('the cluster states', async () => {
+      const out: { clusterId: string; view: DetectionView | undefined }[] = [];
+      const rows = this.states.listEntities<{ DetectionView?: string }>({
+        queryOptions: { filter: `RowKey eq 'state'`, select: ['PartitionKey', 'RowKey', 'DetectionView'] },
+      });
+      for await (const e of rows)
+        out.push({
+          clusterId: e.partitionKey ?? '',
+          view:
+            typeof e.DetectionView === 'string' ? (JSON.parse(e.DetectionView) as DetectionView) : undefined,
+        });
+      return out;
+    });
+  }
+
   /** Creates the state of a new cluster; if it already exists (409) the existing one is returned unchanged. */
   async createState(state: ClusterState): Promise<StoredState> {
     try {
       const response = await storageCall(`state of ${state.clusterId}`, () =>
-        this.states.createEntity({
-          partitionKey: state.clusterId,
-          rowKey: 'state',
-          ...textProperties('State', storedJson(state)),
-        }),
+        this.states.createEntity(stateEntity(state)),
       );
       return { state, etag: response.etag ?? '' };
     } catch (error) {
@@ -120,11 +146,7 @@ export class ClusterStore {
   async replaceState(state: ClusterState, etag: string): Promise<StateWrite> {
     try {
       const response = await storageCall(`state of ${state.clusterId}`, () =>
-        this.states.updateEntity(
-          { partitionKey: state.clusterId, rowKey: 'state', ...textProperties('State', storedJson(state)) },
-          'Replace',
-          { etag },
-        ),
+        this.states.updateEntity(stateEntity(state), 'Replace', { etag }),
       );
       return { ok: true, etag: response.etag ?? '' };
     } catch (error) {

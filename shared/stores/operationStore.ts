@@ -6,7 +6,13 @@ import { storageCall } from './storageCall';
 import { filterId, statusOf } from './tableErrors';
 
 export type OperationKind = 'failure-detected' | 'failover' | 'make-active' | 'drill' | 'arbitration';
-export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed';
+/**
+ * `pending` and `running` are unfinished; the others are ended. `superseded`: overtaken by events (a detection whose
+ * epoch moved on or whose active was heard again); `refused`: declined by whoever handles it (e.g. a failover).
+ */
+export type OperationStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'superseded' | 'refused';
+
+export const UNFINISHED: readonly OperationStatus[] = ['pending', 'running'];
 
 /** What started an operation. */
 export interface OperationTrigger {
@@ -51,8 +57,12 @@ export interface OperationRecord {
   rtoMs?: number;
   /** Why it ended as it did, in one sentence. */
   reason?: string;
+  /** Why it ended, as data (e.g. what superseded a detection). */
+  outcome?: Record<string, unknown>;
   endedAt?: number;
 }
+
+export type OperationWrite = { ok: true } | { ok: false; reason: 'conflict' | 'not-found' };
 
 export interface OperationPage {
   operations: OperationRecord[];
@@ -115,10 +125,10 @@ export class OperationStore {
   }
 
   async get(clusterId: string, operationId: string): Promise<OperationRecord | undefined> {
-    return (await this.#read(clusterId, operationId))?.operation;
+    return (await this.getWithEtag(clusterId, operationId))?.operation;
   }
 
-  async #read(
+  async getWithEtag(
     clusterId: string,
     operationId: string,
   ): Promise<{ operation: OperationRecord; etag: string } | undefined> {
@@ -133,6 +143,30 @@ export class OperationStore {
     }
   }
 
+  /** Replaces an operation if it still has `etag` (412: `conflict`, someone changed it first). */
+  async replace(operation: OperationRecord, etag: string): Promise<OperationWrite> {
+    try {
+      await storageCall(`operation ${operation.operationId}`, () =>
+        this.table.updateEntity(
+          {
+            partitionKey: operation.clusterId,
+            rowKey: operation.operationId,
+            Status: operation.status,
+            ...textProperties('Operation', storedJson(operation)),
+          },
+          'Replace',
+          { etag },
+        ),
+      );
+      return { ok: true };
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 412) return { ok: false, reason: 'conflict' };
+      if (status === 404) return { ok: false, reason: 'not-found' };
+      throw error;
+    }
+  }
+
   /**
    * Changes a record with If-Match, re-reading and re-applying `change` when another writer got there first.
    * `change` must be idempotent (it is applied to whatever is stored). Undefined when the operation does not exist.
@@ -143,7 +177,7 @@ export class OperationStore {
     change: (operation: OperationRecord) => OperationRecord,
   ): Promise<OperationRecord | undefined> {
     for (let attempt = 0; attempt < 8; attempt++) {
-      const stored = await this.#read(clusterId, operationId);
+      const stored = await this.getWithEtag(clusterId, operationId);
       if (!stored) return undefined;
       const next = change(stored.operation);
       try {
@@ -237,6 +271,20 @@ export class OperationStore {
       operations: operations.filter((o): o is OperationRecord => o !== undefined),
       ...(rows.length > limit && last ? { continuation: continuationAfter(last.rowKey) } : {}),
     };
+  }
+
+  /**
+   * Every pending detection of every cluster: one query across partitions (detections are few: at most one
+   * unfinished per cluster), so a detector round can end the superseded ones without a read per cluster.
+   */
+  async listPendingDetections(): Promise<OperationRecord[]> {
+    const filter = `Status eq 'pending' and RowKey ge 'detect-' and RowKey lt 'detect.'`;
+    return storageCall('the pending detections', async () => {
+      const out: OperationRecord[] = [];
+      for await (const e of this.table.listEntities<OperationEntity>({ queryOptions: { filter } }))
+        out.push(JSON.parse(readText(e, 'Operation')) as OperationRecord);
+      return out;
+    });
   }
 
   async listUnfinished(clusterId: string): Promise<OperationRecord[]> {

@@ -70,6 +70,7 @@ export class HeartbeatService {
       checks: body.checks,
       ...(body.replicationLagMs !== undefined ? { replicationLagMs: body.replicationLagMs } : {}),
       ...(body.gpu !== undefined ? { gpu: body.gpu } : {}),
+      ...(body.demotedAtEpoch !== undefined ? { demotedAtEpoch: body.demotedAtEpoch } : {}),
     };
     for (let attempt = 0; attempt < 2; attempt++) {
       const cached = await this.#state(document, attempt > 0);
@@ -139,7 +140,12 @@ export class HeartbeatService {
       const stored =
         (await this.services.clusters.getState(document.id)) ??
         (await this.services.clusters.createState(
-          initialClusterState(document.id, document.nodes.find((n) => n.role === 'active')?.id ?? '', now),
+          initialClusterState(
+            document.id,
+            document.nodes.find((n) => n.role === 'active')?.id ?? '',
+            now,
+            document.detection,
+          ),
         ));
       const entry = { ...stored, readAt: now };
       if (this.#generation(document.id) === generation) this.#setState(document.id, entry);
@@ -208,11 +214,36 @@ export class HeartbeatService {
       document.detection.leaseMs,
     );
     if (!decision.granted) return epochAhead(record.epoch, state.epoch, 'epoch');
+    const former = state.activeHeartbeat;
+    if (former && former.nodeId !== record.nodeId) await this.#carry(former);
     const next: ClusterState = { ...decision.state, activeHeartbeat: record };
     const write = await this.services.clusters.replaceState(next, cached.etag);
     if (!write.ok) return 'conflict';
     this.#setState(document.id, { state: next, etag: write.etag, readAt: cached.readAt });
     return { ok: true, reply: this.#reply(document, next, record, decision.leaseMs) };
+  }
+
+  /**
+   * A former active's heartbeats while active live in the state only: before the new active's heartbeat replaces it
+   * there, the latest is written to the former active's own row (unless the row holds a later one), so the status
+   * keeps showing that node's real last heartbeat and its row keeps the highest sequence accepted from it. One read
+   * and at most one write, once per change of active. Losing twice to the node's own writes is fine: theirs is later.
+   */
+  async #carry(former: NodeHeartbeat): Promise<void> {
+    const key = `${former.clusterId}~${former.nodeId}`;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const stored = await this.services.heartbeats.get(former.clusterId, former.nodeId);
+      if (stored && stored.record.receivedAt >= former.receivedAt) return;
+      const row = stored?.record;
+      const rowLater =
+        row !== undefined &&
+        ((row.keyVersion ?? 1) > (former.keyVersion ?? 1) ||
+          ((row.keyVersion ?? 1) === (former.keyVersion ?? 1) && row.seq > former.seq));
+      const record = rowLater ? { ...former, seq: row.seq, keyVersion: row.keyVersion ?? 1 } : former;
+      const write = await this.services.heartbeats.put(record, stored?.etag);
+      this.#rows.delete(key);
+      if (write.ok) return;
+    }
   }
 
   async #asStandby(

@@ -2,9 +2,9 @@ import { parse as parseYaml } from 'yaml';
 import { deriveNodeKey } from '../../auth/nodeKeys';
 import { parseStrictJson } from '../../contracts/json';
 import { parseClusterDocument, type ClusterDocument } from '../../domain/clusterDocument';
-import { initialClusterState } from '../../domain/clusterState';
+import { initialClusterState, type DetectionPolicyCopy } from '../../domain/clusterState';
 import { buildClusterStatus, type ClusterStatus } from '../../domain/clusterStatus';
-import { WitnessNotFoundError } from '../../errors';
+import { ConcurrencyError, WitnessNotFoundError } from '../../errors';
 import type { Services } from '../../services/services';
 import { refuse, type Outcome } from '../common/outcome';
 
@@ -115,7 +115,11 @@ export async function declareCluster(
     if (!stored) {
       const write = await services.clusters.writeDocument(document, now, undefined);
       if (!write.ok) continue; // another declaration created it first: validate against that one
-      await services.clusters.createState(initialClusterState(document.id, declaredActive, now));
+      await services.clusters.createState(
+        initialClusterState(document.id, declaredActive, now, document.detection),
+      );
+      // A state that existed already (created beside a document that then lost to ours) gets this policy.
+      await syncDetectionCopy(services, document.id);
       await audit(services, document, now, actor, 'cluster-created');
       return { ok: true, created: true, changed: true, document, warnings: [] };
     }
@@ -126,6 +130,7 @@ export async function declareCluster(
           document.id,
           stored.document.nodes.find((n) => n.role === 'active')?.id ?? '',
           now,
+          stored.document.detection,
         ),
       ));
     const activeNodeId = state.state.activeNodeId;
@@ -149,10 +154,14 @@ export async function declareCluster(
             },
           ]
         : [];
-    if (JSON.stringify(stored.document) === text)
+    if (JSON.stringify(stored.document) === text) {
+      // Re-declaring repairs a copy of the policy that is missing (older state) or behind (a crash before the sync).
+      await syncDetectionCopy(services, document.id);
       return { ok: true, created: false, changed: false, document, warnings };
+    }
     const write = await services.clusters.writeDocument(document, now, stored.etag);
     if (!write.ok) continue; // changed since we validated: re-read and validate again
+    await syncDetectionCopy(services, document.id);
     await audit(services, document, now, actor, 'cluster-updated');
     // Applies at once in this process: a node removed from the document stops being accepted on the agent path.
     services.agents.directory.forgetCluster(document.id);
@@ -162,6 +171,32 @@ export async function declareCluster(
     'conflict',
     'ConcurrentDeclaration',
     `cluster ${document.id} was declared concurrently by other requests ${DECLARE_ATTEMPTS} times; nothing was written by this one: read it and retry`,
+  );
+}
+
+const policyCopy = (document: ClusterDocument): DetectionPolicyCopy => ({
+  heartbeatIntervalMs: document.detection.heartbeatIntervalMs,
+  missedHeartbeats: document.detection.missedHeartbeats,
+});
+
+/**
+ * Makes the state's copy of the detection policy (read by the failure detector instead of the document) equal the
+ * stored document's. The state is read before the document and written over the state's ETag: a declaration that
+ * stores a newer document after our document read syncs after it too, so either our write loses (412: re-read) or
+ * theirs comes after ours. Never left behind silently: after repeated conflicts it fails as retryable (re-declaring
+ * the same document repairs the copy).
+ */
+async function syncDetectionCopy(services: Services, clusterId: string): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const state = await services.clusters.getState(clusterId);
+    const stored = await services.clusters.getDocument(clusterId);
+    if (!state || !stored) return;
+    const policy = policyCopy(stored.document);
+    if (JSON.stringify(state.state.detection) === JSON.stringify(policy)) return;
+    if ((await services.clusters.replaceState({ ...state.state, detection: policy }, state.etag)).ok) return;
+  }
+  throw new ConcurrencyError(
+    `the detection policy of ${clusterId} could not be copied into its state (it kept changing): declare it again`,
   );
 }
 

@@ -47,13 +47,15 @@ export async function withWitnessDecision<T>(
   }
 }
 
-/** The state a witness record newer than it stands for (pure). */
+/**
+ * The state a witness record newer than it stands for (pure). The kept `activeHeartbeat` is tagged with its node, so
+ * it stays even when the active changes: it is that node's latest heartbeat, carried to its own row by the new
+ * active's first heartbeat (nothing reads it as the new active's).
+ */
 export function reconcileFromWitness(state: ClusterState, record: WitnessRecord, now: number): ClusterState {
-  const { activeHeartbeat, ...base } = state;
   const sameActive = record.activeNodeId === state.activeNodeId;
   return {
-    ...base,
-    ...(sameActive && activeHeartbeat ? { activeHeartbeat } : {}),
+    ...state,
     epoch: record.epoch,
     activeNodeId: record.activeNodeId,
     revoked: false,

@@ -1,5 +1,6 @@
+import { activeHeardAt, detectionView, type DetectionView } from '../../domain/clusterState';
 import { detectFailure } from '../../domain/decisions';
-import type { ClusterDocument } from '../../domain/clusterDocument';
+import type { OperationRecord, OperationStatus } from '../../stores/operationStore';
 import { mapLimit } from '../../util/mapLimit';
 import type { Services } from '../../services/services';
 
@@ -7,60 +8,147 @@ export interface Detection {
   clusterId: string;
   epoch: number;
   activeNodeId: string;
+  operationId: string;
   created: boolean;
 }
 
+/** The deterministic id of the detection of one silence: the epoch and the active's last heartbeat (ms). */
+export const detectionId = (epoch: number, lastHeardAt: number) => `detect-${epoch}-${lastHeardAt}`;
+
 /**
- * Finds active nodes whose heartbeats stopped beyond the policy and records one detection per (cluster, epoch):
- * the operation id is `detect-<epoch>` and creating it is conditional, so several host instances running this
- * at once record it exactly once.
+ * One detector round. Its storage cost does not depend on the number of clusters beyond paging (ARCHITECTURE.md
+ * "Detection at scale"): one query over the state table selecting each cluster's small detection view, one query of
+ * the pending detections, then one conditional write per detection created or ended.
+ *
+ * - A detection is recorded for an active that was heard from as the active under the current epoch and has been
+ *   silent for `missedHeartbeats` intervals since. Its id is `detect-<epoch>-<last heartbeat ms>`, created
+ *   conditionally: exactly once per (cluster, epoch, silence) whichever host instances run the round.
+ * - An active never heard from under its epoch (agent not installed yet, a promoted node that never took its lease)
+ *   is not detected: there is no silence to measure, and the status says "active never heard from".
+ * - A pending detection is ended as `superseded` when the epoch moved on or the active was heard again after it.
  */
 export async function detectFailures(services: Services, concurrency = 16): Promise<Detection[]> {
-  const documents = await services.clusters.listDocuments();
-  // Clusters are checked in parallel (bounded): a round must stay well under the 1 s timer period as clusters grow.
-  const results = await mapLimit(documents, concurrency, ({ document }) => checkCluster(services, document));
-  return results.filter((d): d is Detection => d !== undefined);
-}
-
-async function checkCluster(services: Services, document: ClusterDocument): Promise<Detection | undefined> {
-  const stored = await services.clusters.getState(document.id);
-  const state = stored?.state;
-  if (!state || state.revoked || !state.activeNodeId) return undefined;
-  const activeNodeId = state.activeNodeId;
-  const lastAsActive =
-    state.activeHeartbeat?.nodeId === activeNodeId ? state.activeHeartbeat.receivedAt : undefined;
-  const row =
-    lastAsActive === undefined ? await services.heartbeats.get(document.id, activeNodeId) : undefined;
-  // A cluster that never heard from its active counts from when its state last changed (declaration, promotion).
-  const lastHeartbeatAt = lastAsActive ?? row?.record.receivedAt ?? state.updatedAt;
+  const [rows, pending] = await Promise.all([
+    services.clusters.listDetectionViews(),
+    services.operations.listPendingDetections(),
+  ]);
+  const views = new Map<string, DetectionView>();
+  await mapLimit(rows, concurrency, async ({ clusterId, view }) => {
+    const complete = view?.policy ? view : await fullView(services, clusterId, view);
+    if (complete) views.set(clusterId, complete);
+  });
   const now = services.now();
-  const verdict = detectFailure(lastHeartbeatAt, now, document.detection);
-  if (!verdict.failed) return undefined;
-  const result = await services.operations.createOnce({
-    clusterId: document.id,
-    operationId: `detect-${state.epoch}`,
-    kind: 'failure-detected',
-    status: 'pending',
-    createdAt: now,
-    updatedAt: now,
-    epoch: state.epoch,
-    evidence: {
+  const pendingIds = new Set(pending.map((op) => `${op.clusterId}/${op.operationId}`));
+  await mapLimit(pending, concurrency, async (op) => {
+    const reason = supersededBecause(op, views.get(op.clusterId));
+    if (reason) await endDetection(services, op.clusterId, op.operationId, 'superseded', { reason });
+  });
+  const found = [...views].flatMap(([clusterId, view]) => {
+    const silent = silence(view, now);
+    return silent ? [{ clusterId, view, ...silent }] : [];
+  });
+  return mapLimit(found, concurrency, async ({ clusterId, view, activeNodeId, heardAt, verdict }) => {
+    const operationId = detectionId(view.epoch, heardAt);
+    const detection = { clusterId, epoch: view.epoch, activeNodeId, operationId };
+    // Already recorded and still pending: nothing to write (a round costs no request per known detection).
+    if (pendingIds.has(`${clusterId}/${operationId}`)) return { ...detection, created: false };
+    const evidence = {
       activeNodeId,
-      lastHeartbeatAt: new Date(lastHeartbeatAt).toISOString(),
+      lastHeartbeatAt: new Date(heardAt).toISOString(),
       missedHeartbeats: verdict.missed,
       silentForMs: verdict.silentForMs,
-      heartbeatIntervalMs: document.detection.heartbeatIntervalMs,
-      threshold: document.detection.missedHeartbeats,
-    },
-  });
-  if (result.created) {
-    await services.audit.append({
-      clusterId: document.id,
-      at: now,
-      actor: 'controller',
-      action: 'failure-detected',
-      detail: result.operation.evidence,
+      heartbeatIntervalMs: view.policy?.heartbeatIntervalMs,
+      threshold: view.policy?.missedHeartbeats,
+    };
+    const result = await services.operations.createOnce({
+      clusterId,
+      operationId,
+      kind: 'failure-detected',
+      status: 'pending',
+      createdAt: now,
+      updatedAt: now,
+      epoch: view.epoch,
+      evidence,
     });
+    if (result.created) {
+      await services.audit.append({
+        clusterId,
+        at: now,
+        actor: 'controller',
+        action: 'failure-detected',
+        detail: { operationId, ...evidence },
+      });
+    }
+    return { ...detection, created: result.created };
+  });
+}
+
+/**
+ * The view of a state written before the `DetectionView` property or the policy copy existed: read in full (and
+ * the document for the policy). Costs two reads for such a cluster, once: its next state write stores the view.
+ */
+async function fullView(
+  services: Services,
+  clusterId: string,
+  partial: DetectionView | undefined,
+): Promise<DetectionView | undefined> {
+  const view =
+    partial ?? (await services.clusters.getState(clusterId).then((s) => s && detectionView(s.state)));
+  if (!view || view.policy) return view;
+  const stored = await services.clusters.getDocument(clusterId);
+  if (!stored) return undefined;
+  const { heartbeatIntervalMs, missedHeartbeats } = stored.document.detection;
+  return { ...view, policy: { heartbeatIntervalMs, missedHeartbeats } };
+}
+
+function silence(view: DetectionView, now: number) {
+  if (view.revoked || !view.activeNodeId || !view.policy) return undefined;
+  const heardAt = activeHeardAt(view);
+  if (heardAt === undefined) return undefined;
+  const verdict = detectFailure(heardAt, now, view.policy);
+  return verdict.failed ? { activeNodeId: view.activeNodeId, heardAt, verdict } : undefined;
+}
+
+/** Why a pending detection no longer stands, or undefined while it does. */
+export function supersededBecause(op: OperationRecord, view: DetectionView | undefined): string | undefined {
+  if (!view) return 'the cluster has no state any more';
+  // Only a later epoch: a view read a moment before the detection was created must not end it.
+  if (view.epoch > op.epoch) return `the epoch moved on from ${op.epoch} to ${view.epoch}`;
+  const heardAt = activeHeardAt(view);
+  const lastHeartbeatAt = Date.parse(String(op.evidence.lastHeartbeatAt));
+  if (heardAt !== undefined && heardAt > lastHeartbeatAt)
+    return `the active ${view.activeNodeId ?? ''} was heard again at ${new Date(heardAt).toISOString()}`;
+  return undefined;
+}
+
+export type EndedStatus = Exclude<OperationStatus, 'pending' | 'running'>;
+export type EndDetectionResult =
+  | { ended: true; operation: OperationRecord }
+  | { ended: false; reason: 'not-found' | 'already-ended' | 'conflict'; operation?: OperationRecord };
+
+/**
+ * Ends a detection (for the failover orchestration: `succeeded`/`failed`/`refused` for one it handled; the detector
+ * uses `superseded`). Conditional on the record's ETag and re-read on a lost race, so it never overwrites another
+ * ending: a detection ends once, and an ended one stays as it ended.
+ */
+export async function endDetection(
+  services: Services,
+  clusterId: string,
+  operationId: string,
+  status: EndedStatus,
+  detail: Record<string, unknown>,
+): Promise<EndDetectionResult> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const stored = await services.operations.getWithEtag(clusterId, operationId);
+    if (!stored) return { ended: false, reason: 'not-found' };
+    const { operation, etag } = stored;
+    if (operation.status !== 'pending' && operation.status !== 'running')
+      return { ended: false, reason: 'already-ended', operation };
+    const now = services.now();
+    const ended: OperationRecord = { ...operation, status, updatedAt: now, outcome: { ...detail, at: now } };
+    const write = await services.operations.replace(ended, etag);
+    if (write.ok) return { ended: true, operation: ended };
+    if (write.reason === 'not-found') return { ended: false, reason: 'not-found' };
   }
-  return { clusterId: document.id, epoch: state.epoch, activeNodeId, created: result.created };
+  return { ended: false, reason: 'conflict' };
 }

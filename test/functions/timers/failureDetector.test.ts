@@ -1,5 +1,10 @@
 import { request } from '../../helpers/durableHttp';
-import { startControlPlane, twoNodeCluster, type ControlPlane } from '../../helpers/controlPlane';
+import {
+  agentRequest,
+  startControlPlane,
+  twoNodeCluster,
+  type ControlPlane,
+} from '../../helpers/controlPlane';
 import { paths } from '../../../shared/contracts/routes';
 
 let cp: ControlPlane;
@@ -21,6 +26,19 @@ it('the timer trigger records a detection once the active stays silent past the 
       })
     ).status,
   ).toBe(201);
+  // The active heartbeats once (an active never heard from is not detected), then goes silent.
+  const issued = await request(`${cp.host.url}${paths.nodeKey('quiet', 'head-a')}`, {
+    method: 'POST',
+    key: cp.adminKey,
+  });
+  const heartbeat = await agentRequest(`${cp.host.url}${paths.agentHeartbeat()}`, {
+    clusterId: 'quiet',
+    nodeId: 'head-a',
+    key: Buffer.from(issued.json.key, 'base64'),
+    seq: 1,
+    body: { role: 'active', epoch: 1, checks: [] },
+  });
+  expect(heartbeat.json).toMatchObject({ role: 'active', epoch: 1 });
   const deadline = Date.now() + 15_000;
   let running: any[] = [];
   while (Date.now() < deadline) {
@@ -30,6 +48,10 @@ it('the timer trigger records a detection once the active stays silent past the 
     await new Promise((r) => setTimeout(r, 50));
   }
   expect(running).toEqual([
-    expect.objectContaining({ operationId: 'detect-1', kind: 'failure-detected', status: 'pending' }),
+    expect.objectContaining({
+      operationId: expect.stringMatching(/^detect-1-\d+$/),
+      kind: 'failure-detected',
+      status: 'pending',
+    }),
   ]);
 });
