@@ -81,9 +81,10 @@ it('a round costs the same requests with 5 clusters as with 40; each new detecti
   const detecting = await countRound();
   expect(detecting.created).toBe(40);
   expect(detecting.requests.filter((r) => r.startsWith('GET'))).toHaveLength(2);
-  expect(detecting.requests.filter((r) => r === 'POST ScaleOperations')).toHaveLength(40);
+  // Each detection: its record and its row in the newest-first history index.
+  expect(detecting.requests.filter((r) => r === 'POST ScaleOperations')).toHaveLength(80);
   expect(detecting.requests.filter((r) => r === 'POST ScaleAudit')).toHaveLength(40);
-  expect(detecting.requests).toHaveLength(2 + 80);
+  expect(detecting.requests).toHaveLength(2 + 120);
 
   // The detections are pending: the next round writes nothing.
   clock += 1000;
