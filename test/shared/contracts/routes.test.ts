@@ -47,6 +47,7 @@ describe('routes and paths', () => {
     const dir = path.join(root, 'functions/http');
     const literal = /route:\s*['"`]/;
     for (const file of [
+      'agentAck.ts',
       'agentArbitrate.ts',
       'agentHeartbeat.ts',
       'clusters.ts',
