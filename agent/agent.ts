@@ -274,6 +274,9 @@ export class Agent {
       epoch: s.highestEpoch,
       checks: checks.slice(0, BOUNDS.checks),
       ...(this.#round.gpu ? { gpu: this.#round.gpu } : {}),
+      ...(this.#round.replicationLagMs !== undefined
+        ? { replicationLagMs: Math.min(BOUNDS.durationMs, this.#round.replicationLagMs) }
+        : {}),
       // Tells the control plane this node will take no grant under this epoch (it demoted itself under it), so a
       // control plane that still wants it active raises the epoch instead of repeating a grant it will refuse.
       ...(s.demotedEpoch > 0 && s.demotedEpoch >= s.highestEpoch ? { demotedAtEpoch: s.demotedEpoch } : {}),

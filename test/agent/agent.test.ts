@@ -550,3 +550,22 @@ describe('shutdown', () => {
     expect(t.store.state).toMatchObject({ role: 'standby', demotedEpoch: 1 });
   });
 });
+
+describe('replication lag', () => {
+  it('sends the lag a replication check measured as replicationLagMs, beside the check', async () => {
+    const t = await setup();
+    t.checks.round = {
+      checks: [{ name: 'replication', status: 'ok', detail: 'lag 1200 ms', durationMs: 3 }],
+      replicationLagMs: 1200,
+    };
+    await t.agent.runChecks();
+    await t.agent.heartbeatOnce();
+    expect(t.controlPlane.heartbeats[0]).toMatchObject({
+      replicationLagMs: 1200,
+      checks: [{ name: 'replication', status: 'ok', detail: 'lag 1200 ms' }],
+    });
+    t.checks.round = { checks: [] };
+    await t.agent.runChecks();
+    expect(t.agent.heartbeatBody().replicationLagMs).toBeUndefined();
+  });
+});
