@@ -1,4 +1,5 @@
 import {
+  AGENT_COMMAND_TYPES,
   arbitrationAnswerSchema,
   heartbeatReplySchema,
   type ArbitrationAnswer,
@@ -420,7 +421,8 @@ export class Agent {
     let demoteQueued = false;
     for (const command of reply.commands) {
       const queued = await this.#command(command, granted);
-      if (queued === 'demote') demoteQueued = true;
+      // A fence command of an active node demotes it too.
+      if (queued === 'demote' || queued === 'fence') demoteQueued = true;
     }
     const s = state.current;
     if (s.role === 'active' && granted && s.roleEpoch !== null && reply.epoch > s.roleEpoch) {
@@ -1150,12 +1152,7 @@ export class Agent {
   }
 }
 
-const COMMAND_TYPES: readonly string[] = [
-  'promote',
-  'demote',
-  'fence',
-  'fence-peer',
-] satisfies CommandRecord['type'][];
+const COMMAND_TYPES: readonly string[] = AGENT_COMMAND_TYPES satisfies readonly CommandRecord['type'][];
 const isCommandType = (type: string): type is CommandRecord['type'] => COMMAND_TYPES.includes(type);
 
 /** The worse of two hook outcomes. */

@@ -652,6 +652,24 @@ describe('command acknowledgements', () => {
     expect(t.controlPlane.acks).toMatchObject([{ commandId: 'fence-3', type: 'fence', outcome: 'ok' }]);
   });
 
+  it('fences an active node told to fence: it demotes and fences once, and acknowledges both steps', async () => {
+    const t = await setup();
+    await makeActive(t, 1);
+    t.hooks.steps.set('demote', [step('stop-services', 0, 'stopped\n')]);
+    t.hooks.steps.set('fence', [step('power-off', 0, 'off\n')]);
+    t.controlPlane.answer(reply({ epoch: 1, commands: [{ id: 'fence-1', type: 'fence', epoch: 1 }] }));
+    await t.agent.heartbeatOnce();
+    await t.agent.idle();
+    expect(t.hooks.operations).toEqual(['promote:promote-1', 'demote:fence-1', 'fence:fence-1']);
+    expect(t.agent.role).toBe('standby');
+    expect(t.controlPlane.acks.at(-1)).toMatchObject({
+      commandId: 'fence-1',
+      type: 'fence',
+      outcome: 'ok',
+      steps: [{ name: 'stop-services' }, { name: 'power-off' }],
+    });
+  });
+
   it('ignores a command addressed to another node: it neither runs nor acknowledges it', async () => {
     const t = await setup();
     t.controlPlane.answer(grant(1, 4000, [{ ...promote(1), clusterId: 'bcm-head', nodeId: 'head-b' }]));
