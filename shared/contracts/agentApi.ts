@@ -127,7 +127,7 @@ export const commandAckStepSchema = z
     /** null when the step did not exit by itself (timed out, killed by a signal, could not start). */
     exitCode: z.number().int().min(-BOUNDS.exitCode).max(BOUNDS.exitCode).nullable(),
     durationMs: z.number().int().min(0).max(BOUNDS.durationMs),
-    /** The end of the step's output (stderr, else stdout), at most `BOUNDS.outputTail` characters. */
+    /** The end of the step's output (stdout, then stderr), at most `BOUNDS.outputTail` characters. */
     outputTail: z.string().max(BOUNDS.outputTail),
   })
   .strict();
