@@ -1,4 +1,5 @@
 import {
+  AGENT_COMMAND_TYPES,
   arbitrationAnswerSchema,
   heartbeatReplySchema,
   type ArbitrationAnswer,
@@ -7,7 +8,8 @@ import {
 import { BOUNDS } from '../shared/contracts/bounds';
 import { readErrorBody } from '../shared/contracts/errors';
 import { agentHoldsLease } from '../shared/domain/decisions';
-import type { ApiResult, CheckReport, ControlPlaneApi, HeartbeatBody } from './client';
+import { AckSender, commandAck } from './acks';
+import type { ApiResult, CheckReport, CommandAckBody, ControlPlaneApi, HeartbeatBody } from './client';
 import type { CheckRound, CheckRunner } from './checks';
 import { sleep, type Clock, type TimerHandle } from './clock';
 import type { AgentConfig, HookOperation } from './config';
@@ -109,6 +111,8 @@ interface DemoteRequest {
   reason: string;
   fence: boolean;
   commandId?: string;
+  /** The command is a fence command (its outcome is the fence's). */
+  fenceCommand?: boolean;
 }
 
 /**
@@ -142,6 +146,7 @@ export class Agent {
   #current: { operation: HookOperation; abort: AbortController } | null = null;
   #fenceRequested = false;
   #hooks: Partial<Record<HookOperation, OperationResult>>;
+  readonly #acks: AckSender;
 
   #connected = false;
   #failures = 0;
@@ -172,6 +177,13 @@ export class Agent {
     this.#intervalMs = deps.settings.initialIntervalMs;
     this.#hooks = { ...deps.previousHooks };
     this.#startedAt = new Date(deps.clock.wallNow()).toISOString();
+    this.#acks = new AckSender({
+      client: deps.client,
+      state: deps.state,
+      clock: deps.clock,
+      log: deps.log,
+      maxDelayMs: () => this.#intervalMs,
+    });
   }
 
   get role(): Role {
@@ -193,12 +205,24 @@ export class Agent {
     return this.#leaseHolds();
   }
 
+  /** Command acknowledgements the control plane has not answered yet (persisted: re-sent after a restart). */
+  get pendingAcks(): readonly CommandAckBody[] {
+    return this.#acks.pending;
+  }
+
+  /** Sends the pending acknowledgements now (the heartbeat loop does this every cycle). */
+  flushAcks(): Promise<void> {
+    return this.#acks.flush();
+  }
+
   /**
    * Starts the agent: recovery (an agent that stopped while active demotes and fences first: no lease outlives the
    * process that timed it), a first round of checks, then the heartbeat and check loops.
    */
   async start(): Promise<void> {
     await this.recover();
+    // Acknowledgements a previous run could not deliver.
+    void this.#acks.flush();
     await this.runChecks();
     this.#loopPromises = [this.#heartbeatLoop(), this.#checkLoop()];
   }
@@ -206,10 +230,9 @@ export class Agent {
   /** Startup recovery, on its own for tests. */
   async recover(): Promise<void> {
     const s = this.#d.state.current;
-    if (s.commands.some((c) => c.status === 'running'))
-      await this.#d.state.update((st) => {
-        for (const c of st.commands) if (c.status === 'running') c.status = 'interrupted';
-      });
+    const interrupted = s.commands.filter((c) => c.status === 'running').map((c) => c.id);
+    for (const id of interrupted)
+      await this.#finishCommand(id, 'interrupted', 'the agent stopped while the command ran');
     if (s.role === 'standby') return;
     const epoch = s.roleEpoch ?? s.highestEpoch;
     this.#log.warn('the agent stopped while not standby: demoting and fencing before the first heartbeat', {
@@ -237,6 +260,7 @@ export class Agent {
   /** Resolves when no hook operation is running or queued. */
   async idle(): Promise<void> {
     while (this.#pendingOps > 0) await this.#ops;
+    await this.#acks.settled();
   }
 
   /** Sends one heartbeat and acts on the answer. True when the control plane answered 200. */
@@ -274,6 +298,9 @@ export class Agent {
       epoch: s.highestEpoch,
       checks: checks.slice(0, BOUNDS.checks),
       ...(this.#round.gpu ? { gpu: this.#round.gpu } : {}),
+      ...(this.#round.replicationLagMs !== undefined
+        ? { replicationLagMs: Math.min(BOUNDS.durationMs, this.#round.replicationLagMs) }
+        : {}),
       // Tells the control plane this node will take no grant under this epoch (it demoted itself under it), so a
       // control plane that still wants it active raises the epoch instead of repeating a grant it will refuse.
       ...(s.demotedEpoch > 0 && s.demotedEpoch >= s.highestEpoch ? { demotedAtEpoch: s.demotedEpoch } : {}),
@@ -340,6 +367,8 @@ export class Agent {
       commands: reply.commands.map((c) => c.id),
     });
     await this.#onReply(reply, result.sentAt);
+    // The control plane answers: re-send what it has not acknowledged yet (each heartbeat cycle).
+    void this.#acks.flush();
     await this.#writeStatus();
     return true;
   }
@@ -392,7 +421,8 @@ export class Agent {
     let demoteQueued = false;
     for (const command of reply.commands) {
       const queued = await this.#command(command, granted);
-      if (queued === 'demote') demoteQueued = true;
+      // A fence command of an active node demotes it too.
+      if (queued === 'demote' || queued === 'fence') demoteQueued = true;
     }
     const s = state.current;
     if (s.role === 'active' && granted && s.roleEpoch !== null && reply.epoch > s.roleEpoch) {
@@ -496,7 +526,7 @@ export class Agent {
   // Commands and hook operations
 
   /** Records and queues a command, or refuses it. Returns the type queued, if any. */
-  async #command(command: Command, granted: boolean): Promise<'promote' | 'demote' | undefined> {
+  async #command(command: Command, granted: boolean): Promise<CommandRecord['type'] | undefined> {
     const state = this.#d.state;
     const s = state.current;
     const known = s.commands.find((c) => c.id === command.id);
@@ -504,13 +534,26 @@ export class Agent {
       this.#log.debug('command already seen: not run again', { id: command.id, status: known.status });
       return undefined;
     }
-    if (command.type !== 'promote' && command.type !== 'demote') {
+    if (
+      (command.clusterId !== undefined && command.clusterId !== this.#s.clusterId) ||
+      (command.nodeId !== undefined && command.nodeId !== this.#s.nodeId)
+    ) {
+      this.#log.warn('command for another node ignored', {
+        id: command.id,
+        type: command.type,
+        to: `${command.clusterId ?? '?'}/${command.nodeId ?? '?'}`,
+      });
+      return undefined;
+    }
+    if (!isCommandType(command.type)) {
       this.#log.warn('unknown command ignored', { id: command.id, type: command.type });
       return undefined;
     }
     const type = command.type;
     let refusal: string | undefined;
-    if (command.epoch < s.highestEpoch)
+    if (type === 'fence-peer')
+      refusal = `this agent cannot fence ${command.targetNodeId ?? 'a peer'}: fence-peer is not supported by its hooks`;
+    else if (command.epoch < s.highestEpoch)
       refusal = `epoch ${command.epoch} is below the highest seen (${s.highestEpoch})`;
     else if (type === 'promote' && command.epoch <= s.demotedEpoch)
       refusal = `this node demoted itself under epoch ${s.demotedEpoch}; it becomes active again only under a newer one`;
@@ -530,7 +573,7 @@ export class Agent {
           detail: refusal,
           at,
         });
-        if (command.epoch === st.highestEpoch)
+        if (command.epoch === st.highestEpoch && type !== 'fence-peer')
           st.reports[type] = {
             operation: type,
             operationId: command.id,
@@ -540,6 +583,7 @@ export class Agent {
             at,
           };
       });
+      await this.#ack({ id: command.id, type, epoch: command.epoch }, 'refused', `refused: ${refusal}`, []);
       return undefined;
     }
     // Recorded (and on disk) before it runs: at most once, even across a crash.
@@ -548,7 +592,13 @@ export class Agent {
     });
     this.#log.info('command accepted', { id: command.id, type, epoch: command.epoch });
     const record = { id: command.id, epoch: command.epoch };
-    void this.#enqueue(() => (type === 'promote' ? this.#promote(record) : this.#demoteCommand(record)));
+    void this.#enqueue(() =>
+      type === 'promote'
+        ? this.#promote(record)
+        : type === 'demote'
+          ? this.#demoteCommand(record)
+          : this.#fenceCommand(record),
+    );
     return type;
   }
 
@@ -568,14 +618,33 @@ export class Agent {
     return next;
   }
 
-  async #finishCommand(id: string, status: CommandRecord['status'], detail: string): Promise<void> {
+  /** Records a command's outcome and acknowledges it with the hook operations it ran. */
+  async #finishCommand(
+    id: string,
+    status: CommandRecord['status'],
+    detail: string,
+    results: readonly OperationResult[] = [],
+  ): Promise<void> {
+    let finished: CommandRecord | undefined;
     await this.#d.state.update((st) => {
       const record = st.commands.find((c) => c.id === id);
       if (record) {
         record.status = status;
         record.detail = detail;
+        finished = { ...record };
       }
     });
+    if (finished) await this.#ack(finished, status, detail, results);
+  }
+
+  /** Queues (on disk) and sends the acknowledgement of a finished command. */
+  async #ack(
+    command: Pick<CommandRecord, 'id' | 'type' | 'epoch'>,
+    status: CommandRecord['status'],
+    detail: string,
+    results: readonly OperationResult[],
+  ): Promise<void> {
+    await this.#acks.queue(commandAck(command, status, detail, results, this.#d.clock.wallNow()));
   }
 
   async #runHook(context: HookContext, signal?: AbortSignal): Promise<OperationResult> {
@@ -640,12 +709,8 @@ export class Agent {
     if (result.status !== 'fail' && this.#leaseHolds(command.epoch)) {
       await state.update((st) => {
         st.role = 'active';
-        const record = st.commands.find((c) => c.id === command.id);
-        if (record) {
-          record.status = result.status;
-          record.detail = result.detail;
-        }
       });
+      await this.#finishCommand(command.id, result.status, result.detail, [result]);
       this.#log.info('active', { epoch: command.epoch, leaseEndsInMs: this.#leaseRemaining() });
       await this.#writeStatus();
       return;
@@ -655,6 +720,7 @@ export class Agent {
       command.id,
       'fail',
       lapsed ? `the lease lapsed during the promotion (${result.detail})` : result.detail,
+      [result],
     );
     // Whatever the promotion started is undone; a lapsed lease also fences.
     await this.#demote({
@@ -737,7 +803,17 @@ export class Agent {
       st.role = 'standby';
       st.roleEpoch = null;
     });
-    if (request.commandId) await this.#finishCommand(request.commandId, demoted.status, demoted.detail);
+    if (request.commandId) {
+      // A demote command's outcome is the demote hook's (a fence that follows is in its steps); a fence command's
+      // is the worse of both.
+      const status = request.fenceCommand ? worse(demoted.status, fenced?.status) : demoted.status;
+      await this.#finishCommand(
+        request.commandId,
+        status,
+        fenced ? `${demoted.detail}; ${fenced.detail}` : demoted.detail,
+        fenced ? [demoted, fenced] : [demoted],
+      );
+    }
     this.#log.info('standby', {
       epoch: request.epoch,
       demote: demoted.status,
@@ -747,12 +823,35 @@ export class Agent {
   }
 
   /** Fences a node that is not active (it lost an arbitration): it takes no grant under `epoch` any more. */
-  async #fenceOnly(epoch: number, operationId: string, reason: string): Promise<void> {
+  async #fenceOnly(epoch: number, operationId: string, reason: string): Promise<OperationResult> {
     await this.#d.state.update((st) => {
       st.demotedEpoch = Math.max(st.demotedEpoch, epoch);
     });
-    await this.#runHook({ operation: 'fence', operationId, epoch, role: 'standby', reason });
+    const result = await this.#runHook({ operation: 'fence', operationId, epoch, role: 'standby', reason });
     await this.#writeStatus();
+    return result;
+  }
+
+  /**
+   * A fence command: the node takes no grant under its epoch any more; an active (or promoting) node demotes and
+   * fences, a standby runs the fence hook.
+   */
+  async #fenceCommand(command: { id: string; epoch: number }): Promise<void> {
+    const s = this.#d.state.current;
+    if (command.epoch < s.highestEpoch)
+      return this.#finishCommand(command.id, 'refused', `epoch ${command.epoch} is no longer current`);
+    const reason = 'fence command from the control plane';
+    if (s.role !== 'standby')
+      return this.#demote({
+        epoch: Math.max(command.epoch, s.roleEpoch ?? 0),
+        operationId: command.id,
+        reason,
+        fence: true,
+        commandId: command.id,
+        fenceCommand: true,
+      });
+    const fenced = await this.#fenceOnly(command.epoch, command.id, reason);
+    await this.#finishCommand(command.id, fenced.status, fenced.detail, [fenced]);
   }
 
   #leaseRemaining(): number | null {
@@ -904,7 +1003,7 @@ export class Agent {
       const reason = `arbitration ${answer.decision} at epoch ${epoch} (winner ${answer.winner ?? '?'})`;
       void this.#enqueue(() =>
         s.role === 'standby'
-          ? this.#fenceOnly(epoch, `arbitration-${epoch}`, reason)
+          ? this.#fenceOnly(epoch, `arbitration-${epoch}`, reason).then(() => undefined)
           : this.#demote({ epoch, operationId: `arbitration-${epoch}`, reason, fence: true }),
       );
     } else {
@@ -1001,6 +1100,8 @@ export class Agent {
       );
     this.#loops.abort();
     await Promise.all(this.#loopPromises);
+    this.#acks.stop();
+    await this.#acks.settled();
     this.#dropLease();
     await this.#writeStatus();
     this.#log.info('stopped', { role: this.role });
@@ -1049,6 +1150,18 @@ export class Agent {
       this.#log.warn('cannot write the status file', { error: errorMessage(error) });
     }
   }
+}
+
+const COMMAND_TYPES: readonly string[] = AGENT_COMMAND_TYPES satisfies readonly CommandRecord['type'][];
+const isCommandType = (type: string): type is CommandRecord['type'] => COMMAND_TYPES.includes(type);
+
+/** The worse of two hook outcomes. */
+function worse(
+  a: OperationResult['status'],
+  b: OperationResult['status'] | undefined,
+): OperationResult['status'] {
+  const rank = { ok: 0, warn: 1, fail: 2 } as const;
+  return b !== undefined && rank[b] > rank[a] ? b : a;
 }
 
 /** "401 BadSignature: the request signature does not match", from the control plane's error JSON. */

@@ -1,5 +1,5 @@
 import { signRequest } from '../shared/auth/signedRequest';
-import type { ArbitrateBody, HeartbeatBody } from '../shared/contracts/agentApi';
+import type { ArbitrateBody, CommandAckBody, HeartbeatBody } from '../shared/contracts/agentApi';
 import { readErrorBody } from '../shared/contracts/errors';
 import { matchArbitrationStatusPath, paths } from '../shared/contracts/routes';
 import type { Clock } from './clock';
@@ -7,7 +7,13 @@ import type { SequenceAllocator } from './state';
 import { TransportError, type FailureKind, type HttpRequest, type HttpResponse } from './transport';
 
 /** The wire types are the contract's (`shared/contracts/agentApi.ts`): one definition for agent and control plane. */
-export type { ArbitrateBody, CheckReport, GpuReport, HeartbeatBody } from '../shared/contracts/agentApi';
+export type {
+  ArbitrateBody,
+  CheckReport,
+  CommandAckBody,
+  GpuReport,
+  HeartbeatBody,
+} from '../shared/contracts/agentApi';
 
 export interface ApiAnswer {
   status: number;
@@ -29,6 +35,8 @@ export interface ControlPlaneApi {
   arbitrate(body: ArbitrateBody): Promise<ApiResult>;
   /** GET of the statusUrl an arbitration answered 202 with. */
   arbitrationStatus(statusUrl: string): Promise<ApiResult>;
+  /** A command's acknowledgement (`POST /api/v1/agent/ack`). */
+  ack(body: CommandAckBody): Promise<ApiResult>;
 }
 
 export interface ClientOptions {
@@ -79,6 +87,15 @@ export class ControlPlaneClient implements ControlPlaneApi {
       relative(paths.agentArbitrate()),
       JSON.stringify(body),
       this.options.arbitrateTimeoutMs,
+    );
+  }
+
+  ack(body: CommandAckBody): Promise<ApiResult> {
+    return this.#send(
+      'POST',
+      relative(paths.agentAck()),
+      JSON.stringify(body),
+      this.options.requestTimeoutMs,
     );
   }
 

@@ -77,12 +77,35 @@ const gpuCheck = z
   })
   .strict();
 
-const checkSchema = z.discriminatedUnion('type', [commandCheck, tcpCheck, httpCheck, gpuCheck], {
-  errorMap: (issue, ctx) =>
-    issue.code === 'invalid_union_discriminator'
-      ? { message: 'type must be one of command, tcp, http, gpu' }
-      : { message: ctx.defaultError },
-});
+/**
+ * Replication lag, sent as a check and as the heartbeat's `replicationLagMs`: either a command that prints the lag
+ * in milliseconds (its first number), or a file whose age (now − its modification time) is the lag, e.g. one the
+ * replication touches after every applied batch. Exactly one of `command` and `file`.
+ */
+const replicationCheck = z
+  .object({
+    type: z.literal('replication'),
+    name: name.default('replication'),
+    command: argv.optional(),
+    env: envSchema.optional(),
+    file: z.string().min(1).optional(),
+    /** The check reports warn above this lag, fail above `failAboveMs` (the lag is sent either way). */
+    warnAboveMs: ms(0, 2 ** 31 - 1).optional(),
+    failAboveMs: ms(0, 2 ** 31 - 1).optional(),
+    timeoutMs: ms(100, 600_000).default(5000),
+  })
+  .strict();
+
+const checkSchema = z.discriminatedUnion(
+  'type',
+  [commandCheck, tcpCheck, httpCheck, gpuCheck, replicationCheck],
+  {
+    errorMap: (issue, ctx) =>
+      issue.code === 'invalid_union_discriminator'
+        ? { message: 'type must be one of command, tcp, http, gpu, replication' }
+        : { message: ctx.defaultError },
+  },
+);
 
 const stepSchema = z
   .object({
@@ -204,7 +227,7 @@ function crossFieldProblems(raw: Record<string, unknown>): string[] {
     typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
   const checks = Array.isArray(raw.checks) ? raw.checks.map(record) : [];
   const nameOf = (c: Record<string, unknown>) =>
-    typeof c.name === 'string' ? c.name : c.type === 'gpu' ? 'gpu' : undefined;
+    typeof c.name === 'string' ? c.name : c.type === 'gpu' || c.type === 'replication' ? c.type : undefined;
   const seen = new Set<string>();
   checks.forEach((check, index) => {
     const checkName = nameOf(check);
@@ -216,6 +239,15 @@ function crossFieldProblems(raw: Record<string, unknown>): string[] {
         `checks[${index}].name: names starting with "${RESERVED_CHECK_PREFIX}" are the agent's hook reports`,
       );
   });
+  checks.forEach((check, index) => {
+    if (check.type !== 'replication') return;
+    if ((check.command === undefined) === (check.file === undefined))
+      problems.push(`checks[${index}]: a replication check needs exactly one of command and file`);
+    if (check.env !== undefined && check.command === undefined)
+      problems.push(`checks[${index}].env: only for a replication check with a command`);
+  });
+  if (checks.filter((c) => c.type === 'replication').length > 1)
+    problems.push("checks: at most one replication check (its lag is the heartbeat's replicationLagMs)");
   const arbitration = record(raw.arbitration);
   if (typeof arbitration.peerCheck === 'string') {
     const peer = checks.find((c) => nameOf(c) === arbitration.peerCheck);
@@ -375,6 +407,9 @@ export function parseConfig(text: string, configFile: string): LoadedConfig {
       pins: pins === undefined ? [] : Array.isArray(pins) ? pins : [pins],
       ...(ca ? { ca } : {}),
     },
+    checks: data.checks.map((c) =>
+      c.type === 'replication' && c.file ? { ...c, file: resolve(c.file) } : c,
+    ),
     hooks: Object.fromEntries(
       Object.entries(data.hooks).map(([hook, steps]) => [
         hook,

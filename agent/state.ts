@@ -1,6 +1,7 @@
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { commandAckBodySchema, type CommandAckBody } from '../shared/contracts/agentApi';
 
 /** What the agent is doing with the active role. Only `standby` is safe to start from. */
 export type Role = 'standby' | 'promoting' | 'active' | 'demoting';
@@ -8,7 +9,7 @@ export type Outcome = 'ok' | 'warn' | 'fail';
 
 export interface CommandRecord {
   id: string;
-  type: 'promote' | 'demote';
+  type: 'promote' | 'demote' | 'fence' | 'fence-peer';
   epoch: number;
   status: 'running' | 'ok' | 'warn' | 'fail' | 'refused' | 'interrupted';
   detail?: string;
@@ -42,9 +43,14 @@ export interface AgentState {
   /** Commands seen, newest last (bounded): each id runs at most once. */
   commands: CommandRecord[];
   reports: Partial<Record<HookReport['operation'], HookReport>>;
+  /**
+   * Command acknowledgements not yet answered 2xx by the control plane, oldest first (bounded): sent as soon as a
+   * command finishes, re-sent with backoff, every heartbeat cycle and after a restart.
+   */
+  pendingAcks: CommandAckBody[];
 }
 
-const stateSchema: z.ZodType<AgentState> = z.object({
+const stateSchema: z.ZodType<AgentState, z.ZodTypeDef, unknown> = z.object({
   version: z.literal(1),
   clusterId: z.string(),
   nodeId: z.string(),
@@ -56,7 +62,7 @@ const stateSchema: z.ZodType<AgentState> = z.object({
   commands: z.array(
     z.object({
       id: z.string(),
-      type: z.enum(['promote', 'demote']),
+      type: z.enum(['promote', 'demote', 'fence', 'fence-peer']),
       epoch: z.number().int(),
       status: z.enum(['running', 'ok', 'warn', 'fail', 'refused', 'interrupted']),
       detail: z.string().optional(),
@@ -73,9 +79,13 @@ const stateSchema: z.ZodType<AgentState> = z.object({
       at: z.string(),
     }),
   ) as z.ZodType<AgentState['reports']>,
+  // Absent in the state of an agent that predates acknowledgements.
+  pendingAcks: z.array(commandAckBodySchema).default([]),
 });
 
 export const MAX_COMMAND_RECORDS = 200;
+/** Acknowledgements kept until the control plane answers them; the oldest is dropped beyond this. */
+export const MAX_PENDING_ACKS = 20;
 
 export function initialState(clusterId: string, nodeId: string): AgentState {
   return {
@@ -89,6 +99,7 @@ export function initialState(clusterId: string, nodeId: string): AgentState {
     roleEpoch: null,
     commands: [],
     reports: {},
+    pendingAcks: [],
   };
 }
 
@@ -220,6 +231,8 @@ export class StateKeeper {
     change(this.#state);
     if (this.#state.commands.length > MAX_COMMAND_RECORDS)
       this.#state.commands.splice(0, this.#state.commands.length - MAX_COMMAND_RECORDS);
+    if (this.#state.pendingAcks.length > MAX_PENDING_ACKS)
+      this.#state.pendingAcks.splice(0, this.#state.pendingAcks.length - MAX_PENDING_ACKS);
     const snapshot = structuredClone(this.#state);
     const next = this.#chain.then(() => this.store.save(snapshot));
     this.#chain = next.catch(() => undefined);

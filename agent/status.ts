@@ -121,6 +121,17 @@ export function renderStatus(view: StatusView, now = Date.now()): string {
           .join(', '),
     );
   }
+  // Absent in the state file of an agent that predates acknowledgements.
+  const unanswered = (state as Partial<AgentState> | null)?.pendingAcks ?? [];
+  if (unanswered.length)
+    lines.push(
+      pad('Unacknowledged:') +
+        unanswered
+          .slice(-6)
+          .map((a) => `${a.commandId} ${a.outcome}`)
+          .join(', ') +
+        ' (not yet answered by the control plane; re-sent)',
+    );
   if (status?.arbitration)
     lines.push(
       pad('Arbitration:') +

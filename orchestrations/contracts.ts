@@ -5,6 +5,7 @@ import type {
   ArbitrationVote,
   CompleteArbitrationInput,
 } from '../shared/control/arbitration/arbitration';
+import type { CommandAckEvent } from '../shared/contracts/agentApi';
 
 /**
  * The durable contract of the app: every orchestration, activity and external event by name, with its input and
@@ -38,6 +39,8 @@ export interface ActivityContracts {
 /** External events: name → payload. */
 export interface EventContracts {
   vote: ArbitrationVote;
+  /** A command acknowledgement, raised to `cluster-<id>` while it runs; count it only if `ackCounts` says so. */
+  ack: CommandAckEvent;
 }
 
 export type OrchestrationName = keyof OrchestrationContracts;
@@ -60,6 +63,7 @@ export const Activities = {
 
 export const Events = {
   arbitrationVote: 'vote',
+  commandAck: 'ack',
 } as const satisfies Record<string, EventName>;
 
 /**

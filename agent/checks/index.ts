@@ -3,6 +3,7 @@ import type { GpuReport } from '../client';
 import { runCommandCheck } from './command';
 import { runGpuCheck } from './gpu';
 import { runHttpCheck } from './http';
+import { runReplicationCheck } from './replication';
 import { runTcpCheck } from './tcp';
 import type { CheckResult, CheckRound } from './types';
 
@@ -14,7 +15,9 @@ export interface CheckRunner {
 }
 
 /** Runs one configured check; never throws (a check that breaks is a failing check). */
-export async function runCheck(check: CheckConfig): Promise<{ result: CheckResult; gpus?: GpuReport[] }> {
+export async function runCheck(
+  check: CheckConfig,
+): Promise<{ result: CheckResult; gpus?: GpuReport[]; replicationLagMs?: number }> {
   try {
     switch (check.type) {
       case 'command':
@@ -25,6 +28,10 @@ export async function runCheck(check: CheckConfig): Promise<{ result: CheckResul
         return { result: await runHttpCheck(check) };
       case 'gpu':
         return await runGpuCheck(check);
+      case 'replication': {
+        const { replicationLagMs, ...result } = await runReplicationCheck(check);
+        return replicationLagMs === undefined ? { result } : { result, replicationLagMs };
+      }
     }
   } catch (error) {
     return {
@@ -44,6 +51,11 @@ export class ConfiguredChecks implements CheckRunner {
   async run(): Promise<CheckRound> {
     const results = await Promise.all(this.checks.map((c) => runCheck(c)));
     const gpus = results.flatMap((r) => r.gpus ?? []);
-    return { checks: results.map((r) => r.result), ...(gpus.length ? { gpu: gpus.slice(0, 64) } : {}) };
+    const lag = results.find((r) => r.replicationLagMs !== undefined)?.replicationLagMs;
+    return {
+      checks: results.map((r) => r.result),
+      ...(gpus.length ? { gpu: gpus.slice(0, 64) } : {}),
+      ...(lag !== undefined ? { replicationLagMs: lag } : {}),
+    };
   }
 }

@@ -10,6 +10,8 @@ export interface CheckRound {
   checks: CheckResult[];
   /** Present when a GPU check ran and read at least one GPU. */
   gpu?: GpuReport[];
+  /** Present when a replication check measured the lag: sent as the heartbeat's `replicationLagMs`. */
+  replicationLagMs?: number;
 }
 
 /** The contract allows details up to 500 characters (`BOUNDS.checkDetail`); the agent sends one short line. */

@@ -16,6 +16,7 @@ export const FunctionNames = {
   agentHeartbeat: 'agentHeartbeat',
   agentArbitrate: 'agentArbitrate',
   agentArbitrationStatus: 'agentArbitrationStatus',
+  agentAck: 'agentAck',
   failureDetector: 'failureDetector',
 } as const;
 

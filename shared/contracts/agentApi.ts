@@ -55,15 +55,28 @@ export const heartbeatBodySchema = z
   .strict();
 export type HeartbeatBody = z.infer<typeof heartbeatBodySchema>;
 
-/** The command types agents know today; an agent ignores (and logs) a type it does not know. */
-export const AGENT_COMMAND_TYPES = ['promote', 'demote'] as const;
+/**
+ * The command types of the contract. An agent ignores (and logs) a type it does not know, so the control plane can
+ * send a new type without making older agents refuse the whole heartbeat answer.
+ */
+export const AGENT_COMMAND_TYPES = ['promote', 'demote', 'fence', 'fence-peer'] as const;
+export const agentCommandTypeSchema = z.enum(AGENT_COMMAND_TYPES);
+export type AgentCommandType = z.infer<typeof agentCommandTypeSchema>;
 
 export const agentCommandSchema = z.object({
-  /** Unique per command: agents run each id at most once. */
+  /** Unique per command: agents run each id at most once, and acknowledge it under this id. */
   id: z.string().min(1).max(200),
   /** One of `AGENT_COMMAND_TYPES`; a string so that a new type does not make older agents refuse the whole answer. */
   type: z.string().min(1).max(64),
   epoch: epochSchema,
+  /**
+   * The cluster and node the command is for. Always sent by this control plane; optional when read, for answers of
+   * an older one. An agent ignores a command addressed to another cluster or node.
+   */
+  clusterId: idSchema.optional(),
+  nodeId: idSchema.optional(),
+  /** For `fence-peer`: the node to fence. */
+  targetNodeId: idSchema.optional(),
 });
 export type AgentCommand = z.infer<typeof agentCommandSchema>;
 
@@ -102,3 +115,64 @@ export const arbitrationAnswerSchema = z.object({
   statusUrl: z.string().max(2048).optional(),
 });
 export type ArbitrationAnswer = z.infer<typeof arbitrationAnswerSchema>;
+
+/** The outcome of a command as the agent acknowledges it. */
+export const commandOutcomeSchema = z.enum(['ok', 'warn', 'failed']);
+export type CommandOutcome = z.infer<typeof commandOutcomeSchema>;
+
+/** One hook step of an acknowledged command. */
+export const commandAckStepSchema = z
+  .object({
+    name: z.string().min(1).max(BOUNDS.stepName),
+    /** null when the step did not exit by itself (timed out, killed by a signal, could not start). */
+    exitCode: z.number().int().min(-BOUNDS.exitCode).max(BOUNDS.exitCode).nullable(),
+    durationMs: z.number().int().min(0).max(BOUNDS.durationMs),
+    /** The end of the step's output (stdout, then stderr), at most `BOUNDS.outputTail` characters. */
+    outputTail: z.string().max(BOUNDS.outputTail),
+  })
+  .strict();
+export type CommandAckStep = z.infer<typeof commandAckStepSchema>;
+
+const isoTimeSchema = z.string().max(40).datetime({ offset: true });
+
+/**
+ * POST /api/v1/agent/ack: the agent's acknowledgement of a command it ran (or refused), sent as soon as its hooks
+ * finished and re-sent until the control plane answers. The cluster and node are the signed request's.
+ */
+export const commandAckBodySchema = z
+  .object({
+    commandId: z.string().min(1).max(200),
+    type: agentCommandTypeSchema,
+    epoch: epochSchema,
+    outcome: commandOutcomeSchema,
+    startedAt: isoTimeSchema.optional(),
+    finishedAt: isoTimeSchema.optional(),
+    steps: z.array(commandAckStepSchema).max(BOUNDS.ackSteps),
+    message: z.string().max(BOUNDS.ackMessage).optional(),
+  })
+  .strict();
+export type CommandAckBody = z.infer<typeof commandAckBodySchema>;
+
+/** The answer to an acknowledgement (200): recorded (or a duplicate of one recorded), and whether an operation got it. */
+export const commandAckAnswerSchema = z.object({
+  recorded: z.boolean(),
+  duplicate: z.boolean().optional(),
+  delivered: z.boolean().optional(),
+});
+export type CommandAckAnswer = z.infer<typeof commandAckAnswerSchema>;
+
+/**
+ * The external event `ack` raised to the cluster's operation (`cluster-<id>`) for every acknowledgement recorded
+ * while it runs. `receivedAt` is the control plane's time (ISO 8601). Whether it counts for what the operation
+ * waits on is `ackCounts` (shared/domain/commandAcks.ts).
+ */
+export interface CommandAckEvent {
+  clusterId: string;
+  nodeId: string;
+  commandId: string;
+  type: AgentCommandType;
+  epoch: number;
+  outcome: CommandOutcome;
+  steps: CommandAckStep[];
+  receivedAt: string;
+}

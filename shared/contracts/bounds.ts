@@ -24,4 +24,12 @@ export const BOUNDS = {
   /** Length of a check name and of its detail. */
   checkName: 64,
   checkDetail: 500,
+  /** Hook steps per command acknowledgement, the length of a step's name, and of its output tail. */
+  ackSteps: 32,
+  stepName: 128,
+  outputTail: 2000,
+  /** A command acknowledgement's message. */
+  ackMessage: 500,
+  /** Exit codes as the agent reports them (a signal is reported as null). */
+  exitCode: 2 ** 31 - 1,
 } as const;

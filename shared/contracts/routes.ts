@@ -21,6 +21,7 @@ export const routes = {
   agentHeartbeat: 'v1/agent/heartbeat',
   agentArbitrate: 'v1/agent/arbitrate',
   agentArbitrationStatus: 'v1/agent/arbitration/{clusterId}/{epoch}',
+  agentAck: 'v1/agent/ack',
 } as const;
 
 export type RouteName = keyof typeof routes;
@@ -56,6 +57,7 @@ export const paths = {
   agentArbitrate: () => fillRoute(routes.agentArbitrate),
   agentArbitrationStatus: (clusterId: string, epoch: number) =>
     fillRoute(routes.agentArbitrationStatus, { clusterId, epoch }),
+  agentAck: () => fillRoute(routes.agentAck),
 } as const satisfies Record<RouteName, (...args: never[]) => string>;
 
 const ARBITRATION_STATUS_PATH = new RegExp(

@@ -4,6 +4,7 @@ import { AgentDirectory } from '../control/agents/agentRequests';
 import { HeartbeatService } from '../control/agents/heartbeatService';
 import { AuditLog } from '../stores/auditLog';
 import { ClusterStore } from '../stores/clusterStore';
+import { CommandAckStore } from '../stores/commandAckStore';
 import { HeartbeatStore } from '../stores/heartbeatStore';
 import { NodeCredentialStore } from '../stores/nodeCredentialStore';
 import { OperationStore } from '../stores/operationStore';
@@ -22,6 +23,8 @@ export interface Services {
   heartbeats: HeartbeatStore;
   operations: OperationStore;
   audit: AuditLog;
+  /** Command acknowledgements of the agents, one row per (cluster, node, command). */
+  commandAcks: CommandAckStore;
   credentials: NodeCredentialStore;
   witness: BlobWitness;
   /** Compute providers per site (Azure, OCI), built on first use. */
@@ -52,6 +55,7 @@ export function createServices(config: Config, time: Clock | (() => number) = ho
     heartbeats: new HeartbeatStore(tables.heartbeats),
     operations: new OperationStore(tables.operations),
     audit: new AuditLog(tables.audit),
+    commandAcks: new CommandAckStore(tables.commandAcks),
     credentials: new NodeCredentialStore(tables.clusters),
     witness: new BlobWitness(witnessContainer, { now }),
     providers: new ProviderRegistry(config.cloud, now),

@@ -7,6 +7,7 @@ export interface TableNames {
   heartbeats: string;
   operations: string;
   audit: string;
+  commandAcks: string;
 }
 
 export function tableNames(prefix = ''): TableNames {
@@ -18,6 +19,7 @@ export function tableNames(prefix = ''): TableNames {
     heartbeats: `${prefix}Heartbeats`,
     operations: `${prefix}Operations`,
     audit: `${prefix}Audit`,
+    commandAcks: `${prefix}CommandAcks`,
   };
 }
 
@@ -34,6 +36,7 @@ export function createTableClients(connectionString: string, names: TableNames):
     heartbeats: client(names.heartbeats),
     operations: client(names.operations),
     audit: client(names.audit),
+    commandAcks: client(names.commandAcks),
   };
 }
 

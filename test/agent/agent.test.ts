@@ -1,4 +1,6 @@
 import { Agent, type AgentSettings } from '../../agent/agent';
+import type { StepResult } from '../../agent/hooks';
+import { BOUNDS } from '../../shared/contracts/bounds';
 import { initialState, MemoryStateStore, StateKeeper, type AgentState } from '../../agent/state';
 import {
   demote,
@@ -226,6 +228,7 @@ describe('the lease', () => {
     t.controlPlane.latencyMs = 400; // the answer arrives 400 ms after the heartbeat was sent
     t.controlPlane.answer(grant(1, 1000, [promote(1)]));
     await t.agent.heartbeatOnce();
+    t.controlPlane.latencyMs = 0; // the promotion's acknowledgement takes no time: only the heartbeat's counts here
     await t.agent.idle();
     expect(t.agent.role).toBe('active');
     t.clock.advance(599); // 999 ms after sending
@@ -548,5 +551,206 @@ describe('shutdown', () => {
     await t.agent.stop('test');
     expect(t.hooks.operations[1]).toMatch(/^demote:shutdown-1-/);
     expect(t.store.state).toMatchObject({ role: 'standby', demotedEpoch: 1 });
+  });
+});
+
+describe('replication lag', () => {
+  it('sends the lag a replication check measured as replicationLagMs, beside the check', async () => {
+    const t = await setup();
+    t.checks.round = {
+      checks: [{ name: 'replication', status: 'ok', detail: 'lag 1200 ms', durationMs: 3 }],
+      replicationLagMs: 1200,
+    };
+    await t.agent.runChecks();
+    await t.agent.heartbeatOnce();
+    expect(t.controlPlane.heartbeats[0]).toMatchObject({
+      replicationLagMs: 1200,
+      checks: [{ name: 'replication', status: 'ok', detail: 'lag 1200 ms' }],
+    });
+    t.checks.round = { checks: [] };
+    await t.agent.runChecks();
+    expect(t.agent.heartbeatBody().replicationLagMs).toBeUndefined();
+  });
+});
+
+describe('command acknowledgements', () => {
+  const step = (name: string, exitCode: number | null, stdout: string, stderr = ''): StepResult => ({
+    phase: 'main',
+    name,
+    command: ['/bin/true'],
+    status: exitCode === 0 ? 'ok' : 'fail',
+    end: exitCode === null ? 'timed out after 100 ms' : `exit ${exitCode}`,
+    exitCode,
+    attempts: 1,
+    durationMs: 812,
+    stdout,
+    stderr,
+  });
+
+  it('acknowledges a command once its hooks finished, with each step and a bounded output tail', async () => {
+    const t = await setup();
+    t.hooks.steps.set('promote', [
+      step('takeover', 0, `${'x'.repeat(5000)}taken over\n`),
+      step('post-promote-1', null, '', 'still waiting'),
+    ]);
+    t.hooks.outcome.set('promote', 'warn');
+    t.hooks.hold.add('promote');
+    t.controlPlane.answer(grant(1, 4000, [{ ...promote(1), clusterId: 'bcm-head', nodeId: 'head-a' }]));
+    await t.agent.heartbeatOnce();
+    // Not before the hooks finish.
+    expect(t.controlPlane.acks).toEqual([]);
+    t.hooks.pending[0]?.finish('warn');
+    await t.agent.idle();
+    expect(t.controlPlane.acks).toHaveLength(1);
+    const [ack] = t.controlPlane.acks;
+    expect(ack).toMatchObject({
+      commandId: 'promote-1',
+      type: 'promote',
+      epoch: 1,
+      outcome: 'warn',
+      message: 'promote-1: warn',
+      steps: [
+        { name: 'takeover', exitCode: 0, durationMs: 812 },
+        { name: 'post-promote-1', exitCode: null, durationMs: 812, outputTail: 'still waiting' },
+      ],
+    });
+    expect(ack?.steps[0]?.outputTail).toHaveLength(BOUNDS.outputTail);
+    expect(ack?.steps[0]?.outputTail.endsWith('taken over\n')).toBe(true);
+    // Answered 2xx: nothing left to send, on disk either.
+    expect(t.agent.pendingAcks).toEqual([]);
+    expect(t.store.state?.pendingAcks).toEqual([]);
+  });
+
+  it('acknowledges a failed demote, a refused command and a fence-peer it cannot run, as failed', async () => {
+    const t = await setup();
+    await makeActive(t, 2);
+    t.hooks.outcome.set('demote', 'fail');
+    t.controlPlane.answer(
+      reply({ epoch: 2, commands: [demote(2), { id: 'fence-peer-2', type: 'fence-peer', epoch: 2 }] }),
+    );
+    await t.agent.heartbeatOnce();
+    await t.agent.idle();
+    t.controlPlane.answer(reply({ epoch: 2, commands: [promote(1)] }));
+    await t.agent.heartbeatOnce();
+    await t.agent.idle();
+    expect(t.controlPlane.acks.map((a) => [a.commandId, a.outcome])).toEqual([
+      ['promote-2', 'ok'],
+      ['fence-peer-2', 'failed'],
+      ['demote-2', 'failed'],
+      ['promote-1', 'failed'],
+    ]);
+    expect(t.controlPlane.acks[3]?.message).toMatch(/^refused: epoch 1 is below/);
+  });
+
+  it('runs a fence command (a standby fences itself) and acknowledges it', async () => {
+    const t = await setup();
+    t.controlPlane.answer(reply({ epoch: 3, commands: [{ id: 'fence-3', type: 'fence', epoch: 3 }] }));
+    await t.agent.heartbeatOnce();
+    await t.agent.idle();
+    expect(t.hooks.operations).toEqual(['fence:fence-3']);
+    expect(t.store.state?.demotedEpoch).toBe(3);
+    expect(t.controlPlane.acks).toMatchObject([{ commandId: 'fence-3', type: 'fence', outcome: 'ok' }]);
+  });
+
+  it('fences an active node told to fence: it demotes and fences once, and acknowledges both steps', async () => {
+    const t = await setup();
+    await makeActive(t, 1);
+    t.hooks.steps.set('demote', [step('stop-services', 0, 'stopped\n')]);
+    t.hooks.steps.set('fence', [step('power-off', 0, 'off\n')]);
+    t.controlPlane.answer(reply({ epoch: 1, commands: [{ id: 'fence-1', type: 'fence', epoch: 1 }] }));
+    await t.agent.heartbeatOnce();
+    await t.agent.idle();
+    expect(t.hooks.operations).toEqual(['promote:promote-1', 'demote:fence-1', 'fence:fence-1']);
+    expect(t.agent.role).toBe('standby');
+    expect(t.controlPlane.acks.at(-1)).toMatchObject({
+      commandId: 'fence-1',
+      type: 'fence',
+      outcome: 'ok',
+      steps: [{ name: 'stop-services' }, { name: 'power-off' }],
+    });
+  });
+
+  it('ignores a command addressed to another node: it neither runs nor acknowledges it', async () => {
+    const t = await setup();
+    t.controlPlane.answer(grant(1, 4000, [{ ...promote(1), clusterId: 'bcm-head', nodeId: 'head-b' }]));
+    await t.agent.heartbeatOnce();
+    await t.agent.idle();
+    expect(t.hooks.runs).toEqual([]);
+    expect(t.controlPlane.acks).toEqual([]);
+    expect(t.records).toContainEqual(expect.objectContaining({ msg: 'command for another node ignored' }));
+  });
+
+  it('retries with backoff until the control plane answers 2xx, and with every heartbeat cycle', async () => {
+    const t = await setup();
+    t.controlPlane.ackAnswers.push(
+      { fail: 'connection refused' },
+      { status: 503, json: { error: { code: 'StorageUnavailable', message: 'retry' } } },
+      { status: 409, json: { error: { code: 'ReplayedSequence', message: 'replayed', lastAcceptedSeq: 9 } } },
+    );
+    await makeActive(t, 1);
+    expect(t.controlPlane.acks).toHaveLength(1);
+    expect(t.agent.pendingAcks.map((a) => a.commandId)).toEqual(['promote-1']);
+    t.clock.advance(249); // the first retry is 250 ms later
+    await t.agent.idle();
+    expect(t.controlPlane.acks).toHaveLength(1);
+    t.clock.advance(1);
+    await t.agent.idle();
+    expect(t.controlPlane.acks).toHaveLength(2); // 503: the next one in 500 ms
+    // A heartbeat cycle comes first: it re-sends at once (the 409 is retried too).
+    t.controlPlane.answer(grant(1));
+    await t.agent.heartbeatOnce();
+    await t.agent.idle();
+    expect(t.controlPlane.acks).toHaveLength(3);
+    t.clock.advance(1000); // the backoff is capped at the heartbeat interval
+    await t.agent.idle();
+    expect(t.controlPlane.acks).toHaveLength(4);
+    expect(t.controlPlane.acks.every((a) => a.commandId === 'promote-1')).toBe(true);
+    expect(t.agent.pendingAcks).toEqual([]);
+    t.clock.advance(10_000);
+    await t.agent.idle();
+    expect(t.controlPlane.acks).toHaveLength(4);
+  });
+
+  it('drops an acknowledgement the control plane says will never count', async () => {
+    const t = await setup();
+    t.controlPlane.ackAnswers.push({
+      status: 409,
+      json: { error: { code: 'EpochAhead', message: 'ahead', currentEpoch: 0 } },
+    });
+    await makeActive(t, 1);
+    expect(t.controlPlane.acks).toHaveLength(1);
+    expect(t.agent.pendingAcks).toEqual([]);
+    expect(t.records).toContainEqual(
+      expect.objectContaining({ msg: 'acknowledgement refused for good: dropped', code: 'EpochAhead' }),
+    );
+  });
+
+  it('re-sends after a restart what the control plane had not answered, and acknowledges interrupted commands', async () => {
+    const t = await setup();
+    const down = { fail: 'connection refused' };
+    t.controlPlane.ackAnswers.push(down, down, down);
+    await makeActive(t, 1);
+    t.hooks.hold.add('demote');
+    t.controlPlane.answer(reply({ epoch: 1, commands: [demote(1)] }));
+    await t.agent.heartbeatOnce(); // its cycle re-sends promote-1: unreachable again
+    await t.agent.flushAcks(); // and once more
+    expect(t.controlPlane.acks).toHaveLength(3);
+    // The agent dies here: promote-1's acknowledgement unsent, demote-1 running.
+    expect(t.store.state?.pendingAcks.map((a) => a.commandId)).toEqual(['promote-1']);
+
+    const restarted = await t.open();
+    t.hooks.hold.clear();
+    await restarted.start();
+    await restarted.idle();
+    await restarted.stop('test');
+    expect(t.controlPlane.acks.map((a) => [a.commandId, a.outcome])).toEqual([
+      ['promote-1', 'ok'],
+      ['promote-1', 'ok'],
+      ['promote-1', 'ok'],
+      ['promote-1', 'ok'],
+      ['demote-1', 'failed'],
+    ]);
+    expect(t.controlPlane.acks[4]?.message).toBe('the agent stopped while the command ran');
+    expect(restarted.pendingAcks).toEqual([]);
   });
 });

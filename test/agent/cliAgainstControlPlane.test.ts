@@ -9,6 +9,8 @@ import { assertBuilt, runAgent, startAgent, type AgentProcess } from './helpers/
 import { makeCertificates, type TestCertificates } from './helpers/tls';
 import { startTlsProxy, type TlsProxy } from './helpers/tlsProxy';
 import { paths } from '../../shared/contracts/routes';
+import { loadConfig } from '../../shared/config/config';
+import { createServices } from '../../shared/services/services';
 
 /**
  * The agent as a real process (bin/failover-agent.js, built) against the control plane in a devhost, over HTTPS
@@ -167,6 +169,21 @@ it('heartbeats over HTTPS (CA bundle) with its checks, takes the active role, an
   expect(lines('hb-promote.log')).toEqual([
     expect.stringMatching(/^\d+ promote promote-1 1 active hb head-a$/),
   ]);
+  // The promotion is acknowledged with its step (no operation runs for the cluster: recorded, not delivered).
+  const acked = await agent.waitForLog(
+    (r) => r.msg === 'command acknowledged' && r.commandId === 'promote-1',
+    'the acknowledgement of promote-1',
+  );
+  expect(acked).toMatchObject({ outcome: 'ok', delivered: false });
+  const recorded = await createServices(loadConfig(cp.settings)).commandAcks.get('hb', 'head-a', 'promote-1');
+  expect(recorded?.event).toMatchObject({
+    clusterId: 'hb',
+    nodeId: 'head-a',
+    type: 'promote',
+    epoch: 1,
+    outcome: 'ok',
+    steps: [{ name: 'promote-1', exitCode: 0 }],
+  });
   // The node key never reaches the logs.
   expect(agent.stdout()).not.toContain(key.key);
 

@@ -54,14 +54,17 @@ describe('ControlPlaneClient', () => {
     const t = setup();
     await t.client.heartbeat({ role: 'standby', epoch: 1, checks: [] });
     await t.client.arbitrate({ epoch: 1, checks: [] });
+    await t.client.ack({ commandId: 'promote-1', type: 'promote', epoch: 1, outcome: 'ok', steps: [] });
     expect(t.sent.map((r) => [r.method, r.path, r.timeoutMs])).toEqual([
       ['POST', '/api/v1/agent/heartbeat', 5000],
       ['POST', '/api/v1/agent/arbitrate', 15_000],
+      ['POST', '/api/v1/agent/ack', 5000],
     ]);
     const verified = t.sent.map((r) => verify(r, t.clock.wallNow()));
     expect(verified).toEqual([
       expect.objectContaining({ ok: true, clusterId: 'bcm-head', nodeId: 'head-a', keyVersion: 2, seq: 1 }),
       expect.objectContaining({ ok: true, seq: 2 }),
+      expect.objectContaining({ ok: true, seq: 3 }),
     ]);
     expect(t.sent[0]?.headers['content-type']).toBe('application/json');
     expect(JSON.parse(t.sent[0]?.body?.toString() ?? '')).toEqual({ role: 'standby', epoch: 1, checks: [] });

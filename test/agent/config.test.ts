@@ -139,7 +139,7 @@ colour: blue
       'heartbeat.initialIntervalMs: Expected number, received string',
       'checks[0].port: Required',
       'checks[1].command: must be a list: the program and its arguments, e.g. [/usr/bin/cmha, status]',
-      'checks[2].type: type must be one of command, tcp, http, gpu',
+      'checks[2].type: type must be one of command, tcp, http, gpu, replication',
       'hooks.promote[0].command: must name at least the program',
       "hooks: Unrecognized key(s) in object: 'sideways'",
       "(top level): Unrecognized key(s) in object: 'colour'",
@@ -221,6 +221,7 @@ describe('the documented example (agent/examples/failover-agent.yaml)', () => {
       'status',
       'cmdaemon',
       'gpu',
+      'replication',
     ]);
     expect(loaded.config.hooks.promote[0]?.command).toEqual(['/bin/sh', '-c', 'echo c | cmha makeactive']);
     expect(loaded.config.arbitration?.peerCheck).toBe('failoverping');
@@ -233,5 +234,49 @@ describe('loadConfig', () => {
       ok: false,
       errors: [`cannot read the configuration file ${path.join(dir, 'nope.yaml')}: ENOENT`],
     });
+  });
+});
+
+describe('the replication check', () => {
+  it('reads the lag from a command or a file (resolved against the config file)', () => {
+    const loaded = parse(`${minimal}
+checks:
+  - { type: replication, command: [/usr/local/bin/replication-lag-ms], warnAboveMs: 5000 }
+`);
+    if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
+    expect(loaded.config.checks).toEqual([
+      {
+        type: 'replication',
+        name: 'replication',
+        command: ['/usr/local/bin/replication-lag-ms'],
+        warnAboveMs: 5000,
+        timeoutMs: 5000,
+      },
+    ]);
+    const fromFile = parse(`${minimal}
+checks:
+  - { type: replication, name: lag, file: applied.stamp }
+`);
+    if (!fromFile.ok) throw new Error(fromFile.errors.join('\n'));
+    expect(fromFile.config.checks).toEqual([
+      { type: 'replication', name: 'lag', file: path.join(dir, 'applied.stamp'), timeoutMs: 5000 },
+    ]);
+  });
+
+  it('needs exactly one of command and file, and at most one replication check', () => {
+    const loaded = parse(`${minimal}
+checks:
+  - { type: replication, name: a }
+  - { type: replication, name: b, command: [x], file: y }
+  - { type: replication, name: c, file: y, env: { A: b } }
+`);
+    expect(loaded.ok).toBe(false);
+    if (loaded.ok) return;
+    expect(loaded.errors).toEqual([
+      'checks[0]: a replication check needs exactly one of command and file',
+      'checks[1]: a replication check needs exactly one of command and file',
+      'checks[2].env: only for a replication check with a command',
+      "checks: at most one replication check (its lag is the heartbeat's replicationLagMs)",
+    ]);
   });
 });

@@ -125,4 +125,18 @@ describe('renderStatus', () => {
       'Last heartbeat:  FAILED 2.0 s ago: cannot reach cp:443: ECONNREFUSED (4 in a row; last ok 500 ms ago)',
     );
   });
+
+  it('lists the acknowledgements the control plane has not answered yet (none in an older state file)', () => {
+    const pending: AgentState = {
+      ...state,
+      pendingAcks: [{ commandId: 'demote-4', type: 'demote', epoch: 4, outcome: 'failed', steps: [] }],
+    };
+    const text = renderStatus({ stateDir: '/s', running: true, state: pending, status }, now);
+    expect(text).toContain(
+      'Unacknowledged:  demote-4 failed (not yet answered by the control plane; re-sent)',
+    );
+    const { pendingAcks: _gone, ...older } = state;
+    const old = renderStatus({ stateDir: '/s', running: true, state: older as AgentState, status }, now);
+    expect(old).not.toContain('Unacknowledged');
+  });
 });

@@ -273,10 +273,11 @@ export class HeartbeatService {
   ): HeartbeatReply {
     const role = leaseMs !== null ? 'active' : 'standby';
     const commands: AgentCommand[] = [];
+    const to = { clusterId: record.clusterId, nodeId: record.nodeId };
     if (role === 'active' && record.role !== 'active')
-      commands.push({ id: `promote-${state.epoch}`, type: 'promote', epoch: state.epoch });
+      commands.push({ id: `promote-${state.epoch}`, type: 'promote', epoch: state.epoch, ...to });
     if (role === 'standby' && record.role === 'active')
-      commands.push({ id: `demote-${state.epoch}`, type: 'demote', epoch: state.epoch });
+      commands.push({ id: `demote-${state.epoch}`, type: 'demote', epoch: state.epoch, ...to });
     return {
       role,
       epoch: state.epoch,

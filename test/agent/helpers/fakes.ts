@@ -1,10 +1,17 @@
-import type { ApiResult, ArbitrateBody, ControlPlaneApi, HeartbeatBody } from '../../../agent/client';
+import type {
+  ApiResult,
+  ArbitrateBody,
+  CommandAckBody,
+  ControlPlaneApi,
+  HeartbeatBody,
+} from '../../../agent/client';
 import type { CheckRound, CheckRunner } from '../../../agent/checks';
-import type { HookContext, HookRunner, OperationResult } from '../../../agent/hooks';
+import type { HookContext, HookRunner, OperationResult, StepResult } from '../../../agent/hooks';
 import { Logger } from '../../../agent/log';
 import type { Outcome } from '../../../agent/state';
 import {
   arbitrateBodySchema,
+  commandAckBodySchema,
   heartbeatBodySchema,
   type HeartbeatReply,
 } from '../../../shared/contracts/agentApi';
@@ -15,7 +22,7 @@ import type { ManualClock } from './manualClock';
  * JSON and the schema first, so an agent drifting from the contract fails these tests as it would fail in production.
  */
 function contractRefusal(
-  schema: typeof heartbeatBodySchema | typeof arbitrateBodySchema,
+  schema: typeof heartbeatBodySchema | typeof arbitrateBodySchema | typeof commandAckBodySchema,
   body: unknown,
 ): Answer | undefined {
   const parsed = schema.safeParse(JSON.parse(JSON.stringify(body)));
@@ -55,6 +62,10 @@ export class FakeControlPlane implements ControlPlaneApi {
   readonly heartbeats: HeartbeatBody[] = [];
   readonly arbitrations: ArbitrateBody[] = [];
   readonly statusPolls: string[] = [];
+  /** Every acknowledgement sent, in order (re-sends included). */
+  readonly acks: CommandAckBody[] = [];
+  /** Answers to acknowledgements; the default is 200 `{ recorded: true, delivered: true }`. */
+  readonly ackAnswers: Answer[] = [];
   readonly queue: Answer[] = [];
   readonly arbitrationAnswers: Answer[] = [];
   latencyMs = 0;
@@ -78,6 +89,12 @@ export class FakeControlPlane implements ControlPlaneApi {
     this.arbitrations.push(structuredClone(body));
     const scripted = this.arbitrationAnswers.shift() ?? { fail: 'no answer scripted' };
     return Promise.resolve(this.#respond(contractRefusal(arbitrateBodySchema, body) ?? scripted));
+  }
+
+  ack(body: CommandAckBody): Promise<ApiResult> {
+    this.acks.push(structuredClone(body));
+    const scripted = this.ackAnswers.shift() ?? { status: 200, json: { recorded: true, delivered: true } };
+    return Promise.resolve(this.#respond(contractRefusal(commandAckBodySchema, body) ?? scripted));
   }
 
   arbitrationStatus(statusUrl: string): Promise<ApiResult> {
@@ -109,6 +126,8 @@ export class FakeHooks implements HookRunner {
   readonly pending: PendingRun[] = [];
   readonly hold = new Set<string>();
   readonly outcome = new Map<string, Outcome>();
+  /** The steps an operation reports (none by default). */
+  readonly steps = new Map<string, StepResult[]>();
 
   run(context: HookContext, signal?: AbortSignal): Promise<OperationResult> {
     this.runs.push(context);
@@ -121,7 +140,7 @@ export class FakeHooks implements HookRunner {
       detail: `${context.operationId}: ${status}`,
       startedAt: '2026-11-22T12:00:00.000Z',
       finishedAt: '2026-11-22T12:00:00.000Z',
-      steps: [],
+      steps: structuredClone(this.steps.get(context.operation) ?? []),
     });
     if (!this.hold.has(context.operation))
       return Promise.resolve(result(this.outcome.get(context.operation) ?? 'ok'));

@@ -88,7 +88,9 @@ describe('POST /api/v1/agent/heartbeat', () => {
       commands: [],
     });
     const confused = await send('head-b', 2, heartbeat('active'));
-    expect(confused.json.commands).toEqual([{ id: 'demote-1', type: 'demote', epoch: 1 }]);
+    expect(confused.json.commands).toEqual([
+      { id: 'demote-1', type: 'demote', epoch: 1, clusterId: 'hb', nodeId: 'head-b' },
+    ]);
     expect((await status()).nodes[1]).toMatchObject({
       nodeId: 'head-b',
       active: false,
@@ -202,7 +204,7 @@ describe('POST /api/v1/agent/heartbeat', () => {
     const refused = await send('head-a', 100, heartbeat('standby', before, { demotedAtEpoch: before }));
     expect(refused.json).toMatchObject({ role: 'active', epoch: before + 1, lease: { durationMs: 4000 } });
     expect(refused.json.commands).toEqual([
-      { id: `promote-${before + 1}`, type: 'promote', epoch: before + 1 },
+      { id: `promote-${before + 1}`, type: 'promote', epoch: before + 1, clusterId: 'hb', nodeId: 'head-a' },
     ]);
     // Once it is active under the new epoch, heartbeats keep that epoch: no further raise.
     expect((await send('head-a', 101, heartbeat('active', before + 1))).json).toMatchObject({

@@ -1,7 +1,11 @@
 import {
+  AGENT_COMMAND_TYPES,
+  agentCommandSchema,
   arbitrateBodySchema,
   arbitrationAnswerSchema,
   BOUNDS,
+  commandAckAnswerSchema,
+  commandAckBodySchema,
   errorBodySchema,
   heartbeatBodySchema,
   heartbeatReplySchema,
@@ -11,6 +15,7 @@ import { parseAgentBody } from '../../../shared/control/agents/agentRequests';
 import { arbitrationAnswer } from '../../../shared/control/arbitration/answer';
 import { parseDocumentText } from '../../../shared/control/clusters/clusterAdmin';
 import { parseClusterDocument } from '../../../shared/domain/clusterDocument';
+import { ackCounts } from '../../../shared/domain/commandAcks';
 
 const heartbeat = {
   role: 'active',
@@ -242,5 +247,97 @@ describe('the cluster document numbers', () => {
         problems: [{ path: `failover.${Object.keys(failover)[0]}` }],
       });
     }
+  });
+});
+
+describe('commands and their acknowledgements', () => {
+  const ack = {
+    commandId: 'promote-4',
+    type: 'promote',
+    epoch: 4,
+    outcome: 'warn',
+    startedAt: '2026-11-30T20:00:00.000Z',
+    finishedAt: '2026-11-30T20:00:01.500Z',
+    steps: [
+      { name: 'slurm-takeover', exitCode: 0, durationMs: 1200, outputTail: 'taken over' },
+      { name: 'post-promote-1', exitCode: null, durationMs: 300, outputTail: '' },
+    ],
+    message: 'promote-4: post step post-promote-1 failed (timed out after 300 ms)',
+  };
+
+  it('reads a command with its cluster, node and (for fence-peer) target, and one of an older control plane', () => {
+    const command = {
+      id: 'fence-peer-5',
+      type: 'fence-peer',
+      epoch: 5,
+      clusterId: 'bcm-head',
+      nodeId: 'head-b',
+      targetNodeId: 'head-a',
+    };
+    expect(agentCommandSchema.parse(command)).toEqual(command);
+    expect(agentCommandSchema.parse({ id: 'promote-2', type: 'promote', epoch: 2 })).toEqual({
+      id: 'promote-2',
+      type: 'promote',
+      epoch: 2,
+    });
+    expect(issues(agentCommandSchema.safeParse({ ...command, nodeId: 'Head B' }))).toEqual(['nodeId']);
+    expect(AGENT_COMMAND_TYPES).toEqual(['promote', 'demote', 'fence', 'fence-peer']);
+  });
+
+  it('accepts what an agent sends', () => {
+    expect(commandAckBodySchema.parse(ack)).toEqual(ack);
+    const minimal = { commandId: 'demote-3', type: 'demote', epoch: 3, outcome: 'ok', steps: [] };
+    expect(commandAckBodySchema.parse(minimal)).toEqual(minimal);
+  });
+
+  it('refuses unknown fields and types, at every level', () => {
+    expect(issues(commandAckBodySchema.safeParse({ ...ack, nodeId: 'head-a' }))).toEqual(['']);
+    expect(issues(commandAckBodySchema.safeParse({ ...ack, type: 'drain' }))).toEqual(['type']);
+    expect(issues(commandAckBodySchema.safeParse({ ...ack, outcome: 'fail' }))).toEqual(['outcome']);
+    expect(
+      issues(commandAckBodySchema.safeParse({ ...ack, steps: [{ ...ack.steps[0], stdout: 'x' }] })),
+    ).toEqual(['steps.0']);
+  });
+
+  it.each([
+    ['epoch', { epoch: 2 ** 31 }],
+    ['commandId', { commandId: '' }],
+    ['commandId', { commandId: 'x'.repeat(201) }],
+    ['startedAt', { startedAt: 'yesterday' }],
+    ['message', { message: 'x'.repeat(BOUNDS.ackMessage + 1) }],
+    ['steps', { steps: Array.from({ length: BOUNDS.ackSteps + 1 }, () => ack.steps[0]) }],
+    ['steps.0.outputTail', { steps: [{ ...ack.steps[0], outputTail: 'x'.repeat(BOUNDS.outputTail + 1) }] }],
+    ['steps.0.exitCode', { steps: [{ ...ack.steps[0], exitCode: 1.5 }] }],
+    ['steps.0.durationMs', { steps: [{ ...ack.steps[0], durationMs: 2 ** 31 }] }],
+    ['steps.0.name', { steps: [{ ...ack.steps[0], name: 'x'.repeat(BOUNDS.stepName + 1) }] }],
+  ])('bounds %s', (path, change) => {
+    expect(issues(commandAckBodySchema.safeParse({ ...ack, ...change }))).toEqual([path]);
+  });
+
+  it('reads the answer leniently', () => {
+    expect(commandAckAnswerSchema.parse({ recorded: true, delivered: false, extra: 1 })).toEqual({
+      recorded: true,
+      delivered: false,
+    });
+  });
+});
+
+describe('ackCounts', () => {
+  const expected = { nodeId: 'head-b', epoch: 4, commandId: 'promote-4' };
+
+  it('counts the acknowledgement of the same command by the same node under the same epoch', () => {
+    expect(ackCounts({ ...expected }, expected)).toBe(true);
+    expect(
+      ackCounts({ ...expected, clusterId: 'bcm-head', outcome: 'failed' } as typeof expected, expected),
+    ).toBe(true);
+  });
+
+  it.each([
+    ['another node', { nodeId: 'head-a' }],
+    ['another epoch (late)', { epoch: 3 }],
+    ['another epoch (ahead)', { epoch: 5 }],
+    ['another command', { commandId: 'demote-4' }],
+  ])('never counts one of %s', (_what, change) => {
+    expect(ackCounts({ ...expected, ...change }, expected)).toBe(false);
   });
 });

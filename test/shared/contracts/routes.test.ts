@@ -21,6 +21,7 @@ describe('routes and paths', () => {
     expect(paths.agentHeartbeat()).toBe('/api/v1/agent/heartbeat');
     expect(paths.agentArbitrate()).toBe('/api/v1/agent/arbitrate');
     expect(paths.agentArbitrationStatus('bcm-head', 3)).toBe('/api/v1/agent/arbitration/bcm-head/3');
+    expect(paths.agentAck()).toBe('/api/v1/agent/ack');
   });
 
   it('has a path builder for every route', () => {
@@ -46,6 +47,7 @@ describe('routes and paths', () => {
     const dir = path.join(root, 'functions/http');
     const literal = /route:\s*['"`]/;
     for (const file of [
+      'agentAck.ts',
       'agentArbitrate.ts',
       'agentHeartbeat.ts',
       'clusters.ts',
