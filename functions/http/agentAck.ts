@@ -1,7 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { FunctionNames } from '../../shared/constants/functionNames';
-import { parseAgentBody } from '../../shared/control/agents/agentRequests';
 import { acceptCommandAck } from '../../shared/control/agents/commandAcks';
 import { commandAckBodySchema, type CommandAckAnswer } from '../../shared/contracts/agentApi';
 import { routes } from '../../shared/contracts/routes';
@@ -10,7 +9,7 @@ import { Events, InstanceIds } from '../../orchestrations/contracts';
 import { withServices } from '../common/withServices';
 import { isRunning, raiseEvent, readStatus } from '../durable/singleton';
 import { withErrorPolicy } from './httpResponses';
-import { readSignedRequest } from './agentHttp';
+import { readSignedBody } from './agentHttp';
 import { refusalToHttp } from './refusalToHttp';
 
 /**
@@ -26,11 +25,9 @@ export async function agentAckHandler(
   request: HttpRequest,
   invocation: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const signed = await readSignedRequest(request, services);
+  const signed = await readSignedBody(request, services, commandAckBodySchema, 'command acknowledgement');
   if (!signed.ok) return signed.response;
-  const parsed = parseAgentBody(signed.body, commandAckBodySchema, 'command acknowledgement');
-  if (!parsed.ok) return refusalToHttp(parsed.refusal);
-  const accepted = await acceptCommandAck(services, signed.verified, parsed.value);
+  const accepted = await acceptCommandAck(services, signed.verified, signed.value);
   if (!accepted.ok) return refusalToHttp(accepted);
   const client = df.getClient(invocation);
   const instanceId = InstanceIds.clusterOperation(signed.verified.clusterId);

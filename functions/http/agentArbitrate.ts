@@ -4,7 +4,6 @@ import { FunctionNames } from '../../shared/constants/functionNames';
 import type { ArbitrationDecision } from '../../shared/control/arbitration/arbitration';
 import { admitArbitrationRequest } from '../../shared/control/arbitration/admitRequest';
 import { arbitrationAnswer } from '../../shared/control/arbitration/answer';
-import { parseAgentBody } from '../../shared/control/agents/agentRequests';
 import { arbitrateBodySchema } from '../../shared/contracts/agentApi';
 import { paths, routes } from '../../shared/contracts/routes';
 import type { Services } from '../../shared/services/services';
@@ -12,7 +11,7 @@ import { Events, InstanceIds, Orchestrations } from '../../orchestrations/contra
 import { withServices } from '../common/withServices';
 import { raiseEvent, startOrJoin, waitForInstance, type InstanceOutcome } from '../durable/singleton';
 import { idParam, jsonError, withErrorPolicy } from './httpResponses';
-import { readSignedRequest } from './agentHttp';
+import { readSignedBody, readSignedRequest } from './agentHttp';
 import { refusalToHttp } from './refusalToHttp';
 
 /** How long the HTTP call waits for the decision before answering 202 with a status URL. */
@@ -51,12 +50,10 @@ export async function agentArbitrateHandler(
   request: HttpRequest,
   invocation: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const signed = await readSignedRequest(request, services);
+  const signed = await readSignedBody(request, services, arbitrateBodySchema, 'arbitration request');
   if (!signed.ok) return signed.response;
   const { clusterId, nodeId } = signed.verified;
-  const parsed = parseAgentBody(signed.body, arbitrateBodySchema, 'arbitration request');
-  if (!parsed.ok) return refusalToHttp(parsed.refusal);
-  const admitted = await admitArbitrationRequest(services, signed.verified, parsed.value);
+  const admitted = await admitArbitrationRequest(services, signed.verified, signed.value);
   if (!admitted.ok) return refusalToHttp(admitted);
   const { document, epoch, vote } = admitted;
 

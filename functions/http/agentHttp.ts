@@ -1,3 +1,5 @@
+import type { z } from 'zod';
+import { parseAgentBody } from '../../shared/control/agents/agentRequests';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { BAD_SIGNATURE_MESSAGE, type VerifiedRequest } from '../../shared/auth/signedRequest';
 import { refuse } from '../../shared/control/common/outcome';
@@ -40,4 +42,18 @@ export async function readSignedRequest(
     if (refused) return { ok: false, response: refusalToHttp(refused) };
   }
   return { ok: true, verified, body };
+}
+
+/** Reads and verifies a signed agent request and parses its body against the contract's `schema` (422 otherwise). */
+export async function readSignedBody<T>(
+  request: HttpRequest,
+  services: Services,
+  schema: z.ZodType<T, z.ZodTypeDef, unknown>,
+  what: string,
+): Promise<{ ok: true; verified: VerifiedRequest; value: T } | { ok: false; response: HttpResponseInit }> {
+  const signed = await readSignedRequest(request, services);
+  if (!signed.ok) return signed;
+  const parsed = parseAgentBody(signed.body, schema, what);
+  if (!parsed.ok) return { ok: false, response: refusalToHttp(parsed.refusal) };
+  return { ok: true, verified: signed.verified, value: parsed.value };
 }
