@@ -5,6 +5,13 @@ import type {
   ArbitrationVote,
   CompleteArbitrationInput,
 } from '../shared/control/arbitration/arbitration';
+import type {
+  AdvanceInput,
+  AdvanceOutcome,
+  BeginOutcome,
+  ClusterOperationInput,
+  ClusterOperationResult,
+} from '../shared/control/operations/clusterOperationTypes';
 import type { CommandAckEvent } from '../shared/contracts/agentApi';
 
 /**
@@ -24,6 +31,7 @@ export interface ArbitrationOrchestrationInput {
 /** Orchestrations: name → input and output. */
 export interface OrchestrationContracts {
   arbitrationOrchestrator: { input: ArbitrationOrchestrationInput; output: ArbitrationDecision };
+  clusterOperationOrchestrator: { input: ClusterOperationInput; output: ClusterOperationResult };
 }
 
 /**
@@ -34,6 +42,8 @@ export interface OrchestrationContracts {
 export interface ActivityContracts {
   decideArbitration: { input: ArbitrationInput; output: ArbitrationDecision };
   completeArbitration: { input: CompleteArbitrationInput; output: ArbitrationDecision };
+  beginClusterOperation: { input: ClusterOperationInput; output: BeginOutcome };
+  advanceClusterOperation: { input: AdvanceInput; output: AdvanceOutcome };
 }
 
 /** External events: name → payload. */
@@ -54,11 +64,14 @@ export type OrchestrationOutput<N extends OrchestrationName> = OrchestrationCont
 /** The names as values, checked against the contracts above. */
 export const Orchestrations = {
   arbitration: 'arbitrationOrchestrator',
+  clusterOperation: 'clusterOperationOrchestrator',
 } as const satisfies Record<string, OrchestrationName>;
 
 export const Activities = {
   decideArbitration: 'decideArbitration',
   completeArbitration: 'completeArbitration',
+  beginClusterOperation: 'beginClusterOperation',
+  advanceClusterOperation: 'advanceClusterOperation',
 } as const satisfies { [K in ActivityName]: K };
 
 export const Events = {

@@ -1,0 +1,43 @@
+import type { OrchestrationContext, Task } from 'durable-functions';
+import type { ClusterOperationResult } from '../shared/control/operations/clusterOperationTypes';
+import { Activities, callActivity, orchestrationInput, Orchestrations, RetryPolicies } from './contracts';
+
+/**
+ * The cluster's one operation at a time (`cluster-<id>`): an unplanned failover or a planned make-active. The
+ * runbook itself — revoke the old active's lease, fence or demote it (or wait out its lease plus the drift margin),
+ * choose and promote the target under the next epoch, verify it took its lease, roll back a failed make-active — is
+ * the step rules of `shared/domain/failoverSteps.ts`, which the simulation proves; each `advanceClusterOperation`
+ * gathers fresh evidence, takes one or more of those steps and records them on the operation. This orchestrator
+ * only carries the progress between turns and waits with durable timers where the rules say to wait.
+ */
+export function* clusterOperationOrchestrator(
+  context: OrchestrationContext,
+): Generator<Task, ClusterOperationResult, unknown> {
+  const input = orchestrationInput(context, Orchestrations.clusterOperation);
+  context.df.setCustomStatus({ operationId: input.operationId, step: 'starting' });
+  const begun = yield* callActivity(context, Activities.beginClusterOperation, input, RetryPolicies.witness);
+  if (!begun.ok) {
+    context.df.setCustomStatus({ operationId: input.operationId, step: 'ended', result: begun.result });
+    return begun.result;
+  }
+  let progress = begun.progress;
+  for (;;) {
+    const outcome = yield* callActivity(
+      context,
+      Activities.advanceClusterOperation,
+      { input, plan: begun.plan, progress },
+      RetryPolicies.witness,
+    );
+    if (outcome.next === 'end') {
+      context.df.setCustomStatus({ operationId: input.operationId, step: 'ended', result: outcome.result });
+      return outcome.result;
+    }
+    progress = outcome.progress;
+    context.df.setCustomStatus({
+      operationId: input.operationId,
+      step: outcome.waitingFor,
+      until: new Date(outcome.until).toISOString(),
+    });
+    yield context.df.createTimer(new Date(outcome.until));
+  }
+}
