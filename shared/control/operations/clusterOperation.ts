@@ -1,0 +1,442 @@
+import type { ClusterDocument } from '../../domain/clusterDocument';
+import type { ClusterState } from '../../domain/clusterState';
+import {
+  defaultFenceMethod,
+  nextFailoverStep,
+  recordStep,
+  type FailoverEvidence,
+  type FailoverPlan,
+  type FailoverStep,
+  type FencingEvidence,
+  type NodeEvidence,
+} from '../../domain/failoverSteps';
+import type { NodeRef, PowerState, SiteRef } from '../../providers/computeProvider';
+import type { Services } from '../../services/services';
+import type { OperationStatus, OperationStep } from '../../stores/operationStore';
+import { withWitnessDecision } from '../common/witnessDecision';
+import type {
+  AdvanceInput,
+  AdvanceOutcome,
+  BeginOutcome,
+  ClusterOperationInput,
+  ClusterOperationResult,
+} from './clusterOperationTypes';
+
+/** How many decisions one turn may take before it hands back to the orchestrator (steps that write nothing loop). */
+const MAX_STEPS_PER_TURN = 12;
+
+const end = (
+  input: ClusterOperationInput,
+  status: OperationStatus,
+  reason: string,
+  state: ClusterState | undefined,
+  code?: string,
+): ClusterOperationResult => ({
+  operationId: input.operationId,
+  status,
+  reason,
+  ...(code ? { code } : {}),
+  activeNodeId: state && !state.revoked ? state.activeNodeId : null,
+  epoch: state?.epoch ?? 0,
+});
+
+/**
+ * The first activity of an operation: records it (once, under its id) and makes its plan from the document and the
+ * state as they are now. A cluster that does not exist, or a make-active without a target, ends here.
+ */
+export async function beginClusterOperation(
+  services: Services,
+  input: ClusterOperationInput,
+): Promise<BeginOutcome> {
+  const [stored, state] = await Promise.all([
+    services.clusters.getDocument(input.clusterId),
+    services.clusters.getState(input.clusterId),
+  ]);
+  const now = services.now();
+  await services.operations.createOnce({
+    clusterId: input.clusterId,
+    operationId: input.operationId,
+    kind: input.kind,
+    status: 'pending',
+    createdAt: input.requestedAt,
+    updatedAt: now,
+    epoch: state?.state.epoch ?? 0,
+    evidence: { reason: input.reason, avoidRegions: input.avoidRegions, force: input.force },
+    trigger: input.trigger,
+    actor: input.actor,
+    targetNodeId: input.targetNodeId,
+  });
+  if (!stored || !state) {
+    const result = end(
+      input,
+      'refused',
+      `cluster ${input.clusterId} is not declared`,
+      undefined,
+      'ClusterNotFound',
+    );
+    await finish(services, input, result, now);
+    return { ok: false, result };
+  }
+  const document = stored.document;
+  const oldActive = state.state.revoked ? null : state.state.activeNodeId || null;
+  const fenceNode = document.nodes.find((n) => n.id === oldActive);
+  const plan: FailoverPlan = {
+    kind: input.kind,
+    clusterId: input.clusterId,
+    epoch: state.state.epoch,
+    oldActive,
+    target: input.targetNodeId,
+    candidates: document.nodes
+      .filter((n) => input.kind === 'make-active' || !input.avoidRegions.includes(n.site.region))
+      .map((n) => ({ nodeId: n.id, priority: n.priority })),
+    fencing: fenceNode ? defaultFenceMethod(fenceNode.compute) : 'lease-wait',
+  };
+  await services.audit.append({
+    clusterId: input.clusterId,
+    at: now,
+    actor: input.actor,
+    action: `${input.kind}-started`,
+    detail: {
+      operationId: input.operationId,
+      target: input.targetNodeId,
+      reason: input.reason,
+      epoch: plan.epoch,
+    },
+  });
+  return { ok: true, plan, progress: {} };
+}
+
+/** What the agents and the clouds say now: each node's latest heartbeat, and fencing evidence for the epoch. */
+async function gatherEvidence(
+  services: Services,
+  document: ClusterDocument,
+  state: ClusterState,
+  epoch: number,
+  fenced: string | null,
+  powerOffRequested: boolean,
+): Promise<FailoverEvidence> {
+  const rows = await services.heartbeats.listForCluster(document.id);
+  const nodes: NodeEvidence[] = document.nodes.map((node) => {
+    const row = rows.find((r) => r.nodeId === node.id);
+    const heard = state.activeHeartbeat?.nodeId === node.id ? state.activeHeartbeat : undefined;
+    const latest = heard && (!row || heard.receivedAt >= row.receivedAt) ? heard : row;
+    return {
+      nodeId: node.id,
+      ...(latest ? { lastHeartbeatAt: latest.receivedAt, checks: latest.checks } : {}),
+      ...(latest?.replicationLagMs !== undefined ? { replicationLagMs: latest.replicationLagMs } : {}),
+    };
+  });
+  const fencing: FencingEvidence[] = [];
+  if (fenced) {
+    // The agent acknowledged its demotion under this epoch (the command the heartbeat path sends a revoked active).
+    for (const commandId of [`demote-${epoch}`, `fence-${epoch}`]) {
+      const ack = await services.commandAcks.get(document.id, fenced, commandId);
+      if (ack && ack.event.epoch === epoch && ack.event.outcome !== 'failed')
+        fencing.push({ kind: 'demotion-ack', nodeId: fenced, epoch });
+    }
+    // Or its heartbeat says it stepped down under this epoch.
+    const row = rows.find((r) => r.nodeId === fenced);
+    if (row && (row.demotedAtEpoch ?? 0) >= epoch)
+      fencing.push({ kind: 'demotion-ack', nodeId: fenced, epoch });
+    if (powerOffRequested) {
+      const power = await powerStateOf(services, document, fenced);
+      fencing.push({ kind: 'power-state', nodeId: fenced, epoch, power });
+    }
+  }
+  return { fencing, nodes };
+}
+
+function nodeRef(document: ClusterDocument, nodeId: string): { site: SiteRef; ref: NodeRef } | undefined {
+  const node = document.nodes.find((n) => n.id === nodeId);
+  if (!node || node.compute.kind === 'none' || node.site.cloud === 'on-prem') return undefined;
+  return { site: { ...node.site, cloud: node.site.cloud }, ref: node.compute };
+}
+
+async function powerStateOf(
+  services: Services,
+  document: ClusterDocument,
+  nodeId: string,
+): Promise<'stopped' | 'running' | 'unknown'> {
+  const found = nodeRef(document, nodeId);
+  if (!found) return 'unknown';
+  let power: PowerState;
+  try {
+    power = await services.providers.forSite(found.site).getPowerState(found.ref);
+  } catch {
+    // A cloud that does not answer (a region down) cannot confirm a fence: the lease wait still applies.
+    return 'unknown';
+  }
+  return power === 'stopped' || power === 'deallocated'
+    ? 'stopped'
+    : power === 'unknown'
+      ? 'unknown'
+      : 'running';
+}
+
+/** A step as the operation record shows it; its id makes recording it again a replacement, not a duplicate. */
+function describe(step: FailoverStep, now: number): OperationStep | undefined {
+  const at = { startedAt: now, endedAt: now };
+  switch (step.step) {
+    case 'revoke':
+      return {
+        id: `revoke-${step.epoch}`,
+        name: `revoke the lease of epoch ${step.epoch}`,
+        outcome: 'ok',
+        ...at,
+      };
+    case 'fence':
+      return {
+        id: `fence-${step.nodeId}-${step.epoch}`,
+        name: `fence ${step.nodeId} (${step.method})`,
+        outcome: 'running',
+        startedAt: now,
+      };
+    case 'demote-gracefully':
+      return {
+        id: `demote-${step.nodeId}-${step.epoch}`,
+        name: `demote ${step.nodeId} gracefully`,
+        outcome: 'running',
+        startedAt: now,
+        detail: { deadline: new Date(step.deadline).toISOString() },
+      };
+    case 'confirm-fenced':
+      return {
+        id: `fenced-${step.nodeId}-${step.epoch}`,
+        name: `${step.nodeId} is fenced`,
+        outcome: 'ok',
+        detail: { evidence: step.evidence },
+        ...at,
+      };
+    case 'choose-target':
+      return {
+        id: `target-${step.target}`,
+        name: `choose ${step.target}`,
+        outcome: 'ok',
+        detail: { reason: step.reason },
+        ...at,
+      };
+    case 'promote':
+      return {
+        id: `promote-${step.target}-${step.epoch}`,
+        name: `promote ${step.target} under epoch ${step.epoch}`,
+        outcome: 'ok',
+        ...at,
+      };
+    case 'roll-back':
+      return {
+        id: `roll-back-${step.epoch}`,
+        name: `roll back to ${step.to}`,
+        outcome: 'warn',
+        detail: { reason: step.reason },
+        ...at,
+      };
+    default:
+      return undefined;
+  }
+}
+
+async function finish(
+  services: Services,
+  input: ClusterOperationInput,
+  result: ClusterOperationResult,
+  now: number,
+  rtoFrom?: number,
+): Promise<void> {
+  await services.operations.finish(input.clusterId, input.operationId, {
+    status: result.status,
+    reason: result.reason,
+    at: now,
+    toEpoch: result.epoch,
+    ...(rtoFrom !== undefined ? { rtoMs: Math.max(0, now - rtoFrom) } : {}),
+  });
+  await services.audit.append({
+    clusterId: input.clusterId,
+    at: now,
+    actor: input.actor,
+    action: `${input.kind}-${result.status}`,
+    detail: {
+      operationId: input.operationId,
+      reason: result.reason,
+      epoch: result.epoch,
+      active: result.activeNodeId,
+    },
+  });
+}
+
+type Turn = { kind: 'again'; progress: AdvanceInput['progress'] } | { kind: 'out'; outcome: AdvanceOutcome };
+
+/**
+ * One turn of an operation: under the cluster's witness lease, read the state and the evidence, ask the step rules
+ * what to do, do it, and repeat until the rules say to wait (a durable timer in the orchestrator) or the operation
+ * ends. Write steps are conditional on the state just read; a lost race decides again on a fresh read.
+ */
+export async function advanceClusterOperation(
+  services: Services,
+  turn: AdvanceInput,
+): Promise<AdvanceOutcome> {
+  const { input, plan } = turn;
+  let progress = turn.progress;
+  const stored = await services.clusters.getDocument(input.clusterId);
+  if (!stored) {
+    const result = end(
+      input,
+      'failed',
+      `cluster ${input.clusterId} was removed`,
+      undefined,
+      'ClusterNotFound',
+    );
+    await finish(services, input, result, services.now());
+    return { next: 'end', result };
+  }
+  const document = stored.document;
+  const interval = document.detection.heartbeatIntervalMs;
+  for (let i = 0; i < MAX_STEPS_PER_TURN; i++) {
+    const decided: Turn = await withWitnessDecision<Turn>(services, input.clusterId, input.operationId, {
+      reconciled: (): Turn => ({ kind: 'again', progress }),
+      decide: async ({ lease, state, etag }): Promise<Turn> => {
+        const now = services.now();
+        const epoch = progress.rollBack?.epoch ?? plan.epoch;
+        const fencedNode = progress.rollBack ? null : plan.oldActive;
+        const evidence = await gatherEvidence(
+          services,
+          document,
+          state,
+          epoch,
+          fencedNode,
+          plan.fencing === 'power-off' && progress.fencingStartedAt !== undefined,
+        );
+        const step = nextFailoverStep({
+          plan,
+          progress,
+          state,
+          evidence,
+          policy: {
+            detection: document.detection,
+            rpoMs: input.force ? Number.MAX_SAFE_INTEGER : document.failover.rpoObjectiveMs,
+          },
+          now,
+        });
+        const recorded = describe(step, now);
+        if (recorded) await services.operations.recordStep(input.clusterId, input.operationId, recorded, now);
+        switch (step.step) {
+          case 'superseded': {
+            const result = end(input, 'superseded', `the cluster moved on to epoch ${step.epoch}`, state);
+            await finish(services, input, result, now);
+            return { kind: 'out', outcome: { next: 'end', result } };
+          }
+          case 'refuse': {
+            const result = end(input, 'refused', step.message, state, step.code);
+            await finish(services, input, result, now);
+            return { kind: 'out', outcome: { next: 'end', result } };
+          }
+          case 'done': {
+            const status: OperationStatus = step.outcome === 'rolled-back' ? 'failed' : 'succeeded';
+            const reason =
+              step.outcome === 'already-active'
+                ? `${step.activeNodeId} is already active`
+                : step.outcome === 'rolled-back'
+                  ? `rolled back: ${step.activeNodeId} is active again under epoch ${step.epoch}`
+                  : `${step.activeNodeId} is active under epoch ${step.epoch}${step.verified ? '' : ' (not verified in time)'}`;
+            const result = {
+              ...end(input, status, reason, state),
+              activeNodeId: step.activeNodeId,
+              epoch: step.epoch,
+            };
+            if (step.outcome !== 'already-active')
+              await services.operations.recordStep(
+                input.clusterId,
+                input.operationId,
+                {
+                  id: `verify-${step.activeNodeId}-${step.epoch}`,
+                  name: `${step.activeNodeId} took its lease`,
+                  outcome: step.verified ? 'ok' : 'warn',
+                  startedAt: progress.promoted?.at ?? now,
+                  endedAt: now,
+                },
+                now,
+              );
+            await finish(services, input, result, now, input.requestedAt);
+            return { kind: 'out', outcome: { next: 'end', result } };
+          }
+          case 'wait':
+            return {
+              kind: 'out',
+              outcome: {
+                next: 'wait',
+                until: Math.max(step.until, now + 1),
+                progress,
+                waitingFor: step.reason,
+              },
+            };
+          case 'verify':
+            return {
+              kind: 'out',
+              outcome: {
+                next: 'wait',
+                until: Math.max(Math.min(step.until, now + interval), now + 1),
+                progress,
+                waitingFor: `verify ${step.target} under epoch ${step.epoch}`,
+              },
+            };
+          case 'fence':
+            if (step.method === 'power-off') {
+              const found = nodeRef(document, step.nodeId);
+              if (found)
+                await services.providers
+                  .forSite(found.site)
+                  .powerOff(found.ref, {
+                    idempotencyKey: `${input.operationId}-fence-${step.nodeId}-${step.epoch}`,
+                  })
+                  .catch(() => undefined); // an unreachable cloud leaves the lease wait, which the rules keep
+            }
+            return { kind: 'again', progress: recordStep(progress, step, now) };
+          case 'choose-target':
+          case 'roll-back':
+          case 'demote-gracefully':
+            return { kind: 'again', progress: recordStep(progress, step, now) };
+          case 'revoke':
+          case 'confirm-fenced': {
+            const write = await services.clusters.replaceState(step.state, etag);
+            return { kind: 'again', progress: write.ok ? recordStep(progress, step, now) : progress };
+          }
+          case 'promote': {
+            const { etag: witnessEtag } = await services.witness.read(input.clusterId);
+            await services.witness.writeDecision(
+              lease,
+              {
+                epoch: step.state.epoch,
+                activeNodeId: step.state.activeNodeId,
+                decidedAt: new Date(now).toISOString(),
+                decidedBy: input.operationId,
+                reason: step.state.reason,
+              },
+              witnessEtag,
+            );
+            const write = await services.clusters.replaceState(step.state, etag);
+            if (!write.ok) return { kind: 'again', progress };
+            await services.audit.append({
+              clusterId: input.clusterId,
+              at: now,
+              actor: input.actor,
+              action: 'promoted',
+              detail: { operationId: input.operationId, nodeId: step.target, epoch: step.epoch },
+            });
+            return { kind: 'again', progress: recordStep(progress, step, now) };
+          }
+        }
+      },
+    });
+    if (decided.kind === 'out') return decided.outcome;
+    progress = decided.progress;
+  }
+  // Many decisions without a wait (evidence changing under us): come back shortly rather than loop here.
+  return { next: 'wait', until: services.now() + interval, progress, waitingFor: 'settling' };
+}
+
+/** The operation's activities, bound to their dependencies. */
+export function createClusterOperationActivities(services: Services) {
+  return {
+    beginClusterOperation: (input: ClusterOperationInput) => beginClusterOperation(services, input),
+    advanceClusterOperation: (input: AdvanceInput) => advanceClusterOperation(services, input),
+  };
+}

@@ -1,0 +1,244 @@
+import { randomBytes } from 'node:crypto';
+import { startAzurite, type RunningAzurite } from '../../../../devhost';
+import { loadConfig } from '../../../../shared/config/config';
+import { declareCluster } from '../../../../shared/control/clusters/clusterAdmin';
+import {
+  advanceClusterOperation,
+  beginClusterOperation,
+} from '../../../../shared/control/operations/clusterOperation';
+import type {
+  AdvanceOutcome,
+  ClusterOperationInput,
+} from '../../../../shared/control/operations/clusterOperationTypes';
+import { grantLease } from '../../../../shared/domain/decisions';
+import { createServices, type Services } from '../../../../shared/services/services';
+import { createTableClients, ensureTables, tableNames } from '../../../../shared/stores/tableClients';
+
+/**
+ * The per-cluster operation's activities against real storage (Azurite), turn by turn as the orchestrator runs them:
+ * what each turn writes, and what it waits for. Agents are played by the test: heartbeat rows, acknowledgements and
+ * the new active taking its lease are written where the real agent path writes them.
+ */
+let azurite: RunningAzurite;
+let services: Services;
+const T0 = Date.UTC(2031, 6, 1);
+let clock = T0;
+
+beforeAll(async () => {
+  azurite = await startAzurite({ inMemory: true });
+  const config = loadConfig({
+    AzureWebJobsStorage: azurite.connectionString,
+    NODE_KEY_MASTER: randomBytes(32).toString('base64'),
+    TABLE_PREFIX: 'Op',
+  });
+  await ensureTables(createTableClients(config.storageConnectionString, tableNames(config.tablePrefix)));
+  services = createServices(config, () => clock);
+  await services.witness.ensureContainer();
+});
+afterAll(async () => {
+  await azurite.stop();
+});
+beforeEach(() => {
+  clock = T0;
+});
+
+/** head-a active with a 4 s lease granted now; head-b a healthy standby heard now (lag 200 ms, RPO 1 s). */
+async function cluster(id: string) {
+  await declareCluster(
+    services,
+    id,
+    {
+      id,
+      kind: 'active-passive',
+      nodes: [
+        { id: 'head-a', role: 'active', site: { cloud: 'on-prem', region: 'hall-1' } },
+        { id: 'head-b', role: 'standby', site: { cloud: 'on-prem', region: 'hall-2' } },
+      ],
+      failover: { rpoObjectiveMs: 1000 },
+    },
+    'test',
+  );
+  const stored = await services.clusters.getState(id);
+  const grant = grantLease(stored!.state, 'head-a', 1, clock, 4000);
+  if (!grant.granted) throw new Error('expected a grant');
+  await services.clusters.replaceState(grant.state, stored!.etag);
+  await standbyHeard(id, 'head-b', 200);
+}
+
+async function standbyHeard(clusterId: string, nodeId: string, replicationLagMs: number) {
+  const existing = await services.heartbeats.get(clusterId, nodeId);
+  await services.heartbeats.put(
+    {
+      clusterId,
+      nodeId,
+      seq: (existing?.record.seq ?? 0) + 1,
+      receivedAt: clock,
+      role: 'standby',
+      epoch: 1,
+      checks: [{ name: 'ping', status: 'ok' }],
+      replicationLagMs,
+    },
+    existing?.etag,
+  );
+}
+
+/** The new active's heartbeat path grants it its lease under the new epoch. */
+async function takesLease(clusterId: string, nodeId: string, epoch: number) {
+  const stored = await services.clusters.getState(clusterId);
+  const grant = grantLease(stored!.state, nodeId, epoch, clock, 4000);
+  if (!grant.granted)
+    throw new Error(`no grant for ${nodeId} under ${epoch}: ${JSON.stringify(stored!.state)}`);
+  await services.clusters.replaceState(grant.state, stored!.etag);
+}
+
+const input = (
+  clusterId: string,
+  kind: 'make-active' | 'failover',
+  targetNodeId: string | null,
+): ClusterOperationInput => ({
+  clusterId,
+  operationId: `${kind}-1`,
+  kind,
+  targetNodeId,
+  force: false,
+  trigger: { kind: 'api' },
+  actor: 'admin',
+  reason: 'test',
+  avoidRegions: [],
+  requestedAt: clock,
+});
+
+async function run(request: ClusterOperationInput) {
+  const begun = await beginClusterOperation(services, request);
+  if (!begun.ok) throw new Error(JSON.stringify(begun.result));
+  let progress = begun.progress;
+  return {
+    plan: begun.plan,
+    async turn(): Promise<AdvanceOutcome> {
+      const outcome = await advanceClusterOperation(services, { input: request, plan: begun.plan, progress });
+      if (outcome.next === 'wait') progress = outcome.progress;
+      return outcome;
+    },
+  };
+}
+
+describe('make-active (planned switchover)', () => {
+  it('demotes the active, promotes the target once the demotion is acknowledged, and verifies it took its lease', async () => {
+    await cluster('ma1');
+    const op = await run(input('ma1', 'make-active', 'head-b'));
+    // Turn 1: the active's lease is revoked (its next heartbeat answer tells it to demote); wait for its ack.
+    const first = await op.turn();
+    expect(first).toMatchObject({ next: 'wait' });
+    expect((await services.clusters.getState('ma1'))?.state).toMatchObject({ epoch: 1, revoked: true });
+    // The agent acknowledges `demote-1`.
+    clock += 300;
+    await services.commandAcks.insertIfAbsent({
+      event: {
+        clusterId: 'ma1',
+        nodeId: 'head-a',
+        commandId: 'demote-1',
+        type: 'demote',
+        epoch: 1,
+        outcome: 'ok',
+        steps: [{ name: 'demote', exitCode: 0, durationMs: 120, outputTail: '' }],
+        receivedAt: new Date(clock).toISOString(),
+      },
+    });
+    await standbyHeard('ma1', 'head-b', 100);
+    // Turn 2: fenced by the ack → promote head-b under epoch 2 (witness first) → verify.
+    const second = await op.turn();
+    expect(second).toMatchObject({ next: 'wait' });
+    expect((await services.clusters.getState('ma1'))?.state).toMatchObject({
+      epoch: 2,
+      activeNodeId: 'head-b',
+    });
+    expect((await services.witness.read('ma1')).record).toMatchObject({
+      epoch: 2,
+      activeNodeId: 'head-b',
+      decidedBy: 'make-active-1',
+    });
+    // Promotion came before the old lease (4 s) would have ended: the acknowledgement allowed it.
+    expect(clock).toBeLessThan(T0 + 4000);
+    clock += 200;
+    await takesLease('ma1', 'head-b', 2);
+    const last = await op.turn();
+    expect(last).toMatchObject({
+      next: 'end',
+      result: { status: 'succeeded', activeNodeId: 'head-b', epoch: 2 },
+    });
+    const record = await services.operations.get('ma1', 'make-active-1');
+    expect(record).toMatchObject({ status: 'succeeded', toEpoch: 2, rtoMs: 500 });
+    expect(record?.steps?.map((s) => s.id)).toEqual([
+      'revoke-1',
+      'demote-head-a-1',
+      'fenced-head-a-1',
+      'promote-head-b-2',
+      'verify-head-b-2',
+    ]);
+  });
+
+  it('without an acknowledgement, waits until the demotion deadline and does not promote before the lease ends', async () => {
+    await cluster('ma2');
+    const op = await run(input('ma2', 'make-active', 'head-b'));
+    const first = await op.turn();
+    expect(first.next).toBe('wait');
+    clock += 1000;
+    await standbyHeard('ma2', 'head-b', 100);
+    const again = await op.turn();
+    expect(again.next).toBe('wait');
+    expect((await services.clusters.getState('ma2'))?.state).toMatchObject({ epoch: 1, revoked: true });
+  });
+
+  it('refuses a target whose replication lag is above the RPO objective, changing nothing', async () => {
+    await cluster('ma3');
+    await standbyHeard('ma3', 'head-b', 5000);
+    const op = await run(input('ma3', 'make-active', 'head-b'));
+    const outcome = await op.turn();
+    expect(outcome).toMatchObject({
+      next: 'end',
+      result: { status: 'refused', code: 'ReplicationLagAboveRpo' },
+    });
+    expect((await services.clusters.getState('ma3'))?.state).toMatchObject({
+      epoch: 1,
+      activeNodeId: 'head-a',
+      revoked: false,
+    });
+    expect(await services.operations.get('ma3', 'make-active-1')).toMatchObject({ status: 'refused' });
+  });
+});
+
+describe('failover (unplanned)', () => {
+  it("promotes the standby only after the silent active's lease plus the drift margin, when it cannot be fenced", async () => {
+    await cluster('fo1');
+    clock += 1500; // the active has gone silent; its lease runs until T0 + 4000
+    await standbyHeard('fo1', 'head-b', 100);
+    const op = await run(input('fo1', 'failover', null));
+    const first = await op.turn();
+    expect(first).toMatchObject({ next: 'wait' });
+    if (first.next !== 'wait') throw new Error('expected a wait');
+    // Not before the old lease (T0 + 4000) and the drift margin (500 ms) have passed.
+    expect(first.until).toBeGreaterThanOrEqual(T0 + 4500);
+    expect((await services.clusters.getState('fo1'))?.state).toMatchObject({ epoch: 1, revoked: true });
+    clock = first.until;
+    await standbyHeard('fo1', 'head-b', 100);
+    const second = await op.turn();
+    expect(second.next).toBe('wait');
+    expect((await services.clusters.getState('fo1'))?.state).toMatchObject({
+      epoch: 2,
+      activeNodeId: 'head-b',
+    });
+    await takesLease('fo1', 'head-b', 2);
+    expect(await op.turn()).toMatchObject({
+      next: 'end',
+      result: { status: 'succeeded', activeNodeId: 'head-b' },
+    });
+  });
+
+  it('ends as superseded when something else moved the cluster on meanwhile', async () => {
+    await cluster('fo2');
+    const op = await run(input('fo2', 'failover', null));
+    const stored = await services.clusters.getState('fo2');
+    await services.clusters.replaceState({ ...stored!.state, epoch: 7 }, stored!.etag);
+    expect(await op.turn()).toMatchObject({ next: 'end', result: { status: 'superseded' } });
+  });
+});
