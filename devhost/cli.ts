@@ -144,18 +144,7 @@ export async function main(argv: string[]): Promise<void> {
     '',
     `Host started: ${devhost.url}  (Ctrl-C to stop)`,
   );
-  console.log(lines.join('\n'));
-  if (options.json) {
-    console.log(
-      JSON.stringify({
-        url: devhost.url,
-        rpcBaseUrl: devhost.rpcBaseUrl,
-        keys: devhost.keys,
-        hubName: devhost.hubName,
-        connectionString: devhost.connectionString,
-      }),
-    );
-  }
+  // Signal handlers before the line that says the host started: whoever reads it may stop the host at once.
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) {
@@ -177,4 +166,16 @@ export async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  console.log(lines.join('\n'));
+  if (options.json) {
+    console.log(
+      JSON.stringify({
+        url: devhost.url,
+        rpcBaseUrl: devhost.rpcBaseUrl,
+        keys: devhost.keys,
+        hubName: devhost.hubName,
+        connectionString: devhost.connectionString,
+      }),
+    );
+  }
 }
