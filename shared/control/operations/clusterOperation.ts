@@ -359,11 +359,13 @@ export async function advanceClusterOperation(
             return { kind: 'out', outcome: { next: 'end', result } };
           }
           case 'wait':
+            // Evidence (an acknowledgement, a power state, a heartbeat) can end a wait early: look again after one
+            // heartbeat interval at the latest.
             return {
               kind: 'out',
               outcome: {
                 next: 'wait',
-                until: Math.max(step.until, now + 1),
+                until: Math.max(Math.min(step.until, now + interval), now + 1),
                 progress,
                 waitingFor: step.reason,
               },

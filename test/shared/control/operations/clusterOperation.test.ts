@@ -216,10 +216,16 @@ describe('failover (unplanned)', () => {
     const first = await op.turn();
     expect(first).toMatchObject({ next: 'wait' });
     if (first.next !== 'wait') throw new Error('expected a wait');
-    // Not before the old lease (T0 + 4000) and the drift margin (500 ms) have passed.
-    expect(first.until).toBeGreaterThanOrEqual(T0 + 4500);
+    // It looks again after one heartbeat interval at the latest (new evidence could end the wait) ...
+    expect(first.until).toBe(clock + 1000);
     expect((await services.clusters.getState('fo1'))?.state).toMatchObject({ epoch: 1, revoked: true });
-    clock = first.until;
+    // ... but promotes nobody before the old lease (T0 + 4000) and the drift margin (500 ms) have passed.
+    for (clock = first.until; clock < T0 + 4500; clock += 1000) {
+      await standbyHeard('fo1', 'head-b', 100);
+      expect((await op.turn()).next).toBe('wait');
+      expect((await services.clusters.getState('fo1'))?.state).toMatchObject({ epoch: 1, revoked: true });
+    }
+    clock = T0 + 4500;
     await standbyHeard('fo1', 'head-b', 100);
     const second = await op.turn();
     expect(second.next).toBe('wait');
