@@ -72,16 +72,20 @@ export interface MakeActivePlanInput {
   force?: boolean;
 }
 
-/** The latest heartbeat of each node: its row, or the active's heartbeat kept in the state, whichever is newer. */
+/** The latest heartbeat of each node: its row, or the active's heartbeat kept in the state when not older. */
 export function latestHeartbeats(
   heartbeats: readonly NodeHeartbeat[],
   state: ClusterState | undefined,
 ): NodeHeartbeat[] {
   const latest = new Map<string, NodeHeartbeat>();
-  for (const hb of [...heartbeats, ...(state?.activeHeartbeat ? [state.activeHeartbeat] : [])]) {
+  for (const hb of heartbeats) {
     const known = latest.get(hb.nodeId);
     if (!known || hb.receivedAt > known.receivedAt) latest.set(hb.nodeId, hb);
   }
+  // As the operation reads it: the state's copy wins a tie with the row.
+  const active = state?.activeHeartbeat;
+  const row = active && latest.get(active.nodeId);
+  if (active && (!row || active.receivedAt >= row.receivedAt)) latest.set(active.nodeId, active);
   return [...latest.values()];
 }
 
