@@ -13,6 +13,8 @@ export const FunctionNames = {
   listOperations: 'listOperations',
   getOperation: 'getOperation',
   listAudit: 'listAudit',
+  makeActive: 'makeActive',
+  failover: 'failover',
   agentHeartbeat: 'agentHeartbeat',
   agentArbitrate: 'agentArbitrate',
   agentArbitrationStatus: 'agentArbitrationStatus',

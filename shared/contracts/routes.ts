@@ -18,6 +18,8 @@ export const routes = {
   operations: 'v1/clusters/{clusterId}/operations',
   operation: 'v1/clusters/{clusterId}/operations/{operationId}',
   audit: 'v1/clusters/{clusterId}/audit',
+  makeActive: 'v1/clusters/{clusterId}/makeactive',
+  failover: 'v1/clusters/{clusterId}/failover',
   agentHeartbeat: 'v1/agent/heartbeat',
   agentArbitrate: 'v1/agent/arbitrate',
   agentArbitrationStatus: 'v1/agent/arbitration/{clusterId}/{epoch}',
@@ -53,6 +55,8 @@ export const paths = {
   operation: (clusterId: string, operationId: string) =>
     fillRoute(routes.operation, { clusterId, operationId }),
   audit: (clusterId: string) => fillRoute(routes.audit, { clusterId }),
+  makeActive: (clusterId: string) => fillRoute(routes.makeActive, { clusterId }),
+  failover: (clusterId: string) => fillRoute(routes.failover, { clusterId }),
   agentHeartbeat: () => fillRoute(routes.agentHeartbeat),
   agentArbitrate: () => fillRoute(routes.agentArbitrate),
   agentArbitrationStatus: (clusterId: string, epoch: number) =>

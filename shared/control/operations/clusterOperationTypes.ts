@@ -12,7 +12,7 @@ export interface ClusterOperationInput {
   kind: FailoverKind;
   /** make-active: the node to make active (required). failover: a node to prefer, or null to choose. */
   targetNodeId: string | null;
-  /** make-active: skip the health and RPO preconditions; failover: override the anti-flapping policy. */
+  /** make-active: lift the RPO bound (never a health precondition); failover: reserved for the anti-flapping override. */
   force: boolean;
   trigger: OperationTrigger;
   actor: string;

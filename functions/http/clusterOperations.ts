@@ -1,0 +1,147 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import type { z } from 'zod';
+import { FunctionNames } from '../../shared/constants/functionNames';
+import { parseStrictJson } from '../../shared/contracts/json';
+import {
+  failoverRequestSchema,
+  makeActiveRequestSchema,
+  OPERATION_REQUEST_MAX_BYTES,
+} from '../../shared/contracts/operationsRequests';
+import { paths, routes } from '../../shared/contracts/routes';
+import { loadMakeActivePlan } from '../../shared/control/operations/makeActivePlan';
+import type { Services } from '../../shared/services/services';
+import { withServices } from '../common/withServices';
+import { startClusterOperation, type StartedOperation } from '../durable/startClusterOperation';
+import { idParam, jsonError, limitedBody, withErrorPolicy } from './httpResponses';
+import { refusalToHttp } from './refusalToHttp';
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; response: HttpResponseInit };
+
+/** A strict JSON body of at most 16 KiB against `schema`: 413, 400 (not JSON, naming where) or 422 (naming each problem). */
+async function readBody<T>(
+  request: HttpRequest,
+  schema: z.ZodType<T, z.ZodTypeDef, unknown>,
+): Promise<Parsed<T>> {
+  const body = await limitedBody(request, OPERATION_REQUEST_MAX_BYTES);
+  if (!body.ok) return body;
+  const json = parseStrictJson(body.body.toString('utf8'));
+  if (!json.ok)
+    return {
+      ok: false,
+      response: jsonError(
+        400,
+        'InvalidJson',
+        json.reason === 'syntax' ? 'the body is not JSON' : `the body is not valid JSON: ${json.message}`,
+        json.path ? { path: json.path } : {},
+      ),
+    };
+  const parsed = schema.safeParse(json.value);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const problems = parsed.error.issues.map((i) => ({
+    path: i.path.join('.') || '(body)',
+    message: i.message,
+  }));
+  return {
+    ok: false,
+    response: jsonError(422, 'InvalidRequest', 'the request body is invalid', { problems }),
+  };
+}
+
+/** 202 with the operation (started, or the one already running) and where to follow it. */
+function startedResponse(clusterId: string, outcome: StartedOperation): HttpResponseInit {
+  if (!outcome.ok) return refusalToHttp(outcome);
+  const statusUrl = paths.operation(clusterId, outcome.operationId);
+  return {
+    status: 202,
+    headers: { location: statusUrl },
+    jsonBody: { operationId: outcome.operationId, started: outcome.started, statusUrl },
+  };
+}
+
+/**
+ * POST /api/v1/clusters/{clusterId}/makeactive (admin) `{nodeId, confirm?, force?, reason?}`: without `confirm: true`
+ * the plan (200; nothing changes); with it, 409 `PreconditionsNotMet` while a precondition fails (unless `force`),
+ * else the make-active operation starts (202, or the running one with `started: false`).
+ */
+export async function makeActiveHandler(
+  services: Services,
+  request: HttpRequest,
+  invocation: InvocationContext,
+): Promise<HttpResponseInit> {
+  const cluster = idParam(request, 'clusterId');
+  if (!cluster.ok) return cluster.response;
+  const body = await readBody(request, makeActiveRequestSchema);
+  if (!body.ok) return body.response;
+  const { nodeId, confirm = false, force = false, reason } = body.value;
+  const loaded = await loadMakeActivePlan(services, cluster.value, nodeId, force);
+  if (!loaded.ok) return refusalToHttp(loaded);
+  const { plan } = loaded;
+  if (plan.blockers.includes('target-in-cluster'))
+    return jsonError(422, 'TargetNotInCluster', `${nodeId} is not a node of ${cluster.value}`, { plan });
+  if (!confirm) return { status: 200, jsonBody: { plan } };
+  if (!plan.canRun)
+    return jsonError(
+      409,
+      'PreconditionsNotMet',
+      `make-active of ${nodeId} is blocked by ${plan.blockers.join(', ')}; fix them (force lifts only the RPO bound)`,
+      { blockers: plan.blockers, plan },
+    );
+  const outcome = await startClusterOperation(df.getClient(invocation), services, {
+    clusterId: cluster.value,
+    kind: 'make-active',
+    targetNodeId: nodeId,
+    force,
+    trigger: { kind: 'api' },
+    actor: 'admin',
+    reason: reason ?? `make ${nodeId} active`,
+    avoidRegions: [],
+  });
+  return startedResponse(cluster.value, outcome);
+}
+
+/**
+ * POST /api/v1/clusters/{clusterId}/failover (admin) `{reason, targetNodeId?, force?}`: starts an unplanned failover
+ * (202, or the running operation with `started: false`).
+ */
+export async function failoverHandler(
+  services: Services,
+  request: HttpRequest,
+  invocation: InvocationContext,
+): Promise<HttpResponseInit> {
+  const cluster = idParam(request, 'clusterId');
+  if (!cluster.ok) return cluster.response;
+  const body = await readBody(request, failoverRequestSchema);
+  if (!body.ok) return body.response;
+  const { reason, targetNodeId, force = false } = body.value;
+  const stored = await services.clusters.getDocument(cluster.value);
+  if (!stored) return jsonError(404, 'ClusterNotFound', `cluster ${cluster.value} is not declared`);
+  if (targetNodeId !== undefined && !stored.document.nodes.some((n) => n.id === targetNodeId))
+    return jsonError(422, 'TargetNotInCluster', `${targetNodeId} is not a node of ${cluster.value}`);
+  const outcome = await startClusterOperation(df.getClient(invocation), services, {
+    clusterId: cluster.value,
+    kind: 'failover',
+    targetNodeId: targetNodeId ?? null,
+    force,
+    trigger: { kind: 'api' },
+    actor: 'admin',
+    reason,
+    avoidRegions: [],
+  });
+  return startedResponse(cluster.value, outcome);
+}
+
+app.http(FunctionNames.makeActive, {
+  route: routes.makeActive,
+  methods: ['POST'],
+  authLevel: 'admin',
+  extraInputs: [df.input.durableClient()],
+  handler: withErrorPolicy(withServices(makeActiveHandler)),
+});
+app.http(FunctionNames.failover, {
+  route: routes.failover,
+  methods: ['POST'],
+  authLevel: 'admin',
+  extraInputs: [df.input.durableClient()],
+  handler: withErrorPolicy(withServices(failoverHandler)),
+});

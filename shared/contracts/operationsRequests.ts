@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { idSchema } from './ids';
+
+/**
+ * The operator's requests that start a cluster operation, and their answers: `POST /api/v1/clusters/{clusterId}/
+ * makeactive` (a planned switchover, shown as a plan until confirmed) and `POST …/failover` (an unplanned failover).
+ * Request bodies are strict (an unknown field is refused); answers are read leniently.
+ */
+
+/** The largest request body of these endpoints, in bytes. */
+export const OPERATION_REQUEST_MAX_BYTES = 16 * 1024;
+
+const reasonSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(500, 'must be at most 500 characters')
+  .refine((s) => s.trim().length > 0, 'must not be blank');
+
+export const makeActiveRequestSchema = z
+  .object({
+    /** The node to make active. */
+    nodeId: idSchema,
+    /** Without it the answer is the plan and nothing changes. */
+    confirm: z.boolean().optional(),
+    /** Run despite failed health, heartbeat and RPO preconditions. */
+    force: z.boolean().optional(),
+    reason: reasonSchema.optional(),
+  })
+  .strict();
+
+export const failoverRequestSchema = z
+  .object({
+    /** Required: it goes to the operation and the audit log. */
+    reason: reasonSchema,
+    /** A node to prefer; without it the healthiest standby is chosen. */
+    targetNodeId: idSchema.optional(),
+    /** Override the anti-flapping policy. */
+    force: z.boolean().optional(),
+  })
+  .strict();
+
+export type MakeActiveRequest = z.infer<typeof makeActiveRequestSchema>;
+export type FailoverRequest = z.infer<typeof failoverRequestSchema>;
+
+export const preconditionSchema = z.object({
+  name: z.string(),
+  ok: z.boolean(),
+  value: z.unknown(),
+  limit: z.number().optional(),
+  detail: z.string(),
+});
+
+/** The make-active confirmation screen (`makeActivePlan.ts`), as `POST …/makeactive` without `confirm` answers it. */
+export const makeActivePlanSchema = z.object({
+  clusterId: z.string(),
+  epoch: z.number(),
+  currentActive: z.string().nullable(),
+  target: z.string(),
+  becomesActive: z.string(),
+  becomesPassive: z.array(z.string()),
+  preconditions: z.array(preconditionSchema),
+  hooks: z.array(z.object({ node: z.string(), command: z.string(), runs: z.string() })),
+  blockers: z.array(z.string()),
+  canRun: z.boolean(),
+});
+
+export const makeActivePlanAnswerSchema = z.object({ plan: makeActivePlanSchema });
+
+/** 202: the operation started (or, `started: false`, the one already running for the cluster). */
+export const operationStartedSchema = z.object({
+  operationId: z.string(),
+  started: z.boolean(),
+  statusUrl: z.string(),
+});
+
+export type OperationStartedBody = z.infer<typeof operationStartedSchema>;
