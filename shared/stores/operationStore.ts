@@ -217,7 +217,10 @@ export class OperationStore {
     });
   }
 
-  /** Ends an operation: its status, why, and any final fields (toEpoch, rtoMs). Ending it again changes nothing. */
+  /**
+   * Ends an operation: its status, why, and any final fields (toEpoch, rtoMs); a step still running ends as skipped.
+   * Ending it again changes nothing.
+   */
   finish(
     clusterId: string,
     operationId: string,
@@ -228,6 +231,16 @@ export class OperationStore {
         ? op
         : {
             ...op,
+            // A step still running when the operation ends was overtaken: it ends with it, as skipped.
+            ...(op.steps
+              ? {
+                  steps: op.steps.map((step) =>
+                    step.outcome === 'running'
+                      ? { ...step, outcome: 'skipped' as const, endedAt: end.at }
+                      : step,
+                  ),
+                }
+              : {}),
             status: end.status,
             reason: end.reason,
             endedAt: end.at,

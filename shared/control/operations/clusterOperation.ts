@@ -263,6 +263,31 @@ async function finish(
   });
 }
 
+/** Ends the fencing step of `nodeId` under `epoch` (fence or graceful demotion) if it is still running. */
+async function endFencingStep(
+  services: Services,
+  input: ClusterOperationInput,
+  nodeId: string,
+  epoch: number,
+  outcome: OperationStep['outcome'],
+  detail: Record<string, unknown>,
+  now: number,
+): Promise<void> {
+  const ids = new Set([`fence-${nodeId}-${epoch}`, `demote-${nodeId}-${epoch}`]);
+  await services.operations.update(input.clusterId, input.operationId, (op) => ({
+    ...op,
+    ...(op.steps
+      ? {
+          steps: op.steps.map((step) =>
+            ids.has(step.id) && step.outcome === 'running'
+              ? { ...step, outcome, endedAt: now, detail: { ...step.detail, ...detail } }
+              : step,
+          ),
+        }
+      : {}),
+  }));
+}
+
 type Turn = { kind: 'again'; progress: AdvanceInput['progress'] } | { kind: 'out'; outcome: AdvanceOutcome };
 
 /**
@@ -396,10 +421,23 @@ export async function advanceClusterOperation(
           case 'roll-back':
           case 'demote-gracefully':
             return { kind: 'again', progress: recordStep(progress, step, now) };
-          case 'revoke':
-          case 'confirm-fenced': {
+          case 'revoke': {
             const write = await services.clusters.replaceState(step.state, etag);
             return { kind: 'again', progress: write.ok ? recordStep(progress, step, now) : progress };
+          }
+          case 'confirm-fenced': {
+            const write = await services.clusters.replaceState(step.state, etag);
+            if (!write.ok) return { kind: 'again', progress };
+            await endFencingStep(
+              services,
+              input,
+              step.nodeId,
+              step.epoch,
+              'ok',
+              { evidence: step.evidence },
+              now,
+            );
+            return { kind: 'again', progress: recordStep(progress, step, now) };
           }
           case 'promote': {
             const { etag: witnessEtag } = await services.witness.read(input.clusterId);
@@ -416,6 +454,17 @@ export async function advanceClusterOperation(
             );
             const write = await services.clusters.replaceState(step.state, etag);
             if (!write.ok) return { kind: 'again', progress };
+            // A fence still running was not needed: the old lease and the drift margin ran out first.
+            if (plan.oldActive && !progress.rollBack)
+              await endFencingStep(
+                services,
+                input,
+                plan.oldActive,
+                plan.epoch,
+                'warn',
+                { endedBy: 'the old lease and the drift margin ran out' },
+                now,
+              );
             await services.audit.append({
               clusterId: input.clusterId,
               at: now,

@@ -73,8 +73,9 @@ describe('operation records', () => {
     expect(ids).toEqual(['s0', 's1', 's2', 's3', 's4', 's5']);
   });
 
-  it('ends an operation once: a second end changes nothing', async () => {
+  it('ends an operation once, closing a step still running as skipped; a second end changes nothing', async () => {
     await store.createOnce(operation('c4', 'op-1', T));
+    await store.recordStep('c4', 'op-1', step('fence', 'running'), T + 50);
     await store.finish('c4', 'op-1', {
       status: 'succeeded',
       reason: 'promoted b',
@@ -89,6 +90,7 @@ describe('operation records', () => {
       endedAt: T + 100,
       toEpoch: 4,
       rtoMs: 90,
+      steps: [{ id: 'fence', outcome: 'skipped', endedAt: T + 100 }],
     });
     expect(await store.listUnfinished('c4')).toEqual([]);
   });
