@@ -175,6 +175,8 @@ describe('make-active (planned switchover)', () => {
       'promote-head-b-2',
       'verify-head-b-2',
     ]);
+    // The demotion step ended when its acknowledgement fenced the node.
+    expect(record?.steps?.find((step) => step.id === 'demote-head-a-1')).toMatchObject({ outcome: 'ok' });
   });
 
   it('without an acknowledgement, waits until the demotion deadline and does not promote before the lease ends', async () => {
@@ -237,6 +239,12 @@ describe('failover (unplanned)', () => {
     expect(await op.turn()).toMatchObject({
       next: 'end',
       result: { status: 'succeeded', activeNodeId: 'head-b' },
+    });
+    // The fence (a demotion nobody acknowledged) ended when the lease ran out, and says so.
+    const record = await services.operations.get('fo1', 'failover-1');
+    expect(record?.steps?.find((step) => step.id === 'fence-head-a-1')).toMatchObject({
+      outcome: 'warn',
+      detail: { endedBy: 'the old lease and the drift margin ran out' },
     });
   });
 
