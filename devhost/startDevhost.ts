@@ -281,7 +281,7 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
       };
     };
 
-    const timers = new TimerTriggerScheduler(app, clock, log);
+    const timers = new TimerTriggerScheduler(app, clock, log, () => durableClientData(publicOrigin));
     const clockAdvanced = () => {
       engine?.clockAdvanced();
       timers.tick();

@@ -57,6 +57,8 @@ export class TimerTriggerScheduler {
     private readonly app: LoadedApp,
     private readonly clock: Clock,
     private readonly log: LogFn,
+    /** Binding data for `durableClient` inputs, as the HTTP path gives them (`df.getClient(context)` in a timer). */
+    private readonly durableClientData?: () => unknown,
   ) {
     for (const fn of app.functions.values()) {
       if (triggerKindOf(fn) !== 'timer') continue;
@@ -113,6 +115,11 @@ export class TimerTriggerScheduler {
       },
     };
     const context = toInvocationContext(this.app.library, t.fn, this.log);
+    const inputs = (context as { extraInputs: { set(binding: unknown, value: unknown): void } }).extraInputs;
+    for (const input of t.fn.extraInputs) {
+      if ((input.type === 'durableClient' || input.type === 'orchestrationClient') && this.durableClientData)
+        inputs.set(input, this.durableClientData());
+    }
     const run = (async () => {
       try {
         const result = await t.fn.callback(timerInfo, context);

@@ -14,6 +14,7 @@ import type { NodeRef, PowerState, SiteRef } from '../../providers/computeProvid
 import type { Services } from '../../services/services';
 import type { OperationStatus, OperationStep } from '../../stores/operationStore';
 import { withWitnessDecision } from '../common/witnessDecision';
+import { endDetection } from '../detection/failureDetector';
 import type {
   AdvanceInput,
   AdvanceOutcome,
@@ -78,6 +79,21 @@ export async function beginClusterOperation(
     return { ok: false, result };
   }
   const document = stored.document;
+  const automatic = AUTOMATIC_TRIGGERS.has(input.trigger.kind);
+  if (input.kind === 'failover' && automatic && !input.force) {
+    const refusal =
+      document.failover.mode === 'manual'
+        ? {
+            code: 'ManualMode',
+            reason: `failover of ${input.clusterId} is manual: an operator must start it`,
+          }
+        : await antiFlapping(services, input, document.failover, now);
+    if (refusal) {
+      const result = end(input, 'refused', refusal.reason, state.state, refusal.code);
+      await finish(services, input, result, now);
+      return { ok: false, result };
+    }
+  }
   const oldActive = state.state.revoked ? null : state.state.activeNodeId || null;
   const fenceNode = document.nodes.find((n) => n.id === oldActive);
   const plan: FailoverPlan = {
@@ -104,6 +120,43 @@ export async function beginClusterOperation(
     },
   });
   return { ok: true, plan, progress: {} };
+}
+
+/** Triggers the anti-flapping policy and `failover.mode` apply to (an operator's request is not automatic). */
+const AUTOMATIC_TRIGGERS = new Set(['detector', 'webhook', 'arbitration']);
+
+/**
+ * The anti-flapping policy of an automatic failover: no more than `maxFailoversPerPeriod` failovers that changed the
+ * active in `periodMs`, and none within `cooldownMs` of the last one's end. A refusal names the rule and when it
+ * lifts; an operator's request (or `force`) is not held back.
+ */
+async function antiFlapping(
+  services: Services,
+  input: ClusterOperationInput,
+  policy: ClusterDocument['failover'],
+  now: number,
+): Promise<{ code: string; reason: string } | undefined> {
+  const { operations } = await services.operations.list(input.clusterId, { limit: 100 });
+  const failovers = operations.filter(
+    (o) =>
+      o.kind === 'failover' &&
+      o.operationId !== input.operationId &&
+      o.status === 'succeeded' &&
+      o.endedAt !== undefined &&
+      now - o.endedAt < policy.periodMs,
+  );
+  const last = failovers.reduce((latest, o) => Math.max(latest, o.endedAt ?? 0), 0);
+  if (last > 0 && now - last < policy.cooldownMs)
+    return {
+      code: 'CoolingDown',
+      reason: `the last failover of ${input.clusterId} ended ${now - last} ms ago; the cooldown (${policy.cooldownMs} ms) lifts at ${new Date(last + policy.cooldownMs).toISOString()}`,
+    };
+  if (failovers.length >= policy.maxFailoversPerPeriod)
+    return {
+      code: 'TooManyFailovers',
+      reason: `${failovers.length} failovers of ${input.clusterId} in the last ${policy.periodMs} ms (at most ${policy.maxFailoversPerPeriod})`,
+    };
+  return undefined;
 }
 
 /** What the agents and the clouds say now: each node's latest heartbeat, and fencing evidence for the epoch. */
@@ -249,6 +302,17 @@ async function finish(
     toEpoch: result.epoch,
     ...(rtoFrom !== undefined ? { rtoMs: Math.max(0, now - rtoFrom) } : {}),
   });
+  // The detection that started a failover ends with it (the detector no longer shows it as running).
+  if (
+    input.trigger.kind === 'detector' &&
+    input.trigger.reference &&
+    result.status !== 'running' &&
+    result.status !== 'pending'
+  )
+    await endDetection(services, input.clusterId, input.trigger.reference, result.status, {
+      operationId: input.operationId,
+      reason: result.reason,
+    });
   await services.audit.append({
     clusterId: input.clusterId,
     at: now,

@@ -43,7 +43,7 @@ beforeEach(() => {
 });
 
 /** head-a active with a 4 s lease granted now; head-b a healthy standby heard now (lag 200 ms, RPO 1 s). */
-async function cluster(id: string) {
+async function cluster(id: string, failover: Record<string, unknown> = {}) {
   await declareCluster(
     services,
     id,
@@ -54,7 +54,7 @@ async function cluster(id: string) {
         { id: 'head-a', role: 'active', site: { cloud: 'on-prem', region: 'hall-1' } },
         { id: 'head-b', role: 'standby', site: { cloud: 'on-prem', region: 'hall-2' } },
       ],
-      failover: { rpoObjectiveMs: 1000 },
+      failover: { rpoObjectiveMs: 1000, ...failover },
     },
     'test',
   );
@@ -254,5 +254,44 @@ describe('failover (unplanned)', () => {
     const stored = await services.clusters.getState('fo2');
     await services.clusters.replaceState({ ...stored!.state, epoch: 7 }, stored!.etag);
     expect(await op.turn()).toMatchObject({ next: 'end', result: { status: 'superseded' } });
+  });
+});
+
+describe('automatic failovers (detector, webhook, arbitration)', () => {
+  const automatic = (clusterId: string, operationId: string): ClusterOperationInput => ({
+    ...input(clusterId, 'failover', null),
+    operationId,
+    trigger: { kind: 'detector', reference: 'detect-1-0' },
+    actor: 'controller',
+  });
+
+  it('are refused when the cluster’s failover mode is manual; an operator’s request is not', async () => {
+    await cluster('am1', { mode: 'manual' });
+    const refused = await beginClusterOperation(services, automatic('am1', 'failover-auto'));
+    expect(refused).toMatchObject({ ok: false, result: { status: 'refused', code: 'ManualMode' } });
+    expect((await services.clusters.getState('am1'))?.state).toMatchObject({ epoch: 1, revoked: false });
+    expect((await beginClusterOperation(services, input('am1', 'failover', null))).ok).toBe(true);
+  });
+
+  it('are refused during the cooldown after a failover, naming when it lifts', async () => {
+    await cluster('am2', { cooldownMs: 60_000 });
+    await services.operations.createOnce({
+      clusterId: 'am2',
+      operationId: 'failover-earlier',
+      kind: 'failover',
+      status: 'succeeded',
+      createdAt: clock - 5000,
+      updatedAt: clock - 1000,
+      endedAt: clock - 1000,
+      epoch: 1,
+      evidence: {},
+    });
+    const refused = await beginClusterOperation(services, automatic('am2', 'failover-auto'));
+    expect(refused).toMatchObject({ ok: false, result: { status: 'refused', code: 'CoolingDown' } });
+    if (refused.ok) throw new Error('expected a refusal');
+    expect(refused.result.reason).toContain(new Date(clock - 1000 + 60_000).toISOString());
+    expect(await services.operations.get('am2', 'failover-auto')).toMatchObject({ status: 'refused' });
+    clock += 60_000;
+    expect((await beginClusterOperation(services, automatic('am2', 'failover-later'))).ok).toBe(true);
   });
 });
