@@ -67,6 +67,26 @@ export async function beginClusterOperation(
     actor: input.actor,
     targetNodeId: input.targetNodeId,
   });
+  // The detection that started a failover is in its hands now: running, so the detector no longer supersedes it.
+  // A detection the detector already superseded (its active was heard again) starts nothing.
+  if (input.trigger.kind === 'detector' && input.trigger.reference) {
+    const detection = await services.operations.update(input.clusterId, input.trigger.reference, (op) =>
+      op.status === 'pending'
+        ? { ...op, status: 'running', updatedAt: now, outcome: { handledBy: input.operationId } }
+        : op,
+    );
+    const handled = detection?.status === 'running' && detection.outcome?.handledBy === input.operationId;
+    if (!handled) {
+      const result = end(
+        input,
+        'superseded',
+        `detection ${input.trigger.reference} no longer stands (${detection?.status ?? 'not found'})`,
+        state?.state,
+      );
+      await finish(services, input, result, now);
+      return { ok: false, result };
+    }
+  }
   if (!stored || !state) {
     const result = end(
       input,

@@ -80,8 +80,9 @@ it('fails over when the active goes silent: detection, failover after the lease,
   const detected = (await operations('quiet')).find((o) => o.kind === 'failure-detected');
   expect(detected).toMatchObject({ status: 'succeeded' });
   expect(status.runningOperations).toEqual([]);
-  // The old active, back from the dead under epoch 1, is a standby and told to demote.
+  // The old active, back from the dead under epoch 1, gets no lease and is told to demote (the epoch in a standby's
+  // answer may come from the heartbeat path's state cache, up to a second old: it grants nothing either way).
   const back = await send['head-a']({ role: 'active', epoch: 1, checks: [] });
-  expect(back.json).toMatchObject({ role: 'standby', epoch: 2, lease: null });
+  expect(back.json).toMatchObject({ role: 'standby', lease: null });
   expect(back.json.commands).toEqual([expect.objectContaining({ type: 'demote' })]);
 });

@@ -261,7 +261,7 @@ describe('automatic failovers (detector, webhook, arbitration)', () => {
   const automatic = (clusterId: string, operationId: string): ClusterOperationInput => ({
     ...input(clusterId, 'failover', null),
     operationId,
-    trigger: { kind: 'detector', reference: 'detect-1-0' },
+    trigger: { kind: 'webhook', reference: 'alert-1:Fired' },
     actor: 'controller',
   });
 
@@ -293,5 +293,28 @@ describe('automatic failovers (detector, webhook, arbitration)', () => {
     expect(await services.operations.get('am2', 'failover-auto')).toMatchObject({ status: 'refused' });
     clock += 60_000;
     expect((await beginClusterOperation(services, automatic('am2', 'failover-later'))).ok).toBe(true);
+  });
+
+  it('a detector-triggered failover starts nothing when its detection no longer stands', async () => {
+    await cluster('am3');
+    await services.operations.createOnce({
+      clusterId: 'am3',
+      operationId: 'detect-1-5',
+      kind: 'failure-detected',
+      status: 'superseded',
+      createdAt: clock,
+      updatedAt: clock,
+      epoch: 1,
+      evidence: {},
+    });
+    const request = {
+      ...automatic('am3', 'failover-d'),
+      trigger: { kind: 'detector' as const, reference: 'detect-1-5' },
+    };
+    expect(await beginClusterOperation(services, request)).toMatchObject({
+      ok: false,
+      result: { status: 'superseded' },
+    });
+    expect((await services.clusters.getState('am3'))?.state).toMatchObject({ epoch: 1, revoked: false });
   });
 });
