@@ -1,12 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { startAzurite, type RunningAzurite } from '../../../../devhost';
+import type { RunningAzurite } from '../../../../devhost';
 import type { VerifiedRequest } from '../../../../shared/auth/signedRequest';
-import { loadConfig } from '../../../../shared/config/config';
 import type { CommandAckBody } from '../../../../shared/contracts/agentApi';
 import { acceptCommandAck, ackCounts } from '../../../../shared/control/agents/commandAcks';
 import { declareCluster } from '../../../../shared/control/clusters/clusterAdmin';
-import { createServices, type Services } from '../../../../shared/services/services';
-import { createTableClients, ensureTables, tableNames } from '../../../../shared/stores/tableClients';
+import type { Services } from '../../../../shared/services/services';
+import { servicesOnAzurite } from '../../../helpers/servicesOnAzurite';
 import { twoNodeCluster } from '../../../helpers/controlPlane';
 
 let azurite: RunningAzurite;
@@ -15,14 +13,7 @@ const T0 = Date.UTC(2030, 0, 1);
 let clock = T0;
 
 beforeAll(async () => {
-  azurite = await startAzurite({ inMemory: true });
-  const config = loadConfig({
-    AzureWebJobsStorage: azurite.connectionString,
-    NODE_KEY_MASTER: randomBytes(32).toString('base64'),
-    TABLE_PREFIX: 'Ack',
-  });
-  await ensureTables(createTableClients(config.storageConnectionString, tableNames(config.tablePrefix)));
-  services = createServices(config, () => clock);
+  ({ azurite, services } = await servicesOnAzurite('Ack', () => clock));
 });
 afterAll(async () => {
   await azurite.stop();

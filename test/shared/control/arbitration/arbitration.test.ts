@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { startAzurite, type RunningAzurite } from '../../../../devhost';
-import { loadConfig } from '../../../../shared/config/config';
+import type { RunningAzurite } from '../../../../devhost';
 import {
   completeArbitration,
   decideArbitration,
@@ -9,8 +7,8 @@ import {
 import { declareCluster } from '../../../../shared/control/clusters/clusterAdmin';
 import { grantLease } from '../../../../shared/domain/decisions';
 import { WitnessBusyError } from '../../../../shared/errors';
-import { createServices, type Services } from '../../../../shared/services/services';
-import { createTableClients, ensureTables, tableNames } from '../../../../shared/stores/tableClients';
+import type { Services } from '../../../../shared/services/services';
+import { servicesOnAzurite } from '../../../helpers/servicesOnAzurite';
 import { twoNodeCluster } from '../../../helpers/controlPlane';
 
 let azurite: RunningAzurite;
@@ -26,15 +24,7 @@ const vote = (nodeId: string, checks: ArbitrationVote['checks'] = ok, priority =
 });
 
 beforeAll(async () => {
-  azurite = await startAzurite({ inMemory: true });
-  const config = loadConfig({
-    AzureWebJobsStorage: azurite.connectionString,
-    NODE_KEY_MASTER: randomBytes(32).toString('base64'),
-    TABLE_PREFIX: 'Arb',
-  });
-  await ensureTables(createTableClients(config.storageConnectionString, tableNames(config.tablePrefix)));
-  services = createServices(config, () => clock);
-  await services.witness.ensureContainer();
+  ({ azurite, services } = await servicesOnAzurite('Arb', () => clock));
 });
 afterAll(async () => {
   await azurite.stop();

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { startAzurite, type RunningAzurite } from '../../../../devhost';
-import { loadConfig } from '../../../../shared/config/config';
+import { servicesOnAzurite } from '../../../helpers/servicesOnAzurite';
+import type { RunningAzurite } from '../../../../devhost';
 import { declareCluster } from '../../../../shared/control/clusters/clusterAdmin';
 import {
   advanceClusterOperation,
@@ -11,8 +10,7 @@ import type {
   ClusterOperationInput,
 } from '../../../../shared/control/operations/clusterOperationTypes';
 import { grantLease } from '../../../../shared/domain/decisions';
-import { createServices, type Services } from '../../../../shared/services/services';
-import { createTableClients, ensureTables, tableNames } from '../../../../shared/stores/tableClients';
+import type { Services } from '../../../../shared/services/services';
 
 /**
  * The per-cluster operation's activities against real storage (Azurite), turn by turn as the orchestrator runs them:
@@ -25,15 +23,7 @@ const T0 = Date.UTC(2031, 6, 1);
 let clock = T0;
 
 beforeAll(async () => {
-  azurite = await startAzurite({ inMemory: true });
-  const config = loadConfig({
-    AzureWebJobsStorage: azurite.connectionString,
-    NODE_KEY_MASTER: randomBytes(32).toString('base64'),
-    TABLE_PREFIX: 'Op',
-  });
-  await ensureTables(createTableClients(config.storageConnectionString, tableNames(config.tablePrefix)));
-  services = createServices(config, () => clock);
-  await services.witness.ensureContainer();
+  ({ azurite, services } = await servicesOnAzurite('Op', () => clock));
 });
 afterAll(async () => {
   await azurite.stop();
