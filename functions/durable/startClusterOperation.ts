@@ -6,7 +6,13 @@ import type { ClusterOperationInput } from '../../shared/control/operations/clus
 import type { Services } from '../../shared/services/services';
 import { isRunning, readStatus, startOrJoin } from './singleton';
 
-export type ClusterOperationRequest = Omit<ClusterOperationInput, 'operationId' | 'requestedAt'>;
+export type ClusterOperationRequest = Omit<ClusterOperationInput, 'operationId' | 'requestedAt'> & {
+  /**
+   * A deterministic id for triggers that can be delivered twice (a webhook's alert id and condition): the same id
+   * joins the running operation or, once it ended, starts nothing (its first activity answers with how it ended).
+   */
+  operationId?: string;
+};
 
 export type StartedOperation = Outcome<{ operationId: string; started: boolean; instanceId: string }>;
 
@@ -34,7 +40,7 @@ export async function startClusterOperation(
   const requestedAt = services.now();
   const input: ClusterOperationInput = {
     ...request,
-    operationId: `${request.kind}-${requestedAt.toString(36)}`,
+    operationId: request.operationId ?? `${request.kind}-${requestedAt.toString(36)}`,
     requestedAt,
   };
   const singleton = await startOrJoin(

@@ -13,6 +13,7 @@ export const FunctionNames = {
   listOperations: 'listOperations',
   getOperation: 'getOperation',
   listAudit: 'listAudit',
+  azureMonitorWebhook: 'azureMonitorWebhook',
   makeActive: 'makeActive',
   failover: 'failover',
   agentHeartbeat: 'agentHeartbeat',

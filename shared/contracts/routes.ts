@@ -20,6 +20,7 @@ export const routes = {
   audit: 'v1/clusters/{clusterId}/audit',
   makeActive: 'v1/clusters/{clusterId}/makeactive',
   failover: 'v1/clusters/{clusterId}/failover',
+  webhookAzureMonitor: 'v1/webhooks/azure-monitor',
   agentHeartbeat: 'v1/agent/heartbeat',
   agentArbitrate: 'v1/agent/arbitrate',
   agentArbitrationStatus: 'v1/agent/arbitration/{clusterId}/{epoch}',
@@ -57,6 +58,7 @@ export const paths = {
   audit: (clusterId: string) => fillRoute(routes.audit, { clusterId }),
   makeActive: (clusterId: string) => fillRoute(routes.makeActive, { clusterId }),
   failover: (clusterId: string) => fillRoute(routes.failover, { clusterId }),
+  webhookAzureMonitor: () => fillRoute(routes.webhookAzureMonitor),
   agentHeartbeat: () => fillRoute(routes.agentHeartbeat),
   agentArbitrate: () => fillRoute(routes.agentArbitrate),
   agentArbitrationStatus: (clusterId: string, epoch: number) =>

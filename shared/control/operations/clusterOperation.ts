@@ -54,7 +54,7 @@ export async function beginClusterOperation(
     services.clusters.getState(input.clusterId),
   ]);
   const now = services.now();
-  await services.operations.createOnce({
+  const record = await services.operations.createOnce({
     clusterId: input.clusterId,
     operationId: input.operationId,
     kind: input.kind,
@@ -67,6 +67,20 @@ export async function beginClusterOperation(
     actor: input.actor,
     targetNodeId: input.targetNodeId,
   });
+  // The same operation again (a redelivered webhook, a replayed activity): once it has ended it starts nothing.
+  if (!record.created && record.operation.endedAt !== undefined) {
+    const ended = record.operation;
+    return {
+      ok: false,
+      result: {
+        operationId: input.operationId,
+        status: ended.status,
+        reason: ended.reason ?? 'already ended',
+        activeNodeId: null,
+        epoch: ended.toEpoch ?? ended.epoch,
+      },
+    };
+  }
   // The detection that started a failover is in its hands now: running, so the detector no longer supersedes it.
   // A detection the detector already superseded (its active was heard again) starts nothing.
   if (input.trigger.kind === 'detector' && input.trigger.reference) {

@@ -307,4 +307,18 @@ describe('automatic failovers (detector, webhook, arbitration)', () => {
     });
     expect((await services.clusters.getState('am3'))?.state).toMatchObject({ epoch: 1, revoked: false });
   });
+
+  it('an operation id that already ended starts nothing again (a redelivered alert)', async () => {
+    await cluster('am4', { mode: 'manual' });
+    const request = automatic('am4', 'failover-redelivered');
+    expect(await beginClusterOperation(services, request)).toMatchObject({
+      ok: false,
+      result: { code: 'ManualMode' },
+    });
+    expect(await beginClusterOperation(services, request)).toMatchObject({
+      ok: false,
+      result: { operationId: 'failover-redelivered', status: 'refused' },
+    });
+    expect((await services.operations.list('am4')).operations).toHaveLength(1);
+  });
 });

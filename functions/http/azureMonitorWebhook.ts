@@ -1,0 +1,108 @@
+import { createHash } from 'node:crypto';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { FunctionNames } from '../../shared/constants/functionNames';
+import { parseStrictJson } from '../../shared/contracts/json';
+import { routes } from '../../shared/contracts/routes';
+import type { Services } from '../../shared/services/services';
+import { parseAzureMonitorAlert } from '../../shared/webhooks/azureMonitor';
+import { matchAlert, type ClusterView } from '../../shared/webhooks/matchAlert';
+import { withServices } from '../common/withServices';
+import { startClusterOperation } from '../durable/startClusterOperation';
+import { jsonError, limitedBody, withErrorPolicy } from './httpResponses';
+import { refusalToHttp } from './refusalToHttp';
+
+/** Azure Monitor's limit on an alert payload. */
+const MAX_ALERT_BYTES = 256 * 1024;
+
+/** One operation per (alert, condition, cluster): a redelivered alert joins it, or starts nothing once it ended. */
+const operationIdFor = (dedupeKey: string, clusterId: string) =>
+  `failover-${createHash('sha256').update(`${dedupeKey}\n${clusterId}`).digest('hex').slice(0, 24)}`;
+
+/**
+ * POST /api/v1/webhooks/azure-monitor (function key): an Azure Monitor action group's webhook, common alert schema.
+ * A fired alert that says the active node of a cluster (its VM, or its region in a Service Health incident) is down
+ * starts that cluster's failover — or joins the one running, so five copies of an alert start one — where the
+ * cluster's policy allows it (`failover.mode`, anti-flapping). Resolved alerts, alerts on standbys and alerts that
+ * match no node change nothing and answer 200; each alert that concerns a cluster is in its audit log. Answers at
+ * once (202 with the operations) and never waits for a failover. Bad input is a 4xx naming what was not understood,
+ * with nothing started; a temporary failure is 503 with Retry-After, which action groups retry.
+ */
+export async function azureMonitorWebhookHandler(
+  services: Services,
+  request: HttpRequest,
+  invocation: InvocationContext,
+): Promise<HttpResponseInit> {
+  const body = await limitedBody(request, MAX_ALERT_BYTES);
+  if (!body.ok) return body.response;
+  const json = parseStrictJson(body.body.toString('utf8'));
+  if (!json.ok) return jsonError(400, 'InvalidJson', `the alert is not valid JSON: ${json.message}`);
+  const parsed = parseAzureMonitorAlert(json.value);
+  if (!parsed.ok) return refusalToHttp(parsed);
+  const { alert } = parsed;
+  const documents = await services.clusters.listDocuments();
+  const views: ClusterView[] = await Promise.all(
+    documents.map(async ({ document }) => {
+      const state = (await services.clusters.getState(document.id))?.state;
+      return { document, activeNodeId: state && !state.revoked ? (state.activeNodeId ?? '') : '' };
+    }),
+  );
+  const { matches, impactedRegions } = matchAlert(alert, views);
+  const now = services.now();
+  await Promise.all(
+    matches.map((m) =>
+      services.audit.append({
+        clusterId: m.clusterId,
+        at: now,
+        actor: 'azure-monitor',
+        action: 'alert-received',
+        detail: {
+          alertId: alert.alertId,
+          condition: alert.condition,
+          kind: alert.kind,
+          summary: alert.summary,
+          reason: m.reason,
+          nodeIds: m.nodeIds,
+          triggers: m.triggers,
+        },
+      }),
+    ),
+  );
+  if (matches.length === 0)
+    invocation.log(
+      `alert ${alert.alertId} (${alert.condition}, ${alert.kind}) matches no node of any cluster`,
+    );
+  const client = df.getClient(invocation);
+  const operations: { clusterId: string; operationId: string; started: boolean }[] = [];
+  for (const m of matches.filter((match) => match.triggers)) {
+    const started = await startClusterOperation(client, services, {
+      clusterId: m.clusterId,
+      operationId: operationIdFor(alert.dedupeKey, m.clusterId),
+      kind: 'failover',
+      targetNodeId: null,
+      force: false,
+      trigger: { kind: 'webhook', reference: alert.dedupeKey.slice(0, 500) },
+      actor: 'azure-monitor',
+      reason: alert.summary || `alert ${alert.alertRule}`,
+      avoidRegions: impactedRegions,
+    });
+    if (!started.ok) return refusalToHttp(started);
+    operations.push({ clusterId: m.clusterId, operationId: started.operationId, started: started.started });
+  }
+  return {
+    status: operations.length > 0 ? 202 : 200,
+    jsonBody: {
+      alert: { alertId: alert.alertId, condition: alert.condition, kind: alert.kind, down: alert.down },
+      matches,
+      operations,
+    },
+  };
+}
+
+app.http(FunctionNames.azureMonitorWebhook, {
+  route: routes.webhookAzureMonitor,
+  methods: ['POST'],
+  authLevel: 'function',
+  extraInputs: [df.input.durableClient()],
+  handler: withErrorPolicy(withServices(azureMonitorWebhookHandler)),
+});
