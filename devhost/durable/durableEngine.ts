@@ -182,7 +182,17 @@ export class DurableEngine {
       startId: executionId,
       parentInstanceId: null,
     };
-    await store.putInstance(record);
+    // Under NonRunningStates the write is conditional (insert-only, or If-Match on the finished instance read above),
+    // so of two concurrent starts of one id exactly one wins and the other gets the 409 a running instance gets.
+    const written =
+      settings.overridableExistingInstanceStates === 'NonRunningStates'
+        ? await store.putInstance(record, existing?.etag ? { etag: existing.etag } : { createOnly: true })
+        : await store.putInstance(record);
+    if (!written)
+      throw new DurableApiError(
+        409,
+        `An Orchestration instance with the id ${instanceId} was started concurrently.`,
+      );
     await store.sendControl({
       kind: 'event',
       instanceId,

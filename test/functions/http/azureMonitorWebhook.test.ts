@@ -80,6 +80,8 @@ it('starts one failover for five copies of a fired alert on the active VM', asyn
   for (const answer of answers) expect(answer.status).toBe(202);
   const ids = new Set(answers.map((a) => a.json.operations[0].operationId as string));
   expect(ids.size).toBe(1);
+  // Exactly one of the concurrent deliveries started it; the others joined.
+  expect(answers.filter((a) => a.json.operations[0].started)).toHaveLength(1);
   // The operation records itself in its first activity, just after the answer.
   let started: any[] = [];
   for (const deadline = Date.now() + 15_000; started.length === 0 && Date.now() < deadline;) {
