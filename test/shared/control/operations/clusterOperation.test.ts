@@ -10,6 +10,7 @@ import type {
   ClusterOperationInput,
 } from '../../../../shared/control/operations/clusterOperationTypes';
 import { grantLease } from '../../../../shared/domain/decisions';
+import { nextActiveStreak } from '../../../../shared/domain/clusterState';
 import type { Services } from '../../../../shared/services/services';
 
 /**
@@ -72,13 +73,22 @@ async function standbyHeard(clusterId: string, nodeId: string, replicationLagMs:
   );
 }
 
-/** The new active's heartbeat path grants it its lease under the new epoch. */
-async function takesLease(clusterId: string, nodeId: string, epoch: number) {
-  const stored = await services.clusters.getState(clusterId);
-  const grant = grantLease(stored!.state, nodeId, epoch, clock, 4000);
-  if (!grant.granted)
-    throw new Error(`no grant for ${nodeId} under ${epoch}: ${JSON.stringify(stored!.state)}`);
-  await services.clusters.replaceState(grant.state, stored!.etag);
+/**
+ * The new active's heartbeat path: `heartbeats` healthy heartbeats as the active under `epoch`, each granting its
+ * lease and counting in the state's active streak (what the operation verifies by; the document's default asks 2).
+ */
+async function takesLease(clusterId: string, nodeId: string, epoch: number, heartbeats = 2) {
+  for (let i = 0; i < heartbeats; i++) {
+    const stored = await services.clusters.getState(clusterId);
+    const grant = grantLease(stored!.state, nodeId, epoch, clock, 4000);
+    if (!grant.granted)
+      throw new Error(`no grant for ${nodeId} under ${epoch}: ${JSON.stringify(stored!.state)}`);
+    const record = { nodeId, role: 'active' as const, checks: [] };
+    await services.clusters.replaceState(
+      { ...grant.state, activeStreak: nextActiveStreak(stored!.state.activeStreak, record, epoch) },
+      stored!.etag,
+    );
+  }
 }
 
 const input = (
@@ -150,7 +160,10 @@ describe('make-active (planned switchover)', () => {
     // Promotion came before the old lease (4 s) would have ended: the acknowledgement allowed it.
     expect(clock).toBeLessThan(T0 + 4000);
     clock += 200;
-    await takesLease('ma1', 'head-b', 2);
+    // its lease alone (one heartbeat, its promote hooks still running) does not verify it
+    await takesLease('ma1', 'head-b', 2, 1);
+    expect(await op.turn()).toMatchObject({ next: 'wait', waitingFor: 'verify head-b under epoch 2' });
+    await takesLease('ma1', 'head-b', 2, 1);
     const last = await op.turn();
     expect(last).toMatchObject({
       next: 'end',
@@ -161,10 +174,16 @@ describe('make-active (planned switchover)', () => {
     expect(record?.steps?.map((s) => s.id)).toEqual([
       'revoke-1',
       'demote-head-a-1',
+      'ack-head-a-demote-1',
       'fenced-head-a-1',
       'promote-head-b-2',
       'verify-head-b-2',
     ]);
+    // the agent's acknowledgement is on the record, with its hook steps
+    expect(record?.steps?.find((step) => step.id === 'ack-head-a-demote-1')).toMatchObject({
+      outcome: 'ok',
+      detail: { commandId: 'demote-1', epoch: 1, hookSteps: expect.any(Array) },
+    });
     // The demotion step ended when its acknowledgement fenced the node.
     expect(record?.steps?.find((step) => step.id === 'demote-head-a-1')).toMatchObject({ outcome: 'ok' });
   });
