@@ -1006,6 +1006,13 @@ export class Agent {
           ? this.#fenceOnly(epoch, `arbitration-${epoch}`, reason).then(() => undefined)
           : this.#demote({ epoch, operationId: `arbitration-${epoch}`, reason, fence: true }),
       );
+    } else if (answer.decision === 'refused') {
+      // The cluster's failover policy kept the active (manual mode, anti-flapping): nothing changes here.
+      this.#log.warn('arbitration refused by the failover policy: keeping the current roles', {
+        epoch,
+        active: answer.winner,
+        reason: answer.reason,
+      });
     } else {
       // Never active on this answer alone: only a lease granted by a later heartbeat makes the node active.
       this.#log.info('arbitration won: waiting for a heartbeat to grant the lease', {

@@ -19,6 +19,7 @@ import type { Services } from '../../services/services';
 import type { CommandAckRecord } from '../../stores/commandAckStore';
 import type { OperationStatus, OperationStep } from '../../stores/operationStore';
 import { withWitnessDecision } from '../common/witnessDecision';
+import { AUTOMATIC_TRIGGERS, automaticFailoverRefusal } from './failoverPolicy';
 import { endDetection } from '../detection/failureDetector';
 import type {
   AdvanceInput,
@@ -120,13 +121,9 @@ export async function beginClusterOperation(
   const document = stored.document;
   const automatic = AUTOMATIC_TRIGGERS.has(input.trigger.kind);
   if (input.kind === 'failover' && automatic && !input.force) {
-    const refusal =
-      document.failover.mode === 'manual'
-        ? {
-            code: 'ManualMode',
-            reason: `failover of ${input.clusterId} is manual: an operator must start it`,
-          }
-        : await antiFlapping(services, input, document.failover, now);
+    const refusal = await automaticFailoverRefusal(services, input.clusterId, document.failover, now, {
+      operationId: input.operationId,
+    });
     if (refusal) {
       const result = end(input, 'refused', refusal.reason, state.state, refusal.code);
       await finish(services, input, result, now);
@@ -159,43 +156,6 @@ export async function beginClusterOperation(
     },
   });
   return { ok: true, plan, progress: {} };
-}
-
-/** Triggers the anti-flapping policy and `failover.mode` apply to (an operator's request is not automatic). */
-const AUTOMATIC_TRIGGERS = new Set(['detector', 'webhook', 'arbitration']);
-
-/**
- * The anti-flapping policy of an automatic failover: no more than `maxFailoversPerPeriod` failovers that changed the
- * active in `periodMs`, and none within `cooldownMs` of the last one's end. A refusal names the rule and when it
- * lifts; an operator's request (or `force`) is not held back.
- */
-async function antiFlapping(
-  services: Services,
-  input: ClusterOperationInput,
-  policy: ClusterDocument['failover'],
-  now: number,
-): Promise<{ code: string; reason: string } | undefined> {
-  const { operations } = await services.operations.list(input.clusterId, { limit: 100 });
-  const failovers = operations.filter(
-    (o) =>
-      o.kind === 'failover' &&
-      o.operationId !== input.operationId &&
-      o.status === 'succeeded' &&
-      o.endedAt !== undefined &&
-      now - o.endedAt < policy.periodMs,
-  );
-  const last = failovers.reduce((latest, o) => Math.max(latest, o.endedAt ?? 0), 0);
-  if (last > 0 && now - last < policy.cooldownMs)
-    return {
-      code: 'CoolingDown',
-      reason: `the last failover of ${input.clusterId} ended ${now - last} ms ago; the cooldown (${policy.cooldownMs} ms) lifts at ${new Date(last + policy.cooldownMs).toISOString()}`,
-    };
-  if (failovers.length >= policy.maxFailoversPerPeriod)
-    return {
-      code: 'TooManyFailovers',
-      reason: `${failovers.length} failovers of ${input.clusterId} in the last ${policy.periodMs} ms (at most ${policy.maxFailoversPerPeriod})`,
-    };
-  return undefined;
 }
 
 /**
