@@ -225,6 +225,14 @@ describe('the documented example (agent/examples/failover-agent.yaml)', () => {
     ]);
     expect(loaded.config.hooks.promote[0]?.command).toEqual(['/bin/sh', '-c', 'echo c | cmha makeactive']);
     expect(loaded.config.arbitration?.peerCheck).toBe('failoverping');
+    expect(loaded.config.hooks.fencePeer[0]?.command).toEqual([
+      '/usr/local/lib/failover-agent/fence-peer-ipmi.sh',
+    ]);
+    expect(loaded.config.peers['head-b']?.bmc).toEqual({
+      address: 'head-b-ipmi.cluster.local',
+      user: 'fencer',
+      passwordFile: '/etc/failover-agent/head-b.bmc-password',
+    });
   });
 });
 
