@@ -489,6 +489,7 @@ export class ControllerInstance {
       case 'choose-target':
       case 'roll-back':
       case 'retry':
+      case 'start-target': // never proposed here: the simulation reports no power states
       case 'fence':
       case 'demote-gracefully':
         if (step.step === 'roll-back' || step.step === 'retry') {

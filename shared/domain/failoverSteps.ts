@@ -96,6 +96,8 @@ export interface FailoverProgress extends LegProgress {
   rollBack?: LegProgress & { epoch: number; reason: RollBackReason };
   /** Set by `retry` (failover only): the promoted target failed; this leg promotes another candidate. */
   retry?: RetryProgress;
+  /** Set by `start-target` (failover only): a stopped standby the operation started, and when. */
+  started?: { nodeId: string; at: number };
 }
 
 /**
@@ -121,6 +123,11 @@ export interface NodeEvidence {
   promoteAck?: { epoch: number; outcome: 'ok' | 'warn' | 'failed' };
   /** How many healthy heartbeats in a row it sent as the active under `epoch` (the latest epoch it sent them under). */
   activeHeartbeats?: { epoch: number; count: number };
+  /**
+   * Its power state in its cloud, when the caller looked (it does for silent cloud nodes once no node is healthy):
+   * a `stopped` standby can be started and then promoted (a cold standby).
+   */
+  power?: 'stopped' | 'running' | 'unknown';
 }
 
 export interface FailoverEvidence {
@@ -203,6 +210,8 @@ export type FailoverStep =
   | { step: 'wait'; until: number; reason: string }
   /** Record `target` as the node to promote. */
   | { step: 'choose-target'; target: string; reason: string }
+  /** failover: no node is healthy but `nodeId` is stopped in its cloud: start it, then wait for its heartbeat. */
+  | { step: 'start-target'; nodeId: string; reason: string }
   /** Promote `target` under `epoch` (= the revoked epoch + 1): write `state` with If-Match, then tell the target. */
   | { step: 'promote'; target: string; epoch: number; state: ClusterState }
   /** The promotion committed: wait for the new active to take its lease, at the latest until `until`. */
@@ -408,6 +417,33 @@ function describeEvidence(e: FencingEvidence): string {
 }
 
 /**
+ * A failover with no healthy node left: start a stopped standby (lowest priority number first) and wait for it to
+ * boot and heartbeat, up to the verify timeout; one started node per operation. Null when there is none to start.
+ */
+function coldStandby(
+  input: FailoverStepInput,
+  holder: string | null,
+  excluded: readonly string[],
+): FailoverStep | null {
+  const { plan, progress, evidence, policy, now } = input;
+  const started = progress.started;
+  if (started) {
+    if (excluded.includes(started.nodeId)) return null;
+    const d = policy.detection;
+    const deadline = started.at + (policy.verifyTimeoutMs ?? d.heartbeatIntervalMs * d.missedHeartbeats);
+    if (now >= deadline) return null;
+    return { step: 'wait', until: deadline, reason: `${started.nodeId} is starting: waiting for its heartbeat` };
+  }
+  const stopped = plan.candidates
+    .filter((c) => c.nodeId !== holder && c.nodeId !== plan.oldActive && !excluded.includes(c.nodeId))
+    .filter((c) => evidence.nodes.find((n) => n.nodeId === c.nodeId)?.power === 'stopped')
+    .sort((a, b) => a.priority - b.priority || a.nodeId.localeCompare(b.nodeId));
+  const first = stopped[0];
+  if (!first) return null;
+  return { step: 'start-target', nodeId: first.nodeId, reason: `no healthy node; ${first.nodeId} is stopped` };
+}
+
+/**
  * Whether the promoted target has taken over, failed, or is still on its way: its promote acknowledgement under the
  * new epoch, its healthy heartbeats as the active (`verifyHeartbeats`), its lease, and whether it still heartbeats.
  */
@@ -566,7 +602,9 @@ export function nextFailoverStep(
     } else if (target === null || targetProblem(input, target, false) !== null) {
       // A retry still prefers any other node to the original active (the node the failover set out to replace).
       const chosen = chooseTarget(input, progress.retry ? plan.oldActive : holder, leg.excluded);
-      if (chosen === null)
+      if (chosen === null) {
+        const cold = coldStandby(input, holder, leg.excluded);
+        if (cold) return cold;
         return {
           step: 'refuse',
           code: 'NoHealthyTarget',
@@ -575,6 +613,7 @@ export function nextFailoverStep(
               ? `no healthy node left to promote in ${plan.clusterId} (failed: ${leg.excluded.join(', ')})`
               : `no healthy node to promote in ${plan.clusterId}`,
         };
+      }
       return { step: 'choose-target', ...chosen };
     }
   }
@@ -609,6 +648,8 @@ export function recordStep(progress: FailoverProgress, step: FailoverStep, now: 
     case 'fence':
     case 'demote-gracefully':
       return updateLeg({ fencingStartedAt: now });
+    case 'start-target':
+      return { ...progress, started: { nodeId: step.nodeId, at: now } };
     case 'choose-target':
       return progress.retry
         ? { ...progress, retry: { ...progress.retry, chosenTarget: step.target } }

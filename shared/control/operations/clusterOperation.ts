@@ -264,6 +264,23 @@ function nodeRef(document: ClusterDocument, nodeId: string): { site: SiteRef; re
   return { site: { ...node.site, cloud: node.site.cloud }, ref: node.compute };
 }
 
+/** The nodes' evidence with the power state of each cloud node not heard from for a detection window. */
+async function withPowerStates(
+  services: Services,
+  document: ClusterDocument,
+  nodes: readonly NodeEvidence[],
+  now: number,
+): Promise<NodeEvidence[]> {
+  const window = document.detection.heartbeatIntervalMs * document.detection.missedHeartbeats;
+  return Promise.all(
+    nodes.map(async (node) => {
+      const silent = node.lastHeartbeatAt === undefined || now - node.lastHeartbeatAt >= window;
+      if (!silent || !nodeRef(document, node.nodeId)) return node;
+      return { ...node, power: await powerStateOf(services, document, node.nodeId) };
+    }),
+  );
+}
+
 async function powerStateOf(
   services: Services,
   document: ClusterDocument,
@@ -339,6 +356,14 @@ function describe(step: FailoverStep, now: number): OperationStep | undefined {
         id: `roll-back-${step.epoch}`,
         name: `roll back to ${step.to}`,
         outcome: 'warn',
+        detail: { reason: step.reason },
+        ...at,
+      };
+    case 'start-target':
+      return {
+        id: `start-${step.nodeId}`,
+        name: `start ${step.nodeId} through its cloud`,
+        outcome: 'ok',
         detail: { reason: step.reason },
         ...at,
       };
@@ -454,19 +479,25 @@ export async function advanceClusterOperation(
         const { evidence, acks } = await gatherEvidence(services, document, state, plan, progress);
         for (const ack of acks)
           await services.operations.recordStepIfAbsent(input.clusterId, input.operationId, ackStep(ack), now);
-        const step = nextFailoverStep({
-          plan,
-          progress,
-          state,
-          evidence,
-          policy: {
-            detection: document.detection,
-            rpoMs: input.force ? Number.MAX_SAFE_INTEGER : document.failover.rpoObjectiveMs,
-            verifyHeartbeats: document.failover.verifyHeartbeats,
-            verifyTimeoutMs: document.failover.promoteTimeoutMs,
-          },
-          now,
-        });
+        const decide = (nodes = evidence.nodes) =>
+          nextFailoverStep({
+            plan,
+            progress,
+            state,
+            evidence: { ...evidence, nodes },
+            policy: {
+              detection: document.detection,
+              rpoMs: input.force ? Number.MAX_SAFE_INTEGER : document.failover.rpoObjectiveMs,
+              verifyHeartbeats: document.failover.verifyHeartbeats,
+              verifyTimeoutMs: document.failover.promoteTimeoutMs,
+            },
+            now,
+          });
+        let step = decide();
+        // Nobody healthy: ask the clouds which silent nodes are stopped (a cold standby can be started), and decide
+        // again. Only then: a provider call per silent cloud node is not for every turn.
+        if (step.step === 'refuse' && step.code === 'NoHealthyTarget')
+          step = decide(await withPowerStates(services, document, evidence.nodes, now));
         const recorded = describe(step, now);
         if (recorded) await services.operations.recordStep(input.clusterId, input.operationId, recorded, now);
         switch (step.step) {
@@ -566,6 +597,15 @@ export async function advanceClusterOperation(
               }
             }
             return { kind: 'again', progress: recordStep(progress, step, now) };
+          case 'start-target': {
+            const found = nodeRef(document, step.nodeId);
+            if (found)
+              await services.providers
+                .forSite(found.site)
+                .start(found.ref, { idempotencyKey: `${input.operationId}-start-${step.nodeId}` })
+                .catch(() => undefined); // not started: it sends no heartbeat, and the wait for it times out
+            return { kind: 'again', progress: recordStep(progress, step, now) };
+          }
           case 'choose-target':
           case 'roll-back':
           case 'retry':

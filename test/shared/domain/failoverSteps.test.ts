@@ -392,6 +392,40 @@ describe('unplanned failover', () => {
     });
   });
 
+  it('starts a stopped standby when nobody is healthy, waits for it to boot, and promotes it once heard', () => {
+    const fenced = confirmFenced(revoked(), T + 150, 'stopped');
+    const silent = { a: null, b: null, c: null };
+    const at = { state: fenced, progress: { fencingStartedAt: T + 100 }, now: T + 200 };
+    // nobody healthy and no power state known: nothing to start
+    expect(next({ ...at, nodes: silent })).toMatchObject({ step: 'refuse', code: 'NoHealthyTarget' });
+    // c is stopped in its cloud (b's state is unknown): start c
+    const powers = {
+      a: null,
+      b: { lastHeartbeatAt: undefined, power: 'unknown' as const },
+      c: { lastHeartbeatAt: undefined, power: 'stopped' as const },
+    };
+    const start = next({ ...at, nodes: powers });
+    expect(start).toEqual({ step: 'start-target', nodeId: 'c', reason: 'no healthy node; c is stopped' });
+    const progress = recordStep(at.progress, start, T + 200);
+    expect(progress.started).toEqual({ nodeId: 'c', at: T + 200 });
+    // while it boots: wait for it, at most the verify timeout
+    expect(next({ ...at, progress, now: T + 1000, nodes: silent })).toEqual({
+      step: 'wait',
+      until: T + 200 + MISSED * HEARTBEAT,
+      reason: 'c is starting: waiting for its heartbeat',
+    });
+    // heard: chosen and promoted
+    expect(next({ ...at, progress, now: T + 1200, nodes: { a: null, b: null } })).toMatchObject({
+      step: 'choose-target',
+      target: 'c',
+    });
+    // never heard within the timeout: nobody left
+    expect(next({ ...at, progress, now: T + 200 + MISSED * HEARTBEAT, nodes: silent })).toMatchObject({
+      step: 'refuse',
+      code: 'NoHealthyTarget',
+    });
+  });
+
   it("takes the fencer's fence-peer acknowledgement under the revoked epoch as fencing", () => {
     const at = { state: revoked(), progress: { fencingStartedAt: T + 100 }, now: T + 200 };
     expect(next(at)).toMatchObject({ step: 'wait' });
