@@ -594,6 +594,7 @@ export async function advanceClusterOperation(
                   etag,
                 );
                 if (!write.ok) return { kind: 'again', progress };
+                await services.heartbeats.nudge(input.clusterId, fencer, now);
               }
             }
             return { kind: 'again', progress: recordStep(progress, step, now) };
@@ -655,6 +656,8 @@ export async function advanceClusterOperation(
                 { endedBy: 'the old lease and the drift margin ran out' },
                 now,
               );
+            // Its next heartbeat is answered from the state just written (the promote command), not a cached read.
+            await services.heartbeats.nudge(input.clusterId, step.target, now);
             await services.audit.append({
               clusterId: input.clusterId,
               at: now,

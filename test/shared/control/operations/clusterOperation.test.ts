@@ -436,6 +436,25 @@ describe('fencing through the fencer node and trying the next candidate', () => 
     expect(reply.commands.filter((c) => c.type === 'fence-peer')).toEqual([]);
   });
 
+  it('the promoted standby gets its promote command at its very next heartbeat, not after its cached state expires', async () => {
+    await cluster('nu1');
+    clock += 1500;
+    const op = await run(input('nu1', 'failover', null));
+    expect((await op.turn()).next).toBe('wait');
+    clock = T0 + 4500;
+    // head-b heartbeats: the heartbeat path caches the (revoked) state it answered from
+    expect((await heartbeatOf('nu1', 'head-b', 'standby', 1)).role).toBe('standby');
+    await op.turn(); // head-b promoted under epoch 2
+    expect((await services.clusters.getState('nu1'))?.state).toMatchObject({
+      epoch: 2,
+      activeNodeId: 'head-b',
+    });
+    // at the same instant (the cache is still fresh by its clock), the next heartbeat carries the promotion
+    const reply = await heartbeatOf('nu1', 'head-b', 'standby', 1);
+    expect(reply).toMatchObject({ role: 'active', epoch: 2 });
+    expect(reply.commands).toContainEqual(expect.objectContaining({ id: 'promote-2', type: 'promote' }));
+  });
+
   it('when the promoted target fails its promote hook, and no other node is healthy, leaves no active and says why', async () => {
     await cluster('nx1');
     const op = await run(input('nx1', 'failover', null));
