@@ -455,6 +455,22 @@ describe('fencing through the fencer node and trying the next candidate', () => 
     expect(reply.commands).toContainEqual(expect.objectContaining({ id: 'promote-2', type: 'promote' }));
   });
 
+  it('the heartbeat that completes the verification says so (once), for the operation to hear at once', async () => {
+    await cluster('vh1');
+    const beat = async (role: 'active' | 'standby') => {
+      const outcome = await services.agents.heartbeats.handle(
+        { ok: true, clusterId: 'vh1', nodeId: 'head-a', keyVersion: 1, seq: ++seq, timestamp: clock },
+        Buffer.from(JSON.stringify({ role, epoch: 1, checks: [{ name: 'ping', status: 'ok' }] })),
+      );
+      if (!outcome.ok) throw new Error(JSON.stringify(outcome));
+      return outcome.verifiedActive;
+    };
+    expect(await beat('standby')).toBeUndefined(); // granted, but still promoting: not counted
+    expect(await beat('active')).toBeUndefined(); // 1 of 2
+    expect(await beat('active')).toEqual({ nodeId: 'head-a', epoch: 1 }); // 2 of 2 (the document's default)
+    expect(await beat('active')).toBeUndefined(); // told once
+  });
+
   it('when the promoted target fails its promote hook, and no other node is healthy, leaves no active and says why', async () => {
     await cluster('nx1');
     const op = await run(input('nx1', 'failover', null));
