@@ -432,7 +432,11 @@ function coldStandby(
     const d = policy.detection;
     const deadline = started.at + (policy.verifyTimeoutMs ?? d.heartbeatIntervalMs * d.missedHeartbeats);
     if (now >= deadline) return null;
-    return { step: 'wait', until: deadline, reason: `${started.nodeId} is starting: waiting for its heartbeat` };
+    return {
+      step: 'wait',
+      until: deadline,
+      reason: `${started.nodeId} is starting: waiting for its heartbeat`,
+    };
   }
   const stopped = plan.candidates
     .filter((c) => c.nodeId !== holder && c.nodeId !== plan.oldActive && !excluded.includes(c.nodeId))
@@ -440,7 +444,11 @@ function coldStandby(
     .sort((a, b) => a.priority - b.priority || a.nodeId.localeCompare(b.nodeId));
   const first = stopped[0];
   if (!first) return null;
-  return { step: 'start-target', nodeId: first.nodeId, reason: `no healthy node; ${first.nodeId} is stopped` };
+  return {
+    step: 'start-target',
+    nodeId: first.nodeId,
+    reason: `no healthy node; ${first.nodeId} is stopped`,
+  };
 }
 
 /**
