@@ -475,10 +475,14 @@ export function takeOver(
   const d = policy.detection;
   const window = d.heartbeatIntervalMs * d.missedHeartbeats;
   const deadline = promoted.at + (policy.verifyTimeoutMs ?? window);
-  // A target that stopped heartbeating since its promotion (none for a detection window) is not coming.
+  // A target that stopped heartbeating since its promotion (none for a detection window) is not coming — unless no
+  // node was heard for a window: then the control plane itself was unreachable (or down), not just the target.
   const last = node?.lastHeartbeatAt;
   const silentSince = Math.max(promoted.at, last ?? Number.NEGATIVE_INFINITY);
-  if (now >= deadline || now - silentSince >= window)
+  const anyoneHeard = evidence.nodes.some(
+    (n) => n.lastHeartbeatAt !== undefined && now - n.lastHeartbeatAt < window,
+  );
+  if (now >= deadline || (anyoneHeard && now - silentSince >= window))
     return { status: 'failed', reason: 'TargetDidNotTakeOver' };
   return { status: 'pending', until: Math.min(deadline, silentSince + window) };
 }

@@ -257,6 +257,36 @@ describe('failover (unplanned)', () => {
     });
   });
 
+  it('a turn re-run after a crash with the progress from before its promotion recognises the promotion as its own', async () => {
+    await cluster('cr1');
+    clock += 1500;
+    const request = input('cr1', 'failover', null);
+    const begun = await beginClusterOperation(services, request);
+    if (!begun.ok) throw new Error('expected a plan');
+    const first = await advanceClusterOperation(services, { input: request, plan: begun.plan, progress: {} });
+    if (first.next !== 'wait') throw new Error('expected a wait');
+    clock = T0 + 4500;
+    await standbyHeard('cr1', 'head-b', 100);
+    // this run promotes head-b; its completion is lost (the host crashed before recording it)
+    await advanceClusterOperation(services, { input: request, plan: begun.plan, progress: first.progress });
+    expect((await services.clusters.getState('cr1'))?.state).toMatchObject({
+      epoch: 2,
+      activeNodeId: 'head-b',
+    });
+    // the engine runs it again with the same input: not "superseded", it verifies its own promotion
+    clock += 100;
+    await takesLease('cr1', 'head-b', 2);
+    const again = await advanceClusterOperation(services, {
+      input: request,
+      plan: begun.plan,
+      progress: first.progress,
+    });
+    expect(again).toMatchObject({
+      next: 'end',
+      result: { status: 'succeeded', activeNodeId: 'head-b', epoch: 2 },
+    });
+  });
+
   it('ends as superseded when something else moved the cluster on meanwhile', async () => {
     await cluster('fo2');
     const op = await run(input('fo2', 'failover', null));
