@@ -126,6 +126,10 @@ interface RunResult {
   /** Activity executions recorded in the orchestration's history (TaskCompleted + TaskFailed). */
   activities: number;
   powerOffs: number;
+  /** Every ARM action on the cluster's two VMs, `action:node`, sorted (power-offs, starts, deallocations). */
+  cloudActions: string[];
+  /** Deliveries of a command after its acknowledgement was recorded (information: the agent runs it once). */
+  redelivered: number;
   /** Commands the agents received and ran, `node:id`, sorted. */
   commands: string[];
   /** Commands run more than once. */
@@ -286,9 +290,18 @@ async function runOperation(kind: Kind, clusterId: string, crashAt?: string): Pr
     };
     const output = done.json.output as { status: string; activeNodeId: string | null; epoch: number };
     const commands = agents.flatMap((a) => a.runs).map((c: SeenCommand) => `${c.nodeId}:${c.id}`);
-    const powerOffs = armActions(model).filter(
+    const actions = armActions(model);
+    const powerOffs = actions.filter(
       (a) => a.action === 'powerOff' && a.resourceId.toLowerCase() === vmA.id.toLowerCase(),
     ).length;
+    const nodeOf = new Map([
+      [vmA.id.toLowerCase(), 'head-a'],
+      [vmB.id.toLowerCase(), 'head-b'],
+    ]);
+    const cloudActions = actions
+      .filter((a) => nodeOf.has(a.resourceId.toLowerCase()))
+      .map((a) => `${a.action}:${nodeOf.get(a.resourceId.toLowerCase())}`)
+      .sort();
     return {
       end: {
         status: operation.status,
@@ -299,6 +312,8 @@ async function runOperation(kind: Kind, clusterId: string, crashAt?: string): Pr
       activities: history.filter((e) => e.EventType === 'TaskCompleted' || e.EventType === 'TaskFailed')
         .length,
       powerOffs,
+      cloudActions,
+      redelivered: agents.reduce((n, a) => n + a.deliveredAfterAck.length, 0),
       commands: [...commands].sort(),
       ranTwice: commands.filter((c, i) => commands.indexOf(c) !== i),
       maxActives,
@@ -323,6 +338,10 @@ function differences(reference: RunResult, run: RunResult): string[] {
   if (duplicated.length) problems.push(`duplicated step ids ${duplicated.join(', ')}`);
   if (run.powerOffs !== reference.powerOffs)
     problems.push(`${run.powerOffs} power-offs of the old active's VM (reference ${reference.powerOffs})`);
+  if (JSON.stringify(run.cloudActions) !== JSON.stringify(reference.cloudActions))
+    problems.push(
+      `cloud actions ${run.cloudActions.join(' ')} ≠ reference ${reference.cloudActions.join(' ')}`,
+    );
   // The same commands as the reference, except that the old active may or may not be told to demote under the
   // first epoch before its VM is off (a race with the power-off, crash or not).
   const optional = new Set([...reference.commands, 'head-a:demote-1']);
@@ -365,7 +384,7 @@ describe.each<[Kind, string]>([
         const found = differences(reference, run);
         if (!run.crashed) notReached++;
         rows.push(
-          `  ${crashAt}: ${run.crashed ? 'crashed' : 'NOT REACHED'}, activities=${run.activities} powerOffs=${run.powerOffs} ${found.length ? `PROBLEMS: ${found.join('; ')}` : 'same end state'} (${run.durationMs} ms)`,
+          `  ${crashAt}: ${run.crashed ? 'crashed' : 'NOT REACHED'}, activities=${run.activities} powerOffs=${run.powerOffs} redelivered=${run.redelivered} ${found.length ? `PROBLEMS: ${found.join('; ')}` : 'same end state'} (${run.durationMs} ms)`,
         );
         if (found.length) rows.push(`    operation: ${JSON.stringify(run.detail)}`);
         for (const problem of found) problems.push(`${crashAt}: ${problem}`);
