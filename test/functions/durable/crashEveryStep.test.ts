@@ -257,15 +257,17 @@ async function runOperation(kind: Kind, clusterId: string, crashAt?: string): Pr
     if (crashAt) {
       const running = current();
       // The host dies at the crash point, or (a point past this run's last activity) the operation ends first.
+      let settled = false;
       const outcome = await Promise.race([
         running.exited.then((exit) => ({ exit })),
         until(
           'the operation to end (no crash)',
           instance,
-          (r) => r.json?.runtimeStatus === 'Completed',
+          (r) => settled || r.json?.runtimeStatus === 'Completed',
           60_000,
         ).then(() => ({ exit: undefined })),
       ]);
+      settled = true; // the losing poll stops at its next round
       if (outcome.exit) {
         expect(outcome.exit.signal).toBe('SIGKILL');
         expect(running.stderr()).toContain(`crash-at ${crashAt} reached`);
