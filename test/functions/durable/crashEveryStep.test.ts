@@ -42,6 +42,8 @@ let appDir: string;
 let dataDir: string;
 let port: number;
 let host: HostProcess | undefined;
+/** The crash point the running host was started with (a run past it leaves the host armed). */
+let hostCrashAt: string | undefined;
 const hub = `Crash${randomBytes(3).toString('hex')}`;
 let env: Record<string, string>;
 
@@ -79,6 +81,7 @@ async function restart(crashAt?: string): Promise<HostProcess> {
     env,
     ...(crashAt ? { crashAt } : {}),
   });
+  hostCrashAt = crashAt;
   return host;
 }
 
@@ -144,7 +147,8 @@ interface RunResult {
 /** One operation on a fresh cluster (`clusterId`), crashing the host at `crashAt` if given. */
 async function runOperation(kind: Kind, clusterId: string, crashAt?: string): Promise<RunResult> {
   const began = Date.now();
-  if (crashAt || !host || host.process.exitCode !== null || host.process.signalCode !== null)
+  // A crash run gets a host armed with its point; any other run a host armed with none.
+  if (crashAt || hostCrashAt || !host || host.process.exitCode !== null || host.process.signalCode !== null)
     await restart(crashAt);
   const model = cloud.simulator.model;
   const vm = (node: 'a' | 'b') =>
