@@ -30,6 +30,11 @@ export interface AgentSettings {
   arbitration?: { peerCheck: string; failForMs: number; pollTimeoutMs: number };
   shutdownTimeoutMs: number;
   demoteOnShutdown: boolean;
+  /**
+   * Set when a `fencePeer` hook is configured: the agent runs `fence-peer` commands, for the listed peers only when
+   * `peers` lists any (else for any other node). Without it every `fence-peer` is refused.
+   */
+  fencePeer?: { peers: readonly string[] };
 }
 
 export const settingsFromConfig = (config: AgentConfig): AgentSettings => ({
@@ -43,6 +48,7 @@ export const settingsFromConfig = (config: AgentConfig): AgentSettings => ({
   ...(config.arbitration ? { arbitration: config.arbitration } : {}),
   shutdownTimeoutMs: config.shutdown.timeoutMs,
   demoteOnShutdown: config.shutdown.demoteIfActive,
+  ...(config.hooks.fencePeer.length > 0 ? { fencePeer: { peers: Object.keys(config.peers) } } : {}),
 });
 
 export interface AgentDeps {
@@ -515,10 +521,15 @@ export class Agent {
     this.#fenceRequested = true;
     if (s.role === 'promoting' && this.#current?.operation === 'promote')
       this.#current.abort.abort(new Error('the lease lapsed'));
-    else if (s.role === 'active')
+    else if (s.role === 'active') {
+      // Fencing another node never delays this one's own self-fence: a running fence-peer is stopped (and
+      // acknowledged failed) so the demote and fence hooks queued behind it run now.
+      if (this.#current?.operation === 'fence-peer')
+        this.#current.abort.abort(new Error('the lease lapsed: this node fences itself first'));
       void this.#enqueue(() =>
         this.#selfFence('the lease lapsed: no heartbeat was granted in time', s.roleEpoch ?? 0),
       );
+    }
     void this.#writeStatus();
   }
 
@@ -551,8 +562,7 @@ export class Agent {
     }
     const type = command.type;
     let refusal: string | undefined;
-    if (type === 'fence-peer')
-      refusal = `this agent cannot fence ${command.targetNodeId ?? 'a peer'}: fence-peer is not supported by its hooks`;
+    if (type === 'fence-peer') refusal = this.#fencePeerRefusal(command);
     else if (command.epoch < s.highestEpoch)
       refusal = `epoch ${command.epoch} is below the highest seen (${s.highestEpoch})`;
     else if (type === 'promote' && command.epoch <= s.demotedEpoch)
@@ -592,14 +602,34 @@ export class Agent {
     });
     this.#log.info('command accepted', { id: command.id, type, epoch: command.epoch });
     const record = { id: command.id, epoch: command.epoch };
+    const target = command.targetNodeId;
     void this.#enqueue(() =>
       type === 'promote'
         ? this.#promote(record)
         : type === 'demote'
           ? this.#demoteCommand(record)
-          : this.#fenceCommand(record),
+          : type === 'fence-peer' && target !== undefined
+            ? this.#fencePeer({ ...record, targetNodeId: target })
+            : this.#fenceCommand(record),
     );
     return type;
+  }
+
+  /** Why a `fence-peer` command cannot run here, if it cannot. */
+  #fencePeerRefusal(command: Command): string | undefined {
+    const s = this.#d.state.current;
+    const target = command.targetNodeId;
+    const fencing = this.#s.fencePeer;
+    if (!fencing)
+      return `this agent cannot fence ${target ?? 'a peer'}: fence-peer is not supported by its hooks (no hooks.fencePeer configured)`;
+    if (command.epoch < s.highestEpoch)
+      return `epoch ${command.epoch} is below the highest seen (${s.highestEpoch})`;
+    if (target === undefined) return 'fence-peer names no targetNodeId';
+    if (target === this.#s.nodeId)
+      return `fence-peer names this node (${target}): a node fences itself only through its fence hook`;
+    if (fencing.peers.length > 0 && !fencing.peers.includes(target))
+      return `${target} is not one of this agent's peers (${fencing.peers.join(', ')})`;
+    return undefined;
   }
 
   #enqueue(operation: () => Promise<void>): Promise<void> {
@@ -655,6 +685,7 @@ export class Agent {
       operationId: context.operationId,
       epoch: context.epoch,
       reason: context.reason,
+      ...(context.targetNodeId !== undefined ? { targetNodeId: context.targetNodeId } : {}),
     });
     let result: OperationResult;
     try {
@@ -670,16 +701,20 @@ export class Agent {
       status: result.status,
       detail: result.detail,
     });
-    await this.#d.state.update((st) => {
-      st.reports[context.operation] = {
-        operation: context.operation,
-        operationId: context.operationId,
-        epoch: context.epoch,
-        status: result.status,
-        detail: result.detail,
-        at: result.finishedAt,
-      };
-    });
+    const operation = context.operation;
+    // A fence-peer is no health of this node: its outcome is the acknowledgement (and the status), not a
+    // `hook:` check that would make the fencer look unhealthy when a peer's BMC does not answer.
+    if (operation !== 'fence-peer')
+      await this.#d.state.update((st) => {
+        st.reports[operation] = {
+          operation,
+          operationId: context.operationId,
+          epoch: context.epoch,
+          status: result.status,
+          detail: result.detail,
+          at: result.finishedAt,
+        };
+      });
     await this.#writeStatus();
     return result;
   }
@@ -854,6 +889,27 @@ export class Agent {
     await this.#finishCommand(command.id, fenced.status, fenced.detail, [fenced]);
   }
 
+  /**
+   * A fence-peer command: the `fencePeer` hook powers the peer off (through its BMC). An action on another node:
+   * this node's role, epochs and lease stay as they are; the acknowledgement (ok only when the hook verified the
+   * power-off) is the control plane's fencing evidence. The epoch is checked again when its turn comes.
+   */
+  async #fencePeer(command: { id: string; epoch: number; targetNodeId: string }): Promise<void> {
+    const s = this.#d.state.current;
+    if (command.epoch < s.highestEpoch)
+      return this.#finishCommand(command.id, 'refused', `epoch ${command.epoch} is no longer current`);
+    const result = await this.#runHook({
+      operation: 'fence-peer',
+      operationId: command.id,
+      epoch: command.epoch,
+      reason: `fence-peer command from the control plane: ${command.targetNodeId} held epoch ${command.epoch}`,
+      targetNodeId: command.targetNodeId,
+    });
+    // No steps is no power-off: never acknowledged as a fence.
+    const status = result.steps.length === 0 ? 'fail' : result.status;
+    await this.#finishCommand(command.id, status, result.detail, [result]);
+  }
+
   #leaseRemaining(): number | null {
     const end = this.#leaseEndsAt();
     return end === null ? null : Math.max(0, Math.round(end - this.#d.clock.now()));
@@ -1006,6 +1062,13 @@ export class Agent {
           ? this.#fenceOnly(epoch, `arbitration-${epoch}`, reason).then(() => undefined)
           : this.#demote({ epoch, operationId: `arbitration-${epoch}`, reason, fence: true }),
       );
+    } else if (answer.decision === 'refused') {
+      // The cluster's failover policy kept the active (manual mode, anti-flapping): nothing changes here.
+      this.#log.warn('arbitration refused by the failover policy: keeping the current roles', {
+        epoch,
+        active: answer.winner,
+        reason: answer.reason,
+      });
     } else {
       // Never active on this answer alone: only a lease granted by a later heartbeat makes the node active.
       this.#log.info('arbitration won: waiting for a heartbeat to grant the lease', {

@@ -214,7 +214,9 @@ async function runLocked(
     settings: settingsFromConfig(config),
     client,
     checks: new ConfiguredChecks(config.checks),
-    hooks: new ConfiguredHooks(config.hooks, { clusterId: config.clusterId, nodeId: config.nodeId }, log),
+    hooks: new ConfiguredHooks(config.hooks, { clusterId: config.clusterId, nodeId: config.nodeId }, log, {
+      peers: config.peers,
+    }),
     state,
     writeStatus: (snapshot) => store.saveStatus(snapshot),
     clock,

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
@@ -132,6 +132,29 @@ const hooksSchema = z
     preFence: stepsSchema.default([]),
     fence: stepsSchema.default([]),
     postFence: stepsSchema.default([]),
+    /**
+     * Fences another node (a `fence-peer` command: power it off through its BMC). No pre or post steps: the steps run
+     * in order and the first failing one ends it as failed (a power-off is either verified or not).
+     */
+    fencePeer: stepsSchema.default([]),
+  })
+  .strict();
+
+/**
+ * A peer this node may fence, with its BMC (handed to the `fencePeer` hook as FP_BMC_*). The password is never in
+ * this file nor read by the agent: `passwordFile` is a path the hook reads (`ipmitool -f`, a Redfish client).
+ */
+const peerSchema = z
+  .object({
+    bmc: z
+      .object({
+        /** Host name or address (IPMI), or the Redfish service's https:// URL. */
+        address: z.string().min(1).max(255),
+        user: z.string().min(1).max(128).optional(),
+        passwordFile: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -190,6 +213,13 @@ const fileSchema = z
     checkIntervalMs: ms(100, 3_600_000).optional(),
     checks: z.array(checkSchema).max(MAX_CONFIGURED_CHECKS).default([]),
     hooks: hooksSchema.default({}),
+    /** The nodes a `fence-peer` command may name (none listed: any other node), with their BMC details. */
+    peers: z
+      .record(
+        z.string().refine(isId, 'must be a node id: 1-63 lowercase letters, digits or single dashes'),
+        peerSchema,
+      )
+      .default({}),
     arbitration: z
       .object({
         /** A tcp or command check that probes the peer. */
@@ -248,6 +278,8 @@ function crossFieldProblems(raw: Record<string, unknown>): string[] {
   });
   if (checks.filter((c) => c.type === 'replication').length > 1)
     problems.push("checks: at most one replication check (its lag is the heartbeat's replicationLagMs)");
+  if (typeof raw.node === 'string' && Object.hasOwn(record(raw.peers), raw.node))
+    problems.push(`peers.${raw.node}: this node itself (a node fences itself through its fence hook)`);
   const arbitration = record(raw.arbitration);
   if (typeof arbitration.peerCheck === 'string') {
     const peer = checks.find((c) => nameOf(c) === arbitration.peerCheck);
@@ -285,7 +317,8 @@ type FileConfig = z.infer<typeof fileSchema>;
 export type CheckConfig = FileConfig['checks'][number];
 export type HookStep = z.infer<typeof stepSchema>;
 export type HooksConfig = FileConfig['hooks'];
-export type HookOperation = 'promote' | 'demote' | 'fence';
+export type HookOperation = 'promote' | 'demote' | 'fence' | 'fence-peer';
+export type PeersConfig = FileConfig['peers'];
 
 /** The validated configuration. It holds no secret: the node key is returned next to it. */
 export interface AgentConfig extends Omit<FileConfig, 'controlPlane' | 'key'> {
@@ -331,6 +364,21 @@ function readKeyFile(file: string): { key?: Buffer; problem?: string; warning?: 
     // checked by the read above
   }
   return { key, ...(warning ? { warning } : {}) };
+}
+
+/**
+ * A BMC password file is the hook's to read: the agent only checks that it is there and private (a warning, not an
+ * error: the agent's own safety duties do not depend on a peer's BMC), and never reads its content.
+ */
+function passwordFileWarning(where: string, file: string): string | undefined {
+  try {
+    accessSync(file, fsConstants.R_OK);
+    if ((statSync(file).mode & 0o077) !== 0)
+      return `${where}: ${file} is readable by other users: chmod 600 it (owner: the agent's user)`;
+  } catch (error) {
+    return `${where}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'} (fencing that peer will fail)`;
+  }
+  return undefined;
 }
 
 function readCaFile(file: string): { ca?: Buffer; problem?: string } {
@@ -416,7 +464,21 @@ export function parseConfig(text: string, configFile: string): LoadedConfig {
         steps.map((s) => (s.cwd ? { ...s, cwd: resolve(s.cwd) } : s)),
       ]),
     ) as HooksConfig,
+    peers: Object.fromEntries(
+      Object.entries(data.peers).map(([peer, p]) => [
+        peer,
+        p.bmc?.passwordFile ? { ...p, bmc: { ...p.bmc, passwordFile: resolve(p.bmc.passwordFile) } } : p,
+      ]),
+    ),
   };
+  for (const [peer, p] of Object.entries(config.peers)) {
+    const warning = p.bmc?.passwordFile
+      ? passwordFileWarning(`peers.${peer}.bmc.passwordFile`, p.bmc.passwordFile)
+      : undefined;
+    if (warning) warnings.push(warning);
+  }
+  if (Object.keys(config.peers).length > 0 && config.hooks.fencePeer.length === 0)
+    warnings.push('peers: listed, but no hooks.fencePeer is configured: fence-peer commands will be refused');
   return { ok: true, config, key, warnings };
 }
 

@@ -1,4 +1,4 @@
-import type { HookOperation, HooksConfig, HookStep } from './config';
+import type { HookOperation, HooksConfig, HookStep, PeersConfig } from './config';
 import type { Logger } from './log';
 import { describeEnd, runProcess } from './process';
 import type { Outcome } from './state';
@@ -8,9 +8,11 @@ export interface HookContext {
   /** The command id (`promote-3`) or the agent's own id for what it decided itself (`self-fence-3-…`). */
   operationId: string;
   epoch: number;
-  /** The role the node takes by this operation. */
-  role: 'active' | 'standby';
+  /** The role the node takes by this operation; none for `fence-peer` (an action on another node). */
+  role?: 'active' | 'standby';
   reason: string;
+  /** For `fence-peer`: the node to fence. */
+  targetNodeId?: string;
 }
 
 export interface StepResult {
@@ -45,11 +47,22 @@ export interface HookRunner {
   run(context: HookContext, signal?: AbortSignal): Promise<OperationResult>;
 }
 
-const PHASES: Record<HookOperation, [keyof HooksConfig, keyof HooksConfig, keyof HooksConfig]> = {
+type Phases = [pre: keyof HooksConfig | null, main: keyof HooksConfig, post: keyof HooksConfig | null];
+const PHASES: Record<HookOperation, Phases> = {
   promote: ['prePromote', 'promote', 'postPromote'],
   demote: ['preDemote', 'demote', 'postDemote'],
   fence: ['preFence', 'fence', 'postFence'],
+  'fence-peer': [null, 'fencePeer', null],
 };
+
+/** Operations that stop at their first failing step (and fail): promote, and fence-peer (its power-off is verified). */
+const STRICT: ReadonlySet<HookOperation> = new Set(['promote', 'fence-peer']);
+
+export interface ConfiguredHooksOptions {
+  /** The peers a `fence-peer` may name, with their BMC details (given to the hook as FP_BMC_*). */
+  peers?: PeersConfig;
+  wallNow?: () => number;
+}
 
 /**
  * Runs the configured steps of an operation: pre steps, the operation's steps, post steps, one after the other.
@@ -60,27 +73,36 @@ const PHASES: Record<HookOperation, [keyof HooksConfig, keyof HooksConfig, keyof
  *   step makes the outcome `warn`.
  * - demote and fence run every step whatever fails before (getting out of the active role is never skipped); a
  *   failing main step makes the outcome `fail`, a failing pre or post step `warn`.
+ * - fence-peer (steps only, no pre or post) stops at the first failing step, and fails: it is either ok or failed,
+ *   never `warn`. Its steps also get FP_TARGET_NODE and, when the peer's BMC is configured, FP_BMC_ADDRESS,
+ *   FP_BMC_USER and FP_BMC_PASSWORD_FILE (a path: the password itself never passes through the agent); no FP_ROLE.
  */
 export class ConfiguredHooks implements HookRunner {
+  private readonly peers: PeersConfig;
+  private readonly wallNow: () => number;
+
   constructor(
     private readonly hooks: HooksConfig,
     private readonly identity: { clusterId: string; nodeId: string },
     private readonly log: Logger,
-    private readonly wallNow: () => number = Date.now,
-  ) {}
+    options: ConfiguredHooksOptions = {},
+  ) {
+    this.peers = options.peers ?? {};
+    this.wallNow = options.wallNow ?? Date.now;
+  }
 
   async run(context: HookContext, signal?: AbortSignal): Promise<OperationResult> {
     const startedAt = new Date(this.wallNow()).toISOString();
     const [pre, main, post] = PHASES[context.operation];
-    const strict = context.operation === 'promote';
+    const strict = STRICT.has(context.operation);
     const steps: StepResult[] = [];
     let mainFailed = false;
     let sideFailed = false;
     let stopped = false;
     const phases: [StepResult['phase'], HookStep[]][] = [
-      ['pre', this.hooks[pre]],
+      ['pre', pre ? this.hooks[pre] : []],
       ['main', this.hooks[main]],
-      ['post', this.hooks[post]],
+      ['post', post ? this.hooks[post] : []],
     ];
     for (const [phase, list] of phases) {
       for (const [index, step] of list.entries()) {
@@ -136,14 +158,17 @@ export class ConfiguredHooks implements HookRunner {
       ...process.env,
       ...step.env,
       FP_EPOCH: String(context.epoch),
-      FP_ROLE: context.role,
       FP_CLUSTER: this.identity.clusterId,
       FP_NODE: this.identity.nodeId,
       FP_OPERATION_ID: context.operationId,
       FP_OPERATION: context.operation,
       FP_STEP: name,
       FP_REASON: context.reason,
+      FP_ROLE: context.role,
+      ...this.#peerEnv(context.targetNodeId),
     };
+    // Unset, not inherited from the agent's environment: a fence-peer has no FP_ROLE, a peer without a BMC no FP_BMC_*.
+    for (const [variable, value] of Object.entries(env)) if (value === undefined) delete env[variable];
     let attempts = 0;
     let totalMs = 0;
     for (;;) {
@@ -192,6 +217,18 @@ export class ConfiguredHooks implements HookRunner {
         };
       await delay(step.retryDelayMs, signal);
     }
+  }
+
+  /** The target of a fence-peer and its BMC; variables of the agent's own environment never stand in for them. */
+  #peerEnv(target: string | undefined): Record<string, string | undefined> {
+    if (target === undefined) return {};
+    const bmc = Object.hasOwn(this.peers, target) ? this.peers[target]?.bmc : undefined;
+    return {
+      FP_TARGET_NODE: target,
+      FP_BMC_ADDRESS: bmc?.address,
+      FP_BMC_USER: bmc?.user,
+      FP_BMC_PASSWORD_FILE: bmc?.passwordFile,
+    };
   }
 }
 

@@ -89,12 +89,14 @@ export function renderStatus(view: StatusView, now = Date.now()): string {
     for (const c of status.checks)
       lines.push(`  ${pad(c.name, 20)}${pad(c.status.toUpperCase(), 5)}${c.detail ?? ''}`);
   }
-  const operations = ['promote', 'demote', 'fence'] as const;
+  // A fence-peer (powering another node off) has no report: its last run is in the status only.
+  const operations = ['promote', 'demote', 'fence', 'fence-peer'] as const;
   const reports = state?.reports ?? {};
-  if (operations.some((op) => reports[op] || status?.hooks[op])) {
+  const reportOf = (op: (typeof operations)[number]) => (op === 'fence-peer' ? undefined : reports[op]);
+  if (operations.some((op) => reportOf(op) || status?.hooks[op])) {
     lines.push('Last hooks:');
     for (const op of operations) {
-      const report = reports[op];
+      const report = reportOf(op);
       const result = status?.hooks[op];
       if (!report && !result) continue;
       const summary = report ?? result;

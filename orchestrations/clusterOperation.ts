@@ -1,6 +1,14 @@
 import type { OrchestrationContext, Task } from 'durable-functions';
 import type { ClusterOperationResult } from '../shared/control/operations/clusterOperationTypes';
-import { Activities, callActivity, orchestrationInput, Orchestrations, RetryPolicies } from './contracts';
+import {
+  Activities,
+  callActivity,
+  Events,
+  orchestrationInput,
+  Orchestrations,
+  RetryPolicies,
+  waitForEvent,
+} from './contracts';
 
 /**
  * The cluster's one operation at a time (`cluster-<id>`): an unplanned failover or a planned make-active. The
@@ -8,7 +16,9 @@ import { Activities, callActivity, orchestrationInput, Orchestrations, RetryPoli
  * choose and promote the target under the next epoch, verify it took its lease, roll back a failed make-active — is
  * the step rules of `shared/domain/failoverSteps.ts`, which the simulation proves; each `advanceClusterOperation`
  * gathers fresh evidence, takes one or more of those steps and records them on the operation. This orchestrator
- * only carries the progress between turns and waits with durable timers where the rules say to wait.
+ * only carries the progress between turns and waits where the rules say to wait: a durable timer raced against the
+ * next agent acknowledgement (`ack`, raised by `POST /api/v1/agent/ack`), the losing timer cancelled, so a demotion,
+ * fence-peer or promote acknowledgement moves the operation on at once rather than at the next poll.
  */
 export function* clusterOperationOrchestrator(
   context: OrchestrationContext,
@@ -38,6 +48,9 @@ export function* clusterOperationOrchestrator(
       step: outcome.waitingFor,
       until: new Date(outcome.until).toISOString(),
     });
-    yield context.df.createTimer(new Date(outcome.until));
+    const acknowledged = waitForEvent(context, Events.commandAck);
+    const timer = context.df.createTimer(new Date(outcome.until));
+    const first = yield context.df.Task.any([acknowledged, timer]);
+    if (first === acknowledged) timer.cancel();
   }
 }

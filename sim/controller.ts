@@ -45,6 +45,8 @@ function describeStep(step: FailoverStep): string {
       return `chooses ${step.target}: ${step.reason}`;
     case 'roll-back':
       return `rolls back to ${step.to} (${step.reason}), ending e${step.epoch}`;
+    case 'retry':
+      return `retries without ${step.from} (${step.reason}), ending e${step.epoch}`;
     case 'fence':
       return `fences ${step.nodeId} of e${step.epoch} by ${step.method}`;
     case 'demote-gracefully':
@@ -465,7 +467,6 @@ export class ControllerInstance {
         if (step.code === 'ReplicationLagAboveRpo') w.stats.replicationLagStops++;
         return this.finish(op, `refused ${step.code}: ${step.message}`);
       case 'done':
-        if (!step.verified) w.stats.unverifiedPromotions++;
         return this.finish(
           op,
           `${step.outcome}: ${step.activeNodeId} under e${step.epoch}${step.verified ? '' : ' (unverified)'}`,
@@ -487,10 +488,13 @@ export class ControllerInstance {
     switch (step.step) {
       case 'choose-target':
       case 'roll-back':
+      case 'retry':
+      case 'start-target': // never proposed here: the simulation reports no power states
       case 'fence':
       case 'demote-gracefully':
-        if (step.step === 'roll-back') {
-          w.stats.rollBacks++;
+        if (step.step === 'roll-back' || step.step === 'retry') {
+          if (step.step === 'roll-back') w.stats.rollBacks++;
+          else w.stats.retries++;
           if (step.reason === 'ReplicationLagAboveRpo') w.stats.replicationLagStops++;
           op.fenceRun++; // stops the forward leg's demotion resends and power-state polls
         }

@@ -59,8 +59,8 @@ export interface Stats {
   rollBacks: number;
   /** Refusals and roll-backs of a make-active whose target lagged beyond the RPO (ReplicationLagAboveRpo). */
   replicationLagStops: number;
-  /** Promotions whose new active took no lease before the verify timeout. */
-  unverifiedPromotions: number;
+  /** Failovers whose promoted target did not take over in time, so the operation tried the next candidate. */
+  retries: number;
   opsByTrigger: Record<string, number>;
   partitions: number;
   agentPauses: number;
@@ -105,7 +105,7 @@ export function emptyStats(): Stats {
     refusals: 0,
     rollBacks: 0,
     replicationLagStops: 0,
-    unverifiedPromotions: 0,
+    retries: 0,
     opsByTrigger: {},
     partitions: 0,
     agentPauses: 0,

@@ -1,3 +1,4 @@
+import { webhookKey } from '../auth/standardWebhooks';
 import { loadCloudConfig, type CloudConfig } from './cloudConfig';
 
 /** The control plane's configuration: read once from the environment, validated, frozen. */
@@ -17,6 +18,12 @@ export interface Config {
   readonly agentMaxBodyBytes: number;
   /** Azure and OCI access for the compute providers (see cloudConfig.ts). */
   readonly cloud: CloudConfig;
+  /**
+   * The Standard Webhooks secrets (`whsec_<base64>`) of `POST /api/v1/webhooks/failover`
+   * (`FAILOVER_WEBHOOK_SECRETS`, comma separated: more than one while rotating). Empty: the endpoint is off.
+   * Never logged.
+   */
+  readonly failoverWebhookSecrets: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -49,6 +56,26 @@ function integer(
   return value;
 }
 
+/** `FAILOVER_WEBHOOK_SECRETS`: comma-separated `whsec_` secrets, each checked; a problem names its position only. */
+function webhookSecrets(
+  env: Readonly<Record<string, string | undefined>>,
+  problems: string[],
+): readonly string[] {
+  const secrets = (env.FAILOVER_WEBHOOK_SECRETS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  secrets.forEach((secret, index) => {
+    try {
+      webhookKey(secret);
+    } catch (error) {
+      // The RangeError's message never contains the secret.
+      problems.push(`FAILOVER_WEBHOOK_SECRETS entry ${index + 1}: ${(error as Error).message}`);
+    }
+  });
+  return Object.freeze(secrets);
+}
+
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
   const problems: string[] = [];
   const storage = env.AzureWebJobsStorage?.trim() ?? '';
@@ -76,6 +103,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const agentClockToleranceMs = integer(env, 'AGENT_CLOCK_TOLERANCE_MS', 60_000, 1000, 3_600_000, problems);
   const agentMaxBodyBytes = integer(env, 'AGENT_MAX_BODY_BYTES', 64 * 1024, 1024, 1024 * 1024, problems);
   const cloud = loadCloudConfig(env, problems);
+  const failoverWebhookSecrets = webhookSecrets(env, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     cloud,
@@ -86,6 +114,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     tablePrefix,
     agentClockToleranceMs,
     agentMaxBodyBytes,
+    failoverWebhookSecrets,
   });
 }
 

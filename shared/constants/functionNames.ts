@@ -14,6 +14,7 @@ export const FunctionNames = {
   getOperation: 'getOperation',
   listAudit: 'listAudit',
   azureMonitorWebhook: 'azureMonitorWebhook',
+  failoverWebhook: 'failoverWebhook',
   makeActive: 'makeActive',
   failover: 'failover',
   agentHeartbeat: 'agentHeartbeat',

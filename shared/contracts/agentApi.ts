@@ -106,13 +106,16 @@ export type ArbitrateBody = z.infer<typeof arbitrateBodySchema>;
  * `{decision: 'pending', statusUrl}` to poll with a signed GET.
  */
 export const arbitrationAnswerSchema = z.object({
-  decision: z.enum(['won', 'lost', 'superseded', 'pending']),
+  /** `refused`: the cluster's failover policy (manual mode, anti-flapping) kept the active; nothing changed. */
+  decision: z.enum(['won', 'lost', 'superseded', 'pending', 'refused']),
   epoch: epochSchema.optional(),
   role: roleSchema.optional(),
   fence: z.boolean().optional(),
   /** The winner, or the active node when superseded (null while the cluster has none). */
   winner: idSchema.nullable().optional(),
   statusUrl: z.string().max(2048).optional(),
+  /** Why, for `refused`. */
+  reason: z.string().max(1000).optional(),
 });
 export type ArbitrationAnswer = z.infer<typeof arbitrationAnswerSchema>;
 

@@ -21,6 +21,7 @@ export const routes = {
   makeActive: 'v1/clusters/{clusterId}/makeactive',
   failover: 'v1/clusters/{clusterId}/failover',
   webhookAzureMonitor: 'v1/webhooks/azure-monitor',
+  webhookFailover: 'v1/webhooks/failover',
   agentHeartbeat: 'v1/agent/heartbeat',
   agentArbitrate: 'v1/agent/arbitrate',
   agentArbitrationStatus: 'v1/agent/arbitration/{clusterId}/{epoch}',
@@ -59,6 +60,7 @@ export const paths = {
   makeActive: (clusterId: string) => fillRoute(routes.makeActive, { clusterId }),
   failover: (clusterId: string) => fillRoute(routes.failover, { clusterId }),
   webhookAzureMonitor: () => fillRoute(routes.webhookAzureMonitor),
+  webhookFailover: () => fillRoute(routes.webhookFailover),
   agentHeartbeat: () => fillRoute(routes.agentHeartbeat),
   agentArbitrate: () => fillRoute(routes.agentArbitrate),
   agentArbitrationStatus: (clusterId: string, epoch: number) =>

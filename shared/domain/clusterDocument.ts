@@ -109,6 +109,21 @@ export const failoverSchema = z
       .default(3_600_000),
     rtoObjectiveMs: z.number().int().min(1000).max(BOUNDS.durationMs).default(60_000),
     rpoObjectiveMs: z.number().int().min(0).max(BOUNDS.durationMs).default(0),
+    /**
+     * How many healthy heartbeats in a row a promoted node must send as the active before the operation counts the
+     * switchover verified.
+     */
+    verifyHeartbeats: z.number().int().min(1).max(20).default(2),
+    /**
+     * How long a promoted node has to run its promote hooks and report as the active before the failover tries the
+     * next candidate (make-active: rolls back). A node that stops heartbeating fails sooner (one detection window).
+     */
+    promoteTimeoutMs: z.number().int().min(1000).max(BOUNDS.durationMs).default(120_000),
+    /**
+     * A node whose agent fences a failed active through its `fence-peer` hook (IPMI/Redfish power-off through the
+     * BMC, as BCM does). Raced with the other fences; its acknowledgement under the revoked epoch is the evidence.
+     */
+    fencerNodeId: id.optional(),
   })
   .strict();
 
@@ -172,6 +187,7 @@ interface LooseDocument {
   kind?: unknown;
   nodes?: unknown;
   detection?: unknown;
+  failover?: unknown;
 }
 
 const record = (value: unknown): Record<string, unknown> | undefined =>
@@ -208,6 +224,12 @@ export function crossFieldProblems(input: LooseDocument): { path: (string | numb
     if (input.kind === 'two-node-witness' && nodes.length !== 2) {
       problems.push({ path: ['nodes'], message: 'a two-node-witness cluster has exactly 2 nodes' });
     }
+    const fencer = input.failover === undefined ? undefined : record(input.failover)?.fencerNodeId;
+    if (typeof fencer === 'string' && !nodes.some((n) => n?.id === fencer))
+      problems.push({
+        path: ['failover', 'fencerNodeId'],
+        message: `"${fencer}" is not a node of this cluster`,
+      });
   }
   const detection = input.detection === undefined ? {} : record(input.detection);
   if (detection) {

@@ -53,6 +53,28 @@ export interface ClusterState {
    * re-declaration), so that a detector round reads the state table only. Absent in states written before it existed.
    */
   detection?: DetectionPolicyCopy;
+  /**
+   * How many healthy heartbeats in a row `nodeId` sent as the active under `epoch` (reported role active, no failing
+   * check): what a failover verifies its new active by. Kept by the active's heartbeat write, so it costs nothing.
+   */
+  activeStreak?: { nodeId: string; epoch: number; count: number };
+  /**
+   * A failover asks the cluster's fencer node to fence `nodeId`, the holder of the revoked `epoch`: the fencer's
+   * heartbeat replies carry a `fence-peer` command until the state records the epoch fenced.
+   */
+  fenceRequest?: { nodeId: string; epoch: number; fencer: string };
+}
+
+/** The next `activeStreak` after a heartbeat granted to `record.nodeId` under `epoch` (pure). */
+export function nextActiveStreak(
+  previous: ClusterState['activeStreak'],
+  record: Pick<NodeHeartbeat, 'nodeId' | 'role' | 'checks'>,
+  epoch: number,
+): ClusterState['activeStreak'] {
+  const healthy = record.role === 'active' && !record.checks.some((c) => c.status === 'fail');
+  if (!healthy) return { nodeId: record.nodeId, epoch, count: 0 };
+  const same = previous !== undefined && previous.nodeId === record.nodeId && previous.epoch === epoch;
+  return { nodeId: record.nodeId, epoch, count: (same ? previous.count : 0) + 1 };
 }
 
 /**

@@ -25,6 +25,8 @@ export interface ClusterStatus {
   epoch: number;
   activeNodeId: string | null;
   revoked: boolean;
+  /** Why the cluster has no active, when a failover revoked it and found nobody to promote (null otherwise). */
+  noActiveReason: string | null;
   leaseExpiresAt: string | null;
   leaseRemainingMs: number | null;
   /** The recorded lease is over (expired, or its holder stepped down): no node holds the active role's lease. */
@@ -57,6 +59,9 @@ export interface WitnessLine {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /** The `cmha status`-like view of a cluster, from its document, state, heartbeats, witness and operations. Pure. */
+/** The prefix of a state's reason when a failover left the cluster with no active (see clusterOperation.ts). */
+export const NO_ACTIVE = 'no active: ';
+
 export function buildClusterStatus(input: {
   document: ClusterDocument;
   state: ClusterState | undefined;
@@ -92,6 +97,8 @@ export function buildClusterStatus(input: {
     epoch: state?.epoch ?? 0,
     activeNodeId,
     revoked: state?.revoked ?? false,
+    noActiveReason:
+      state?.revoked && state.reason.startsWith(NO_ACTIVE) ? state.reason.slice(NO_ACTIVE.length) : null,
     leaseExpiresAt: state?.leaseExpiresAt ? iso(state.leaseExpiresAt) : null,
     leaseRemainingMs: activeSteppedDown ? 0 : leaseLeft,
     leaseExpired: leaseLeft === 0 || (leaseLeft !== null && activeSteppedDown),
@@ -155,7 +162,7 @@ const age = (ms: number | null) =>
  */
 export function renderClusterStatusText(status: ClusterStatus): string {
   const lines = [
-    `Cluster ${status.clusterId} (${status.kind}) — epoch ${status.epoch}${status.revoked ? ' (revoked: failover in progress)' : ''}`,
+    `Cluster ${status.clusterId} (${status.kind}) — epoch ${status.epoch}${status.noActiveReason !== null ? ` — NO ACTIVE: ${printable(status.noActiveReason)}` : status.revoked ? ' (revoked: failover in progress)' : ''}`,
     '',
   ];
   for (const node of status.nodes) {

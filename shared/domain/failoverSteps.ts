@@ -60,11 +60,32 @@ export interface Promotion {
   at: number;
 }
 
-/** What one leg (the switchover, or its roll-back) has done. */
+/** What one leg (the switchover, a retry with the next candidate, or a roll-back) has done. */
 export interface LegProgress {
   /** When fencing (or the graceful demotion) of the leg's old holder was started, control-plane time. */
   fencingStartedAt?: number;
   promoted?: Promotion;
+}
+
+/** Why a promoted node did not become the verified active. */
+export type TakeOverFailure =
+  /** The target acknowledged its promote command as failed (its promote hook failed, or it refused). */
+  | 'PromoteFailed'
+  /** The target did not report the healthy active heartbeats the verification asks for in time. */
+  | 'TargetDidNotTakeOver';
+
+/**
+ * A failover whose promoted target failed: the operation ends that target's epoch and tries the next candidate
+ * (`failed` are never chosen again by this operation).
+ */
+export interface RetryProgress extends LegProgress {
+  /** The epoch of the failed promotion: the one this leg ends. */
+  epoch: number;
+  /** Every target this operation promoted that failed, oldest first. */
+  failed: string[];
+  reason: TakeOverFailure;
+  /** The target this leg chose. */
+  chosenTarget?: string;
 }
 
 /** What the operation has done so far: facts only the operation knows (the rest is in the state). */
@@ -73,6 +94,10 @@ export interface FailoverProgress extends LegProgress {
   chosenTarget?: string;
   /** Set by `roll-back` (make-active only): from then on the operation restores `plan.oldActive`. */
   rollBack?: LegProgress & { epoch: number; reason: RollBackReason };
+  /** Set by `retry` (failover only): the promoted target failed; this leg promotes another candidate. */
+  retry?: RetryProgress;
+  /** Set by `start-target` (failover only): a stopped standby the operation started, and when. */
+  started?: { nodeId: string; at: number };
 }
 
 /**
@@ -81,7 +106,9 @@ export interface FailoverProgress extends LegProgress {
  */
 export type FencingEvidence =
   | { kind: 'power-state'; nodeId: string; epoch: number; power: 'stopped' | 'running' | 'unknown' }
-  | { kind: 'demotion-ack'; nodeId: string; epoch: number };
+  | { kind: 'demotion-ack'; nodeId: string; epoch: number }
+  /** A fencer node acknowledged its `fence-peer` command for `nodeId` under `epoch` (its hook powered it off). */
+  | { kind: 'peer-fenced'; nodeId: string; epoch: number; by: string };
 
 /** What the control plane knows of a node's health. */
 export interface NodeEvidence {
@@ -92,6 +119,15 @@ export interface NodeEvidence {
   checks?: readonly HealthCheck[];
   /** Its replication lag behind the active, as its latest heartbeat reported it (undefined: no replication). */
   replicationLagMs?: number;
+  /** Its acknowledgement of the promote command of `epoch`, if it sent one. */
+  promoteAck?: { epoch: number; outcome: 'ok' | 'warn' | 'failed' };
+  /** How many healthy heartbeats in a row it sent as the active under `epoch` (the latest epoch it sent them under). */
+  activeHeartbeats?: { epoch: number; count: number };
+  /**
+   * Its power state in its cloud, when the caller looked (it does for silent cloud nodes once no node is healthy):
+   * a `stopped` standby can be started and then promoted (a cold standby).
+   */
+  power?: 'stopped' | 'running' | 'unknown';
 }
 
 export interface FailoverEvidence {
@@ -111,8 +147,16 @@ export interface FailoverPolicy {
   rpoMs: number;
   /** How long a make-active waits for the active to acknowledge its demotion before rolling back (default: the lease). */
   demoteTimeoutMs?: number;
-  /** How long after a promotion the new active has to take its lease (default: the detection window). */
+  /**
+   * How long after a promotion the new active has to report as the active (its promote hooks included; default: the
+   * detection window). A target that stops heartbeating fails before that.
+   */
   verifyTimeoutMs?: number;
+  /**
+   * How many healthy heartbeats in a row the new active must send as the active under the new epoch before the
+   * operation counts it verified (undefined: its lease is enough, as the simulation's agents do not count).
+   */
+  verifyHeartbeats?: number;
 }
 
 export interface FailoverStepInput {
@@ -135,7 +179,7 @@ export type FailoverRefusalCode =
   | 'TargetUnhealthy'
   /** The target's replication lag exceeds the recovery point objective. */
   | 'ReplicationLagAboveRpo'
-  /** A failover found no healthy node to promote (the old active included). */
+  /** A failover found no healthy node to promote (the old active included): the cluster is left with no active. */
   | 'NoHealthyTarget'
   /** A make-active failed and there is no original active to roll back to. */
   | 'NothingToRollBackTo';
@@ -146,8 +190,10 @@ export type RollBackReason =
   | 'ReplicationLagAboveRpo'
   /** The active did not acknowledge its demotion in time and its lease has not run out. */
   | 'DemotionNotAcknowledged'
-  /** The promoted target took no lease within the verify timeout. */
-  | 'TargetDidNotTakeOver';
+  /** The promoted target did not report as the healthy active within the verify timeout. */
+  | 'TargetDidNotTakeOver'
+  /** The target acknowledged its promote command as failed. */
+  | 'PromoteFailed';
 
 export type FailoverStep =
   /** The state is no longer at the epoch this operation (leg) is about: somebody else moved the cluster on. Stop. */
@@ -164,12 +210,16 @@ export type FailoverStep =
   | { step: 'wait'; until: number; reason: string }
   /** Record `target` as the node to promote. */
   | { step: 'choose-target'; target: string; reason: string }
+  /** failover: no node is healthy but `nodeId` is stopped in its cloud: start it, then wait for its heartbeat. */
+  | { step: 'start-target'; nodeId: string; reason: string }
   /** Promote `target` under `epoch` (= the revoked epoch + 1): write `state` with If-Match, then tell the target. */
   | { step: 'promote'; target: string; epoch: number; state: ClusterState }
   /** The promotion committed: wait for the new active to take its lease, at the latest until `until`. */
   | { step: 'verify'; target: string; epoch: number; until: number }
   /** make-active failed: restore the original active `to`, starting by ending `epoch` (see `recordStep`). */
   | { step: 'roll-back'; to: string; epoch: number; reason: RollBackReason }
+  /** failover: the promoted `from` failed under `epoch`; end that epoch and promote another candidate. */
+  | { step: 'retry'; from: string; epoch: number; reason: TakeOverFailure }
   | {
       step: 'done';
       outcome: 'promoted' | 'already-active' | 'rolled-back';
@@ -204,13 +254,18 @@ export function defaultFenceMethod(compute: { kind: string }): FenceMethod {
   return compute.kind === 'none' ? 'demote' : 'power-off';
 }
 
-/** The leg under way: the switchover itself, or (make-active, after `roll-back`) the restoration of the original. */
+/**
+ * The leg under way: the switchover itself, (failover, after `retry`) the switchover to the next candidate, or
+ * (make-active, after `roll-back`) the restoration of the original.
+ */
 interface Leg {
   rollingBack: boolean;
   epoch: number;
   progress: LegProgress;
   /** The node to promote, when known. */
   target: string | null;
+  /** Nodes this leg must not promote: the targets that already failed. */
+  excluded: readonly string[];
 }
 
 function currentLeg(plan: FailoverPlan, progress: FailoverProgress): Leg {
@@ -220,13 +275,29 @@ function currentLeg(plan: FailoverPlan, progress: FailoverProgress): Leg {
       epoch: progress.rollBack.epoch,
       progress: progress.rollBack,
       target: plan.oldActive,
+      excluded: [],
+    };
+  if (progress.retry)
+    return {
+      rollingBack: false,
+      epoch: progress.retry.epoch,
+      progress: progress.retry,
+      target: progress.retry.chosenTarget ?? null,
+      excluded: progress.retry.failed,
     };
   return {
     rollingBack: false,
     epoch: plan.epoch,
     progress,
     target: plan.target ?? progress.chosenTarget ?? null,
+    excluded: [],
   };
+}
+
+/** How the leg fences the holder of its epoch: the plan's method, but a failed target of a retry is demoted. */
+export function legFenceMethod(plan: FailoverPlan, progress: FailoverProgress): FenceMethod {
+  if (plan.kind === 'make-active' || progress.retry || progress.rollBack) return 'demote';
+  return plan.fencing;
 }
 
 /** The epoch the operation is ending now (where fencing evidence must point). */
@@ -295,9 +366,11 @@ export function targetProblem(input: FailoverStepInput, target: string, rpo = tr
 export function chooseTarget(
   input: FailoverStepInput,
   oldActive: string | null,
+  excluded: readonly string[] = [],
 ): { target: string; reason: string } | null {
   const { plan, evidence, policy, now } = input;
   const healthy: ArbitrationCandidate[] = plan.candidates
+    .filter((c) => !excluded.includes(c.nodeId))
     .map((c) => ({
       nodeId: c.nodeId,
       priority: c.priority,
@@ -326,14 +399,80 @@ export function fencingConfirmedBy(
     (e) =>
       e.nodeId === nodeId &&
       e.epoch === epoch &&
-      (e.kind === 'demotion-ack' || (e.kind === 'power-state' && e.power === 'stopped')),
+      (e.kind === 'demotion-ack' ||
+        e.kind === 'peer-fenced' ||
+        (e.kind === 'power-state' && e.power === 'stopped')),
   );
 }
 
 function describeEvidence(e: FencingEvidence): string {
-  return e.kind === 'demotion-ack'
-    ? `${e.nodeId} acknowledged its demotion from epoch ${e.epoch}`
-    : `the cloud shows ${e.nodeId} stopped (epoch ${e.epoch})`;
+  switch (e.kind) {
+    case 'demotion-ack':
+      return `${e.nodeId} acknowledged its demotion from epoch ${e.epoch}`;
+    case 'peer-fenced':
+      return `${e.by} fenced ${e.nodeId} through its fence-peer hook (epoch ${e.epoch})`;
+    case 'power-state':
+      return `the cloud shows ${e.nodeId} stopped (epoch ${e.epoch})`;
+  }
+}
+
+/**
+ * A failover with no healthy node left: start a stopped standby (lowest priority number first) and wait for it to
+ * boot and heartbeat, up to the verify timeout; one started node per operation. Null when there is none to start.
+ */
+function coldStandby(
+  input: FailoverStepInput,
+  holder: string | null,
+  excluded: readonly string[],
+): FailoverStep | null {
+  const { plan, progress, evidence, policy, now } = input;
+  const started = progress.started;
+  if (started) {
+    if (excluded.includes(started.nodeId)) return null;
+    const d = policy.detection;
+    const deadline = started.at + (policy.verifyTimeoutMs ?? d.heartbeatIntervalMs * d.missedHeartbeats);
+    if (now >= deadline) return null;
+    return { step: 'wait', until: deadline, reason: `${started.nodeId} is starting: waiting for its heartbeat` };
+  }
+  const stopped = plan.candidates
+    .filter((c) => c.nodeId !== holder && c.nodeId !== plan.oldActive && !excluded.includes(c.nodeId))
+    .filter((c) => evidence.nodes.find((n) => n.nodeId === c.nodeId)?.power === 'stopped')
+    .sort((a, b) => a.priority - b.priority || a.nodeId.localeCompare(b.nodeId));
+  const first = stopped[0];
+  if (!first) return null;
+  return { step: 'start-target', nodeId: first.nodeId, reason: `no healthy node; ${first.nodeId} is stopped` };
+}
+
+/**
+ * Whether the promoted target has taken over, failed, or is still on its way: its promote acknowledgement under the
+ * new epoch, its healthy heartbeats as the active (`verifyHeartbeats`), its lease, and whether it still heartbeats.
+ */
+export function takeOver(
+  input: FailoverStepInput,
+  promoted: Promotion,
+):
+  | { status: 'verified' }
+  | { status: 'pending'; until: number }
+  | { status: 'failed'; reason: TakeOverFailure } {
+  const { state, evidence, policy, now } = input;
+  const node = evidence.nodes.find((n) => n.nodeId === promoted.nodeId);
+  const ack = node?.promoteAck;
+  if (ack && ack.epoch === promoted.epoch && ack.outcome === 'failed')
+    return { status: 'failed', reason: 'PromoteFailed' };
+  const wanted = policy.verifyHeartbeats;
+  const heard = node?.activeHeartbeats;
+  const enough =
+    wanted === undefined || (heard !== undefined && heard.epoch === promoted.epoch && heard.count >= wanted);
+  if (state.leaseExpiresAt !== null && enough) return { status: 'verified' };
+  const d = policy.detection;
+  const window = d.heartbeatIntervalMs * d.missedHeartbeats;
+  const deadline = promoted.at + (policy.verifyTimeoutMs ?? window);
+  // A target that stopped heartbeating since its promotion (none for a detection window) is not coming.
+  const last = node?.lastHeartbeatAt;
+  const silentSince = Math.max(promoted.at, last ?? Number.NEGATIVE_INFINITY);
+  if (now >= deadline || now - silentSince >= window)
+    return { status: 'failed', reason: 'TargetDidNotTakeOver' };
+  return { status: 'pending', until: Math.min(deadline, silentSince + window) };
 }
 
 /** The next step of a failover or make-active operation. */
@@ -363,15 +502,20 @@ export function nextFailoverStep(
     if (state.epoch !== promoted.epoch || state.activeNodeId !== promoted.nodeId || state.revoked)
       return { step: 'superseded', epoch: state.epoch, activeNodeId: state.activeNodeId };
     const outcome = leg.rollingBack ? 'rolled-back' : 'promoted';
-    if (state.leaseExpiresAt !== null)
+    const took = takeOver(input, promoted);
+    if (took.status === 'verified')
       return { step: 'done', outcome, activeNodeId: promoted.nodeId, epoch: promoted.epoch, verified: true };
-    const deadline =
-      promoted.at +
-      (policy.verifyTimeoutMs ?? policy.detection.heartbeatIntervalMs * policy.detection.missedHeartbeats);
-    if (now < deadline)
-      return { step: 'verify', target: promoted.nodeId, epoch: promoted.epoch, until: deadline };
-    if (makeActive && !leg.rollingBack) return rollBack('TargetDidNotTakeOver', promoted.epoch);
-    return { step: 'done', outcome, activeNodeId: promoted.nodeId, epoch: promoted.epoch, verified: false };
+    if (took.status === 'pending')
+      return { step: 'verify', target: promoted.nodeId, epoch: promoted.epoch, until: took.until };
+    if (makeActive && !leg.rollingBack) return rollBack(took.reason, promoted.epoch);
+    if (!makeActive && !leg.rollingBack)
+      return { step: 'retry', from: promoted.nodeId, epoch: promoted.epoch, reason: took.reason };
+    // A roll-back's own promotion failed: there is nobody left to restore.
+    return {
+      step: 'refuse',
+      code: 'NothingToRollBackTo',
+      message: `${what}: ${promoted.nodeId} did not take over again (${took.reason})`,
+    };
   }
 
   if (state.epoch !== leg.epoch)
@@ -411,7 +555,7 @@ export function nextFailoverStep(
         };
       return {
         step: 'fence',
-        method: makeActive ? 'demote' : plan.fencing,
+        method: legFenceMethod(plan, progress),
         nodeId: holder,
         epoch: state.epoch,
       };
@@ -452,17 +596,24 @@ export function nextFailoverStep(
 
   const target = leg.target;
   if (!makeActive && !leg.rollingBack) {
-    if (plan.target !== null) {
+    if (plan.target !== null && !progress.retry) {
       const problem = targetProblem(input, plan.target, false);
       if (problem) return { step: 'refuse', ...problem };
     } else if (target === null || targetProblem(input, target, false) !== null) {
-      const chosen = chooseTarget(input, holder);
-      if (chosen === null)
+      // A retry still prefers any other node to the original active (the node the failover set out to replace).
+      const chosen = chooseTarget(input, progress.retry ? plan.oldActive : holder, leg.excluded);
+      if (chosen === null) {
+        const cold = coldStandby(input, holder, leg.excluded);
+        if (cold) return cold;
         return {
           step: 'refuse',
           code: 'NoHealthyTarget',
-          message: `no healthy node to promote in ${plan.clusterId}`,
+          message:
+            leg.excluded.length > 0
+              ? `no healthy node left to promote in ${plan.clusterId} (failed: ${leg.excluded.join(', ')})`
+              : `no healthy node to promote in ${plan.clusterId}`,
         };
+      }
       return { step: 'choose-target', ...chosen };
     }
   }
@@ -490,13 +641,28 @@ export function recordStep(progress: FailoverProgress, step: FailoverStep, now: 
   const updateLeg = (patch: LegProgress): FailoverProgress =>
     progress.rollBack
       ? { ...progress, rollBack: { ...progress.rollBack, ...patch } }
-      : { ...progress, ...patch };
+      : progress.retry
+        ? { ...progress, retry: { ...progress.retry, ...patch } }
+        : { ...progress, ...patch };
   switch (step.step) {
     case 'fence':
     case 'demote-gracefully':
       return updateLeg({ fencingStartedAt: now });
+    case 'start-target':
+      return { ...progress, started: { nodeId: step.nodeId, at: now } };
     case 'choose-target':
-      return { ...progress, chosenTarget: step.target };
+      return progress.retry
+        ? { ...progress, retry: { ...progress.retry, chosenTarget: step.target } }
+        : { ...progress, chosenTarget: step.target };
+    case 'retry':
+      return {
+        ...progress,
+        retry: {
+          epoch: step.epoch,
+          failed: [...(progress.retry?.failed ?? []), step.from],
+          reason: step.reason,
+        },
+      };
     case 'promote':
       return updateLeg({ promoted: { nodeId: step.target, epoch: step.epoch, at: now } });
     case 'roll-back':

@@ -9,6 +9,7 @@ import { HeartbeatStore } from '../stores/heartbeatStore';
 import { NodeCredentialStore } from '../stores/nodeCredentialStore';
 import { OperationStore } from '../stores/operationStore';
 import { storageCall } from '../stores/storageCall';
+import { WebhookReplayStore } from '../stores/webhookReplayStore';
 import { createTableClients, ensureTables, tableNames, type TableClients } from '../stores/tableClients';
 import { BlobWitness } from '../witness/blobWitness';
 import { ProviderRegistry } from '../providers/providerRegistry';
@@ -26,6 +27,8 @@ export interface Services {
   /** Command acknowledgements of the agents, one row per (cluster, node, command). */
   commandAcks: CommandAckStore;
   credentials: NodeCredentialStore;
+  /** Signed failover webhooks already acted on, by `webhook-id` (replay protection). */
+  webhookReplay: WebhookReplayStore;
   witness: BlobWitness;
   /** Compute providers per site (Azure, OCI), built on first use. */
   providers: ProviderRegistry;
@@ -57,6 +60,7 @@ export function createServices(config: Config, time: Clock | (() => number) = ho
     audit: new AuditLog(tables.audit),
     commandAcks: new CommandAckStore(tables.commandAcks),
     credentials: new NodeCredentialStore(tables.clusters),
+    webhookReplay: new WebhookReplayStore(tables.webhookReplay),
     witness: new BlobWitness(witnessContainer, { now }),
     providers: new ProviderRegistry(config.cloud, now),
     now,

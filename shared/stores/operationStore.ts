@@ -180,6 +180,8 @@ export class OperationStore {
       const stored = await this.getWithEtag(clusterId, operationId);
       if (!stored) return undefined;
       const next = change(stored.operation);
+      // Nothing to change (`change` handed the record back): no write.
+      if (next === stored.operation) return next;
       try {
         await storageCall(`operation ${operationId}`, () =>
           this.table.updateEntity(
@@ -215,6 +217,25 @@ export class OperationStore {
       else steps.push(step);
       return { ...op, steps, status: op.status === 'pending' ? 'running' : op.status, updatedAt: now };
     });
+  }
+
+  /** Records a step unless one with its id is recorded already (then nothing is written). */
+  recordStepIfAbsent(
+    clusterId: string,
+    operationId: string,
+    step: OperationStep,
+    now: number,
+  ): Promise<OperationRecord | undefined> {
+    return this.update(clusterId, operationId, (op) =>
+      op.steps?.some((s) => s.id === step.id)
+        ? op
+        : {
+            ...op,
+            steps: [...(op.steps ?? []), step],
+            status: op.status === 'pending' ? 'running' : op.status,
+            updatedAt: now,
+          },
+    );
   }
 
   /**

@@ -8,6 +8,8 @@ export interface TableNames {
   operations: string;
   audit: string;
   commandAcks: string;
+  /** Signed failover webhooks already acted on, one row per `webhook-id` (replay protection). */
+  webhookReplay: string;
 }
 
 export function tableNames(prefix = ''): TableNames {
@@ -20,6 +22,7 @@ export function tableNames(prefix = ''): TableNames {
     operations: `${prefix}Operations`,
     audit: `${prefix}Audit`,
     commandAcks: `${prefix}CommandAcks`,
+    webhookReplay: `${prefix}WebhookReplay`,
   };
 }
 
@@ -37,6 +40,7 @@ export function createTableClients(connectionString: string, names: TableNames):
     operations: client(names.operations),
     audit: client(names.audit),
     commandAcks: client(names.commandAcks),
+    webhookReplay: client(names.webhookReplay),
   };
 }
 

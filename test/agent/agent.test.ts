@@ -754,3 +754,205 @@ describe('command acknowledgements', () => {
     expect(restarted.pendingAcks).toEqual([]);
   });
 });
+
+describe('fence-peer', () => {
+  const fencePeer = (target: string | undefined, epoch = 4) => ({
+    id: `fence-peer-${target ?? 'nobody'}-${epoch}`,
+    type: 'fence-peer',
+    epoch,
+    clusterId: 'bcm-head',
+    nodeId: 'head-a',
+    ...(target !== undefined ? { targetNodeId: target } : {}),
+  });
+  const fencer = { fencePeer: { peers: [] } };
+  const powerOff = (exitCode: number, stdout: string, stderr = ''): StepResult => ({
+    phase: 'main',
+    name: 'power-off',
+    command: ['/usr/local/lib/failover-agent/fence-peer-ipmi.sh'],
+    status: exitCode === 0 ? 'ok' : 'fail',
+    end: `exit ${exitCode}`,
+    exitCode,
+    attempts: 1,
+    durationMs: 2400,
+    stdout,
+    stderr,
+  });
+
+  it('runs the fencePeer hook once for the target and acknowledges ok with its step; its own role and epochs stay', async () => {
+    const t = await setup({ settings: fencer });
+    t.hooks.steps.set('fence-peer', [powerOff(0, 'head-b: Chassis Power is off\n')]);
+    t.controlPlane.answer(reply({ epoch: 4, commands: [fencePeer('head-b')] }));
+    await t.agent.heartbeatOnce();
+    await t.agent.idle();
+    expect(t.hooks.runs).toEqual([
+      expect.objectContaining({
+        operation: 'fence-peer',
+        operationId: 'fence-peer-head-b-4',
+        epoch: 4,
+        targetNodeId: 'head-b',
+      }),
+    ]);
+    expect(t.hooks.runs[0]?.role).toBeUndefined();
+    expect(t.controlPlane.acks).toEqual([
+      expect.objectContaining({
+        commandId: 'fence-peer-head-b-4',
+        type: 'fence-peer',
+        epoch: 4,
+        outcome: 'ok',
+        steps: [
+          { name: 'power-off', exitCode: 0, durationMs: 2400, outputTail: 'head-b: Chassis Power is off\n' },
+        ],
+      }),
+    ]);
+    // An action on another node: this one is standby as before, demoted under no epoch, and reports no hook check.
+    expect(t.store.state).toMatchObject({
+      role: 'standby',
+      roleEpoch: null,
+      highestEpoch: 4,
+      demotedEpoch: 0,
+    });
+    expect(t.store.state?.reports).toEqual({});
+    expect(t.agent.heartbeatBody()).toEqual({ role: 'standby', epoch: 4, checks: [] });
+    expect(t.store.state?.commands).toEqual([
+      expect.objectContaining({ id: 'fence-peer-head-b-4', type: 'fence-peer', status: 'ok' }),
+    ]);
+  });
+
+  it('runs a command id once although every heartbeat answer repeats it, while it runs, after it and after a restart', async () => {
+    const t = await setup({ settings: fencer });
+    t.hooks.hold.add('fence-peer');
+    t.hooks.steps.set('fence-peer', [powerOff(0, 'off\n')]);
+    const again = () => reply({ epoch: 4, commands: [fencePeer('head-b')] });
+    t.controlPlane.answer(again(), again());
+    await t.agent.heartbeatOnce();
+    await t.agent.heartbeatOnce();
+    expect(t.hooks.runs).toHaveLength(1);
+    // On disk before it ran: a crash now would not run it again.
+    expect(t.store.state?.commands).toEqual([
+      expect.objectContaining({ id: 'fence-peer-head-b-4', status: 'running' }),
+    ]);
+    t.hooks.pending[0]?.finish('ok');
+    await t.agent.idle();
+    t.controlPlane.answer(again());
+    await t.agent.heartbeatOnce();
+    await t.agent.idle();
+    const restarted = await t.open();
+    await restarted.recover();
+    t.controlPlane.answer(again());
+    await restarted.heartbeatOnce();
+    await restarted.idle();
+    expect(t.hooks.operations).toEqual(['fence-peer:fence-peer-head-b-4']);
+    expect(t.controlPlane.acks.map((a) => [a.commandId, a.outcome])).toEqual([['fence-peer-head-b-4', 'ok']]);
+  });
+
+  it('acknowledges a failing hook as failed, with its exit code and output tail', async () => {
+    const t = await setup({ settings: fencer });
+    t.hooks.outcome.set('fence-peer', 'fail');
+    t.hooks.steps.set('fence-peer', [
+      powerOff(
+        1,
+        'fencing head-b through its BMC 10.0.0.12\n',
+        'head-b is not off 60s after the power-off\n',
+      ),
+    ]);
+    t.controlPlane.answer(reply({ epoch: 4, commands: [fencePeer('head-b')] }));
+    await t.agent.heartbeatOnce();
+    await t.agent.idle();
+    expect(t.controlPlane.acks).toEqual([
+      expect.objectContaining({
+        commandId: 'fence-peer-head-b-4',
+        outcome: 'failed',
+        steps: [
+          {
+            name: 'power-off',
+            exitCode: 1,
+            durationMs: 2400,
+            outputTail:
+              'fencing head-b through its BMC 10.0.0.12\nhead-b is not off 60s after the power-off\n',
+          },
+        ],
+      }),
+    ]);
+    expect(t.store.state?.commands[0]).toMatchObject({ status: 'fail' });
+    expect(t.store.state?.reports).toEqual({});
+  });
+
+  it('never acknowledges ok a fence-peer whose hook ran no step', async () => {
+    const t = await setup({ settings: fencer });
+    t.controlPlane.answer(reply({ epoch: 4, commands: [fencePeer('head-b')] }));
+    await t.agent.heartbeatOnce();
+    await t.agent.idle();
+    expect(t.controlPlane.acks).toMatchObject([{ commandId: 'fence-peer-head-b-4', outcome: 'failed' }]);
+  });
+
+  it.each([
+    [
+      'an epoch below the highest seen',
+      fencePeer('head-b', 3),
+      /^refused: epoch 3 is below the highest seen \(4\)/,
+    ],
+    ['this node itself', fencePeer('head-a'), /^refused: fence-peer names this node \(head-a\)/],
+    ['no target', fencePeer(undefined), /^refused: fence-peer names no targetNodeId/],
+    ['a node not among its peers', fencePeer('head-c'), /^refused: head-c is not one of this agent's peers/],
+  ])('refuses a fence-peer naming %s, and acknowledges it failed', async (_, command, message) => {
+    const t = await setup({ settings: { fencePeer: { peers: ['head-b'] } } });
+    t.controlPlane.answer(reply({ epoch: 4, commands: [command] }));
+    await t.agent.heartbeatOnce();
+    await t.agent.idle();
+    expect(t.hooks.runs).toEqual([]);
+    expect(t.controlPlane.acks).toEqual([
+      expect.objectContaining({ commandId: command.id, type: 'fence-peer', outcome: 'failed', steps: [] }),
+    ]);
+    expect(t.controlPlane.acks[0]?.message).toMatch(message);
+    expect(t.store.state?.commands).toEqual([expect.objectContaining({ id: command.id, status: 'refused' })]);
+    expect(t.store.state?.reports).toEqual({});
+  });
+
+  it('refuses every fence-peer when no fencePeer hook is configured', async () => {
+    const t = await setup();
+    t.controlPlane.answer(reply({ epoch: 4, commands: [fencePeer('head-b')] }));
+    await t.agent.heartbeatOnce();
+    await t.agent.idle();
+    expect(t.hooks.runs).toEqual([]);
+    expect(t.controlPlane.acks).toEqual([
+      expect.objectContaining({ commandId: 'fence-peer-head-b-4', outcome: 'failed' }),
+    ]);
+    expect(t.controlPlane.acks[0]?.message).toMatch(
+      /^refused: this agent cannot fence head-b: fence-peer is not supported by its hooks/,
+    );
+  });
+
+  it('queues behind a running hook operation, and leaves an active fencer active with its lease', async () => {
+    const t = await setup({ settings: fencer });
+    t.hooks.hold.add('promote');
+    t.controlPlane.answer(grant(4, 4000, [promote(4), fencePeer('head-b')]));
+    await t.agent.heartbeatOnce();
+    // The promotion runs: the fence-peer waits for it.
+    expect(t.hooks.operations).toEqual(['promote:promote-4']);
+    t.hooks.pending[0]?.finish('ok');
+    await t.agent.idle();
+    expect(t.hooks.operations).toEqual(['promote:promote-4', 'fence-peer:fence-peer-head-b-4']);
+    expect(t.agent.role).toBe('active');
+    expect(t.agent.holdsLease()).toBe(true);
+    expect(t.store.state).toMatchObject({ role: 'active', roleEpoch: 4, demotedEpoch: 0 });
+  });
+
+  it('stops a running fence-peer when its own lease lapses: its self-fence comes first', async () => {
+    const t = await setup({ settings: fencer });
+    await makeActive(t, 4, 4000);
+    t.hooks.hold.add('fence-peer');
+    t.controlPlane.answer(grant(4, 4000, [fencePeer('head-b')]));
+    await t.agent.heartbeatOnce();
+    expect(t.hooks.pending.map((p) => p.context.operation)).toEqual(['fence-peer']);
+    t.clock.advance(4000);
+    await t.agent.idle();
+    expect(t.hooks.operations).toEqual([
+      'promote:promote-4',
+      'fence-peer:fence-peer-head-b-4',
+      expect.stringMatching(/^demote:self-fence-4-/),
+      expect.stringMatching(/^fence:self-fence-4-/),
+    ]);
+    expect(t.agent.role).toBe('standby');
+    expect(t.controlPlane.acks.at(-1)).toMatchObject({ commandId: 'fence-peer-head-b-4', outcome: 'failed' });
+  });
+});

@@ -225,6 +225,14 @@ describe('the documented example (agent/examples/failover-agent.yaml)', () => {
     ]);
     expect(loaded.config.hooks.promote[0]?.command).toEqual(['/bin/sh', '-c', 'echo c | cmha makeactive']);
     expect(loaded.config.arbitration?.peerCheck).toBe('failoverping');
+    expect(loaded.config.hooks.fencePeer[0]?.command).toEqual([
+      '/usr/local/lib/failover-agent/fence-peer-ipmi.sh',
+    ]);
+    expect(loaded.config.peers['head-b']?.bmc).toEqual({
+      address: 'head-b-ipmi.cluster.local',
+      user: 'fencer',
+      passwordFile: '/etc/failover-agent/head-b.bmc-password',
+    });
   });
 });
 
@@ -278,5 +286,83 @@ checks:
       'checks[2].env: only for a replication check with a command',
       "checks: at most one replication check (its lag is the heartbeat's replicationLagMs)",
     ]);
+  });
+});
+
+describe('fencing peers', () => {
+  const fencer = (peers: string) => `${minimal}
+hooks:
+  fencePeer: { name: power-off, command: [/usr/local/lib/failover-agent/fence-peer-ipmi.sh], timeoutMs: 90000 }
+peers:
+${peers}`;
+
+  it('reads the fencePeer hook and the peers with their BMC, resolving the password file; the password is never read', () => {
+    const secret = 'S3cret-bmc-password';
+    writeFileSync(path.join(dir, 'head-b.bmc'), `${secret}\n`, { mode: 0o600 });
+    const loaded = parse(
+      fencer(`  head-b: { bmc: { address: 10.0.0.12, user: fencer, passwordFile: head-b.bmc } }
+  head-c: {}
+`),
+    );
+    if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
+    expect(loaded.config.hooks.fencePeer).toEqual([
+      {
+        name: 'power-off',
+        command: ['/usr/local/lib/failover-agent/fence-peer-ipmi.sh'],
+        timeoutMs: 90_000,
+        retries: 0,
+        retryDelayMs: 1000,
+      },
+    ]);
+    expect(loaded.config.peers).toEqual({
+      'head-b': { bmc: { address: '10.0.0.12', user: 'fencer', passwordFile: path.join(dir, 'head-b.bmc') } },
+      'head-c': {},
+    });
+    expect(loaded.warnings).toEqual([]);
+    expect(JSON.stringify(loaded)).not.toContain(secret);
+  });
+
+  it('defaults to no fencePeer hook and no peers', () => {
+    const loaded = parse(minimal);
+    expect(loaded.ok && [loaded.config.hooks.fencePeer, loaded.config.peers]).toEqual([[], {}]);
+  });
+
+  it('warns (the agent still starts) about a password file it cannot read or others can, and peers without a hook', () => {
+    writeFileSync(path.join(dir, 'open.bmc'), 'x\n', { mode: 0o644 });
+    chmodSync(path.join(dir, 'open.bmc'), 0o644);
+    const loaded = parse(
+      fencer(`  head-b: { bmc: { address: 10.0.0.12, passwordFile: missing.bmc } }
+  head-c: { bmc: { address: 10.0.0.13, passwordFile: open.bmc } }
+`),
+    );
+    if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
+    expect(loaded.warnings).toEqual([
+      `peers.head-b.bmc.passwordFile: cannot read ${path.join(dir, 'missing.bmc')}: ENOENT (fencing that peer will fail)`,
+      `peers.head-c.bmc.passwordFile: ${path.join(dir, 'open.bmc')} is readable by other users: chmod 600 it (owner: the agent's user)`,
+    ]);
+    const noHook = parse(`${minimal}
+peers:
+  head-b: {}
+`);
+    expect(noHook.ok && noHook.warnings).toEqual([
+      'peers: listed, but no hooks.fencePeer is configured: fence-peer commands will be refused',
+    ]);
+  });
+
+  it('refuses this node as its own peer, a peer id that is not a node id, and an inline password', () => {
+    const loaded = parse(
+      fencer(`  head-a: {}
+  Head_B: {}
+  head-c: { bmc: { address: 10.0.0.13, password: hunter2 } }
+`),
+    );
+    expect(loaded.ok).toBe(false);
+    if (loaded.ok) return;
+    expect(loaded.errors).toEqual([
+      'peers.Head_B: must be a node id: 1-63 lowercase letters, digits or single dashes',
+      "peers.head-c.bmc: Unrecognized key(s) in object: 'password'",
+      'peers.head-a: this node itself (a node fences itself through its fence hook)',
+    ]);
+    expect(loaded.errors.join('\n')).not.toContain('hunter2');
   });
 });

@@ -30,6 +30,7 @@ const none: HooksConfig = {
   preFence: [],
   fence: [],
   postFence: [],
+  fencePeer: [],
 };
 
 const context = (operation: HookContext['operation'], extra: Partial<HookContext> = {}): HookContext => ({
@@ -174,6 +175,70 @@ describe('ConfiguredHooks', () => {
     const result = await running;
     expect(result).toMatchObject({ status: 'fail', detail: 'promote-7: aborted (the lease lapsed)' });
     expect(result.steps).toHaveLength(1);
+  });
+
+  describe('fence-peer', () => {
+    const peerContext = (target: string): HookContext => ({
+      operation: 'fence-peer',
+      operationId: `fence-peer-${target}-7`,
+      epoch: 7,
+      reason: 'fence-peer command from the control plane',
+      targetNodeId: target,
+    });
+    const fencer = (fencePeer: HookStep[]) =>
+      new ConfiguredHooks(
+        { ...none, fencePeer },
+        { clusterId: 'bcm-head', nodeId: 'head-c' },
+        memoryLogger().log,
+        {
+          peers: {
+            'head-a': { bmc: { address: '10.0.0.11', user: 'fencer', passwordFile: '/etc/fp/head-a.bmc' } },
+            'head-b': {},
+          },
+        },
+      );
+    const printEnv =
+      'echo "$FP_OPERATION $FP_OPERATION_ID $FP_EPOCH $FP_CLUSTER $FP_NODE $FP_TARGET_NODE ' +
+      'bmc=${FP_BMC_ADDRESS-unset},${FP_BMC_USER-unset},${FP_BMC_PASSWORD_FILE-unset} role=${FP_ROLE-unset}"';
+
+    // The agent's own environment must not leak into a fence-peer as if it were the peer's BMC or a role.
+    const inherited = ['FP_ROLE', 'FP_BMC_ADDRESS', 'FP_BMC_PASSWORD_FILE'] as const;
+    beforeEach(() => inherited.forEach((name) => (process.env[name] = `from-the-agent-${name}`)));
+    afterEach(() => inherited.forEach((name) => delete process.env[name]));
+
+    it('gives the steps the target and its BMC (the password as a file path), and no role', async () => {
+      const result = await fencer([step(printEnv)]).run(peerContext('head-a'));
+      expect(result).toMatchObject({ operation: 'fence-peer', status: 'ok' });
+      expect(result.steps).toEqual([
+        expect.objectContaining({
+          phase: 'main',
+          name: 'fence-peer-1',
+          stdout:
+            'fence-peer fence-peer-head-a-7 7 bcm-head head-c head-a ' +
+            'bmc=10.0.0.11,fencer,/etc/fp/head-a.bmc role=unset\n',
+        }),
+      ]);
+    });
+
+    it('sets no BMC variables for a peer without a BMC', async () => {
+      const result = await fencer([step(printEnv)]).run(peerContext('head-b'));
+      expect(result.steps[0]?.stdout).toBe(
+        'fence-peer fence-peer-head-b-7 7 bcm-head head-c head-b bmc=unset,unset,unset role=unset\n',
+      );
+    });
+
+    it('stops at the first failing step and fails (never warn)', async () => {
+      const result = await fencer([
+        step(`echo off-1 >> ${dir}/order; echo "BMC not answering" >&2; exit 2`, { name: 'power-off' }),
+        step(`echo verify >> ${dir}/order`, { name: 'verify' }),
+      ]).run(peerContext('head-a'));
+      expect(result).toMatchObject({ status: 'fail' });
+      expect(result.detail).toMatch(
+        /^fence-peer-head-a-7: main step power-off failed \(exit 2\): BMC not answering$/,
+      );
+      expect(result.steps.map((s) => [s.name, s.exitCode])).toEqual([['power-off', 2]]);
+      expect(order()).toEqual(['off-1']);
+    });
   });
 
   it('reports a program that does not exist', async () => {

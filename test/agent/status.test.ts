@@ -139,4 +139,44 @@ describe('renderStatus', () => {
     const old = renderStatus({ stateDir: '/s', running: true, state: older as AgentState, status }, now);
     expect(old).not.toContain('Unacknowledged');
   });
+
+  it("shows the last fence-peer (from the status: it is not one of the node's hook reports)", () => {
+    const fenced: AgentStatus = {
+      ...status,
+      hooks: {
+        ...status.hooks,
+        'fence-peer': {
+          operation: 'fence-peer',
+          operationId: 'fence-peer-head-b-4',
+          epoch: 4,
+          reason: 'fence-peer command from the control plane: head-b held epoch 4',
+          status: 'fail',
+          detail: 'fence-peer-head-b-4: main step ipmi-power-off failed (exit 1): head-b is not off',
+          startedAt: '2026-11-22T12:00:02.000Z',
+          finishedAt: '2026-11-22T12:00:08.000Z',
+          steps: [
+            {
+              phase: 'main',
+              name: 'ipmi-power-off',
+              command: ['/usr/local/lib/failover-agent/fence-peer-ipmi.sh'],
+              status: 'fail',
+              end: 'exit 1',
+              exitCode: 1,
+              attempts: 1,
+              durationMs: 6000,
+              stdout: 'fencing head-b (epoch 4, fence-peer-head-b-4) through its BMC 10.0.0.12\n',
+              stderr: 'head-b is not off 5s after the power-off: Chassis Power is on\n',
+            },
+          ],
+        },
+      },
+    };
+    const text = renderStatus({ stateDir: '/s', running: true, state, status: fenced }, now);
+    expect(text).toContain(
+      '  fence-peer FAIL fence-peer-head-b-4: main step ipmi-power-off failed (exit 1): head-b is not off ' +
+        '(fence-peer-head-b-4, 2.0 s ago)\n' +
+        '      main ipmi-power-off: exit 1, 1 attempt(s), 6000 ms\n' +
+        '        | head-b is not off 5s after the power-off: Chassis Power is on\n',
+    );
+  });
 });

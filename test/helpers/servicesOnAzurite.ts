@@ -11,14 +11,19 @@ export interface ServicesOnAzurite {
 
 /**
  * The control plane's services on an in-memory Azurite of their own, with the tables and the witness container
- * created, reading time from `now` (a test's clock).
+ * created, reading time from `now` (a test's clock); `env` adds settings (e.g. the cloud simulator's).
  */
-export async function servicesOnAzurite(tablePrefix: string, now: () => number): Promise<ServicesOnAzurite> {
+export async function servicesOnAzurite(
+  tablePrefix: string,
+  now: () => number,
+  env: Record<string, string> = {},
+): Promise<ServicesOnAzurite> {
   const azurite = await startAzurite({ inMemory: true });
   const config = loadConfig({
     AzureWebJobsStorage: azurite.connectionString,
     NODE_KEY_MASTER: randomBytes(32).toString('base64'),
     TABLE_PREFIX: tablePrefix,
+    ...env,
   });
   await ensureTables(createTableClients(config.storageConnectionString, tableNames(config.tablePrefix)));
   const services = createServices(config, now);

@@ -92,6 +92,35 @@ describe('the cluster operation orchestrator', () => {
     expect(last).toMatchObject({ done: true, output: result, customStatus: { step: 'ended', result } });
   });
 
+  it('an agent acknowledgement ends a wait at once: the next turn starts before the timer fires', async () => {
+    const d = driver();
+    const begin = only(await d.turn(), 'activity');
+    const advance = only(
+      await d.completeActivity(begin.taskId, { ok: true, plan, progress: {} }).turn(),
+      'activity',
+    );
+    const progress = { fencingStartedAt: T0 + 5 };
+    const wait = await d
+      .completeActivity(advance.taskId, { next: 'wait', until: T0 + 4500, progress, waitingFor: 'demotion' })
+      .turn();
+    only(wait, 'timer');
+    const ack = {
+      clusterId: 'c',
+      nodeId: 'a',
+      commandId: 'demote-1',
+      type: 'demote',
+      epoch: 1,
+      outcome: 'ok',
+    };
+    const woken = await d.raiseEvent('ack', ack).turn();
+    // the timer lost the race: the operation looks at the evidence now, with its progress
+    expect(only(woken, 'activity')).toMatchObject({
+      name: Activities.advanceClusterOperation,
+      input: { progress },
+    });
+    expect(woken.dispatches.filter((x) => x.kind === 'timer')).toEqual([]);
+  });
+
   it('calls its activities with the witness retry policy, so faults are retried by the engine', async () => {
     const d = driver();
     await d.turn();

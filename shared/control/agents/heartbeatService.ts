@@ -1,7 +1,12 @@
 import { BAD_SIGNATURE_MESSAGE, type VerifiedRequest } from '../../auth/signedRequest';
 import type { AgentCommand, HeartbeatReply } from '../../contracts/agentApi';
 import type { ClusterDocument } from '../../domain/clusterDocument';
-import { initialClusterState, type ClusterState, type NodeHeartbeat } from '../../domain/clusterState';
+import {
+  initialClusterState,
+  nextActiveStreak,
+  type ClusterState,
+  type NodeHeartbeat,
+} from '../../domain/clusterState';
 import { grantLease, reaffirm } from '../../domain/decisions';
 import type { Services } from '../../services/services';
 import {
@@ -216,7 +221,11 @@ export class HeartbeatService {
     if (!decision.granted) return epochAhead(record.epoch, state.epoch, 'epoch');
     const former = state.activeHeartbeat;
     if (former && former.nodeId !== record.nodeId) await this.#carry(former);
-    const next: ClusterState = { ...decision.state, activeHeartbeat: record };
+    const next: ClusterState = {
+      ...decision.state,
+      activeHeartbeat: record,
+      activeStreak: nextActiveStreak(state.activeStreak, record, decision.state.epoch),
+    };
     const write = await this.services.clusters.replaceState(next, cached.etag);
     if (!write.ok) return 'conflict';
     this.#setState(document.id, { state: next, etag: write.etag, readAt: cached.readAt });
@@ -278,6 +287,24 @@ export class HeartbeatService {
       commands.push({ id: `promote-${state.epoch}`, type: 'promote', epoch: state.epoch, ...to });
     if (role === 'standby' && record.role === 'active')
       commands.push({ id: `demote-${state.epoch}`, type: 'demote', epoch: state.epoch, ...to });
+    // The cluster's fencer is asked to fence the revoked active until the state records it fenced (a failover's
+    // fence step writes the request; the acknowledgement is the evidence the operation waits for).
+    const fence = state.fenceRequest;
+    if (
+      fence &&
+      fence.fencer === record.nodeId &&
+      fence.epoch === state.epoch &&
+      state.revoked &&
+      !state.fenced &&
+      fence.nodeId !== record.nodeId
+    )
+      commands.push({
+        id: `fence-peer-${fence.nodeId}-${fence.epoch}`,
+        type: 'fence-peer',
+        epoch: fence.epoch,
+        targetNodeId: fence.nodeId,
+        ...to,
+      });
     return {
       role,
       epoch: state.epoch,

@@ -25,5 +25,17 @@ export function arbitrationAnswer(nodeId: string, decision: ArbitrationDecision)
       winner: decision.activeNodeId,
     };
   }
+  if (decision.outcome === 'refused') {
+    // Nothing changed: each node keeps the role it had; nobody is told to fence.
+    const active = decision.activeNodeId === nodeId;
+    return {
+      decision: 'refused',
+      epoch: decision.epoch,
+      role: active ? 'active' : 'standby',
+      fence: false,
+      winner: decision.activeNodeId,
+      reason: `${decision.code}: ${decision.reason}`,
+    };
+  }
   return { decision: 'pending', winner: decision.winner };
 }

@@ -9,6 +9,7 @@ import {
   writeState,
   type WitnessSession,
 } from '../common/witnessDecision';
+import { automaticFailoverRefusal } from '../operations/failoverPolicy';
 
 export interface ArbitrationVote extends ArbitrationCandidate {
   /** When the vote arrived (ISO), for the record. */
@@ -34,7 +35,12 @@ export type ArbitrationDecision =
   /** The winner must wait for the old active's lease to end (rule 3) before it may be promoted. */
   | { outcome: 'waiting'; winner: string; losers: string[]; retryAt: number }
   /** Another decision (failover, make-active, an earlier arbitration) already moved the cluster on. */
-  | { outcome: 'superseded'; epoch: number; activeNodeId: string | null };
+  | { outcome: 'superseded'; epoch: number; activeNodeId: string | null }
+  /**
+   * The vote would change the active, but the cluster's policy forbids an automatic failover now (`failover.mode`
+   * manual, the cooldown, too many failovers): nothing changed; the refusal is recorded as an operation.
+   */
+  | { outcome: 'refused'; code: string; reason: string; epoch: number; activeNodeId: string | null };
 
 /**
  * The side effects of witness arbitration, for the arbitration orchestration's activities. Each step holds the
@@ -65,6 +71,10 @@ export async function decideArbitration(
       await commit(services, lease, next, etag, input.decider);
       return { outcome: 'decided', winner, losers, epoch: next.epoch, reason: next.reason };
     }
+    if (!state.revoked) {
+      const refused = await policyRefusal(services, input, state, winner, now);
+      if (refused) return refused;
+    }
     const revoked = revoke(
       state,
       now,
@@ -75,6 +85,59 @@ export async function decideArbitration(
       : await writeState(services, revoked, etag, 'during arbitration');
     return promoteIfAllowed(services, lease, revoked, revokedEtag, winner, losers, input.decider);
   });
+}
+
+/**
+ * An arbitration that would move the active role is an automatic failover: the cluster's `failover.mode` and
+ * anti-flapping policy apply to it as to the detector's and the webhooks'. A refusal is recorded once per epoch as a
+ * refused failover operation (trigger arbitration) and in the audit log.
+ */
+async function policyRefusal(
+  services: Services,
+  input: ArbitrationInput,
+  state: ClusterState,
+  winner: string,
+  now: number,
+): Promise<ArbitrationDecision | undefined> {
+  const stored = await services.clusters.getDocument(input.clusterId);
+  if (!stored) return undefined;
+  const refusal = await automaticFailoverRefusal(services, input.clusterId, stored.document.failover, now);
+  if (!refusal) return undefined;
+  const operationId = `arbitration-${input.epoch}-refused`;
+  const recorded = await services.operations.createOnce({
+    clusterId: input.clusterId,
+    operationId,
+    kind: 'failover',
+    status: 'pending',
+    createdAt: now,
+    updatedAt: now,
+    epoch: state.epoch,
+    evidence: { votes: input.votes.map((v) => v.nodeId), winner },
+    trigger: { kind: 'arbitration', reference: input.decider },
+    actor: 'arbitration',
+    targetNodeId: winner,
+  });
+  if (recorded.created) {
+    await services.operations.finish(input.clusterId, operationId, {
+      status: 'refused',
+      reason: `${refusal.code}: ${refusal.reason}`,
+      at: now,
+    });
+    await services.audit.append({
+      clusterId: input.clusterId,
+      at: now,
+      actor: 'arbitration',
+      action: 'failover-refused',
+      detail: { operationId, code: refusal.code, reason: refusal.reason, winner, epoch: state.epoch },
+    });
+  }
+  return {
+    outcome: 'refused',
+    code: refusal.code,
+    reason: refusal.reason,
+    epoch: state.epoch,
+    activeNodeId: state.activeNodeId,
+  };
 }
 
 /** Called after waiting for `retryAt`: promotes the arbitration's winner once rule 3 allows it. */

@@ -1,19 +1,25 @@
 import type { ClusterDocument } from '../../domain/clusterDocument';
 import type { ClusterState } from '../../domain/clusterState';
+import { NO_ACTIVE } from '../../domain/clusterStatus';
 import {
+  currentEpoch,
   defaultFenceMethod,
+  legFenceMethod,
   nextFailoverStep,
   recordStep,
   type FailoverEvidence,
   type FailoverPlan,
+  type FailoverProgress,
   type FailoverStep,
   type FencingEvidence,
   type NodeEvidence,
 } from '../../domain/failoverSteps';
 import type { NodeRef, PowerState, SiteRef } from '../../providers/computeProvider';
 import type { Services } from '../../services/services';
+import type { CommandAckRecord } from '../../stores/commandAckStore';
 import type { OperationStatus, OperationStep } from '../../stores/operationStore';
 import { withWitnessDecision } from '../common/witnessDecision';
+import { AUTOMATIC_TRIGGERS, automaticFailoverRefusal } from './failoverPolicy';
 import { endDetection } from '../detection/failureDetector';
 import type {
   AdvanceInput,
@@ -115,13 +121,9 @@ export async function beginClusterOperation(
   const document = stored.document;
   const automatic = AUTOMATIC_TRIGGERS.has(input.trigger.kind);
   if (input.kind === 'failover' && automatic && !input.force) {
-    const refusal =
-      document.failover.mode === 'manual'
-        ? {
-            code: 'ManualMode',
-            reason: `failover of ${input.clusterId} is manual: an operator must start it`,
-          }
-        : await antiFlapping(services, input, document.failover, now);
+    const refusal = await automaticFailoverRefusal(services, input.clusterId, document.failover, now, {
+      operationId: input.operationId,
+    });
     if (refusal) {
       const result = end(input, 'refused', refusal.reason, state.state, refusal.code);
       await finish(services, input, result, now);
@@ -156,68 +158,58 @@ export async function beginClusterOperation(
   return { ok: true, plan, progress: {} };
 }
 
-/** Triggers the anti-flapping policy and `failover.mode` apply to (an operator's request is not automatic). */
-const AUTOMATIC_TRIGGERS = new Set(['detector', 'webhook', 'arbitration']);
-
 /**
- * The anti-flapping policy of an automatic failover: no more than `maxFailoversPerPeriod` failovers that changed the
- * active in `periodMs`, and none within `cooldownMs` of the last one's end. A refusal names the rule and when it
- * lifts; an operator's request (or `force`) is not held back.
+ * What the agents and the clouds say now: each node's latest heartbeat (and, for a promoted target, its promote
+ * acknowledgement and its healthy heartbeats as the active), and fencing evidence about the holder of the epoch the
+ * leg ends: its demotion (acknowledged, or said in its heartbeat), the fencer's fence-peer acknowledgement, the
+ * cloud's power state once a power-off was asked for.
  */
-async function antiFlapping(
-  services: Services,
-  input: ClusterOperationInput,
-  policy: ClusterDocument['failover'],
-  now: number,
-): Promise<{ code: string; reason: string } | undefined> {
-  const { operations } = await services.operations.list(input.clusterId, { limit: 100 });
-  const failovers = operations.filter(
-    (o) =>
-      o.kind === 'failover' &&
-      o.operationId !== input.operationId &&
-      o.status === 'succeeded' &&
-      o.endedAt !== undefined &&
-      now - o.endedAt < policy.periodMs,
-  );
-  const last = failovers.reduce((latest, o) => Math.max(latest, o.endedAt ?? 0), 0);
-  if (last > 0 && now - last < policy.cooldownMs)
-    return {
-      code: 'CoolingDown',
-      reason: `the last failover of ${input.clusterId} ended ${now - last} ms ago; the cooldown (${policy.cooldownMs} ms) lifts at ${new Date(last + policy.cooldownMs).toISOString()}`,
-    };
-  if (failovers.length >= policy.maxFailoversPerPeriod)
-    return {
-      code: 'TooManyFailovers',
-      reason: `${failovers.length} failovers of ${input.clusterId} in the last ${policy.periodMs} ms (at most ${policy.maxFailoversPerPeriod})`,
-    };
-  return undefined;
-}
-
-/** What the agents and the clouds say now: each node's latest heartbeat, and fencing evidence for the epoch. */
 async function gatherEvidence(
   services: Services,
   document: ClusterDocument,
   state: ClusterState,
-  epoch: number,
-  fenced: string | null,
-  powerOffRequested: boolean,
-): Promise<FailoverEvidence> {
-  const rows = await services.heartbeats.listForCluster(document.id);
+  plan: FailoverPlan,
+  progress: FailoverProgress,
+): Promise<{ evidence: FailoverEvidence; acks: CommandAckRecord[] }> {
+  const epoch = currentEpoch(plan, progress);
+  const leg = progress.rollBack ?? progress.retry ?? progress;
+  const promoted = leg.promoted;
+  const [rows, promoteAck] = await Promise.all([
+    services.heartbeats.listForCluster(document.id),
+    promoted
+      ? services.commandAcks.get(document.id, promoted.nodeId, `promote-${promoted.epoch}`)
+      : Promise.resolve(undefined),
+  ]);
+  const streak = state.activeStreak;
   const nodes: NodeEvidence[] = document.nodes.map((node) => {
     const row = rows.find((r) => r.nodeId === node.id);
     const heard = state.activeHeartbeat?.nodeId === node.id ? state.activeHeartbeat : undefined;
     const latest = heard && (!row || heard.receivedAt >= row.receivedAt) ? heard : row;
+    const ack =
+      promoteAck && promoted?.nodeId === node.id && promoteAck.event.epoch === promoted.epoch
+        ? { epoch: promoted.epoch, outcome: promoteAck.event.outcome }
+        : undefined;
     return {
       nodeId: node.id,
       ...(latest ? { lastHeartbeatAt: latest.receivedAt, checks: latest.checks } : {}),
       ...(latest?.replicationLagMs !== undefined ? { replicationLagMs: latest.replicationLagMs } : {}),
+      ...(ack ? { promoteAck: ack } : {}),
+      ...(streak?.nodeId === node.id
+        ? { activeHeartbeats: { epoch: streak.epoch, count: streak.count } }
+        : {}),
     };
   });
   const fencing: FencingEvidence[] = [];
+  const acks: CommandAckRecord[] = promoteAck ? [promoteAck] : [];
+  // The holder of the revoked epoch's lease: the node the leg must see fenced before its lease runs out.
+  const fenced = state.revoked && state.epoch === epoch ? state.activeNodeId : null;
   if (fenced) {
     // The agent acknowledged its demotion under this epoch (the command the heartbeat path sends a revoked active).
-    for (const commandId of [`demote-${epoch}`, `fence-${epoch}`]) {
-      const ack = await services.commandAcks.get(document.id, fenced, commandId);
+    const demotions = await Promise.all(
+      [`demote-${epoch}`, `fence-${epoch}`].map((id) => services.commandAcks.get(document.id, fenced, id)),
+    );
+    for (const ack of demotions) {
+      if (ack) acks.push(ack);
       if (ack && ack.event.epoch === epoch && ack.event.outcome !== 'failed')
         fencing.push({ kind: 'demotion-ack', nodeId: fenced, epoch });
     }
@@ -225,18 +217,68 @@ async function gatherEvidence(
     const row = rows.find((r) => r.nodeId === fenced);
     if (row && (row.demotedAtEpoch ?? 0) >= epoch)
       fencing.push({ kind: 'demotion-ack', nodeId: fenced, epoch });
-    if (powerOffRequested) {
+    // Or the cluster's fencer powered it off through its BMC.
+    const request = state.fenceRequest;
+    if (request && request.nodeId === fenced && request.epoch === epoch) {
+      const ack = await services.commandAcks.get(
+        document.id,
+        request.fencer,
+        `fence-peer-${fenced}-${epoch}`,
+      );
+      if (ack) acks.push(ack);
+      if (ack && ack.event.epoch === epoch && ack.event.outcome !== 'failed')
+        fencing.push({ kind: 'peer-fenced', nodeId: fenced, epoch, by: request.fencer });
+    }
+    if (legFenceMethod(plan, progress) === 'power-off' && leg.fencingStartedAt !== undefined) {
       const power = await powerStateOf(services, document, fenced);
       fencing.push({ kind: 'power-state', nodeId: fenced, epoch, power });
     }
   }
-  return { fencing, nodes };
+  return { evidence: { fencing, nodes }, acks };
+}
+
+/** An agent's acknowledgement as a step of the operation: what the command's hooks did, step by step. */
+function ackStep(ack: CommandAckRecord): OperationStep {
+  const e = ack.event;
+  // Control-plane times: received, minus the hooks' own durations (the agent's clock is not ours).
+  const received = Date.parse(e.receivedAt);
+  const hookMs = e.steps.reduce((sum, step) => sum + step.durationMs, 0);
+  return {
+    id: `ack-${e.nodeId}-${e.commandId}`,
+    name: `${e.nodeId} ran ${e.type} (epoch ${e.epoch}): ${e.outcome}`,
+    outcome: e.outcome,
+    startedAt: received - hookMs,
+    endedAt: received,
+    detail: {
+      commandId: e.commandId,
+      epoch: e.epoch,
+      hookSteps: e.steps,
+      ...(ack.message !== undefined ? { message: ack.message } : {}),
+    },
+  };
 }
 
 function nodeRef(document: ClusterDocument, nodeId: string): { site: SiteRef; ref: NodeRef } | undefined {
   const node = document.nodes.find((n) => n.id === nodeId);
   if (!node || node.compute.kind === 'none' || node.site.cloud === 'on-prem') return undefined;
   return { site: { ...node.site, cloud: node.site.cloud }, ref: node.compute };
+}
+
+/** The nodes' evidence with the power state of each cloud node not heard from for a detection window. */
+async function withPowerStates(
+  services: Services,
+  document: ClusterDocument,
+  nodes: readonly NodeEvidence[],
+  now: number,
+): Promise<NodeEvidence[]> {
+  const window = document.detection.heartbeatIntervalMs * document.detection.missedHeartbeats;
+  return Promise.all(
+    nodes.map(async (node) => {
+      const silent = node.lastHeartbeatAt === undefined || now - node.lastHeartbeatAt >= window;
+      if (!silent || !nodeRef(document, node.nodeId)) return node;
+      return { ...node, power: await powerStateOf(services, document, node.nodeId) };
+    }),
+  );
 }
 
 async function powerStateOf(
@@ -313,6 +355,22 @@ function describe(step: FailoverStep, now: number): OperationStep | undefined {
       return {
         id: `roll-back-${step.epoch}`,
         name: `roll back to ${step.to}`,
+        outcome: 'warn',
+        detail: { reason: step.reason },
+        ...at,
+      };
+    case 'start-target':
+      return {
+        id: `start-${step.nodeId}`,
+        name: `start ${step.nodeId} through its cloud`,
+        outcome: 'ok',
+        detail: { reason: step.reason },
+        ...at,
+      };
+    case 'retry':
+      return {
+        id: `retry-${step.from}-${step.epoch}`,
+        name: `${step.from} did not take over: try the next candidate`,
         outcome: 'warn',
         detail: { reason: step.reason },
         ...at,
@@ -418,27 +476,28 @@ export async function advanceClusterOperation(
       reconciled: (): Turn => ({ kind: 'again', progress }),
       decide: async ({ lease, state, etag }): Promise<Turn> => {
         const now = services.now();
-        const epoch = progress.rollBack?.epoch ?? plan.epoch;
-        const fencedNode = progress.rollBack ? null : plan.oldActive;
-        const evidence = await gatherEvidence(
-          services,
-          document,
-          state,
-          epoch,
-          fencedNode,
-          plan.fencing === 'power-off' && progress.fencingStartedAt !== undefined,
-        );
-        const step = nextFailoverStep({
-          plan,
-          progress,
-          state,
-          evidence,
-          policy: {
-            detection: document.detection,
-            rpoMs: input.force ? Number.MAX_SAFE_INTEGER : document.failover.rpoObjectiveMs,
-          },
-          now,
-        });
+        const { evidence, acks } = await gatherEvidence(services, document, state, plan, progress);
+        for (const ack of acks)
+          await services.operations.recordStepIfAbsent(input.clusterId, input.operationId, ackStep(ack), now);
+        const decide = (nodes = evidence.nodes) =>
+          nextFailoverStep({
+            plan,
+            progress,
+            state,
+            evidence: { ...evidence, nodes },
+            policy: {
+              detection: document.detection,
+              rpoMs: input.force ? Number.MAX_SAFE_INTEGER : document.failover.rpoObjectiveMs,
+              verifyHeartbeats: document.failover.verifyHeartbeats,
+              verifyTimeoutMs: document.failover.promoteTimeoutMs,
+            },
+            now,
+          });
+        let step = decide();
+        // Nobody healthy: ask the clouds which silent nodes are stopped (a cold standby can be started), and decide
+        // again. Only then: a provider call per silent cloud node is not for every turn.
+        if (step.step === 'refuse' && step.code === 'NoHealthyTarget')
+          step = decide(await withPowerStates(services, document, evidence.nodes, now));
         const recorded = describe(step, now);
         if (recorded) await services.operations.recordStep(input.clusterId, input.operationId, recorded, now);
         switch (step.step) {
@@ -448,7 +507,17 @@ export async function advanceClusterOperation(
             return { kind: 'out', outcome: { next: 'end', result } };
           }
           case 'refuse': {
-            const result = end(input, 'refused', step.message, state, step.code);
+            // A failover that revoked the active and found nobody to promote leaves the cluster with no active:
+            // the state says why, so the status does too (a refusal before the revoke changed nothing).
+            const noActive = state.revoked && state.epoch === currentEpoch(plan, progress);
+            if (noActive)
+              await services.clusters.replaceState(
+                { ...state, updatedAt: now, reason: `${NO_ACTIVE}${step.message}` },
+                etag,
+              );
+            // Refused before it changed anything; failed when it had (revoked, promoted, rolled back).
+            const changed = state.revoked || state.epoch !== plan.epoch;
+            const result = end(input, changed ? 'failed' : 'refused', step.message, state, step.code);
             await finish(services, input, result, now);
             return { kind: 'out', outcome: { next: 'end', result } };
           }
@@ -471,7 +540,7 @@ export async function advanceClusterOperation(
                 input.operationId,
                 {
                   id: `verify-${step.activeNodeId}-${step.epoch}`,
-                  name: `${step.activeNodeId} took its lease`,
+                  name: `${step.activeNodeId} verified as the active`,
                   outcome: step.verified ? 'ok' : 'warn',
                   startedAt: progress.promoted?.at ?? now,
                   endedAt: now,
@@ -514,9 +583,32 @@ export async function advanceClusterOperation(
                   })
                   .catch(() => undefined); // an unreachable cloud leaves the lease wait, which the rules keep
             }
+            {
+              // The cluster's fencer races the other fences: the state asks it (its heartbeat replies carry the
+              // fence-peer command) until the epoch is recorded fenced.
+              const fencer = document.failover.fencerNodeId;
+              const primary = plan.kind === 'failover' && !progress.retry && !progress.rollBack;
+              if (primary && fencer && fencer !== step.nodeId) {
+                const write = await services.clusters.replaceState(
+                  { ...state, fenceRequest: { nodeId: step.nodeId, epoch: step.epoch, fencer } },
+                  etag,
+                );
+                if (!write.ok) return { kind: 'again', progress };
+              }
+            }
             return { kind: 'again', progress: recordStep(progress, step, now) };
+          case 'start-target': {
+            const found = nodeRef(document, step.nodeId);
+            if (found)
+              await services.providers
+                .forSite(found.site)
+                .start(found.ref, { idempotencyKey: `${input.operationId}-start-${step.nodeId}` })
+                .catch(() => undefined); // not started: it sends no heartbeat, and the wait for it times out
+            return { kind: 'again', progress: recordStep(progress, step, now) };
+          }
           case 'choose-target':
           case 'roll-back':
+          case 'retry':
           case 'demote-gracefully':
             return { kind: 'again', progress: recordStep(progress, step, now) };
           case 'revoke': {

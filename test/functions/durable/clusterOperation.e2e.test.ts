@@ -130,9 +130,13 @@ it('switches the active role to the target on its acknowledgements, records ever
   await ack('head-b', promoteCommand);
   expect((await heartbeat('head-b', 'active', 2)).json).toMatchObject({ role: 'active', epoch: 2 });
 
+  // It keeps heartbeating as the active (the operation verifies it by two healthy heartbeats as the active).
   const done = await until(
     'the operation to end',
-    async () => (await request(`${api}/instances/${instanceId}?code=${code}`)).json,
+    async () => {
+      await heartbeat('head-b', 'active', 2);
+      return (await request(`${api}/instances/${instanceId}?code=${code}`)).json;
+    },
     (s) => s?.runtimeStatus === 'Completed',
   );
   expect(done.output).toMatchObject({ status: 'succeeded', activeNodeId: 'head-b', epoch: 2 });
@@ -144,10 +148,17 @@ it('switches the active role to the target on its acknowledgements, records ever
   expect(operation.steps.map((s: { id: string }) => s.id)).toEqual([
     'revoke-1',
     'demote-head-a-1',
+    'ack-head-a-demote-1',
     'fenced-head-a-1',
     'promote-head-b-2',
+    'ack-head-b-promote-2',
     'verify-head-b-2',
   ]);
+  // the agents' acknowledgements are on the record with their hook steps
+  expect(operation.steps.find((s: { id: string }) => s.id === 'ack-head-b-promote-2')).toMatchObject({
+    outcome: 'ok',
+    detail: { hookSteps: [{ name: 'promote', exitCode: 0, durationMs: 40, outputTail: 'promote done' }] },
+  });
   const status = (await request(`${cp.host.url}${paths.clusterStatus('e2e')}`, { key: cp.functionKey })).json;
   expect(status).toMatchObject({
     epoch: 2,

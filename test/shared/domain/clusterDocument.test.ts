@@ -38,6 +38,20 @@ describe('cluster document validation', () => {
     expect(result.value.nodes[0]?.priority).toBe(100);
   });
 
+  it('takes a fencer node only from the nodes of the cluster, and defaults the verification policy', () => {
+    const ok = parseClusterDocument({ ...valid(), failover: { fencerNodeId: valid().nodes[1]!.id } });
+    expect(ok.ok).toBe(true);
+    if (ok.ok) expect(ok.value.failover).toMatchObject({ verifyHeartbeats: 2, promoteTimeoutMs: 120_000 });
+    const bad = parseClusterDocument({ ...valid(), failover: { fencerNodeId: 'elsewhere' } });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok)
+      expect(bad.problems).toContainEqual(
+        expect.objectContaining({
+          message: expect.stringContaining('"elsewhere" is not a node of this cluster'),
+        }),
+      );
+  });
+
   it('lists every problem with its path, not just the first', () => {
     const doc: any = valid();
     doc.id = 'Bad/Id';

@@ -113,6 +113,7 @@ function drive(g: Given): { steps: FailoverStep[]; state: ClusterState; progress
       case 'demote-gracefully':
       case 'choose-target':
       case 'roll-back':
+      case 'retry':
         progress = recordStep(progress, step, g.now);
         break;
       default:
@@ -297,11 +298,148 @@ describe('unplanned failover', () => {
       epoch: 2,
       verified: true,
     });
-    // a failover does not roll back: past the timeout it ends, unverified (the detector takes it from there)
-    expect(next({ state, progress, now: T + 200 + MISSED * HEARTBEAT })).toMatchObject({
-      step: 'done',
-      verified: false,
+    // a failover does not roll back: past the timeout it tries the next candidate
+    expect(next({ state, progress, now: T + 200 + MISSED * HEARTBEAT })).toEqual({
+      step: 'retry',
+      from: 'b',
+      epoch: 2,
+      reason: 'TargetDidNotTakeOver',
     });
+  });
+
+  /** b promoted under epoch 2 at T + 200 (a fenced), its lease granted at T + 260. */
+  function promotedB() {
+    const { state, progress } = drive({ state: confirmFenced(revoked(), T + 150, 'x'), now: T + 200 });
+    const granted = grantLease(state, 'b', 2, T + 260, LEASE);
+    if (!granted.granted) throw new Error('expected a grant');
+    return { state: granted.state, progress };
+  }
+
+  it('verifies only after the new active sent the asked number of healthy heartbeats as the active', () => {
+    const { state, progress } = promotedB();
+    const at = { state, progress, now: T + 300, policy: { verifyHeartbeats: 2, verifyTimeoutMs: 60_000 } };
+    expect(next(at)).toMatchObject({ step: 'verify', target: 'b', epoch: 2 });
+    expect(next({ ...at, nodes: { b: { activeHeartbeats: { epoch: 2, count: 1 } } } })).toMatchObject({
+      step: 'verify',
+    });
+    // heartbeats counted under another epoch do not count
+    expect(next({ ...at, nodes: { b: { activeHeartbeats: { epoch: 1, count: 5 } } } })).toMatchObject({
+      step: 'verify',
+    });
+    expect(next({ ...at, nodes: { b: { activeHeartbeats: { epoch: 2, count: 2 } } } })).toEqual({
+      step: 'done',
+      outcome: 'promoted',
+      activeNodeId: 'b',
+      epoch: 2,
+      verified: true,
+    });
+  });
+
+  it('gives a target running a long promote hook the promote timeout, but not one that went silent', () => {
+    const { state, progress } = promotedB();
+    const policy = { verifyHeartbeats: 2, verifyTimeoutMs: 60_000 };
+    // still heartbeating (as a standby while its hook runs) long after the detection window: keeps waiting
+    const later = T + 200 + 10 * MISSED * HEARTBEAT;
+    expect(next({ state, progress, now: later, policy })).toMatchObject({ step: 'verify' });
+    // silent for a detection window: fails at once, long before the promote timeout
+    const silent = { b: { lastHeartbeatAt: T + 300 } };
+    expect(next({ state, progress, now: T + 300 + MISSED * HEARTBEAT, policy, nodes: silent })).toMatchObject(
+      {
+        step: 'retry',
+        from: 'b',
+        reason: 'TargetDidNotTakeOver',
+      },
+    );
+  });
+
+  it('tries the next candidate when the target acknowledges its promote as failed, and never it again', () => {
+    const { state, progress } = promotedB();
+    const failedAck = { b: { promoteAck: { epoch: 2, outcome: 'failed' as const } } };
+    const at = { state, progress, now: T + 400, nodes: failedAck };
+    expect(next(at)).toEqual({ step: 'retry', from: 'b', epoch: 2, reason: 'PromoteFailed' });
+    // an acknowledgement of another epoch's promote does not count
+    expect(next({ ...at, nodes: { b: { promoteAck: { epoch: 1, outcome: 'failed' } } } })).toMatchObject({
+      step: 'done',
+      verified: true,
+    });
+    // the retry ends epoch 2, has b (which demoted itself after its failed hook) fenced, and promotes c under 3
+    const retried = drive({ ...at, progress: recordStep(progress, next(at), T + 400) });
+    expect(names(retried.steps)).toEqual(['revoke', 'fence', 'wait']);
+    expect(retried.steps[1]).toMatchObject({ method: 'demote', nodeId: 'b', epoch: 2 });
+    const demoted = drive({
+      ...at,
+      state: retried.state,
+      progress: retried.progress,
+      fencing: [{ kind: 'demotion-ack', nodeId: 'b', epoch: 2 }],
+    });
+    expect(names(demoted.steps)).toEqual(['confirm-fenced', 'choose-target', 'promote', 'verify']);
+    expect(demoted.steps[2]).toMatchObject({ target: 'c', epoch: 3 });
+    // c fails too, a is still silent: nobody is left; the cluster is left with no active, and says why
+    const cFailed = { b: {}, c: { promoteAck: { epoch: 3, outcome: 'failed' as const } }, a: null };
+    const second = next({ state: demoted.state, progress: demoted.progress, now: T + 500, nodes: cFailed });
+    expect(second).toMatchObject({ step: 'retry', from: 'c', epoch: 3 });
+    const last = drive({
+      state: demoted.state,
+      progress: recordStep(demoted.progress, second, T + 500),
+      now: T + 500,
+      nodes: cFailed,
+      fencing: [{ kind: 'demotion-ack', nodeId: 'c', epoch: 3 }],
+    });
+    expect(last.steps.at(-1)).toMatchObject({
+      step: 'refuse',
+      code: 'NoHealthyTarget',
+      message: expect.stringContaining('failed: b, c'),
+    });
+  });
+
+  it('starts a stopped standby when nobody is healthy, waits for it to boot, and promotes it once heard', () => {
+    const fenced = confirmFenced(revoked(), T + 150, 'stopped');
+    const silent = { a: null, b: null, c: null };
+    const at = { state: fenced, progress: { fencingStartedAt: T + 100 }, now: T + 200 };
+    // nobody healthy and no power state known: nothing to start
+    expect(next({ ...at, nodes: silent })).toMatchObject({ step: 'refuse', code: 'NoHealthyTarget' });
+    // c is stopped in its cloud (b's state is unknown): start c
+    const powers = {
+      a: null,
+      b: { lastHeartbeatAt: undefined, power: 'unknown' as const },
+      c: { lastHeartbeatAt: undefined, power: 'stopped' as const },
+    };
+    const start = next({ ...at, nodes: powers });
+    expect(start).toEqual({ step: 'start-target', nodeId: 'c', reason: 'no healthy node; c is stopped' });
+    const progress = recordStep(at.progress, start, T + 200);
+    expect(progress.started).toEqual({ nodeId: 'c', at: T + 200 });
+    // while it boots: wait for it, at most the verify timeout
+    expect(next({ ...at, progress, now: T + 1000, nodes: silent })).toEqual({
+      step: 'wait',
+      until: T + 200 + MISSED * HEARTBEAT,
+      reason: 'c is starting: waiting for its heartbeat',
+    });
+    // heard: chosen and promoted
+    expect(next({ ...at, progress, now: T + 1200, nodes: { a: null, b: null } })).toMatchObject({
+      step: 'choose-target',
+      target: 'c',
+    });
+    // never heard within the timeout: nobody left
+    expect(next({ ...at, progress, now: T + 200 + MISSED * HEARTBEAT, nodes: silent })).toMatchObject({
+      step: 'refuse',
+      code: 'NoHealthyTarget',
+    });
+  });
+
+  it("takes the fencer's fence-peer acknowledgement under the revoked epoch as fencing", () => {
+    const at = { state: revoked(), progress: { fencingStartedAt: T + 100 }, now: T + 200 };
+    expect(next(at)).toMatchObject({ step: 'wait' });
+    expect(next({ ...at, fencing: [{ kind: 'peer-fenced', nodeId: 'a', epoch: 2, by: 'c' }] })).toMatchObject(
+      { step: 'wait' },
+    );
+    expect(next({ ...at, fencing: [{ kind: 'peer-fenced', nodeId: 'a', epoch: 1, by: 'c' }] })).toMatchObject(
+      {
+        step: 'confirm-fenced',
+        nodeId: 'a',
+        epoch: 1,
+        evidence: 'c fenced a through its fence-peer hook (epoch 1)',
+      },
+    );
   });
 
   it('stops verifying when the cluster moved on after its promotion', () => {
@@ -427,6 +565,26 @@ describe('make-active', () => {
     expect(names(later.steps)).toEqual(['confirm-fenced', 'roll-back', 'promote', 'verify']);
     expect(later.steps[1]).toMatchObject({ reason: 'ReplicationLagAboveRpo', to: 'a' });
     expect(later.steps[2]).toMatchObject({ target: 'a', epoch: 2 }); // fenced: at once
+  });
+
+  it('make-active rolls back at once when the target acknowledges its promote as failed', () => {
+    const fenced = confirmFenced(revoke(active(), T + 100, 'make-active'), T + 150, 'acknowledged');
+    const g = { plan: { kind: 'make-active' as const, target: 'b' }, state: fenced, now: T + 200 };
+    const { state, progress } = drive({ ...g, progress: { fencingStartedAt: T + 100 } });
+    expect(
+      next({
+        ...g,
+        state,
+        progress,
+        now: T + 300,
+        nodes: { b: { promoteAck: { epoch: 2, outcome: 'failed' } } },
+      }),
+    ).toEqual({
+      step: 'roll-back',
+      to: 'a',
+      epoch: 2,
+      reason: 'PromoteFailed',
+    });
   });
 
   it('make-active rolls back to the original active when promotion fails (the target never takes its lease)', () => {

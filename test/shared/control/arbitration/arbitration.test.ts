@@ -175,6 +175,86 @@ async function clusterWithActiveHeard(id: string) {
   await services.clusters.replaceState({ ...stored!.state, activeHeartbeat: heard }, stored!.etag);
 }
 
+describe("witness arbitration under the cluster's failover policy", () => {
+  it('in manual mode keeps the active (nothing revoked) and records the refused failover', async () => {
+    await declareCluster(
+      services,
+      'arbm',
+      { ...twoNodeCluster('arbm'), failover: { mode: 'manual' } },
+      'test',
+    );
+    const stored = await services.clusters.getState('arbm');
+    const grant = grantLease(stored!.state, 'head-a', 1, clock, 4000);
+    if (!grant.granted) throw new Error('expected a grant');
+    await services.clusters.replaceState(grant.state, stored!.etag);
+    const input = {
+      clusterId: 'arbm',
+      epoch: 1,
+      votes: [vote('head-a', failing), vote('head-b')],
+      decider: 'arb-x',
+    };
+    const decision = await decideArbitration(services, input);
+    expect(decision).toMatchObject({
+      outcome: 'refused',
+      code: 'ManualMode',
+      epoch: 1,
+      activeNodeId: 'head-a',
+    });
+    expect((await services.clusters.getState('arbm'))?.state).toMatchObject({
+      epoch: 1,
+      activeNodeId: 'head-a',
+      revoked: false,
+    });
+    expect(await services.operations.get('arbm', 'arbitration-1-refused')).toMatchObject({
+      kind: 'failover',
+      status: 'refused',
+      trigger: { kind: 'arbitration', reference: 'arb-x' },
+      reason: expect.stringContaining('ManualMode'),
+    });
+    // asked again under the same epoch: the same answer, recorded once
+    expect(await decideArbitration(services, input)).toMatchObject({ outcome: 'refused' });
+    const entries = await services.audit.recent('arbm');
+    expect(entries.filter((e) => e.action === 'failover-refused')).toHaveLength(1);
+  });
+
+  it('within the cooldown after a failover keeps the active and says when the cooldown lifts', async () => {
+    await clusterWithLease('arbc');
+    await services.operations.createOnce({
+      clusterId: 'arbc',
+      operationId: 'failover-earlier',
+      kind: 'failover',
+      status: 'pending',
+      createdAt: clock - 60_000,
+      updatedAt: clock - 60_000,
+      epoch: 0,
+      evidence: {},
+      trigger: { kind: 'detector' },
+      actor: 'detector',
+      targetNodeId: null,
+    });
+    await services.operations.finish('arbc', 'failover-earlier', {
+      status: 'succeeded',
+      reason: 'x',
+      at: clock - 50_000,
+    });
+    const decision = await decideArbitration(services, {
+      clusterId: 'arbc',
+      epoch: 1,
+      votes: [vote('head-a', failing), vote('head-b')],
+      decider: 'arb-y',
+    });
+    expect(decision).toMatchObject({
+      outcome: 'refused',
+      code: 'CoolingDown',
+      reason: expect.stringContaining('lifts at'),
+    });
+    expect((await services.clusters.getState('arbc'))?.state).toMatchObject({
+      revoked: false,
+      activeNodeId: 'head-a',
+    });
+  });
+});
+
 describe('witness arbitration with an active that did not ask', () => {
   it('counts an active the control plane still hears from, so a lone standby cannot take over', async () => {
     await clusterWithActiveHeard('arb5');

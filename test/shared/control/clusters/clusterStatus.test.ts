@@ -151,6 +151,38 @@ describe('the status tells the truth (pure)', () => {
     expect(renderClusterStatusText(current)).not.toContain('behind');
   });
 
+  it('says the cluster has no active, and why, when a failover found nobody to promote', () => {
+    const state = {
+      ...initialClusterState('pure', 'head-a', T),
+      revoked: true,
+      reason: 'no active: no healthy node left to promote in pure (failed: head-b)',
+    };
+    const status = buildClusterStatus({
+      document,
+      state,
+      heartbeats: [],
+      witness: null,
+      operations: [],
+      now: T,
+    });
+    expect(status).toMatchObject({
+      activeNodeId: null,
+      noActiveReason: 'no healthy node left to promote in pure (failed: head-b)',
+    });
+    expect(renderClusterStatusText(status)).toContain('NO ACTIVE: no healthy node left to promote in pure');
+    // a revocation in progress is not "no active"
+    const running = buildClusterStatus({
+      document,
+      state: { ...state, reason: 'failover (ending epoch 1)' },
+      heartbeats: [],
+      witness: null,
+      operations: [],
+      now: T,
+    });
+    expect(running.noActiveReason).toBeNull();
+    expect(renderClusterStatusText(running)).toContain('(revoked: failover in progress)');
+  });
+
   it('says the active stepped down when its latest heartbeat says it demoted itself under the current epoch', () => {
     const granted = grantLease(initialClusterState('pure', 'head-a', T), 'head-a', 1, T, 4000);
     if (!granted.granted) throw new Error('expected a grant');

@@ -10,6 +10,7 @@ import type {
   ClusterOperationInput,
 } from '../../../../shared/control/operations/clusterOperationTypes';
 import { grantLease } from '../../../../shared/domain/decisions';
+import { nextActiveStreak } from '../../../../shared/domain/clusterState';
 import type { Services } from '../../../../shared/services/services';
 
 /**
@@ -72,13 +73,22 @@ async function standbyHeard(clusterId: string, nodeId: string, replicationLagMs:
   );
 }
 
-/** The new active's heartbeat path grants it its lease under the new epoch. */
-async function takesLease(clusterId: string, nodeId: string, epoch: number) {
-  const stored = await services.clusters.getState(clusterId);
-  const grant = grantLease(stored!.state, nodeId, epoch, clock, 4000);
-  if (!grant.granted)
-    throw new Error(`no grant for ${nodeId} under ${epoch}: ${JSON.stringify(stored!.state)}`);
-  await services.clusters.replaceState(grant.state, stored!.etag);
+/**
+ * The new active's heartbeat path: `heartbeats` healthy heartbeats as the active under `epoch`, each granting its
+ * lease and counting in the state's active streak (what the operation verifies by; the document's default asks 2).
+ */
+async function takesLease(clusterId: string, nodeId: string, epoch: number, heartbeats = 2) {
+  for (let i = 0; i < heartbeats; i++) {
+    const stored = await services.clusters.getState(clusterId);
+    const grant = grantLease(stored!.state, nodeId, epoch, clock, 4000);
+    if (!grant.granted)
+      throw new Error(`no grant for ${nodeId} under ${epoch}: ${JSON.stringify(stored!.state)}`);
+    const record = { nodeId, role: 'active' as const, checks: [] };
+    await services.clusters.replaceState(
+      { ...grant.state, activeStreak: nextActiveStreak(stored!.state.activeStreak, record, epoch) },
+      stored!.etag,
+    );
+  }
 }
 
 const input = (
@@ -150,7 +160,10 @@ describe('make-active (planned switchover)', () => {
     // Promotion came before the old lease (4 s) would have ended: the acknowledgement allowed it.
     expect(clock).toBeLessThan(T0 + 4000);
     clock += 200;
-    await takesLease('ma1', 'head-b', 2);
+    // its lease alone (one heartbeat, its promote hooks still running) does not verify it
+    await takesLease('ma1', 'head-b', 2, 1);
+    expect(await op.turn()).toMatchObject({ next: 'wait', waitingFor: 'verify head-b under epoch 2' });
+    await takesLease('ma1', 'head-b', 2, 1);
     const last = await op.turn();
     expect(last).toMatchObject({
       next: 'end',
@@ -161,10 +174,16 @@ describe('make-active (planned switchover)', () => {
     expect(record?.steps?.map((s) => s.id)).toEqual([
       'revoke-1',
       'demote-head-a-1',
+      'ack-head-a-demote-1',
       'fenced-head-a-1',
       'promote-head-b-2',
       'verify-head-b-2',
     ]);
+    // the agent's acknowledgement is on the record, with its hook steps
+    expect(record?.steps?.find((step) => step.id === 'ack-head-a-demote-1')).toMatchObject({
+      outcome: 'ok',
+      detail: { commandId: 'demote-1', epoch: 1, hookSteps: expect.any(Array) },
+    });
     // The demotion step ended when its acknowledgement fenced the node.
     expect(record?.steps?.find((step) => step.id === 'demote-head-a-1')).toMatchObject({ outcome: 'ok' });
   });
@@ -320,5 +339,133 @@ describe('automatic failovers (detector, webhook, arbitration)', () => {
       result: { operationId: 'failover-redelivered', status: 'refused' },
     });
     expect((await services.operations.list('am4')).operations).toHaveLength(1);
+  });
+});
+
+describe('fencing through the fencer node and trying the next candidate', () => {
+  let seq = 1000;
+  /** A node's heartbeat through the real heartbeat path (as if signed and verified), returning its answer. */
+  async function heartbeatOf(clusterId: string, nodeId: string, role: 'active' | 'standby', epoch: number) {
+    const outcome = await services.agents.heartbeats.handle(
+      { ok: true, clusterId, nodeId, keyVersion: 1, seq: ++seq, timestamp: clock },
+      Buffer.from(JSON.stringify({ role, epoch, checks: [{ name: 'ping', status: 'ok' }] })),
+    );
+    if (!outcome.ok) throw new Error(JSON.stringify(outcome));
+    return outcome.reply;
+  }
+  const ackOf = (
+    clusterId: string,
+    nodeId: string,
+    commandId: string,
+    type: string,
+    epoch: number,
+    outcome: 'ok' | 'failed',
+  ) =>
+    services.commandAcks.insertIfAbsent({
+      event: {
+        clusterId,
+        nodeId,
+        commandId,
+        type: type as 'promote',
+        epoch,
+        outcome,
+        steps: [
+          {
+            name: type,
+            exitCode: outcome === 'ok' ? 0 : 1,
+            durationMs: 50,
+            outputTail: `${type} ${outcome}`,
+          },
+        ],
+        receivedAt: new Date(clock).toISOString(),
+      },
+    });
+
+  it("promotes before the silent active's lease ends once the fencer acknowledges fence-peer under the revoked epoch", async () => {
+    await cluster('fp1', { fencerNodeId: 'head-b' });
+    clock += 1500; // head-a went silent; its lease runs until T0 + 4000
+    await standbyHeard('fp1', 'head-b', 100);
+    const op = await run(input('fp1', 'failover', null));
+    expect((await op.turn()).next).toBe('wait');
+    expect((await services.clusters.getState('fp1'))?.state).toMatchObject({
+      revoked: true,
+      fenceRequest: { nodeId: 'head-a', epoch: 1, fencer: 'head-b' },
+    });
+    // the fencer's heartbeat answer carries the fence-peer command for head-a under epoch 1
+    const reply = await heartbeatOf('fp1', 'head-b', 'standby', 1);
+    expect(reply.commands).toContainEqual(
+      expect.objectContaining({
+        id: 'fence-peer-head-a-1',
+        type: 'fence-peer',
+        epoch: 1,
+        targetNodeId: 'head-a',
+      }),
+    );
+    // an acknowledgement of the command as failed is no fence: still waiting for the lease
+    clock += 200;
+    await ackOf('fp1', 'head-b', 'fence-peer-head-a-1', 'fence-peer', 1, 'failed');
+    expect((await op.turn()).next).toBe('wait');
+    expect((await services.clusters.getState('fp1'))?.state).toMatchObject({ epoch: 1, fenced: false });
+    expect(clock).toBeLessThan(T0 + 4000);
+  });
+
+  it('a successful fence-peer acknowledgement fences at once, and the fencer is asked no more', async () => {
+    await cluster('fp2', { fencerNodeId: 'head-b' });
+    clock += 1500;
+    await standbyHeard('fp2', 'head-b', 100);
+    const op = await run(input('fp2', 'failover', null));
+    await op.turn();
+    clock += 200;
+    await ackOf('fp2', 'head-b', 'fence-peer-head-a-1', 'fence-peer', 1, 'ok');
+    await standbyHeard('fp2', 'head-b', 100);
+    expect((await op.turn()).next).toBe('wait'); // verifying head-b
+    expect(clock).toBeLessThan(T0 + 4000);
+    expect((await services.clusters.getState('fp2'))?.state).toMatchObject({
+      epoch: 2,
+      activeNodeId: 'head-b',
+    });
+    const record = await services.operations.get('fp2', 'failover-1');
+    expect(record?.steps?.find((s) => s.id === 'fenced-head-a-1')?.detail).toEqual({
+      evidence: 'head-b fenced head-a through its fence-peer hook (epoch 1)',
+    });
+    expect(record?.steps?.find((s) => s.id === 'ack-head-b-fence-peer-head-a-1')).toMatchObject({
+      outcome: 'ok',
+    });
+    // the fencer (now the active) is not asked to fence again
+    const reply = await heartbeatOf('fp2', 'head-b', 'active', 2);
+    expect(reply.commands.filter((c) => c.type === 'fence-peer')).toEqual([]);
+  });
+
+  it('when the promoted target fails its promote hook, and no other node is healthy, leaves no active and says why', async () => {
+    await cluster('nx1');
+    const op = await run(input('nx1', 'failover', null));
+    expect((await op.turn()).next).toBe('wait'); // head-a revoked, fenced by demotion (lease wait) ...
+    clock = T0 + 4500;
+    await standbyHeard('nx1', 'head-b', 100);
+    await op.turn(); // ... head-b promoted under epoch 2
+    expect((await services.clusters.getState('nx1'))?.state).toMatchObject({
+      epoch: 2,
+      activeNodeId: 'head-b',
+    });
+    clock += 300;
+    await ackOf('nx1', 'head-b', 'promote-2', 'promote', 2, 'failed');
+    // head-b failed; head-a has been silent since T0: nobody is left
+    let outcome = await op.turn();
+    for (let i = 0; outcome.next === 'wait' && i < 10; i++) {
+      clock = Math.max(clock + 100, outcome.until);
+      outcome = await op.turn();
+    }
+    expect(outcome).toMatchObject({
+      next: 'end',
+      result: { status: 'failed', code: 'NoHealthyTarget', activeNodeId: null },
+    });
+    const record = await services.operations.get('nx1', 'failover-1');
+    expect(record?.steps?.map((s) => s.id)).toEqual(
+      expect.arrayContaining(['promote-head-b-2', 'ack-head-b-promote-2', 'retry-head-b-2', 'revoke-2']),
+    );
+    expect(record?.reason).toContain('failed: head-b');
+    const { state } = (await services.clusters.getState('nx1'))!;
+    expect(state).toMatchObject({ epoch: 2, revoked: true });
+    expect(state.reason).toMatch(/^no active: no healthy node left to promote in nx1 \(failed: head-b\)/);
   });
 });
