@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { InstanceIds } from '../../orchestrations/contracts';
 import { startLocalStack, type LocalStack, type StackAgent } from '../helpers/localStack';
 import { activeUnder, FAST } from './e2eSupport';
 
@@ -59,6 +60,7 @@ it('takes over a killed active with the standby under a new epoch; the old agent
     'fenced-head-a-1',
     'target-head-b',
     'promote-head-b-2',
+    'ack-head-b-promote-2',
     'verify-head-b-2',
   ]);
   await stack.until(
@@ -75,12 +77,16 @@ it('takes over a killed active with the standby under a new epoch; the old agent
     ),
   ).toHaveLength(1);
 
-  // head-a comes back (its VM restarted by hand): it demotes itself for the epoch it held, then is told standby.
+  // head-a's agent comes back: it demotes itself for the epoch it held, then is told standby.
   await a.restart();
   await stack.until(
     'three heartbeats of the restarted head-a answered standby under epoch 2',
-    async () =>
-      a.process.logs.filter((r) => r.msg === 'heartbeat' && r.replyRole === 'standby' && r.replyEpoch === 2),
+    () =>
+      Promise.resolve(
+        a.process.logs.filter(
+          (r) => r.msg === 'heartbeat' && r.replyRole === 'standby' && r.replyEpoch === 2,
+        ),
+      ),
     (beats) => beats.length >= 3,
   );
   const after = await stack.status('kill');
@@ -219,11 +225,18 @@ it('refuses and records a second automatic failover within the cooldown; an oper
       }),
     }),
   );
-  // The orchestration's result carries the refusal code.
-  const code = stack.cp.host.keys.systemKeys.durabletask_extension;
+  // The refusal code is in the orchestration's result, and recorded with the operation and in its audit entry.
+  const refusedEntry = audit.find(
+    (e) => e.action === 'failover-refused' && e.detail.operationId === second.operationId,
+  );
+  const codeRecorded = {
+    operation: JSON.stringify(second).includes('"CoolingDown"'),
+    audit: JSON.stringify(refusedEntry).includes('"CoolingDown"'),
+  };
+  const code = stack.cp.host.keys.systemKeys.durabletask_extension as string;
   const instance = await fetch(
-    `${stack.url}/runtime/webhooks/durabletask/instances/cluster-flap?code=${code}`,
-  ).then((r) => r.json());
+    `${stack.url}/runtime/webhooks/durabletask/instances/${InstanceIds.clusterOperation('flap')}?code=${code}`,
+  ).then((r) => r.json() as Promise<any>);
   expect(instance.output).toMatchObject({
     status: 'refused',
     code: 'CoolingDown',
@@ -242,4 +255,6 @@ it('refuses and records a second automatic failover within the cooldown; an oper
   });
   await activeUnder(stack, 'flap', 'head-a', 3);
   expect(a.runs('promote').map((r) => r.epoch)).toEqual([1, 3]);
+  // Last, so that everything above is checked either way: the code must be on the record, not only in the result.
+  expect(codeRecorded).toEqual({ operation: true, audit: true });
 });

@@ -139,6 +139,35 @@ it('waits out the lease and the drift margin when the old active region is down 
   }
 });
 
-it.todo(
-  'fences through a fencer node fence-peer hook (agent support for fence-peer is being added elsewhere)',
-);
+it('fences a cut-off active through the fencer node fence-peer hook and promotes before its lease would have ended', async () => {
+  // On premises: no cloud to power head-a off, and head-a is cut off (no demotion): only the fencer can fence it.
+  await stack.declarePair('peer', {
+    detection: LONG_LEASE,
+    active: 'on-prem',
+    standby: 'on-prem',
+    fencer: true,
+  });
+  const a = stack.startAgent('peer', 'head-a');
+  const b = stack.startAgent('peer', 'head-b');
+  const fencer = stack.startAgent('peer', 'fencer', { fencePeer: true });
+  const before = await activeUnder(stack, 'peer', 'head-a', 1, ['head-b', 'fencer']);
+  const leaseAtLeastUntil = Date.parse(before.leaseExpiresAt);
+
+  await a.kill('SIGSTOP');
+  await activeUnder(stack, 'peer', 'head-b', 2);
+  const failover = await failoverOf('peer');
+  expect(failover).toMatchObject({ status: 'succeeded', trigger: { kind: 'detector' }, toEpoch: 2 });
+  // The fencer ran its fence-peer hook against head-a under the revoked epoch, once, and acknowledged it.
+  const [fenced] = fencer.runs('fencePeer');
+  expect(fencer.runs('fencePeer')).toHaveLength(1);
+  expect(fenced).toMatchObject({ operation: 'fence-peer', epoch: 1, target: 'head-a' });
+  expect(stepOf(failover, 'fenced-head-a-1')?.detail).toEqual({
+    evidence: 'fencer fenced head-a through its fence-peer hook (epoch 1)',
+  });
+  const promotedAt = stepOf(failover, 'promote-head-b-2')?.startedAt as number;
+  expect(promotedAt).toBeGreaterThanOrEqual(fenced?.at as number);
+  expect(promotedAt).toBeLessThan(leaseAtLeastUntil);
+  expect(a.runs('demote')).toEqual([]);
+  expect(fencer.runs('promote')).toEqual([]);
+  expect(b.runs('promote')).toEqual([expect.objectContaining({ epoch: 2 })]);
+});

@@ -27,7 +27,7 @@ export const azureVmId = (name: string): string =>
 export const ociInstanceId = (region: string, name: string): string =>
   `ocid1.instance.oc1.${region}.${name.replace(/[^a-z0-9]/g, '')}`;
 
-export type HookName = 'promote' | 'demote' | 'fence';
+export type HookName = 'promote' | 'demote' | 'fence' | 'fencePeer';
 
 /** One run of a hook, as its marker line says. */
 export interface HookRun {
@@ -35,7 +35,10 @@ export interface HookRun {
   operation: string;
   commandId: string;
   epoch: number;
+  /** FP_ROLE ('-' when unset, as for a fence-peer). */
   role: string;
+  /** FP_TARGET_NODE of a fence-peer ('-' otherwise). */
+  target: string;
 }
 
 export interface StackAgentOptions {
@@ -45,6 +48,8 @@ export interface StackAgentOptions {
   promoteExitCode?: number;
   /** The agent's `lease.fenceMarginMs`. Default 300. */
   fenceMarginMs?: number;
+  /** Give the agent a `fencePeer` hook (a fencer node): it records its run and "powers off" the peer (exit 0). */
+  fencePeer?: boolean;
 }
 
 export interface StackAgent {
@@ -77,6 +82,11 @@ export interface PairOptions {
   active?: PairSite;
   /** Where head-b (the standby) runs. Default azure. */
   standby?: PairSite;
+  /**
+   * Add a third node, `fencer` (on premises, a standby of the lowest preference), as the cluster's
+   * `failover.fencerNodeId`: its agent fences a failed active through its `fencePeer` hook.
+   */
+  fencer?: boolean;
 }
 
 export interface DeclaredPair {
@@ -128,7 +138,7 @@ export interface LocalStack {
 const HOOK_SCRIPT = [
   '#!/bin/sh',
   '# $1: the marker file; $2: the exit code. One line per run.',
-  'echo "$(date +%s%3N) $FP_OPERATION $FP_OPERATION_ID $FP_EPOCH $FP_ROLE" >> "$1"',
+  'echo "$(date +%s%3N) $FP_OPERATION $FP_OPERATION_ID $FP_EPOCH ${FP_ROLE:--} ${FP_TARGET_NODE:--}" >> "$1"',
   'exit "${2:-0}"',
 ].join('\n');
 
@@ -265,12 +275,21 @@ export async function startLocalStack(
           ...(i === 1 ? { priority: 10 } : {}),
         });
       }
+      if (pair.fencer)
+        nodes.push({
+          id: 'fencer',
+          role: 'standby',
+          site: { cloud: 'on-prem', region: 'hall-3' },
+          compute: { kind: 'none' },
+          priority: 1000,
+        });
+      const failover = { ...pair.failover, ...(pair.fencer ? { fencerNodeId: 'fencer' } : {}) };
       await stack.declare({
         id: clusterId,
-        kind: 'active-passive',
+        kind: pair.fencer ? 'multi-region' : 'active-passive',
         nodes,
         detection: pair.detection,
-        ...(pair.failover ? { failover: pair.failover } : {}),
+        ...(Object.keys(failover).length > 0 ? { failover } : {}),
       });
       return { clusterId, vm, region };
     },
@@ -307,6 +326,7 @@ export async function startLocalStack(
             promote: hook('promote', agentOptions.promoteExitCode ?? 0),
             demote: hook('demote'),
             fence: hook('fence'),
+            ...(agentOptions.fencePeer ? { fencePeer: hook('fencePeer') } : {}),
           },
         }),
       );
@@ -326,13 +346,14 @@ export async function startLocalStack(
             .split('\n')
             .filter(Boolean)
             .map((line) => {
-              const [at, operation, commandId, epoch, role] = line.split(' ');
+              const [at, operation, commandId, epoch, role, target] = line.split(' ');
               return {
                 at: Number(at),
                 operation: operation ?? '',
                 commandId: commandId ?? '',
                 epoch: Number(epoch),
-                role: role ?? '',
+                role: role ?? '-',
+                target: target ?? '-',
               };
             });
         },
