@@ -100,28 +100,32 @@ it('fences a live active by its demotion acknowledgement and promotes before its
   expect(b.runs('promote')).toEqual([expect.objectContaining({ epoch: 2 })]);
 });
 
-it('waits out the lease and the drift margin when the old active region is down and nothing confirms a fence', async () => {
+/**
+ * The old active's region is down: the simulator refuses (or never answers) every request about head-a's VM, and
+ * head-a's agent is unreachable. Nothing can confirm a fence; the promotion must come once the recorded lease plus
+ * the drift margin has passed — no earlier, and without waiting on the unreachable cloud much longer than that.
+ */
+async function regionDown(clusterId: string, down: 'refuse' | 'hang'): Promise<void> {
   const detection = { heartbeatIntervalMs: 250, missedHeartbeats: 6, leaseMs: 3000, driftMarginMs: 500 };
-  const pair = await stack.declarePair('regiondown', { detection });
-  const a = stack.startAgent('regiondown', 'head-a');
-  const b = stack.startAgent('regiondown', 'head-b');
-  await activeUnder(stack, 'regiondown', 'head-a', 1, ['head-b']);
+  const pair = await stack.declarePair(clusterId, { detection });
+  const a = stack.startAgent(clusterId, 'head-a');
+  const b = stack.startAgent(clusterId, 'head-b');
+  await activeUnder(stack, clusterId, 'head-a', 1, ['head-b']);
 
-  // westeurope goes down: the cloud refuses every request about head-a's VM, and head-a's agent is unreachable.
-  await stack.setRegionDown('azure', pair.region['head-a'], 'refuse');
+  await stack.setRegionDown('azure', pair.region['head-a'], down);
   try {
     await a.kill('SIGSTOP');
     // The recorded lease of the revoked epoch, read while the failover waits on it.
     const revoked = await stack.until(
       'the failover to revoke epoch 1',
-      () => stack.status('regiondown'),
+      () => stack.status(clusterId),
       (s) => s.revoked === true || s.epoch > 1,
     );
     expect(revoked).toMatchObject({ revoked: true, epoch: 1 });
     const leaseEndedAt = Date.parse(revoked.leaseExpiresAt);
 
-    await activeUnder(stack, 'regiondown', 'head-b', 2);
-    const failover = await failoverOf('regiondown');
+    await activeUnder(stack, clusterId, 'head-b', 2);
+    const failover = await failoverOf(clusterId);
     expect(failover).toMatchObject({ status: 'succeeded', toEpoch: 2 });
     // No fence was confirmed: the power-off attempt ended when the lease ran out.
     expect(stepOf(failover, 'fenced-head-a-1')).toBeUndefined();
@@ -137,6 +141,17 @@ it('waits out the lease and the drift margin when the old active region is down 
   } finally {
     await stack.setRegionDown('azure', pair.region['head-a'], null);
   }
+}
+
+it('waits out the lease and the drift margin when the old active region refuses every request', async () => {
+  await regionDown('regiondown', 'refuse');
+});
+
+// Skipped: today the failover awaits the power-off inline (the provider's long-running-call deadline is 15 min), so
+// with a region that never answers no promotion comes within the 30 s deadline and the devhost's stop then waits for
+// that activity. Enable once the fence is raced with the lease wait rather than awaited (see the e2e report).
+it.skip('waits out the lease and the drift margin, not the cloud, when the old active region never answers', async () => {
+  await regionDown('regionhang', 'hang');
 });
 
 it('fences a cut-off active through the fencer node fence-peer hook and promotes before its lease would have ended', async () => {
