@@ -114,13 +114,14 @@ it('starts one failover for the detector, five copies of an alert and an operato
   const pair = await stack.declarePair('storm', { detection: FAST });
   const { a, b } = await pairUp('storm');
 
-  // head-a dies. The moment the detector records the silence (and starts its failover in the same round), the
-  // alert arrives five times (an action group's retries) and an operator asks for a failover too.
+  // head-a dies. The detector records the silence and starts its failover; the moment that failover has taken the
+  // detection in hand (running), the alert arrives five times (an action group's retries) and an operator asks for
+  // a failover too.
   await a.kill('SIGKILL');
   const detection = await stack.until(
-    'the detection of head-a',
+    'the detection of head-a, handled by its failover',
     () => stack.operations('storm'),
-    (ops) => ops.some((o) => o.kind === 'failure-detected'),
+    (ops) => ops.some((o) => o.kind === 'failure-detected' && o.status === 'running'),
   );
   const alert = alertOn(pair.vm['head-a'] as string);
   const answers = await Promise.all([
