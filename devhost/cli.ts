@@ -2,6 +2,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { triggerKindOf } from './app/registeredFunction';
 import { ManualClock, systemClock } from './clock';
+import { CRASH_AT_ENV, CrashAtSyntaxError, parseCrashAt } from './durable/crashPoint';
 import { startDevhost, type StorageChoice } from './startDevhost';
 
 const USAGE = `Usage: devhost start [--app DIR] [--port N] [--storage memory|disk|<connection string>]
@@ -15,7 +16,9 @@ Runs an Azure Functions (Node v4 model) app locally with Durable Functions on Az
   --hub       durable task hub name (default: host.json extensions.durableTask.hubName)
   --clock     manual: time moves only through POST /admin/devhost/clock {"advanceMs": N} (master key)
   --cloud     simulator (default): a local ARM and OCI compute simulator the app's providers talk to; none: off
-  --json      print one JSON line {"url", "rpcBaseUrl", "keys", ...} once ready (for scripts)`;
+  --json      print one JSON line {"url", "rpcBaseUrl", "keys", ...} once ready (for scripts)
+  --crash-at  TESTS ONLY: activity:<n>:after-side-effect|after-recorded kills the process (SIGKILL) at the n-th
+              activity execution, before or after its completion is recorded (crash-recovery tests)`;
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -30,6 +33,8 @@ export interface CliOptions {
   clock: 'system' | 'manual';
   cloud: 'simulator' | 'none';
   json: boolean;
+  /** Tests only: the crash point (`activity:<n>:<when>`), handed to the engine as DEVHOST_CRASH_AT. */
+  crashAt?: string;
 }
 
 export function parseCli(argv: string[]): CliOptions {
@@ -45,6 +50,7 @@ export function parseCli(argv: string[]): CliOptions {
       clock: { type: 'string' },
       cloud: { type: 'string' },
       json: { type: 'boolean' },
+      'crash-at': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -73,6 +79,15 @@ export function parseCli(argv: string[]): CliOptions {
   const cloud = values.cloud ?? 'simulator';
   if (cloud !== 'simulator' && cloud !== 'none')
     throw new UsageError(`--cloud must be simulator or none, not "${cloud}"`);
+  const crashAt = values['crash-at'];
+  if (crashAt !== undefined) {
+    try {
+      parseCrashAt(crashAt);
+    } catch (error) {
+      if (error instanceof CrashAtSyntaxError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
   return {
     appDir: path.resolve(values.app ?? '.'),
     port,
@@ -82,6 +97,7 @@ export function parseCli(argv: string[]): CliOptions {
     clock,
     cloud,
     json: values.json === true,
+    ...(crashAt !== undefined ? { crashAt } : {}),
   };
 }
 
@@ -94,6 +110,8 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = error instanceof UsageError && argv.includes('--help') ? 0 : 2;
     return;
   }
+  // Tests only: the activity dispatcher reads its crash point from the environment (devhost/durable/crashPoint.ts).
+  if (options.crashAt !== undefined) process.env[CRASH_AT_ENV] = options.crashAt;
   let devhost;
   try {
     devhost = await startDevhost({

@@ -281,7 +281,13 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
       };
     };
 
-    const timers = new TimerTriggerScheduler(app, clock, log, () => durableClientData(publicOrigin));
+    const timers = new TimerTriggerScheduler(
+      app,
+      clock,
+      log,
+      () => durableClientData(publicOrigin),
+      (name) => /^(true|1)$/i.test(env[`AzureWebJobs.${name}.Disabled`]?.trim() ?? ''),
+    );
     const clockAdvanced = () => {
       engine?.clockAdvanced();
       timers.tick();

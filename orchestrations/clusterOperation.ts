@@ -17,8 +17,9 @@ import {
  * the step rules of `shared/domain/failoverSteps.ts`, which the simulation proves; each `advanceClusterOperation`
  * gathers fresh evidence, takes one or more of those steps and records them on the operation. This orchestrator
  * only carries the progress between turns and waits where the rules say to wait: a durable timer raced against the
- * next agent acknowledgement (`ack`, raised by `POST /api/v1/agent/ack`), the losing timer cancelled, so a demotion,
- * fence-peer or promote acknowledgement moves the operation on at once rather than at the next poll.
+ * next agent acknowledgement (`ack`, raised by `POST /api/v1/agent/ack`) and the new active's verifying heartbeat
+ * (`heard`, raised by the heartbeat path), the losing timer cancelled, so a demotion, fence-peer or promote
+ * acknowledgement, or the new active's heartbeats, move the operation on at once rather than at the next poll.
  */
 export function* clusterOperationOrchestrator(
   context: OrchestrationContext,
@@ -49,8 +50,9 @@ export function* clusterOperationOrchestrator(
       until: new Date(outcome.until).toISOString(),
     });
     const acknowledged = waitForEvent(context, Events.commandAck);
+    const heard = waitForEvent(context, Events.activeHeard);
     const timer = context.df.createTimer(new Date(outcome.until));
-    const first = yield context.df.Task.any([acknowledged, timer]);
-    if (first === acknowledged) timer.cancel();
+    const first = yield context.df.Task.any([acknowledged, heard, timer]);
+    if (first !== timer) timer.cancel();
   }
 }

@@ -51,6 +51,11 @@ export interface EventContracts {
   vote: ArbitrationVote;
   /** A command acknowledgement, raised to `cluster-<id>` while it runs; count it only if `ackCounts` says so. */
   ack: CommandAckEvent;
+  /**
+   * The heartbeat path heard the new active's `verifyHeartbeats`-th healthy heartbeat as the active under `epoch`:
+   * raised to `cluster-<id>` so the operation verifies it at once instead of at its next poll.
+   */
+  heard: { clusterId: string; nodeId: string; epoch: number };
 }
 
 export type OrchestrationName = keyof OrchestrationContracts;
@@ -77,6 +82,7 @@ export const Activities = {
 export const Events = {
   arbitrationVote: 'vote',
   commandAck: 'ack',
+  activeHeard: 'heard',
 } as const satisfies Record<string, EventName>;
 
 /**

@@ -105,6 +105,7 @@ function main(): void {
     promotions: 0,
     refusals: 0,
     rollBacks: 0,
+    retries: 0,
     actions: 0,
     selfDemotions: 0,
     selfDemotionReaffirms: 0,
@@ -124,6 +125,7 @@ function main(): void {
     totals.promotions += result.stats.promotions;
     totals.refusals += result.stats.refusals;
     totals.rollBacks += result.stats.rollBacks;
+    totals.retries += result.stats.retries;
     totals.actions += result.stats.actions;
     totals.selfDemotions += result.stats.selfDemotions;
     totals.selfDemotionReaffirms += result.stats.selfDemotionReaffirms;
@@ -151,6 +153,7 @@ function main(): void {
     promotions: totals.promotions,
     refusals: totals.refusals,
     rollBacks: totals.rollBacks,
+    retries: totals.retries,
     actions: totals.actions,
     selfDemotions: totals.selfDemotions,
     selfDemotionReaffirms: totals.selfDemotionReaffirms,

@@ -7,6 +7,7 @@ import type { EngineContext } from './engineContext';
 import { Semaphore } from './pollLoop';
 import type { HttpRequestJson } from './action';
 import type { ReceivedMessage, WorkItemMessage } from './taskHubStore';
+import { CrashPoint } from './crashPoint';
 
 /**
  * Runs activities from the work-item queue: invokes the registered handler, sends TaskCompleted or TaskFailed to the
@@ -16,6 +17,8 @@ import type { ReceivedMessage, WorkItemMessage } from './taskHubStore';
 export class ActivityDispatcher {
   readonly #slots: Semaphore;
   readonly #running = new Set<Promise<void>>();
+  /** Tests only (`DEVHOST_CRASH_AT` / `--crash-at`): off unless set. */
+  readonly #crash = CrashPoint.fromEnv();
 
   constructor(
     private readonly ctx: EngineContext,
@@ -91,14 +94,19 @@ export class ActivityDispatcher {
     } finally {
       clearInterval(renew);
     }
+    const execution = this.#crash.activityReturned();
+    const what = `${item.name} of ${item.instanceId}, task ${item.taskId}`;
+    this.#crash.reached(execution, 'after-side-effect', what);
     await store.sendControl({
       kind: 'event',
       instanceId: item.instanceId,
       executionId: item.executionId,
       event: result,
     });
-    this.ctx.wakeControl();
     await store.deleteMessage(store.workItemQueue, receipt);
+    // Before the wake-up, so the orchestrator's next turn has not started when a test crash point is reached.
+    this.#crash.reached(execution, 'after-recorded', what);
+    this.ctx.wakeControl();
   }
 
   async #invoke(item: WorkItemMessage): Promise<unknown> {

@@ -59,9 +59,15 @@ export class TimerTriggerScheduler {
     private readonly log: LogFn,
     /** Binding data for `durableClient` inputs, as the HTTP path gives them (`df.getClient(context)` in a timer). */
     private readonly durableClientData?: () => unknown,
+    /** Functions switched off by the `AzureWebJobs.<name>.Disabled` app setting, as the Functions host honours it. */
+    isDisabled: (name: string) => boolean = () => false,
   ) {
     for (const fn of app.functions.values()) {
       if (triggerKindOf(fn) !== 'timer') continue;
+      if (isDisabled(fn.name)) {
+        log('info', `timer ${fn.name} is disabled (AzureWebJobs.${fn.name}.Disabled)`);
+        continue;
+      }
       const schedule = parseSchedule(typeof fn.trigger.schedule === 'string' ? fn.trigger.schedule : '');
       this.#timers.push({ fn, schedule, next: schedule.next(clock.now()), last: undefined, running: false });
     }

@@ -1,4 +1,7 @@
-import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { Events, InstanceIds } from '../../orchestrations/contracts';
+import { isRunning, raiseEvent, readStatus } from '../durable/singleton';
 import { FunctionNames } from '../../shared/constants/functionNames';
 import { routes } from '../../shared/contracts/routes';
 import { withErrorPolicy } from './httpResponses';
@@ -16,17 +19,41 @@ import { refusalToHttp } from './refusalToHttp';
 export async function agentHeartbeatHandler(
   services: Services,
   request: HttpRequest,
+  invocation: InvocationContext,
 ): Promise<HttpResponseInit> {
   const signed = await readSignedRequest(request, services);
   if (!signed.ok) return signed.response;
   const outcome = await services.agents.heartbeats.handle(signed.verified, signed.body);
   if (!outcome.ok) return refusalToHttp(outcome);
+  if (outcome.verifiedActive)
+    await tellOperation(invocation, signed.verified.clusterId, outcome.verifiedActive);
   return { status: 200, jsonBody: outcome.reply };
+}
+
+/**
+ * The new active reached its verifying heartbeat: a running operation of the cluster hears it now (`heard`) rather
+ * than at its next poll. Best effort, once per promotion: the heartbeat is answered whatever this does, and the
+ * operation polls anyway.
+ */
+async function tellOperation(
+  invocation: InvocationContext,
+  clusterId: string,
+  heard: { nodeId: string; epoch: number },
+): Promise<void> {
+  try {
+    const client = df.getClient(invocation);
+    const instanceId = InstanceIds.clusterOperation(clusterId);
+    if (isRunning(await readStatus(client, instanceId)))
+      await raiseEvent(client, instanceId, Events.activeHeard, { clusterId, ...heard });
+  } catch (error) {
+    invocation.warn(`could not tell the operation of ${clusterId}: ${(error as Error).message}`);
+  }
 }
 
 app.http(FunctionNames.agentHeartbeat, {
   route: routes.agentHeartbeat,
   methods: ['POST'],
   authLevel: 'anonymous',
+  extraInputs: [df.input.durableClient()],
   handler: withErrorPolicy(withServices(agentHeartbeatHandler)),
 });

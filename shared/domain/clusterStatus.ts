@@ -44,7 +44,14 @@ export interface ClusterStatus {
    * arbitration or failover).
    */
   witness: (WitnessLine & { behindState: boolean; stateEpoch: number }) | null;
-  runningOperations: { operationId: string; kind: string; status: string; createdAt: string }[];
+  runningOperations: {
+    operationId: string;
+    kind: string;
+    status: string;
+    createdAt: string;
+    /** The step it is at: its latest step still running, else the latest it recorded (absent before any). */
+    step?: string;
+  }[];
   nodes: NodeStatus[];
   at: string;
 }
@@ -62,12 +69,29 @@ const iso = (ms: number) => new Date(ms).toISOString();
 /** The prefix of a state's reason when a failover left the cluster with no active (see clusterOperation.ts). */
 export const NO_ACTIVE = 'no active: ';
 
+function currentStep(steps: readonly { name: string; outcome: string; startedAt: number }[] | undefined): {
+  step?: string;
+} {
+  if (!steps || steps.length === 0) return {};
+  const running = steps.filter((s) => s.outcome === 'running');
+  const latest = (running.length > 0 ? running : steps).reduce((a, b) =>
+    b.startedAt >= a.startedAt ? b : a,
+  );
+  return { step: latest.name };
+}
+
 export function buildClusterStatus(input: {
   document: ClusterDocument;
   state: ClusterState | undefined;
   heartbeats: readonly NodeHeartbeat[];
   witness: WitnessLine | null;
-  operations: readonly { operationId: string; kind: string; status: string; createdAt: number }[];
+  operations: readonly {
+    operationId: string;
+    kind: string;
+    status: string;
+    createdAt: number;
+    steps?: readonly { name: string; outcome: string; startedAt: number }[];
+  }[];
   now: number;
 }): ClusterStatus {
   const { document, state, now } = input;
@@ -110,6 +134,7 @@ export function buildClusterStatus(input: {
       kind: o.kind,
       status: o.status,
       createdAt: iso(o.createdAt),
+      ...currentStep(o.steps),
     })),
     nodes: document.nodes.map((node) => {
       const hb = latest.get(node.id);
@@ -204,7 +229,7 @@ export function renderClusterStatusText(status: ClusterStatus): string {
   );
   lines.push(
     status.runningOperations.length
-      ? `Running: ${status.runningOperations.map((o) => `${o.kind} ${o.operationId}`).join(', ')}`
+      ? `Running: ${status.runningOperations.map((o) => `${o.kind} ${o.operationId}${o.step ? ` (${printable(o.step)})` : ''}`).join(', ')}`
       : 'Running: nothing',
   );
   return lines.join('\n') + '\n';

@@ -432,7 +432,11 @@ function coldStandby(
     const d = policy.detection;
     const deadline = started.at + (policy.verifyTimeoutMs ?? d.heartbeatIntervalMs * d.missedHeartbeats);
     if (now >= deadline) return null;
-    return { step: 'wait', until: deadline, reason: `${started.nodeId} is starting: waiting for its heartbeat` };
+    return {
+      step: 'wait',
+      until: deadline,
+      reason: `${started.nodeId} is starting: waiting for its heartbeat`,
+    };
   }
   const stopped = plan.candidates
     .filter((c) => c.nodeId !== holder && c.nodeId !== plan.oldActive && !excluded.includes(c.nodeId))
@@ -440,7 +444,11 @@ function coldStandby(
     .sort((a, b) => a.priority - b.priority || a.nodeId.localeCompare(b.nodeId));
   const first = stopped[0];
   if (!first) return null;
-  return { step: 'start-target', nodeId: first.nodeId, reason: `no healthy node; ${first.nodeId} is stopped` };
+  return {
+    step: 'start-target',
+    nodeId: first.nodeId,
+    reason: `no healthy node; ${first.nodeId} is stopped`,
+  };
 }
 
 /**
@@ -467,10 +475,14 @@ export function takeOver(
   const d = policy.detection;
   const window = d.heartbeatIntervalMs * d.missedHeartbeats;
   const deadline = promoted.at + (policy.verifyTimeoutMs ?? window);
-  // A target that stopped heartbeating since its promotion (none for a detection window) is not coming.
+  // A target that stopped heartbeating since its promotion (none for a detection window) is not coming — unless no
+  // node was heard for a window: then the control plane itself was unreachable (or down), not just the target.
   const last = node?.lastHeartbeatAt;
   const silentSince = Math.max(promoted.at, last ?? Number.NEGATIVE_INFINITY);
-  if (now >= deadline || now - silentSince >= window)
+  const anyoneHeard = evidence.nodes.some(
+    (n) => n.lastHeartbeatAt !== undefined && now - n.lastHeartbeatAt < window,
+  );
+  if (now >= deadline || (anyoneHeard && now - silentSince >= window))
     return { status: 'failed', reason: 'TargetDidNotTakeOver' };
   return { status: 'pending', until: Math.min(deadline, silentSince + window) };
 }

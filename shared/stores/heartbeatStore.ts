@@ -55,6 +55,25 @@ export class HeartbeatStore {
     }
   }
 
+  /**
+   * Changes the row's ETag without touching what it records (a merge of one `NudgedAt` property), so that the node's
+   * next heartbeat loses its conditional write and is answered from a fresh read of the cluster state rather than
+   * a cached one: how a promotion or a fence request reaches the node at its very next heartbeat. A node that never
+   * sent a heartbeat has no row and needs no nudge.
+   */
+  async nudge(clusterId: string, nodeId: string, at: number): Promise<void> {
+    try {
+      await storageCall(`heartbeat of ${clusterId}/${nodeId}`, () =>
+        this.table.updateEntity(
+          { partitionKey: partitionOf(clusterId, nodeId), rowKey: 'hb', NudgedAt: new Date(at) },
+          'Merge',
+        ),
+      );
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+  }
+
   async listForCluster(clusterId: string): Promise<HeartbeatRecord[]> {
     const filter = `PartitionKey ge '${filterId(clusterId)}~' and PartitionKey lt '${clusterId}~~'`;
     return storageCall(`heartbeats of ${clusterId}`, async () => {

@@ -121,6 +121,29 @@ describe('the cluster operation orchestrator', () => {
     expect(woken.dispatches.filter((x) => x.kind === 'timer')).toEqual([]);
   });
 
+  it("the new active's verifying heartbeat (heard) ends a verify wait at once", async () => {
+    const d = driver();
+    const begin = only(await d.turn(), 'activity');
+    const advance = only(
+      await d.completeActivity(begin.taskId, { ok: true, plan, progress: {} }).turn(),
+      'activity',
+    );
+    const progress = { promoted: { nodeId: 'b', epoch: 2, at: T0 } };
+    only(
+      await d
+        .completeActivity(advance.taskId, {
+          next: 'wait',
+          until: T0 + 4000,
+          progress,
+          waitingFor: 'verify b',
+        })
+        .turn(),
+      'timer',
+    );
+    const woken = await d.raiseEvent('heard', { clusterId: 'c', nodeId: 'b', epoch: 2 }).turn();
+    expect(only(woken, 'activity')).toMatchObject({ input: { progress } });
+  });
+
   it('calls its activities with the witness retry policy, so faults are retried by the engine', async () => {
     const d = driver();
     await d.turn();

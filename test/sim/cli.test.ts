@@ -30,6 +30,7 @@ describe('sim/cli', () => {
       promotions: expect.any(Number),
       refusals: expect.any(Number),
       rollBacks: expect.any(Number),
+      retries: expect.any(Number),
       actions: expect.any(Number),
       selfDemotions: expect.any(Number),
       selfDemotionReaffirms: expect.any(Number),

@@ -36,7 +36,14 @@ const epochAhead = (claimed: number, current: number, what: string): Refusal =>
     currentEpoch: current,
   });
 
-export type HeartbeatOutcome = Outcome<{ reply: HeartbeatReply }>;
+export type HeartbeatOutcome = Outcome<{
+  reply: HeartbeatReply;
+  /**
+   * Set on the heartbeat that makes the active's healthy streak reach the document's `failover.verifyHeartbeats`
+   * under its epoch: what a running failover or make-active verifies it by (the caller tells the operation).
+   */
+  verifiedActive?: { nodeId: string; epoch: number };
+}>;
 
 /**
  * The heartbeat path. Steady state costs one storage write per heartbeat: a standby's heartbeat row, or for the
@@ -229,7 +236,12 @@ export class HeartbeatService {
     const write = await this.services.clusters.replaceState(next, cached.etag);
     if (!write.ok) return 'conflict';
     this.#setState(document.id, { state: next, etag: write.etag, readAt: cached.readAt });
-    return { ok: true, reply: this.#reply(document, next, record, decision.leaseMs) };
+    const reached = next.activeStreak?.count === document.failover.verifyHeartbeats;
+    return {
+      ok: true,
+      reply: this.#reply(document, next, record, decision.leaseMs),
+      ...(reached ? { verifiedActive: { nodeId: record.nodeId, epoch: next.epoch } } : {}),
+    };
   }
 
   /**

@@ -264,6 +264,36 @@ function nodeRef(document: ClusterDocument, nodeId: string): { site: SiteRef; re
   return { site: { ...node.site, cloud: node.site.cloud }, ref: node.compute };
 }
 
+/**
+ * Activities run at least once: re-run after a crash, a turn starts from the progress its crashed run was given,
+ * which may lack the promotion that run committed. The state at the leg's epoch + 1 with the witness decided by
+ * this operation for that epoch and node is that promotion: taken back into the progress (at the witness's
+ * decision time), so the operation verifies its own promotion instead of mistaking it for somebody else's.
+ */
+async function withOwnPromotion(
+  services: Services,
+  input: ClusterOperationInput,
+  plan: FailoverPlan,
+  progress: FailoverProgress,
+  state: ClusterState,
+): Promise<FailoverProgress> {
+  const leg = progress.rollBack ?? progress.retry ?? progress;
+  const epoch = currentEpoch(plan, progress);
+  if (leg.promoted || state.epoch !== epoch + 1 || state.revoked || !state.activeNodeId) return progress;
+  const { record } = await services.witness.read(input.clusterId);
+  if (
+    record.decidedBy !== input.operationId ||
+    record.epoch !== state.epoch ||
+    record.activeNodeId !== state.activeNodeId
+  )
+    return progress;
+  return recordStep(
+    progress,
+    { step: 'promote', target: state.activeNodeId, epoch: state.epoch, state },
+    Date.parse(record.decidedAt),
+  );
+}
+
 /** The nodes' evidence with the power state of each cloud node not heard from for a detection window. */
 async function withPowerStates(
   services: Services,
@@ -476,6 +506,7 @@ export async function advanceClusterOperation(
       reconciled: (): Turn => ({ kind: 'again', progress }),
       decide: async ({ lease, state, etag }): Promise<Turn> => {
         const now = services.now();
+        progress = await withOwnPromotion(services, input, plan, progress, state);
         const { evidence, acks } = await gatherEvidence(services, document, state, plan, progress);
         for (const ack of acks)
           await services.operations.recordStepIfAbsent(input.clusterId, input.operationId, ackStep(ack), now);
@@ -594,6 +625,7 @@ export async function advanceClusterOperation(
                   etag,
                 );
                 if (!write.ok) return { kind: 'again', progress };
+                await services.heartbeats.nudge(input.clusterId, fencer, now);
               }
             }
             return { kind: 'again', progress: recordStep(progress, step, now) };
@@ -655,6 +687,8 @@ export async function advanceClusterOperation(
                 { endedBy: 'the old lease and the drift margin ran out' },
                 now,
               );
+            // Its next heartbeat is answered from the state just written (the promote command), not a cached read.
+            await services.heartbeats.nudge(input.clusterId, step.target, now);
             await services.audit.append({
               clusterId: input.clusterId,
               at: now,

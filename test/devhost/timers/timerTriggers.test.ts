@@ -112,3 +112,21 @@ describe('timer triggers on a manual clock', () => {
     expect(invocations('yearlyOnStartup')).toHaveLength(1);
   });
 });
+
+describe('a timer switched off by its AzureWebJobs.<name>.Disabled setting', () => {
+  it('is not scheduled; the others are', async () => {
+    const host = await startDevhost({
+      appDir,
+      port: 0,
+      storage: 'memory',
+      clock: new ManualClock(Date.UTC(2030, 5, 1)),
+      env: { ...realEnv, 'AzureWebJobs.everySecond.Disabled': 'true', TIMER_LOG: '/dev/null' },
+      log: () => undefined,
+    });
+    try {
+      expect(host.timers.timers.map((t) => t.name)).toEqual(['yearlyOnStartup']);
+    } finally {
+      await host.stop();
+    }
+  });
+});

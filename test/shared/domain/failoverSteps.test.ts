@@ -341,6 +341,17 @@ describe('unplanned failover', () => {
     // still heartbeating (as a standby while its hook runs) long after the detection window: keeps waiting
     const later = T + 200 + 10 * MISSED * HEARTBEAT;
     expect(next({ state, progress, now: later, policy })).toMatchObject({ step: 'verify' });
+    // nobody heard for a window (the control plane was down or cut off): not the target's fault, keep waiting
+    const allSilent = {
+      a: { lastHeartbeatAt: T + 300 },
+      b: { lastHeartbeatAt: T + 300 },
+      c: { lastHeartbeatAt: T + 300 },
+    };
+    expect(
+      next({ state, progress, now: T + 300 + MISSED * HEARTBEAT, policy, nodes: allSilent }),
+    ).toMatchObject({
+      step: 'verify',
+    });
     // silent for a detection window: fails at once, long before the promote timeout
     const silent = { b: { lastHeartbeatAt: T + 300 } };
     expect(next({ state, progress, now: T + 300 + MISSED * HEARTBEAT, policy, nodes: silent })).toMatchObject(

@@ -151,6 +151,30 @@ describe('the status tells the truth (pure)', () => {
     expect(renderClusterStatusText(current)).not.toContain('behind');
   });
 
+  it('names the running operation and the step it is at', () => {
+    const state = initialClusterState('pure', 'head-a', T);
+    const operations = [
+      {
+        operationId: 'failover-1',
+        kind: 'failover',
+        status: 'running',
+        createdAt: T,
+        steps: [
+          { name: 'revoke the lease of epoch 1', outcome: 'ok', startedAt: T + 1 },
+          { name: 'fence head-a (power-off)', outcome: 'running', startedAt: T + 2 },
+          { name: 'head-b ran demote (epoch 1): ok', outcome: 'ok', startedAt: T + 3 },
+        ],
+      },
+    ];
+    const status = buildClusterStatus({ document, state, heartbeats: [], witness: null, operations, now: T });
+    expect(status.runningOperations).toEqual([
+      expect.objectContaining({ operationId: 'failover-1', step: 'fence head-a (power-off)' }),
+    ]);
+    expect(renderClusterStatusText(status)).toContain(
+      'Running: failover failover-1 (fence head-a (power-off))',
+    );
+  });
+
   it('says the cluster has no active, and why, when a failover found nobody to promote', () => {
     const state = {
       ...initialClusterState('pure', 'head-a', T),

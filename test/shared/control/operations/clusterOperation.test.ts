@@ -257,6 +257,36 @@ describe('failover (unplanned)', () => {
     });
   });
 
+  it('a turn re-run after a crash with the progress from before its promotion recognises the promotion as its own', async () => {
+    await cluster('cr1');
+    clock += 1500;
+    const request = input('cr1', 'failover', null);
+    const begun = await beginClusterOperation(services, request);
+    if (!begun.ok) throw new Error('expected a plan');
+    const first = await advanceClusterOperation(services, { input: request, plan: begun.plan, progress: {} });
+    if (first.next !== 'wait') throw new Error('expected a wait');
+    clock = T0 + 4500;
+    await standbyHeard('cr1', 'head-b', 100);
+    // this run promotes head-b; its completion is lost (the host crashed before recording it)
+    await advanceClusterOperation(services, { input: request, plan: begun.plan, progress: first.progress });
+    expect((await services.clusters.getState('cr1'))?.state).toMatchObject({
+      epoch: 2,
+      activeNodeId: 'head-b',
+    });
+    // the engine runs it again with the same input: not "superseded", it verifies its own promotion
+    clock += 100;
+    await takesLease('cr1', 'head-b', 2);
+    const again = await advanceClusterOperation(services, {
+      input: request,
+      plan: begun.plan,
+      progress: first.progress,
+    });
+    expect(again).toMatchObject({
+      next: 'end',
+      result: { status: 'succeeded', activeNodeId: 'head-b', epoch: 2 },
+    });
+  });
+
   it('ends as superseded when something else moved the cluster on meanwhile', async () => {
     await cluster('fo2');
     const op = await run(input('fo2', 'failover', null));
@@ -434,6 +464,41 @@ describe('fencing through the fencer node and trying the next candidate', () => 
     // the fencer (now the active) is not asked to fence again
     const reply = await heartbeatOf('fp2', 'head-b', 'active', 2);
     expect(reply.commands.filter((c) => c.type === 'fence-peer')).toEqual([]);
+  });
+
+  it('the promoted standby gets its promote command at its very next heartbeat, not after its cached state expires', async () => {
+    await cluster('nu1');
+    clock += 1500;
+    const op = await run(input('nu1', 'failover', null));
+    expect((await op.turn()).next).toBe('wait');
+    clock = T0 + 4500;
+    // head-b heartbeats: the heartbeat path caches the (revoked) state it answered from
+    expect((await heartbeatOf('nu1', 'head-b', 'standby', 1)).role).toBe('standby');
+    await op.turn(); // head-b promoted under epoch 2
+    expect((await services.clusters.getState('nu1'))?.state).toMatchObject({
+      epoch: 2,
+      activeNodeId: 'head-b',
+    });
+    // at the same instant (the cache is still fresh by its clock), the next heartbeat carries the promotion
+    const reply = await heartbeatOf('nu1', 'head-b', 'standby', 1);
+    expect(reply).toMatchObject({ role: 'active', epoch: 2 });
+    expect(reply.commands).toContainEqual(expect.objectContaining({ id: 'promote-2', type: 'promote' }));
+  });
+
+  it('the heartbeat that completes the verification says so (once), for the operation to hear at once', async () => {
+    await cluster('vh1');
+    const beat = async (role: 'active' | 'standby') => {
+      const outcome = await services.agents.heartbeats.handle(
+        { ok: true, clusterId: 'vh1', nodeId: 'head-a', keyVersion: 1, seq: ++seq, timestamp: clock },
+        Buffer.from(JSON.stringify({ role, epoch: 1, checks: [{ name: 'ping', status: 'ok' }] })),
+      );
+      if (!outcome.ok) throw new Error(JSON.stringify(outcome));
+      return outcome.verifiedActive;
+    };
+    expect(await beat('standby')).toBeUndefined(); // granted, but still promoting: not counted
+    expect(await beat('active')).toBeUndefined(); // 1 of 2
+    expect(await beat('active')).toEqual({ nodeId: 'head-a', epoch: 1 }); // 2 of 2 (the document's default)
+    expect(await beat('active')).toBeUndefined(); // told once
   });
 
   it('when the promoted target fails its promote hook, and no other node is healthy, leaves no active and says why', async () => {
