@@ -8,6 +8,20 @@ import { signRequest } from '../../shared/auth/signedRequest';
 
 export const root = path.resolve(__dirname, '../..');
 
+/** The settings `cloudSimulator: true` adds to the process environment (restored by `stop`). */
+const CLOUD_SETTINGS = [
+  'AZURE_SUBSCRIPTION_ID',
+  'AZURE_ARM_ENDPOINT',
+  'AZURE_CREDENTIAL',
+  'AZURE_STATIC_TOKEN',
+  'OCI_TENANCY_OCID',
+  'OCI_USER_OCID',
+  'OCI_KEY_FINGERPRINT',
+  'OCI_PRIVATE_KEY',
+  'OCI_COMPARTMENT_OCID',
+  'OCI_ENDPOINT_TEMPLATE',
+];
+
 export interface ControlPlane {
   host: Devhost;
   adminKey: string;
@@ -20,11 +34,12 @@ export interface ControlPlane {
 
 /**
  * Starts the control plane (this repository's Functions app, built) in a devhost with in-memory Azurite. The app
- * reads the real process environment, so the settings go there; each start gets its own table prefix.
+ * reads the real process environment, so the settings go there; each start gets its own table prefix. With
+ * `cloudSimulator: true` the devhost also starts the cloud simulator (`host.cloud`) and points the app at it.
  */
 export async function startControlPlane(
   env: Record<string, string> = {},
-  options: { clock?: Clock } = {},
+  options: { clock?: Clock; cloudSimulator?: boolean } = {},
 ): Promise<ControlPlane> {
   if (!existsSync(path.join(root, 'dist/functions/http/clusters.js')))
     throw new Error('build first: npm run build');
@@ -33,7 +48,12 @@ export async function startControlPlane(
     TABLE_PREFIX: `T${randomBytes(4).toString('hex')}`,
     ...env,
   };
-  const previous = Object.fromEntries(Object.keys(settings).map((k) => [k, realProcess.env[k]]));
+  const previous = Object.fromEntries(
+    [...Object.keys(settings), ...(options.cloudSimulator ? CLOUD_SETTINGS : [])].map((k) => [
+      k,
+      realProcess.env[k],
+    ]),
+  );
   Object.assign(realProcess.env, settings);
   const logs: string[] = [];
   const host = await startDevhost({
@@ -41,6 +61,8 @@ export async function startControlPlane(
     port: 0,
     storage: 'memory',
     ...(options.clock ? { clock: options.clock } : {}),
+    // The simulated ARM and OCI; the devhost points the app's AZURE_* / OCI_* settings at it.
+    ...(options.cloudSimulator ? { cloudSimulator: true } : {}),
     log: (level, message, fields) => logs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`),
   });
   return {
