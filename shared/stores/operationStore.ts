@@ -57,6 +57,8 @@ export interface OperationRecord {
   rtoMs?: number;
   /** Why it ended as it did, in one sentence. */
   reason?: string;
+  /** Why it ended, as a stable code, when it was refused or failed for a named reason (e.g. `CoolingDown`). */
+  code?: string;
   /** Why it ended, as data (e.g. what superseded a detection). */
   outcome?: Record<string, unknown>;
   endedAt?: number;
@@ -245,7 +247,10 @@ export class OperationStore {
   finish(
     clusterId: string,
     operationId: string,
-    end: { status: OperationStatus; reason: string; at: number } & Pick<OperationRecord, 'toEpoch' | 'rtoMs'>,
+    end: { status: OperationStatus; reason: string; at: number } & Pick<
+      OperationRecord,
+      'toEpoch' | 'rtoMs' | 'code'
+    >,
   ): Promise<OperationRecord | undefined> {
     return this.update(clusterId, operationId, (op) =>
       op.endedAt !== undefined
@@ -268,6 +273,7 @@ export class OperationStore {
             updatedAt: end.at,
             ...(end.toEpoch !== undefined ? { toEpoch: end.toEpoch } : {}),
             ...(end.rtoMs !== undefined ? { rtoMs: end.rtoMs } : {}),
+            ...(end.code !== undefined ? { code: end.code } : {}),
           },
     );
   }

@@ -211,6 +211,14 @@ export class HeartbeatService {
     // active under a new epoch — the same node, so no other node's lease is involved — and grant under that.
     // An epoch ahead of the store is refused before anything else (a raised epoch must not make it look current).
     const raise = demotedAt === state.epoch && record.epoch <= state.epoch;
+    // Unless it stepped down because its promote hook failed under this epoch: making it active again would run the
+    // failing hook again at every heartbeat. It stays a standby; the operation that promoted it tries another node
+    // (or rolls back). One read, only on this rare path.
+    if (raise) {
+      const ack = await this.services.commandAcks.get(record.clusterId, record.nodeId, `promote-${state.epoch}`);
+      if (ack?.event.epoch === state.epoch && ack.event.outcome === 'failed')
+        return this.#asStandby(document, state, record, false);
+    }
     const base = raise
       ? reaffirm(
           state,

@@ -122,6 +122,7 @@ async function policyRefusal(
       status: 'refused',
       reason: `${refusal.code}: ${refusal.reason}`,
       at: now,
+      code: refusal.code,
     });
     await services.audit.append({
       clusterId: input.clusterId,

@@ -311,6 +311,14 @@ async function withPowerStates(
   );
 }
 
+/** How long a turn waits for a power state: a cloud slower than this counts as not answering (`unknown`). */
+const POWER_READ_MS = 3000;
+
+/** How long a fence's power-off is followed: never past the old lease, at most 10 s; the turns then read it back. */
+function fenceCallMs(document: ClusterDocument): number {
+  return Math.max(1000, Math.min(10_000, document.detection.leaseMs));
+}
+
 async function powerStateOf(
   services: Services,
   document: ClusterDocument,
@@ -320,7 +328,9 @@ async function powerStateOf(
   if (!found) return 'unknown';
   let power: PowerState;
   try {
-    power = await services.providers.forSite(found.site).getPowerState(found.ref);
+    power = await services.providers
+      .forSite(found.site)
+      .getPowerState(found.ref, { abortSignal: AbortSignal.timeout(POWER_READ_MS) });
   } catch {
     // A cloud that does not answer (a region down) cannot confirm a fence: the lease wait still applies.
     return 'unknown';
@@ -422,6 +432,7 @@ async function finish(
     reason: result.reason,
     at: now,
     toEpoch: result.epoch,
+    ...(result.code !== undefined ? { code: result.code } : {}),
     ...(rtoFrom !== undefined ? { rtoMs: Math.max(0, now - rtoFrom) } : {}),
   });
   // The detection that started a failover ends with it (the detector no longer shows it as running).
@@ -443,6 +454,7 @@ async function finish(
     detail: {
       operationId: input.operationId,
       reason: result.reason,
+      ...(result.code !== undefined ? { code: result.code } : {}),
       epoch: result.epoch,
       active: result.activeNodeId,
     },
@@ -473,6 +485,9 @@ async function endFencingStep(
       : {}),
   }));
 }
+
+/** Steps that write the state: recorded on the operation only once the write succeeded. */
+const WRITE_STEPS: ReadonlySet<FailoverStep['step']> = new Set(['revoke', 'confirm-fenced', 'promote']);
 
 type Turn = { kind: 'again'; progress: AdvanceInput['progress'] } | { kind: 'out'; outcome: AdvanceOutcome };
 
@@ -529,8 +544,12 @@ export async function advanceClusterOperation(
         // again. Only then: a provider call per silent cloud node is not for every turn.
         if (step.step === 'refuse' && step.code === 'NoHealthyTarget')
           step = decide(await withPowerStates(services, document, evidence.nodes, now));
+        // A write step is recorded once its write succeeded (a lost race decides again); the others before acting.
         const recorded = describe(step, now);
-        if (recorded) await services.operations.recordStep(input.clusterId, input.operationId, recorded, now);
+        const record = async () => {
+          if (recorded) await services.operations.recordStep(input.clusterId, input.operationId, recorded, now);
+        };
+        if (!WRITE_STEPS.has(step.step)) await record();
         switch (step.step) {
           case 'superseded': {
             const result = end(input, 'superseded', `the cluster moved on to epoch ${step.epoch}`, state);
@@ -611,6 +630,9 @@ export async function advanceClusterOperation(
                   .forSite(found.site)
                   .powerOff(found.ref, {
                     idempotencyKey: `${input.operationId}-fence-${step.nodeId}-${step.epoch}`,
+                    // Raced with the lease wait, not awaited past it: a region that does not answer must not hold
+                    // the failover (the next turns read the power state, the rules keep the lease wait).
+                    deadlineMs: fenceCallMs(document),
                   })
                   .catch(() => undefined); // an unreachable cloud leaves the lease wait, which the rules keep
             }
@@ -634,7 +656,10 @@ export async function advanceClusterOperation(
             if (found)
               await services.providers
                 .forSite(found.site)
-                .start(found.ref, { idempotencyKey: `${input.operationId}-start-${step.nodeId}` })
+                .start(found.ref, {
+                  idempotencyKey: `${input.operationId}-start-${step.nodeId}`,
+                  deadlineMs: 10_000, // its heartbeat says when it is up, not the cloud's operation
+                })
                 .catch(() => undefined); // not started: it sends no heartbeat, and the wait for it times out
             return { kind: 'again', progress: recordStep(progress, step, now) };
           }
@@ -645,11 +670,14 @@ export async function advanceClusterOperation(
             return { kind: 'again', progress: recordStep(progress, step, now) };
           case 'revoke': {
             const write = await services.clusters.replaceState(step.state, etag);
-            return { kind: 'again', progress: write.ok ? recordStep(progress, step, now) : progress };
+            if (!write.ok) return { kind: 'again', progress };
+            await record();
+            return { kind: 'again', progress: recordStep(progress, step, now) };
           }
           case 'confirm-fenced': {
             const write = await services.clusters.replaceState(step.state, etag);
             if (!write.ok) return { kind: 'again', progress };
+            await record();
             await endFencingStep(
               services,
               input,
@@ -676,6 +704,7 @@ export async function advanceClusterOperation(
             );
             const write = await services.clusters.replaceState(step.state, etag);
             if (!write.ok) return { kind: 'again', progress };
+            await record();
             // A fence still running was not needed: the old lease and the drift margin ran out first.
             if (plan.oldActive && !progress.rollBack)
               await endFencingStep(

@@ -485,6 +485,34 @@ describe('fencing through the fencer node and trying the next candidate', () => 
     expect(reply.commands).toContainEqual(expect.objectContaining({ id: 'promote-2', type: 'promote' }));
   });
 
+  it('a target that stepped down after its promote hook failed is not made active again by its heartbeats', async () => {
+    await cluster('pf1');
+    clock += 1500;
+    const op = await run(input('pf1', 'failover', null));
+    await op.turn();
+    clock = T0 + 4500;
+    await standbyHeard('pf1', 'head-b', 100);
+    await op.turn(); // head-b promoted under epoch 2
+    clock += 200;
+    await ackOf('pf1', 'head-b', 'promote-2', 'promote', 2, 'failed');
+    // its agent undid the promotion and says it demoted itself under epoch 2
+    const outcome = await services.agents.heartbeats.handle(
+      { ok: true, clusterId: 'pf1', nodeId: 'head-b', keyVersion: 1, seq: ++seq, timestamp: clock },
+      Buffer.from(
+        JSON.stringify({
+          role: 'standby',
+          epoch: 2,
+          demotedAtEpoch: 2,
+          checks: [{ name: 'ping', status: 'ok' }],
+        }),
+      ),
+    );
+    if (!outcome.ok) throw new Error(JSON.stringify(outcome));
+    expect(outcome.reply).toMatchObject({ role: 'standby', epoch: 2, lease: null });
+    expect(outcome.reply.commands.filter((c) => c.type === 'promote')).toEqual([]);
+    expect((await services.clusters.getState('pf1'))?.state.epoch).toBe(2);
+  });
+
   it('the heartbeat that completes the verification says so (once), for the operation to hear at once', async () => {
     await cluster('vh1');
     const beat = async (role: 'active' | 'standby') => {
