@@ -101,6 +101,7 @@ interface PolicyFigures {
   total: Distribution;
   makeActiveOverhead: Distribution;
   makeActiveFailed: number;
+  selfFences: number;
   twoActiveEpochs: number[];
 }
 
@@ -182,14 +183,16 @@ async function measurePolicy(api: ControlPlaneApi, dir: string, policy: Policy):
     log(`      promote delivered → acknowledgement recorded (hook incl.): ${describe(deliveredToAck)}`);
     log(`      promote acknowledged → operation ended: ${describe(ackToVerified)}`);
     log(
-      `      target's first active heartbeat → operation ended: ` +
+      `      target's first heartbeat as the active → operation ended (negative: ended first, ` +
+        `verification counts the lease grant): ` +
         `${describe(distribution(runs.map((r) => span(r.firstActiveHeartbeatAt, r.endedAt))))}; ` +
         `operations that ended "not verified in time": ${runs.filter((r) => !r.verified).length} of ${runs.length}`,
     );
     log(`  (c) last heartbeat → new active verified: ${describe(figures.total)}`);
     log(
-      `      cross-check: the server's receive time of the last heartbeat minus the killed agent's log of its ` +
-        `answer: ${describe(agentSkew)}; operations' own rtoMs (trigger → verified): ` +
+      `      cross-check: the server's receive time of the last heartbeat minus the killed agent's log of the last ` +
+        `answer it got (≈ one interval when it died before logging that answer): ${describe(agentSkew)}; ` +
+        `operations' own rtoMs (trigger → verified): ` +
         `${describe(distribution(runs.map((r) => r.rtoMs)))}`,
     );
 
@@ -230,11 +233,34 @@ async function measurePolicy(api: ControlPlaneApi, dir: string, policy: Policy):
         `promote acked → verified ${describe(distribution(succeeded.map((m) => span(m.promoteAckedAt, m.endedAt))))}`,
     );
     const twoActiveEpochs = twoActives(cluster);
+    const selfFences = Object.values(cluster.agents).flatMap((a) =>
+      a.logs
+        .filter((r) => r.msg === 'lease lapsed: self-fencing')
+        .map((r) => `${a.nodeId}@epoch ${String(r.fields.epoch)}`),
+    );
+    const epochSkips = runs
+      .slice(1)
+      .filter((r, i) => r.epochBefore !== (runs[i]?.toEpoch ?? r.epochBefore)).length;
+    log(
+      `  ${policy.name}: agents' self-fences (lease lapsed before a granted heartbeat came back): ${selfFences.length}` +
+        (selfFences.length > 0 ? ` (${selfFences.slice(0, 6).join(', ')})` : '') +
+        `; runs that began under a higher epoch than the previous failover ended with (an epoch raised between ` +
+        `runs, e.g. a self-demoted active reaffirmed): ${epochSkips}`,
+    );
     log(
       `  ${policy.name}: epochs in which both agents heartbeated as active: ` +
         (twoActiveEpochs.length === 0 ? 'none' : twoActiveEpochs.join(', ')),
     );
-    return { policy, runs, makeActives, ...figures, makeActiveOverhead, makeActiveFailed, twoActiveEpochs };
+    return {
+      policy,
+      runs,
+      makeActives,
+      ...figures,
+      makeActiveOverhead,
+      makeActiveFailed,
+      twoActiveEpochs,
+      selfFences: selfFences.length,
+    };
   } finally {
     await cluster.stopAll();
   }
@@ -280,6 +306,7 @@ async function measureRegionOutage(api: ControlPlaneApi) {
   const singleDist = distribution(single);
   const perCluster = distribution(r.activeElsewhereMs);
   const started = distribution(r.startedMs);
+  const running = distribution(r.runningMs);
   const problems = [
     ...outage.flatMap((c) => [...c.active.problems, ...c.standby.problems]),
     ...singles.flatMap((c) => [...c.active.problems, ...c.standby.problems]),
@@ -290,6 +317,7 @@ async function measureRegionOutage(api: ControlPlaneApi) {
   );
   log(`  single-cluster alert → active elsewhere: ${describe(singleDist)}`);
   log(`  ${OUTAGE_CLUSTERS} clusters, alert → each active elsewhere: ${describe(perCluster)}`);
+  log(`      of which each operation's own run (created → ended): ${describe(running)}`);
   log(
     `  failed or not verified: ${r.failed.length}${r.failed.length > 0 ? ` (${r.failed.slice(0, 3).join('; ')})` : ''}; ` +
       `status not showing head-b active under a new epoch: ${r.notMovedClusters.length}; played-agent problems: ` +
@@ -299,7 +327,7 @@ async function measureRegionOutage(api: ControlPlaneApi) {
     c.active.stop();
     c.standby.stop();
   }
-  return { single: singleDist, perCluster, started, result: r, problems: problems.length };
+  return { single: singleDist, perCluster, started, running, result: r, problems: problems.length };
 }
 
 async function main(): Promise<void> {
@@ -375,6 +403,9 @@ async function main(): Promise<void> {
       regionOutageP50Ms: r0(outage.perCluster.p50),
       regionOutageP99Ms: r0(outage.perCluster.p99),
       regionOutageFailed: outage.result.failed.length + outage.result.notMovedClusters.length,
+      regionOutageWebhookAnswerMs: outage.result.webhookAnswerMs,
+      regionOutageStartedP99Ms: r0(outage.started.p99),
+      regionOutageRunP99Ms: r0(outage.running.p99),
       singleClusterAlertP50Ms: r0(outage.single.p50),
       singleClusterAlertP99Ms: r0(outage.single.p99),
       runs: RUNS,
@@ -393,6 +424,8 @@ async function main(): Promise<void> {
       fastMakeActiveNotSucceeded: fast.makeActiveFailed,
       fastUnverifiedFailovers: fast.runs.filter((r) => !r.verified).length,
       twoActiveEpochs: twoActiveEpochs.length,
+      selfFences: standard.selfFences,
+      fastSelfFences: fast.selfFences,
       regionOutageAgentsPlayedInProcess: true,
       devhostErrors: tally.errors.length,
       devhostWarnings: tally.warnings.length,
@@ -401,7 +434,24 @@ async function main(): Promise<void> {
     await devhost.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  log(`devhost logged ${tally.errors.length} error(s), ${tally.warnings.length} warning(s)`);
+  const kinds = new Map<string, number>();
+  for (const w of tally.warnings) {
+    const kind = w
+      .replace(/\b(cluster|failover) [\w-]+/g, '$1 …')
+      .replace(/[\d]+/g, 'N')
+      .slice(0, 60);
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
+  log(
+    `devhost logged ${tally.errors.length} error(s), ${tally.warnings.length} warning(s)` +
+      (kinds.size > 0
+        ? `: ${[...kinds]
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, 5)
+            .map(([k, n]) => `${n}× "${k}"`)
+            .join(', ')}`
+        : ''),
+  );
   const wallSeconds = (performance.now() - wallStart) / 1000;
   log(`wall time ${round(wallSeconds, 1)} s`);
   summary.wallSec = round(wallSeconds, 1);

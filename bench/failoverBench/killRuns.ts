@@ -5,6 +5,8 @@ import type { LocalCluster } from './localCluster';
 /** One crash of the active and the failover that followed, from server-side records (ms since the epoch). */
 export interface KillRun {
   killedNodeId: string;
+  /** The cluster's epoch in the status before the kill. */
+  epochBefore: number;
   newActiveNodeId: string;
   killedAt: number;
   /** The killed active's last heartbeat as the control plane received it (the detection's `lastHeartbeatAt`). */
@@ -89,31 +91,43 @@ export async function killRun(
     );
   const detection = await api.operation(cluster.id, reference);
   const lastHeartbeatAt = Date.parse(String(detection.evidence.lastHeartbeatAt));
-  const audit = await api.audit(cluster.id, 50);
-  const after = (action: string, at: number) =>
+  const after = (audit: AuditEntryView[], action: string, at: number) =>
     audit.filter((e) => e.action === action && e.at >= at).sort((x, y) => x.at - y.at);
-  const promoted = after('promoted', detection.createdAt)[0];
-  const promoteAck = after('command-acknowledged', detection.createdAt).find(
-    (e) => e.actor === `node:${targetNodeId}` && e.detail.type === 'promote',
-  );
+  const promoteAckOf = (audit: AuditEntryView[]) =>
+    after(audit, 'command-acknowledged', detection.createdAt).find(
+      (e) => e.actor === `node:${targetNodeId}` && e.detail.type === 'promote',
+    );
+  const firstActiveOf = () =>
+    target.logs.find(
+      (r) =>
+        r.at >= detection.createdAt &&
+        r.msg === 'heartbeat' &&
+        r.fields.sentRole === 'active' &&
+        r.fields.replyRole === 'active' &&
+        r.fields.sentEpoch === operation.toEpoch,
+    )?.at;
+  // The operation can end before the acknowledgement is recorded and before the target's first heartbeat as the
+  // active (verification counts the lease grant): wait a little for both, so the breakdown is complete.
+  let audit = await api.audit(cluster.id, 50);
+  for (const deadline = Date.now() + 5_000; Date.now() < deadline;) {
+    if (promoteAckOf(audit) && firstActiveOf() !== undefined) break;
+    await sleep(100);
+    audit = await api.audit(cluster.id, 50);
+  }
+  const promoted = after(audit, 'promoted', detection.createdAt)[0];
+  const promoteAck = promoteAckOf(audit);
   const heartbeats = killed.logs.filter((r) => r.msg === 'heartbeat' && r.at <= killedAt);
   const status = await api.status(cluster.id);
   if (status.activeNodeId !== targetNodeId)
     throw new Error(`after the failover the active is ${status.activeNodeId}, not ${targetNodeId}`);
   const endedAt = operation.endedAt ?? operation.updatedAt;
   const verified = !/not verified/.test(operation.reason ?? '');
-  const firstActive = target.logs.find(
-    (r) =>
-      r.at >= detection.createdAt &&
-      r.msg === 'heartbeat' &&
-      r.fields.sentRole === 'active' &&
-      r.fields.replyRole === 'active' &&
-      r.fields.sentEpoch === operation.toEpoch,
-  )?.at;
+  const firstActive = firstActiveOf();
   // Start the killed node's agent again: it demotes itself (it was active) and heartbeats as a standby.
   killed.start();
   return {
     killedNodeId,
+    epochBefore: before.epoch,
     newActiveNodeId: targetNodeId,
     killedAt,
     lastHeartbeatAt,

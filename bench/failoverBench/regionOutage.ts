@@ -21,6 +21,8 @@ export interface OutageResult {
   startedMs: number[];
   /** Per cluster, alert sent → operation ended succeeded (the new active verified). */
   activeElsewhereMs: number[];
+  /** Per cluster, its operation created → ended succeeded (the failover's own run, without the start lag). */
+  runningMs: number[];
   failed: string[];
   notMovedClusters: string[];
 }
@@ -153,6 +155,7 @@ export async function regionOutage(
   }
   const startedMs: number[] = [];
   const activeElsewhereMs: number[] = [];
+  const runningMs: number[] = [];
   const failed: string[] = [];
   for (const c of clusters) {
     const operation = ended.get(c.clusterId);
@@ -161,9 +164,10 @@ export async function regionOutage(
       continue;
     }
     startedMs.push(operation.createdAt - alertSentAt);
-    if (operation.status === 'succeeded' && !/not verified/.test(operation.reason ?? ''))
+    if (operation.status === 'succeeded' && !/not verified/.test(operation.reason ?? '')) {
       activeElsewhereMs.push((operation.endedAt ?? operation.updatedAt) - alertSentAt);
-    else failed.push(`${c.clusterId}: ${operation.status} ${operation.reason ?? ''}`);
+      runningMs.push((operation.endedAt ?? operation.updatedAt) - operation.createdAt);
+    } else failed.push(`${c.clusterId}: ${operation.status} ${operation.reason ?? ''}`);
   }
   const statuses = await mapLimit(clusters, SETUP_CONCURRENCY, async (c) => ({
     clusterId: c.clusterId,
@@ -178,6 +182,7 @@ export async function regionOutage(
     webhookStatus: answer.status,
     startedMs,
     activeElsewhereMs,
+    runningMs,
     failed,
     notMovedClusters,
   };
