@@ -207,7 +207,7 @@ async function measurePolicy(api: ControlPlaneApi, dir: string, policy: Policy):
           `+${rel(m.demoteDeliveredAt)}, acked +${rel(m.demoteAckedAt)}, promote delivered ` +
           `+${rel(m.promoteDeliveredAt)}, acked +${rel(m.promoteAckedAt)}, ended +${m.durationMs} ms` +
           (m.status !== 'succeeded'
-            ? ` ${m.status.toUpperCase()}: ${m.reason} [steps: ${m.steps}]`
+            ? ` ${m.status.toUpperCase()}: ${m.reason} [steps: ${m.steps}] [audit meanwhile: ${m.auditDuring}]`
             : m.verified
               ? ' verified'
               : ' (not verified in time)'),

@@ -26,6 +26,8 @@ export interface MakeActiveRun {
   status: string;
   reason: string;
   steps: string;
+  /** The audit entries recorded while it ran (what else changed the cluster), for one that did not succeed. */
+  auditDuring: string;
 }
 
 async function ended(api: ControlPlaneApi, clusterId: string, operationId: string, timeoutMs: number) {
@@ -64,12 +66,9 @@ export async function makeActiveRun(
     reason: 'bench:failover make-active',
   })) as { operationId: string };
   const operation = await ended(api, cluster.id, started.operationId, timeoutMs);
-  if (operation.status !== 'succeeded')
-    throw new Error(
-      `make-active ${operation.operationId} ended ${operation.status}: ${operation.reason ?? ''}`,
-    );
   const endedAt = operation.endedAt ?? operation.updatedAt;
-  const acks = (await api.audit(cluster.id, 50)).filter(
+  const audit = await api.audit(cluster.id, 50);
+  const acks = audit.filter(
     (e) => e.action === 'command-acknowledged' && e.at >= operation.createdAt && e.at <= endedAt,
   );
   const hookMs = acks.reduce(
@@ -108,6 +107,11 @@ export async function makeActiveRun(
     verified: operation.status === 'succeeded' && !/not verified/.test(operation.reason ?? ''),
     status: operation.status,
     reason: operation.reason ?? '',
+    auditDuring: audit
+      .filter((e) => e.at >= operation.createdAt && e.at <= endedAt)
+      .sort((a, b) => a.at - b.at)
+      .map((e) => `${e.action} by ${e.actor} +${e.at - operation.createdAt}`)
+      .join(', '),
     steps: (operation.steps ?? [])
       .map(
         (s) =>
