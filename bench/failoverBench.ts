@@ -27,6 +27,8 @@
  *      played in this process with signed HTTP requests exactly as the agent sends them (`signRequest`, the
  *      heartbeat and acknowledgement bodies); they run no hooks.
  *
+ * `FAILOVER_BENCH_RUNS` (default 20) and `FAILOVER_BENCH_OUTAGE_CLUSTERS` (default 100) shrink it for a smoke run.
+ *
  * Human-readable lines go first, each figure as it comes; the LAST line of stdout is one JSON object.
  */
 import { randomBytes } from 'node:crypto';
@@ -349,6 +351,19 @@ async function main(): Promise<void> {
     `devhost up in ${round(performance.now() - t0, 0)} ms: ${devhost.storageDescription}, app ${REPO_ROOT}; ` +
       `${RUNS} runs per figure; real agents: ${AGENT_BIN} (node ${process.version})`,
   );
+  for (const line of [
+    'what is measured (server-side records unless said otherwise):',
+    "  last heartbeat = the detection record's evidence.lastHeartbeatAt (control-plane receive time of the killed " +
+      "active's last heartbeat); detection = the detection record's createdAt",
+    "  promote delivered = the target agent's log of the first heartbeat answer carrying its promote command " +
+      "(client side, same clock); promotion written = audit 'promoted'; acknowledged = audit 'command-acknowledged'",
+    '  new active verified = the failover operation\'s endedAt with status succeeded (for one that ended "not ' +
+      'verified in time": the target\'s first heartbeat as the active, from its log)',
+    "  make-active overhead = the operation's endedAt − createdAt − Σ hook durationMs of the acknowledgements " +
+      'recorded meanwhile (audit)',
+    "  region outage = the alert's send time → each cluster's failover operation endedAt (succeeded)",
+  ])
+    log(line);
   const api = new ControlPlaneApi(
     devhost.url,
     devhost.keys.masterKey,
