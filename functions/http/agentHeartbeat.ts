@@ -1,7 +1,9 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { Events, InstanceIds } from '../../orchestrations/contracts';
+import { detectFailureOf } from '../../shared/control/detection/failureDetector';
 import { isRunning, raiseEvent, readStatus } from '../durable/singleton';
+import { startDetectedFailover } from '../durable/startDetectedFailover';
 import { FunctionNames } from '../../shared/constants/functionNames';
 import { routes } from '../../shared/contracts/routes';
 import { withErrorPolicy } from './httpResponses';
@@ -27,7 +29,27 @@ export async function agentHeartbeatHandler(
   if (!outcome.ok) return refusalToHttp(outcome);
   if (outcome.verifiedActive)
     await tellOperation(invocation, signed.verified.clusterId, outcome.verifiedActive);
+  if (outcome.activeSilent) await detectNow(services, invocation, signed.verified.clusterId);
   return { status: 200, jsonBody: outcome.reply };
+}
+
+/**
+ * A standby's heartbeat was answered from a state in which the active has been silent for the detection window:
+ * check on a fresh read and, when it stands, record the detection and start its failover now rather than at the
+ * detector's next round (up to a second later). Best effort: the heartbeat is answered whatever this does, and the
+ * detector's round still runs.
+ */
+async function detectNow(
+  services: Services,
+  invocation: InvocationContext,
+  clusterId: string,
+): Promise<void> {
+  try {
+    const detection = await detectFailureOf(services, clusterId);
+    if (detection) await startDetectedFailover(df.getClient(invocation), services, detection, invocation);
+  } catch (error) {
+    invocation.warn(`could not check the silence in ${clusterId}: ${(error as Error).message}`);
+  }
 }
 
 /**

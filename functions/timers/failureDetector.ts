@@ -5,7 +5,7 @@ import { detectFailures } from '../../shared/control/detection/failureDetector';
 import { isRetryable } from '../../shared/errors';
 import type { Services } from '../../shared/services/services';
 import { withServices } from '../common/withServices';
-import { startClusterOperation } from '../durable/startClusterOperation';
+import { startDetectedFailover } from '../durable/startDetectedFailover';
 
 /**
  * Every second: record a detection for each cluster whose active went silent (once per silence), and start the
@@ -18,26 +18,8 @@ export async function failureDetector(
   context: InvocationContext,
 ): Promise<void> {
   const client = df.getClient(context);
-  for (const d of await detectFailures(services)) {
-    if (!d.created) continue;
-    context.warn(`failure detected: cluster ${d.clusterId}, active ${d.activeNodeId}, epoch ${d.epoch}`);
-    const document = (await services.clusters.getDocument(d.clusterId))?.document;
-    if (!document || document.failover.mode === 'manual') continue;
-    const started = await startClusterOperation(client, services, {
-      clusterId: d.clusterId,
-      kind: 'failover',
-      targetNodeId: null,
-      force: false,
-      trigger: { kind: 'detector', reference: d.operationId },
-      actor: 'controller',
-      reason: `${d.activeNodeId} went silent under epoch ${d.epoch}`,
-      avoidRegions: [],
-    });
-    if (started.ok)
-      context.warn(
-        `failover ${started.operationId} ${started.started ? 'started' : 'joined'} for ${d.clusterId}`,
-      );
-  }
+  for (const detection of await detectFailures(services))
+    await startDetectedFailover(client, services, detection, context);
 }
 
 /** A round that meets storage down (or services that cannot be built yet) is skipped; the next second tries again. */

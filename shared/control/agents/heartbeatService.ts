@@ -2,6 +2,7 @@ import { BAD_SIGNATURE_MESSAGE, type VerifiedRequest } from '../../auth/signedRe
 import type { AgentCommand, HeartbeatReply } from '../../contracts/agentApi';
 import type { ClusterDocument } from '../../domain/clusterDocument';
 import {
+  detectionView,
   initialClusterState,
   nextActiveStreak,
   type ClusterState,
@@ -17,6 +18,7 @@ import {
   type LastSequence,
 } from './agentRequests';
 import { refuse, type Outcome, type Refusal } from '../common/outcome';
+import { silence } from '../detection/failureDetector';
 
 export type { AgentCommand, HeartbeatReply } from '../../contracts/agentApi';
 
@@ -43,6 +45,12 @@ export type HeartbeatOutcome = Outcome<{
    * under its epoch: what a running failover or make-active verifies it by (the caller tells the operation).
    */
   verifiedActive?: { nodeId: string; epoch: number };
+  /**
+   * Set on a standby's heartbeat when the state it was answered from says the active has been silent for the
+   * detection window (once per silence and process): the caller checks on a fresh read and records the detection,
+   * so a silence is detected within one standby heartbeat instead of at the detector's next round.
+   */
+  activeSilent?: true;
 }>;
 
 /**
@@ -56,6 +64,8 @@ export class HeartbeatService {
   /** Bumped on every cache write: a refresh only stores its result if nothing was written since it started. */
   readonly #generations = new Map<string, number>();
   readonly #rows = new Map<string, { seq: number; keyVersion: number; etag: string }>();
+  /** Per cluster, the silence (`<epoch>-<heard at>`) a standby's heartbeat last reported: reported once. */
+  readonly #silences = new Map<string, string>();
 
   constructor(
     private readonly services: Services,
@@ -215,7 +225,11 @@ export class HeartbeatService {
     // failing hook again at every heartbeat. It stays a standby; the operation that promoted it tries another node
     // (or rolls back). One read, only on this rare path.
     if (raise) {
-      const ack = await this.services.commandAcks.get(record.clusterId, record.nodeId, `promote-${state.epoch}`);
+      const ack = await this.services.commandAcks.get(
+        record.clusterId,
+        record.nodeId,
+        `promote-${state.epoch}`,
+      );
       if (ack?.event.epoch === state.epoch && ack.event.outcome === 'failed')
         return this.#asStandby(document, state, record, false);
     }
@@ -291,7 +305,21 @@ export class HeartbeatService {
       return 'conflict';
     }
     this.#rows.set(key, { seq: record.seq, keyVersion: record.keyVersion ?? 1, etag: write.etag });
-    return { ok: true, reply: this.#reply(document, state, record, null) };
+    return {
+      ok: true,
+      reply: this.#reply(document, state, record, null),
+      ...(this.#activeSilent(state, record) ? { activeSilent: true as const } : {}),
+    };
+  }
+
+  #activeSilent(state: ClusterState, record: NodeHeartbeat): boolean {
+    if (state.activeNodeId === record.nodeId) return false;
+    const silent = silence(detectionView(state), record.receivedAt);
+    if (!silent) return false;
+    const key = `${state.epoch}-${silent.heardAt}`;
+    if (this.#silences.get(state.clusterId) === key) return false;
+    this.#silences.set(state.clusterId, key);
+    return true;
   }
 
   #reply(

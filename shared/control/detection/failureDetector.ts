@@ -47,40 +47,74 @@ export async function detectFailures(services: Services, concurrency = 16): Prom
     const silent = silence(view, now);
     return silent ? [{ clusterId, view, ...silent }] : [];
   });
-  return mapLimit(found, concurrency, async ({ clusterId, view, activeNodeId, heardAt, verdict }) => {
-    const operationId = detectionId(view.epoch, heardAt);
-    const detection = { clusterId, epoch: view.epoch, activeNodeId, operationId };
+  return mapLimit(found, concurrency, async (silent) => {
+    const operationId = detectionId(silent.view.epoch, silent.heardAt);
     // Already recorded and still pending: nothing to write (a round costs no request per known detection).
-    if (pendingIds.has(`${clusterId}/${operationId}`)) return { ...detection, created: false };
-    const evidence = {
-      activeNodeId,
-      lastHeartbeatAt: new Date(heardAt).toISOString(),
-      missedHeartbeats: verdict.missed,
-      silentForMs: verdict.silentForMs,
-      heartbeatIntervalMs: view.policy?.heartbeatIntervalMs,
-      threshold: view.policy?.missedHeartbeats,
-    };
-    const result = await services.operations.createOnce({
-      clusterId,
-      operationId,
-      kind: 'failure-detected',
-      status: 'pending',
-      createdAt: now,
-      updatedAt: now,
-      epoch: view.epoch,
-      evidence,
-    });
-    if (result.created) {
-      await services.audit.append({
-        clusterId,
-        at: now,
-        actor: 'controller',
-        action: 'failure-detected',
-        detail: { operationId, ...evidence },
-      });
-    }
-    return { ...detection, created: result.created };
+    if (pendingIds.has(`${silent.clusterId}/${operationId}`))
+      return {
+        clusterId: silent.clusterId,
+        epoch: silent.view.epoch,
+        activeNodeId: silent.activeNodeId,
+        operationId,
+        created: false,
+      };
+    return recordDetection(services, silent, now);
   });
+}
+
+/**
+ * The detection of one cluster on a fresh read of its state, outside the detector's round: what a standby's
+ * heartbeat asks for when the state it was answered from says the active has been silent for the window (the
+ * heartbeat path's cached state may be up to a second old; this read is not). Recorded exactly as the round
+ * records it (the same id), so whichever sees the silence first records it once. Undefined: no silence.
+ */
+export async function detectFailureOf(services: Services, clusterId: string): Promise<Detection | undefined> {
+  const stored = await services.clusters.getState(clusterId);
+  if (!stored) return undefined;
+  const view = await fullView(services, clusterId, detectionView(stored.state));
+  if (!view) return undefined;
+  const now = services.now();
+  const silent = silence(view, now);
+  return silent ? recordDetection(services, { clusterId, view, ...silent }, now) : undefined;
+}
+
+/** Records the detection of a silence once (conditional create) and audits it. */
+async function recordDetection(
+  services: Services,
+  silent: { clusterId: string; view: DetectionView } & NonNullable<ReturnType<typeof silence>>,
+  now: number,
+): Promise<Detection> {
+  const { clusterId, view, activeNodeId, heardAt, verdict } = silent;
+  const operationId = detectionId(view.epoch, heardAt);
+  const detection = { clusterId, epoch: view.epoch, activeNodeId, operationId };
+  const evidence = {
+    activeNodeId,
+    lastHeartbeatAt: new Date(heardAt).toISOString(),
+    missedHeartbeats: verdict.missed,
+    silentForMs: verdict.silentForMs,
+    heartbeatIntervalMs: view.policy?.heartbeatIntervalMs,
+    threshold: view.policy?.missedHeartbeats,
+  };
+  const result = await services.operations.createOnce({
+    clusterId,
+    operationId,
+    kind: 'failure-detected',
+    status: 'pending',
+    createdAt: now,
+    updatedAt: now,
+    epoch: view.epoch,
+    evidence,
+  });
+  if (result.created) {
+    await services.audit.append({
+      clusterId,
+      at: now,
+      actor: 'controller',
+      action: 'failure-detected',
+      detail: { operationId, ...evidence },
+    });
+  }
+  return { ...detection, created: result.created };
 }
 
 /**
@@ -101,7 +135,8 @@ async function fullView(
   return { ...view, policy: { heartbeatIntervalMs, missedHeartbeats } };
 }
 
-function silence(view: DetectionView, now: number) {
+/** The active's silence in a detection view, when it has lasted the detection window (pure). */
+export function silence(view: DetectionView, now: number) {
   if (view.revoked || !view.activeNodeId || !view.policy) return undefined;
   const heardAt = activeHeardAt(view);
   if (heardAt === undefined) return undefined;

@@ -547,7 +547,8 @@ export async function advanceClusterOperation(
         // A write step is recorded once its write succeeded (a lost race decides again); the others before acting.
         const recorded = describe(step, now);
         const record = async () => {
-          if (recorded) await services.operations.recordStep(input.clusterId, input.operationId, recorded, now);
+          if (recorded)
+            await services.operations.recordStep(input.clusterId, input.operationId, recorded, now);
         };
         if (!WRITE_STEPS.has(step.step)) await record();
         switch (step.step) {
