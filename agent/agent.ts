@@ -748,6 +748,8 @@ export class Agent {
       await this.#finishCommand(command.id, result.status, result.detail, [result]);
       this.#log.info('active', { epoch: command.epoch, leaseEndsInMs: this.#leaseRemaining() });
       await this.#writeStatus();
+      // Tell the control plane at once: its heartbeats as the active are what verify the switchover.
+      this.#kick?.abort();
       return;
     }
     const lapsed = !this.#leaseHolds(command.epoch);

@@ -6,6 +6,8 @@ import { parseStrictJson } from '../../shared/contracts/json';
 import { routes } from '../../shared/contracts/routes';
 import type { Services } from '../../shared/services/services';
 import { parseAzureMonitorAlert } from '../../shared/webhooks/azureMonitor';
+import { mapLimit } from '../../shared/util/mapLimit';
+import { detectionView } from '../../shared/domain/clusterState';
 import { matchAlert, type ClusterView } from '../../shared/webhooks/matchAlert';
 import { withServices } from '../common/withServices';
 import { startClusterOperation } from '../durable/startClusterOperation';
@@ -28,6 +30,9 @@ const operationIdFor = (dedupeKey: string, clusterId: string) =>
  * once (202 with the operations) and never waits for a failover. Bad input is a 4xx naming what was not understood,
  * with nothing started; a temporary failure is 503 with Retry-After, which action groups retry.
  */
+/** How many clusters' failovers one alert starts at a time. */
+const START_CONCURRENCY = 16;
+
 export async function azureMonitorWebhookHandler(
   services: Services,
   request: HttpRequest,
@@ -40,13 +45,26 @@ export async function azureMonitorWebhookHandler(
   const parsed = parseAzureMonitorAlert(json.value);
   if (!parsed.ok) return refusalToHttp(parsed);
   const { alert } = parsed;
-  const documents = await services.clusters.listDocuments();
-  const views: ClusterView[] = await Promise.all(
-    documents.map(async ({ document }) => {
-      const state = (await services.clusters.getState(document.id))?.state;
-      return { document, activeNodeId: state && !state.revoked ? (state.activeNodeId ?? '') : '' };
-    }),
+  // Two queries whatever the number of clusters: the documents, and each state's small detection view.
+  const [documents, states] = await Promise.all([
+    services.clusters.listDocuments(),
+    services.clusters.listDetectionViews(),
+  ]);
+  // A state written before the view existed is read in full (once: its next write stores the view).
+  const complete = await mapLimit(states, START_CONCURRENCY, async ({ clusterId, view }) => {
+    if (view) return { clusterId, view };
+    const stored = await services.clusters.getState(clusterId);
+    return { clusterId, view: stored ? detectionView(stored.state) : undefined };
+  });
+  const activeOf = new Map(
+    complete.flatMap(({ clusterId, view }) =>
+      view && !view.revoked && view.activeNodeId ? [[clusterId, view.activeNodeId] as const] : [],
+    ),
   );
+  const views: ClusterView[] = documents.map(({ document }) => ({
+    document,
+    activeNodeId: activeOf.get(document.id) ?? '',
+  }));
   const { matches, impactedRegions } = matchAlert(alert, views);
   const now = services.now();
   await Promise.all(
@@ -73,22 +91,31 @@ export async function azureMonitorWebhookHandler(
       `alert ${alert.alertId} (${alert.condition}, ${alert.kind}) matches no node of any cluster`,
     );
   const client = df.getClient(invocation);
-  const operations: { clusterId: string; operationId: string; started: boolean }[] = [];
-  for (const m of matches.filter((match) => match.triggers)) {
-    const started = await startClusterOperation(client, services, {
-      clusterId: m.clusterId,
-      operationId: operationIdFor(alert.dedupeKey, m.clusterId),
-      kind: 'failover',
-      targetNodeId: null,
-      force: false,
-      trigger: { kind: 'webhook', reference: alert.dedupeKey.slice(0, 500) },
-      actor: 'azure-monitor',
-      reason: alert.summary || `alert ${alert.alertRule}`,
-      avoidRegions: impactedRegions,
-    });
-    if (!started.ok) return refusalToHttp(started);
-    operations.push({ clusterId: m.clusterId, operationId: started.operationId, started: started.started });
-  }
+  // Started side by side (a region outage matches many clusters; an action group waits only seconds); each start is
+  // idempotent (its operation id derives from the alert and the cluster), so a retry after a 503 starts nothing twice.
+  const results = await mapLimit(
+    matches.filter((match) => match.triggers),
+    START_CONCURRENCY,
+    async (m) => {
+      const started = await startClusterOperation(client, services, {
+        clusterId: m.clusterId,
+        operationId: operationIdFor(alert.dedupeKey, m.clusterId),
+        kind: 'failover',
+        targetNodeId: null,
+        force: false,
+        trigger: { kind: 'webhook', reference: alert.dedupeKey.slice(0, 500) },
+        actor: 'azure-monitor',
+        reason: alert.summary || `alert ${alert.alertRule}`,
+        avoidRegions: impactedRegions,
+      });
+      return { clusterId: m.clusterId, started };
+    },
+  );
+  const failed = results.find((r) => !r.started.ok);
+  if (failed && !failed.started.ok) return refusalToHttp(failed.started);
+  const operations = results.flatMap(({ clusterId, started }) =>
+    started.ok ? [{ clusterId, operationId: started.operationId, started: started.started }] : [],
+  );
   return {
     status: operations.length > 0 ? 202 : 200,
     jsonBody: {

@@ -2,6 +2,7 @@ import { BAD_SIGNATURE_MESSAGE, type VerifiedRequest } from '../../auth/signedRe
 import type { AgentCommand, HeartbeatReply } from '../../contracts/agentApi';
 import type { ClusterDocument } from '../../domain/clusterDocument';
 import {
+  activeHeardAt,
   detectionView,
   initialClusterState,
   nextActiveStreak,
@@ -37,6 +38,11 @@ const epochAhead = (claimed: number, current: number, what: string): Refusal =>
   refuse('conflict', 'EpochAhead', `${what} ${claimed} is ahead of the cluster's ${current}`, {
     currentEpoch: current,
   });
+
+/** The interval a node is told to heartbeat at while it matters (see `#urgent`): a fifth, at least 50 ms. */
+export function urgentIntervalMs(intervalMs: number): number {
+  return Math.max(50, Math.round(intervalMs / 5));
+}
 
 export type HeartbeatOutcome = Outcome<{
   reply: HeartbeatReply;
@@ -312,6 +318,31 @@ export class HeartbeatService {
     };
   }
 
+  /**
+   * Whether the node should heartbeat faster for now (`urgentIntervalMs`): a failover is under way (the state is
+   * revoked); the active is about to miss its window (a standby's heartbeat then sees the silence within a fraction
+   * of an interval); or this node is a new active not yet verified (its heartbeats are what verifies it). In steady
+   * state none holds, so it costs nothing; the agents adopt the interval each answer carries.
+   */
+  #urgent(document: ClusterDocument, state: ClusterState, record: NodeHeartbeat): boolean {
+    if (state.revoked) return true;
+    const { heartbeatIntervalMs: interval, missedHeartbeats } = document.detection;
+    if (state.activeNodeId === record.nodeId) {
+      const streak = state.activeStreak;
+      return (
+        streak !== undefined &&
+        streak.nodeId === record.nodeId &&
+        streak.epoch === state.epoch &&
+        streak.count < document.failover.verifyHeartbeats
+      );
+    }
+    const heardAt = activeHeardAt(detectionView(state));
+    if (heardAt === undefined) return false;
+    // Late enough that the next interval may end the window, and later than a cached state can make it look.
+    const suspectAfter = Math.max((missedHeartbeats - 1) * interval, 2 * interval + this.stateTtlMs);
+    return record.receivedAt - heardAt >= suspectAfter;
+  }
+
   #activeSilent(state: ClusterState, record: NodeHeartbeat): boolean {
     if (state.activeNodeId === record.nodeId) return false;
     const silent = silence(detectionView(state), record.receivedAt);
@@ -358,7 +389,9 @@ export class HeartbeatService {
       epoch: state.epoch,
       lease: leaseMs === null ? null : { durationMs: leaseMs },
       commands,
-      heartbeatIntervalMs: document.detection.heartbeatIntervalMs,
+      heartbeatIntervalMs: this.#urgent(document, state, record)
+        ? urgentIntervalMs(document.detection.heartbeatIntervalMs)
+        : document.detection.heartbeatIntervalMs,
     };
   }
 }
