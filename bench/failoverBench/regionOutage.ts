@@ -145,9 +145,10 @@ export async function regionOutage(
       SETUP_CONCURRENCY,
       async (c) => {
         const operationId = started.get(c.clusterId);
-        const operation = operationId
-          ? await api.operation(c.clusterId, operationId)
-          : (await api.operations(c.clusterId, 5)).find((o) => o.kind === 'failover');
+        // The webhook answers once the orchestration is started; its record appears with its first activity.
+        const operation = (await api.operations(c.clusterId, 5)).find((o) =>
+          operationId ? o.operationId === operationId : o.kind === 'failover',
+        );
         if (operation && operation.status !== 'running' && operation.status !== 'pending')
           ended.set(c.clusterId, operation);
       },
