@@ -16,8 +16,9 @@
  *            at the promotion's audit entry (`promoted`: the state written, from when answers carry the command);
  *        (c) last heartbeat → new active verified: → the failover operation's `endedAt` (status `succeeded`, the
  *            new active took its lease).
- *   2. Planned make-active overhead, RUNS times at each policy on the same clusters: `POST …/makeactive {nodeId,
- *      confirm: true}` to the standby; overhead = the operation's endedAt − createdAt minus the hook durations the
+ *   2. Planned make-active overhead, 2 × RUNS times at each policy on the same clusters: `POST …/makeactive {nodeId,
+ *      confirm: true}` to the standby, the first RUNS after the plan was shown (`POST …/makeactive {nodeId}`, then
+ *      PLAN_READING_MS: the portal's and the CLI's way, the headline figure), the others confirmed at once; overhead = the operation's endedAt − createdAt minus the hook durations the
  *      agents reported in the acknowledgements recorded meanwhile (audit `command-acknowledged`).
  *   3. Region outage: OUTAGE_CLUSTERS clusters whose active is in West Europe; their actives fall silent as one
  *      Service Health incident for the region (test/fixtures/alerts/service-health-incident.json, fresh ids) is
@@ -43,7 +44,7 @@ import { ControlPlaneApi } from './failoverBench/controlPlaneApi';
 import { describe, distribution, span, type Distribution } from './failoverBench/figures';
 import { killRun, type KillRun } from './failoverBench/killRuns';
 import { LocalCluster, windowOf, type Policy } from './failoverBench/localCluster';
-import { makeActiveRun, type MakeActiveRun } from './failoverBench/makeActiveRuns';
+import { makeActiveRun, PLAN_READING_MS, type MakeActiveRun } from './failoverBench/makeActiveRuns';
 import {
   declareOutageClusters,
   regionOutage,
@@ -103,6 +104,8 @@ interface PolicyFigures {
   total: Distribution;
   makeActiveOverhead: Distribution;
   makeActiveFailed: number;
+  makeActiveDirectOverhead: Distribution;
+  makeActiveDirectFailed: number;
   selfFences: number;
   twoActiveEpochs: number[];
 }
@@ -199,12 +202,16 @@ async function measurePolicy(api: ControlPlaneApi, dir: string, policy: Policy):
     );
 
     const makeActives: MakeActiveRun[] = [];
-    for (let i = 1; i <= RUNS; i++) {
-      const m = await makeActiveRun(api, cluster);
-      makeActives.push(m);
+    const directMakeActives: MakeActiveRun[] = [];
+    for (let i = 1; i <= 2 * RUNS; i++) {
+      // The first RUNS as the portal and the CLI run them (the plan shown first), then RUNS confirmed at once.
+      const planFirst = i <= RUNS;
+      const m = await makeActiveRun(api, cluster, { planFirst });
+      (planFirst ? makeActives : directMakeActives).push(m);
       const rel = (t: number | undefined) => (t === undefined ? '?' : `${t - m.createdAt}`);
       log(
-        `  [${policy.name} make-active ${String(i).padStart(2)}] ${m.from} → ${m.to}: ${m.durationMs} ms, hooks ` +
+        `  [${policy.name} make-active ${planFirst ? 'after plan' : 'direct'} ${String(i).padStart(2)}] ` +
+          `${m.from} → ${m.to}: ${m.durationMs} ms, hooks ` +
           `${m.hookMs} ms in ${m.acks} acks, overhead ${m.overheadMs} ms; from the request: demote delivered ` +
           `+${rel(m.demoteDeliveredAt)}, acked +${rel(m.demoteAckedAt)}, promote delivered ` +
           `+${rel(m.promoteDeliveredAt)}, acked +${rel(m.promoteAckedAt)}, ended +${m.durationMs} ms` +
@@ -218,6 +225,9 @@ async function measurePolicy(api: ControlPlaneApi, dir: string, policy: Policy):
     const succeeded = makeActives.filter((m) => m.status === 'succeeded');
     const makeActiveOverhead = distribution(succeeded.map((m) => m.overheadMs));
     const makeActiveFailed = makeActives.length - succeeded.length;
+    const directSucceeded = directMakeActives.filter((m) => m.status === 'succeeded');
+    const makeActiveDirectOverhead = distribution(directSucceeded.map((m) => m.overheadMs));
+    const makeActiveDirectFailed = directMakeActives.length - directSucceeded.length;
     log(
       `  ${policy.name}: make-actives that did not succeed: ${makeActiveFailed} of ${makeActives.length}` +
         (makeActiveFailed > 0 ? ' (left out of the figures below)' : ''),
@@ -228,7 +238,14 @@ async function measurePolicy(api: ControlPlaneApi, dir: string, policy: Policy):
     log(
       `  ${policy.name}: make-active hook time (acks) ${describe(distribution(succeeded.map((m) => m.hookMs)))}`,
     );
-    log(`  ${policy.name}: make-active overhead beyond the hooks ${describe(makeActiveOverhead)}`);
+    log(
+      `  ${policy.name}: make-active overhead beyond the hooks, plan shown ${PLAN_READING_MS} ms before the ` +
+        `confirmation (the portal's and the CLI's way): ${describe(makeActiveOverhead)}`,
+    );
+    log(
+      `  ${policy.name}: make-active overhead beyond the hooks, confirmed without a plan shown first: ` +
+        `${describe(makeActiveDirectOverhead)} (${makeActiveDirectFailed} of ${directMakeActives.length} did not succeed)`,
+    );
     log(
       `      request → demote delivered ${describe(distribution(succeeded.map((m) => span(m.createdAt, m.demoteDeliveredAt))))}; ` +
         `demote acked → promote delivered ${describe(distribution(succeeded.map((m) => span(m.demoteAckedAt, m.promoteDeliveredAt))))}; ` +
@@ -260,6 +277,8 @@ async function measurePolicy(api: ControlPlaneApi, dir: string, policy: Policy):
       ...figures,
       makeActiveOverhead,
       makeActiveFailed,
+      makeActiveDirectOverhead,
+      makeActiveDirectFailed,
       twoActiveEpochs,
       selfFences: selfFences.length,
     };
@@ -360,7 +379,8 @@ async function main(): Promise<void> {
     '  new active verified = the failover operation\'s endedAt with status succeeded (for one that ended "not ' +
       'verified in time": the target\'s first heartbeat as the active, from its log)',
     "  make-active overhead = the operation's endedAt − createdAt − Σ hook durationMs of the acknowledgements " +
-      'recorded meanwhile (audit)',
+      `recorded meanwhile (audit); headline: the plan shown ${PLAN_READING_MS} ms before the confirmation ` +
+      '(as the portal and the CLI do); also confirmed at once ("direct")',
     "  region outage = the alert's send time → each cluster's failover operation endedAt (succeeded)",
   ])
     log(line);
@@ -387,7 +407,8 @@ async function main(): Promise<void> {
     log(
       `  make-active overhead p99 ≤ 1 s: default ${round(standard.makeActiveOverhead.p99, 0)} ms: ` +
         `${verdict(standard.makeActiveOverhead.p99 <= 1000)}; fast ${round(fast.makeActiveOverhead.p99, 0)} ms: ` +
-        `${verdict(fast.makeActiveOverhead.p99 <= 1000)}`,
+        `${verdict(fast.makeActiveOverhead.p99 <= 1000)} (plan shown first); confirmed at once: default ` +
+        `${round(standard.makeActiveDirectOverhead.p99, 0)} ms, fast ${round(fast.makeActiveDirectOverhead.p99, 0)} ms`,
     );
     log(
       `  region outage p99 ≤ 2 × a single cluster's (p99 ${round(outage.single.p99, 0)} ms): ` +
@@ -413,6 +434,8 @@ async function main(): Promise<void> {
       makeActiveOverheadP50Ms: r0(standard.makeActiveOverhead.p50),
       makeActiveOverheadP99Ms: r0(standard.makeActiveOverhead.p99),
       makeActiveNotSucceeded: standard.makeActiveFailed,
+      makeActiveDirectOverheadP50Ms: r0(standard.makeActiveDirectOverhead.p50),
+      makeActiveDirectOverheadP99Ms: r0(standard.makeActiveDirectOverhead.p99),
       unverifiedFailovers: standard.runs.filter((r) => !r.verified).length,
       regionOutageClusters: OUTAGE_CLUSTERS,
       regionOutageP50Ms: r0(outage.perCluster.p50),
@@ -437,6 +460,7 @@ async function main(): Promise<void> {
       fastMakeActiveOverheadP50Ms: r0(fast.makeActiveOverhead.p50),
       fastMakeActiveOverheadP99Ms: r0(fast.makeActiveOverhead.p99),
       fastMakeActiveNotSucceeded: fast.makeActiveFailed,
+      fastMakeActiveDirectOverheadP99Ms: r0(fast.makeActiveDirectOverhead.p99),
       fastUnverifiedFailovers: fast.runs.filter((r) => !r.verified).length,
       twoActiveEpochs: twoActiveEpochs.length,
       selfFences: standard.selfFences,

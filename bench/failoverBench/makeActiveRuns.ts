@@ -3,7 +3,10 @@ import { sleep } from '../benchKit';
 import type { ControlPlaneApi, OperationView } from './controlPlaneApi';
 import type { LocalCluster } from './localCluster';
 
-/** One planned make-active (confirmed at once) with real agents running quick hooks. */
+/** How long the bench "reads" a shown plan before confirming it (a person takes longer). */
+export const PLAN_READING_MS = 2000;
+
+/** One planned make-active with real agents running quick hooks: confirmed at once, or after the plan was shown. */
 export interface MakeActiveRun {
   from: string;
   to: string;
@@ -48,17 +51,27 @@ async function ended(api: ControlPlaneApi, clusterId: string, operationId: strin
 }
 
 /**
- * `POST …/makeactive {nodeId, confirm: true}` to the standby, then the operation read back: its duration
+ * `POST …/makeactive {nodeId, confirm: true}` to the standby (after `POST …/makeactive {nodeId}`, the plan, and
+ * `PLAN_READING_MS` when `planFirst`), then the operation read back: its duration
  * (createdAt → endedAt) minus the hook time the agents reported in their acknowledgements.
  */
 export async function makeActiveRun(
   api: ControlPlaneApi,
   cluster: LocalCluster,
-  timeoutMs = 30_000,
+  options: { planFirst: boolean; timeoutMs?: number },
 ): Promise<MakeActiveRun> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const before = await cluster.settle();
   const from = before.activeNodeId as string;
   const to = cluster.other(from);
+  if (options.planFirst) {
+    // As the portal and the CLI do: the plan (the confirmation screen), read for a while, then the confirmation.
+    const shown = (await api.expect(200, 'POST', paths.makeActive(cluster.id), { nodeId: to })) as {
+      plan: { canRun: boolean; blockers: string[] };
+    };
+    if (!shown.plan.canRun) throw new Error(`make-active plan blocked: ${shown.plan.blockers.join(', ')}`);
+    await sleep(PLAN_READING_MS);
+  }
   const requestedAt = Date.now();
   const started = (await api.expect(202, 'POST', paths.makeActive(cluster.id), {
     nodeId: to,

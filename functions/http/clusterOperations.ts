@@ -9,6 +9,7 @@ import {
   OPERATION_REQUEST_MAX_BYTES,
 } from '../../shared/contracts/operationsRequests';
 import { paths, routes } from '../../shared/contracts/routes';
+import { HASTEN_AFTER_PLAN_MS, hastenHeartbeats } from '../../shared/control/agents/hastenHeartbeats';
 import { loadMakeActivePlan } from '../../shared/control/operations/makeActivePlan';
 import type { Services } from '../../shared/services/services';
 import { withServices } from '../common/withServices';
@@ -79,7 +80,18 @@ export async function makeActiveHandler(
   const { plan } = loaded;
   if (plan.blockers.includes('target-in-cluster'))
     return jsonError(422, 'TargetNotInCluster', `${nodeId} is not a node of ${cluster.value}`, { plan });
-  if (!confirm) return { status: 200, jsonBody: { plan } };
+  if (!confirm) {
+    // The operator is about to confirm: have the agents heartbeat fast meanwhile, so the confirmation reaches them
+    // within an urgent interval (a hint; the plan answers whether or not it could be written).
+    if (plan.canRun)
+      await hastenHeartbeats(
+        services,
+        cluster.value,
+        [plan.target, ...plan.becomesPassive],
+        services.now() + HASTEN_AFTER_PLAN_MS,
+      );
+    return { status: 200, jsonBody: { plan } };
+  }
   if (!plan.canRun)
     return jsonError(
       409,

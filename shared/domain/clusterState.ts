@@ -63,6 +63,12 @@ export interface ClusterState {
    * heartbeat replies carry a `fence-peer` command until the state records the epoch fenced.
    */
   fenceRequest?: { nodeId: string; epoch: number; fencer: string };
+  /**
+   * Until when every node is told to heartbeat at the urgent interval although nothing else calls for it: a
+   * make-active plan was just shown, so the operator's confirmation reaches the agents within an urgent interval.
+   * A hint only (no decision reads it); absent in states written before it existed.
+   */
+  hastenUntil?: number;
 }
 
 /** The next `activeStreak` after a heartbeat granted to `record.nodeId` under `epoch` (pure). */

@@ -77,8 +77,10 @@ export function promote(
 ): ClusterState {
   const decision = mayPromote(state, now, driftMarginMs);
   if (!decision.allowed) throw new Error(`promotion of ${nodeId} refused: ${decision.reason}`);
+  // The role change a shown plan hastened the heartbeats for has happened: back to the normal interval.
+  const { hastenUntil: _hastened, ...rest } = state;
   return {
-    ...state,
+    ...rest,
     epoch: state.epoch + 1,
     activeNodeId: nodeId,
     leaseExpiresAt: null,

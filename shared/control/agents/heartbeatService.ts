@@ -39,9 +39,9 @@ const epochAhead = (claimed: number, current: number, what: string): Refusal =>
     currentEpoch: current,
   });
 
-/** The interval a node is told to heartbeat at while it matters (see `#urgent`): a fifth, at least 50 ms. */
+/** The interval a node is told to heartbeat at while it matters (see `#urgent`): a tenth, at least 50 ms. */
 export function urgentIntervalMs(intervalMs: number): number {
-  return Math.max(50, Math.round(intervalMs / 5));
+  return Math.max(50, Math.round(intervalMs / 10));
 }
 
 export type HeartbeatOutcome = Outcome<{
@@ -320,12 +320,13 @@ export class HeartbeatService {
 
   /**
    * Whether the node should heartbeat faster for now (`urgentIntervalMs`): a failover is under way (the state is
-   * revoked); the active is about to miss its window (a standby's heartbeat then sees the silence within a fraction
+   * revoked); a make-active plan was just shown (`hastenUntil`); the active is about to miss its window (a standby's heartbeat then sees the silence within a fraction
    * of an interval); or this node is a new active not yet verified (its heartbeats are what verifies it). In steady
    * state none holds, so it costs nothing; the agents adopt the interval each answer carries.
    */
   #urgent(document: ClusterDocument, state: ClusterState, record: NodeHeartbeat): boolean {
     if (state.revoked) return true;
+    if (state.hastenUntil !== undefined && record.receivedAt < state.hastenUntil) return true;
     const { heartbeatIntervalMs: interval, missedHeartbeats } = document.detection;
     if (state.activeNodeId === record.nodeId) {
       const streak = state.activeStreak;

@@ -673,6 +673,13 @@ export async function advanceClusterOperation(
             const write = await services.clusters.replaceState(step.state, etag);
             if (!write.ok) return { kind: 'again', progress };
             await record();
+            // The other nodes read the revocation at their next heartbeat (not a cached state) and heartbeat at the
+            // urgent interval from then on, so the promotion that follows reaches its target within one of those.
+            await Promise.all(
+              document.nodes
+                .filter((n) => n.id !== step.state.activeNodeId)
+                .map((n) => services.heartbeats.nudge(input.clusterId, n.id, now)),
+            );
             return { kind: 'again', progress: recordStep(progress, step, now) };
           }
           case 'confirm-fenced': {

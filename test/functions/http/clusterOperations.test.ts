@@ -16,7 +16,7 @@ let cp: ControlPlane;
 
 beforeAll(async () => {
   cp = await startControlPlane();
-  for (const id of ['plan', 'go', 'forced', 'fail']) {
+  for (const id of ['plan', 'go', 'forced', 'fail', 'hasten']) {
     const declared = await request(`${cp.host.url}${paths.cluster(id)}`, {
       method: 'PUT',
       key: cp.adminKey,
@@ -105,6 +105,34 @@ describe('POST /api/v1/clusters/{clusterId}/makeactive', () => {
     expect(await status('plan')).toMatchObject({ epoch: before.epoch, activeNodeId: before.activeNodeId });
     expect(await operations('plan')).toEqual([]);
     expect((await instance('cluster-plan')).status).toBe(404);
+  });
+
+  it('a plan that can run has the agents heartbeat at the urgent interval while the operator confirms', async () => {
+    const issued = await request(`${cp.host.url}${paths.nodeKey('hasten', 'head-b')}`, {
+      method: 'POST',
+      key: cp.adminKey,
+    });
+    const key = Buffer.from(issued.json.key as string, 'base64');
+    const epoch = (await status('hasten')).epoch;
+    const beat = async (seq: number) => {
+      const r = await agentRequest(`${cp.host.url}${paths.agentHeartbeat()}`, {
+        clusterId: 'hasten',
+        nodeId: 'head-b',
+        key,
+        seq,
+        body: { role: 'standby', epoch, checks: [{ name: 'database', status: 'ok' }], replicationLagMs: 0 },
+      });
+      expect(r.status).toBe(200);
+      return r.json.heartbeatIntervalMs as number;
+    };
+    expect(await beat(1)).toBe(1000);
+    expect(await beat(2)).toBe(1000); // answered from the cached state
+    const shown = await post(paths.makeActive('hasten'), { nodeId: 'head-b' });
+    expect(makeActivePlanAnswerSchema.parse(shown.json).plan.canRun).toBe(true);
+    // At once, not after the cached state expires: the plan nudged the node's row.
+    expect(await beat(3)).toBe(100);
+    expect(await status('hasten')).toMatchObject({ epoch, activeNodeId: 'head-a' });
+    expect(await operations('hasten')).toEqual([]);
   });
 
   it('refuses a confirmation with blockers (409, listing them) and starts nothing', async () => {
