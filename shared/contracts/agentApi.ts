@@ -51,6 +51,8 @@ export const heartbeatBodySchema = z
     /** The node demoted itself under this epoch and will accept no grant under it (or any older one). */
     demotedAtEpoch: epochSchema.min(1).optional(),
     gpu: z.array(gpuReportSchema).max(BOUNDS.gpus).optional(),
+    /** The hooks the agent has configured (`promote`, `demote`, `fence`, `fence-peer`, ...): what a drill checks. */
+    hooks: z.array(z.string().min(1).max(64)).max(32).optional(),
   })
   .strict();
 export type HeartbeatBody = z.infer<typeof heartbeatBodySchema>;
@@ -59,7 +61,7 @@ export type HeartbeatBody = z.infer<typeof heartbeatBodySchema>;
  * The command types of the contract. An agent ignores (and logs) a type it does not know, so the control plane can
  * send a new type without making older agents refuse the whole heartbeat answer.
  */
-export const AGENT_COMMAND_TYPES = ['promote', 'demote', 'fence', 'fence-peer'] as const;
+export const AGENT_COMMAND_TYPES = ['promote', 'demote', 'fence', 'fence-peer', 'drill-silence'] as const;
 export const agentCommandTypeSchema = z.enum(AGENT_COMMAND_TYPES);
 export type AgentCommandType = z.infer<typeof agentCommandTypeSchema>;
 
@@ -77,6 +79,11 @@ export const agentCommandSchema = z.object({
   nodeId: idSchema.optional(),
   /** For `fence-peer`: the node to fence. */
   targetNodeId: idSchema.optional(),
+  /**
+   * For `drill-silence` (a failover drill): acknowledge, then send no heartbeat for this long (the lease lapses and
+   * the agent self-fences as it would in a real failure), then heartbeat again and take the role it is given.
+   */
+  silenceMs: z.number().int().positive().max(BOUNDS.durationMs).optional(),
 });
 export type AgentCommand = z.infer<typeof agentCommandSchema>;
 

@@ -152,8 +152,10 @@ export function ncrontabProblem(expression: string): string | undefined {
   }
 }
 
+/** When and how a cluster is drilled (absent: never on a schedule; a drill by hand uses the defaults). */
 export const drillSchema = z
   .object({
+    /** When the drill timer starts a drill (6-field NCRONTAB, UTC); absent: only by hand. */
     schedule: z
       .string()
       .max(MAX_SCHEDULE_CHARS, `must be at most ${MAX_SCHEDULE_CHARS} characters`)
@@ -161,10 +163,23 @@ export const drillSchema = z
         if (value.length > MAX_SCHEDULE_CHARS) return;
         const problem = ncrontabProblem(value);
         if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
-      }),
-    mode: z.enum(['switchover-and-back', 'validate-only']).default('validate-only'),
+      })
+      .optional(),
+    /**
+     * validate (non-disruptive): every precondition of a real failover checked and timed. switchover: a planned
+     * make-active to the drill target and back. failover (disruptive, needs allowFailover): the active agent goes
+     * silent so detection, fencing and promotion run for real.
+     */
+    mode: z.enum(['validate', 'switchover', 'failover']).default('validate'),
+    /** The node a switchover or failover drill moves the active role to (default: the best standby). */
+    targetNodeId: id.optional(),
+    /** Opt-in for the disruptive failover mode (scheduled, or started by hand with confirm: true). */
+    allowFailover: z.boolean().default(false),
+    /** The largest agent clock offset the agent-clock check accepts. */
+    clockToleranceMs: z.number().int().min(0).max(600_000).default(1000),
   })
   .strict();
+export type DrillPolicy = z.infer<typeof drillSchema>;
 
 export const clusterDocumentSchema = z
   .object({

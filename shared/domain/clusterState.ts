@@ -17,6 +17,13 @@ export interface NodeHeartbeat {
   gpu?: unknown;
   /** The epoch the node said it demoted itself under (it takes no grant under it), if it said so. */
   demotedAtEpoch?: number;
+  /** The hooks the agent reports it has configured (what a validate drill checks). */
+  hooks?: string[];
+  /**
+   * The control plane's receive time minus the agent's signed request timestamp: the agent's clock offset plus the
+   * transit time (positive: the agent's clock is behind). What a validate drill's agent-clock check reads.
+   */
+  clockSkewMs?: number;
 }
 
 /** What the failure detector needs of the cluster document, copied into the state (see ARCHITECTURE.md). */
@@ -69,6 +76,11 @@ export interface ClusterState {
    * A hint only (no decision reads it); absent in states written before it existed.
    */
   hastenUntil?: number;
+  /**
+   * A failover drill asks the active `nodeId` (under `epoch`) to go silent for `silenceMs`: its heartbeat replies
+   * carry a `drill-silence` command (id `drill-silence-<drillId>`) until the drill ends or the epoch moves on.
+   */
+  drillSilence?: { nodeId: string; epoch: number; silenceMs: number; drillId: string };
 }
 
 /** The next `activeStreak` after a heartbeat granted to `record.nodeId` under `epoch` (pure). */

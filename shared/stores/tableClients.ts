@@ -10,6 +10,10 @@ export interface TableNames {
   commandAcks: string;
   /** Signed failover webhooks already acted on, one row per `webhook-id` (replay protection). */
   webhookReplay: string;
+  /** Drill reports' index (newest first per cluster); the reports themselves are blobs. */
+  drills: string;
+  /** Scheduled drill slots claimed, one row per (cluster, slot): how a slot starts one drill across hosts. */
+  drillSlots: string;
 }
 
 export function tableNames(prefix = ''): TableNames {
@@ -23,6 +27,8 @@ export function tableNames(prefix = ''): TableNames {
     audit: `${prefix}Audit`,
     commandAcks: `${prefix}CommandAcks`,
     webhookReplay: `${prefix}WebhookReplay`,
+    drills: `${prefix}Drills`,
+    drillSlots: `${prefix}DrillSlots`,
   };
 }
 
@@ -41,6 +47,8 @@ export function createTableClients(connectionString: string, names: TableNames):
     audit: client(names.audit),
     commandAcks: client(names.commandAcks),
     webhookReplay: client(names.webhookReplay),
+    drills: client(names.drills),
+    drillSlots: client(names.drillSlots),
   };
 }
 
