@@ -203,7 +203,15 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
     if (hasDurable) {
       const store = new TaskHubStore(connectionString, taskHubNames(hubName));
       await store.initialize();
-      engine = new DurableEngine({ store, app, clock, settings, log });
+      // Activities may bind a durable client too; its data names the public origin, known once listening.
+      engine = new DurableEngine({
+        store,
+        app,
+        clock,
+        settings,
+        log,
+        durableClientData: () => durableClientData(publicOrigin),
+      });
     }
 
     // The durable client's loopback endpoint (production: localhost:17071), unauthenticated and loopback-only.

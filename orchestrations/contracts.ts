@@ -13,6 +13,15 @@ import type {
   ClusterOperationResult,
 } from '../shared/control/operations/clusterOperationTypes';
 import type { CommandAckEvent } from '../shared/contracts/agentApi';
+import type {
+  BeginDrillOutcome,
+  DrillEnd,
+  DrillInput,
+  DrillObservation,
+  FinishDrillInput,
+  ObserveDrillInput,
+} from '../shared/control/drills/drillTypes';
+import type { DrillLegInput, DrillLegStart } from '../shared/control/drills/drillTypes';
 
 /**
  * The durable contract of the app: every orchestration, activity and external event by name, with its input and
@@ -32,6 +41,7 @@ export interface ArbitrationOrchestrationInput {
 export interface OrchestrationContracts {
   arbitrationOrchestrator: { input: ArbitrationOrchestrationInput; output: ArbitrationDecision };
   clusterOperationOrchestrator: { input: ClusterOperationInput; output: ClusterOperationResult };
+  drillOrchestrator: { input: DrillInput; output: DrillEnd };
 }
 
 /**
@@ -44,6 +54,15 @@ export interface ActivityContracts {
   completeArbitration: { input: CompleteArbitrationInput; output: ArbitrationDecision };
   beginClusterOperation: { input: ClusterOperationInput; output: BeginOutcome };
   advanceClusterOperation: { input: AdvanceInput; output: AdvanceOutcome };
+  beginDrill: { input: DrillInput; output: BeginDrillOutcome };
+  /** Starts a switchover leg through the cluster's operation singleton (it binds a durable client). */
+  startDrillLeg: { input: DrillLegInput; output: DrillLegStart };
+  observeDrill: { input: ObserveDrillInput; output: DrillObservation };
+  /** failover mode: asks the active to go silent (`state.drillSilence`). */
+  requestDrillSilence: { input: ObserveDrillInput; output: { requested: boolean; reason?: string } };
+  /** Clears the drill's silence request, whatever happened. */
+  endDrillSilence: { input: ObserveDrillInput; output: null };
+  finishDrill: { input: FinishDrillInput; output: DrillEnd };
 }
 
 /** External events: name → payload. */
@@ -70,6 +89,7 @@ export type OrchestrationOutput<N extends OrchestrationName> = OrchestrationCont
 export const Orchestrations = {
   arbitration: 'arbitrationOrchestrator',
   clusterOperation: 'clusterOperationOrchestrator',
+  drill: 'drillOrchestrator',
 } as const satisfies Record<string, OrchestrationName>;
 
 export const Activities = {
@@ -77,6 +97,12 @@ export const Activities = {
   completeArbitration: 'completeArbitration',
   beginClusterOperation: 'beginClusterOperation',
   advanceClusterOperation: 'advanceClusterOperation',
+  beginDrill: 'beginDrill',
+  startDrillLeg: 'startDrillLeg',
+  observeDrill: 'observeDrill',
+  requestDrillSilence: 'requestDrillSilence',
+  endDrillSilence: 'endDrillSilence',
+  finishDrill: 'finishDrill',
 } as const satisfies { [K in ActivityName]: K };
 
 export const Events = {
@@ -92,6 +118,8 @@ export const Events = {
 export const InstanceIds = {
   arbitration: (clusterId: string, epoch: number) => `arbitrate-${clusterId}-${epoch}`,
   clusterOperation: (clusterId: string) => `cluster-${clusterId}`,
+  /** One drill per cluster at a time; its role changes go through `cluster-<id>` like any other. */
+  drill: (clusterId: string) => `drill-${clusterId}`,
   poolOperation: (clusterId: string, poolId: string) => `pool-${clusterId}-${poolId}`,
 } as const;
 

@@ -121,6 +121,14 @@ export class ActivityDispatcher {
     const context = toInvocationContext(this.ctx.app.library, fn, this.ctx.log, {
       triggerMetadata: { instanceId: item.instanceId },
     });
+    const clientData = this.ctx.durableClientData;
+    if (clientData) {
+      const inputs = (context as { extraInputs: { set(binding: unknown, value: unknown): void } })
+        .extraInputs;
+      for (const input of fn.extraInputs)
+        if (input.type === 'durableClient' || input.type === 'orchestrationClient')
+          inputs.set(input, clientData());
+    }
     const result = await fn.callback(JSON.parse(item.input), context);
     await writeOutputBindings({
       fn,

@@ -67,6 +67,7 @@ export class DurableEngine {
     clock: Clock;
     settings: EngineSettings;
     log: LogFn;
+    durableClientData?: () => unknown;
   }) {
     const functions = [...deps.app.functions.values()];
     const catalog = {

@@ -33,4 +33,9 @@ export interface EngineContext {
   wakeControl(): void;
   wakeWorkItems(): void;
   timerAdded(fireAt: number): void;
+  /**
+   * Binding data for a `durableClient` input of an activity (`df.getClient(context)` in an activity, as Azure
+   * Functions allows for any function), once the host knows its public origin; undefined before.
+   */
+  durableClientData?: () => unknown;
 }

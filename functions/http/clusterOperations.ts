@@ -1,53 +1,16 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import type { z } from 'zod';
 import { FunctionNames } from '../../shared/constants/functionNames';
-import { parseStrictJson } from '../../shared/contracts/json';
-import {
-  failoverRequestSchema,
-  makeActiveRequestSchema,
-  OPERATION_REQUEST_MAX_BYTES,
-} from '../../shared/contracts/operationsRequests';
+import { failoverRequestSchema, makeActiveRequestSchema } from '../../shared/contracts/operationsRequests';
 import { paths, routes } from '../../shared/contracts/routes';
 import { HASTEN_AFTER_PLAN_MS, hastenHeartbeats } from '../../shared/control/agents/hastenHeartbeats';
 import { loadMakeActivePlan } from '../../shared/control/operations/makeActivePlan';
 import type { Services } from '../../shared/services/services';
 import { withServices } from '../common/withServices';
 import { startClusterOperation, type StartedOperation } from '../durable/startClusterOperation';
-import { idParam, jsonError, limitedBody, withErrorPolicy } from './httpResponses';
+import { idParam, jsonError, withErrorPolicy } from './httpResponses';
+import { readBody } from './readBody';
 import { refusalToHttp } from './refusalToHttp';
-
-type Parsed<T> = { ok: true; value: T } | { ok: false; response: HttpResponseInit };
-
-/** A strict JSON body of at most 16 KiB against `schema`: 413, 400 (not JSON, naming where) or 422 (naming each problem). */
-async function readBody<T>(
-  request: HttpRequest,
-  schema: z.ZodType<T, z.ZodTypeDef, unknown>,
-): Promise<Parsed<T>> {
-  const body = await limitedBody(request, OPERATION_REQUEST_MAX_BYTES);
-  if (!body.ok) return body;
-  const json = parseStrictJson(body.body.toString('utf8'));
-  if (!json.ok)
-    return {
-      ok: false,
-      response: jsonError(
-        400,
-        'InvalidJson',
-        json.reason === 'syntax' ? 'the body is not JSON' : `the body is not valid JSON: ${json.message}`,
-        json.path ? { path: json.path } : {},
-      ),
-    };
-  const parsed = schema.safeParse(json.value);
-  if (parsed.success) return { ok: true, value: parsed.data };
-  const problems = parsed.error.issues.map((i) => ({
-    path: i.path.join('.') || '(body)',
-    message: i.message,
-  }));
-  return {
-    ok: false,
-    response: jsonError(422, 'InvalidRequest', 'the request body is invalid', { problems }),
-  };
-}
 
 /** 202 with the operation (started, or the one already running) and where to follow it. */
 function startedResponse(clusterId: string, outcome: StartedOperation): HttpResponseInit {

@@ -39,6 +39,19 @@ export const failoverRequestSchema = z
   })
   .strict();
 
+/** POST /api/v1/clusters/{clusterId}/drills */
+export const drillRequestSchema = z
+  .object({
+    /** Default: the cluster document's `drill.mode`, else validate. */
+    mode: z.enum(['validate', 'switchover', 'failover']).optional(),
+    /** The node a switchover or failover drill moves the active role to (default: the best standby). */
+    targetNodeId: idSchema.optional(),
+    /** Required (true) for a failover drill: it silences the active for real. */
+    confirm: z.boolean().optional(),
+  })
+  .strict();
+export type DrillRequestBody = z.infer<typeof drillRequestSchema>;
+
 export type MakeActiveRequest = z.infer<typeof makeActiveRequestSchema>;
 export type FailoverRequest = z.infer<typeof failoverRequestSchema>;
 

@@ -1,3 +1,4 @@
+import type { DrillSummary } from './drills';
 import type { ClusterDocument } from './clusterDocument';
 import { activeHeardAt, detectionView, type ClusterState, type NodeHeartbeat } from './clusterState';
 
@@ -53,6 +54,22 @@ export interface ClusterStatus {
     step?: string;
   }[];
   nodes: NodeStatus[];
+  /**
+   * The cluster's latest drill (null: never drilled): its result, the measured (or, for a validate drill, the
+   * predicted) RTO and RPO against the objectives, and which objectives it missed.
+   */
+  lastDrill: {
+    drillId: string;
+    mode: string;
+    result: string;
+    endedAt: string;
+    rtoMs: number | null;
+    rpoMs: number | null;
+    predictedRtoMs: number | null;
+    objectives: { rtoMs: number; rpoMs: number };
+    missedObjectives: string[];
+    reasons: string[];
+  } | null;
   at: string;
 }
 
@@ -93,6 +110,7 @@ export function buildClusterStatus(input: {
     steps?: readonly { name: string; outcome: string; startedAt: number }[];
   }[];
   now: number;
+  lastDrill?: DrillSummary | undefined;
 }): ClusterStatus {
   const { document, state, now } = input;
   const latest = new Map<string, NodeHeartbeat>();
@@ -152,7 +170,30 @@ export function buildClusterStatus(input: {
         gpu: hb?.gpu ?? null,
       };
     }),
+    lastDrill: input.lastDrill ? lastDrillLine(input.lastDrill) : null,
     at: iso(now),
+  };
+}
+
+function lastDrillLine(d: DrillSummary): NonNullable<ClusterStatus['lastDrill']> {
+  const missed = [
+    d.rtoMs !== undefined && d.rtoMs > d.objectives.rtoMs ? 'rto' : undefined,
+    d.rpoMs !== undefined && d.rpoMs > d.objectives.rpoMs ? 'rpo' : undefined,
+    d.mode === 'validate' && d.predictedRtoMs !== undefined && d.predictedRtoMs > d.objectives.rtoMs
+      ? 'predicted-rto'
+      : undefined,
+  ].filter((m): m is string => m !== undefined);
+  return {
+    drillId: d.drillId,
+    mode: d.mode,
+    result: d.result,
+    endedAt: iso(d.endedAt),
+    rtoMs: d.rtoMs ?? null,
+    rpoMs: d.rpoMs ?? null,
+    predictedRtoMs: d.predictedRtoMs ?? null,
+    objectives: d.objectives,
+    missedObjectives: missed,
+    reasons: d.reasons,
   };
 }
 
@@ -232,5 +273,18 @@ export function renderClusterStatusText(status: ClusterStatus): string {
       ? `Running: ${status.runningOperations.map((o) => `${o.kind} ${o.operationId}${o.step ? ` (${printable(o.step)})` : ''}`).join(', ')}`
       : 'Running: nothing',
   );
+  const d = status.lastDrill;
+  if (d) {
+    const figure =
+      d.rtoMs !== null
+        ? `RTO ${d.rtoMs} ms`
+        : d.predictedRtoMs !== null
+          ? `predicted RTO ${d.predictedRtoMs} ms`
+          : 'no RTO';
+    lines.push(
+      `Last drill: ${printable(d.mode)} ${printable(d.result).toUpperCase()} at ${d.endedAt}, ${figure} (objective ${d.objectives.rtoMs} ms)` +
+        (d.missedObjectives.length > 0 ? ` — MISSED ${d.missedObjectives.join(', ')}` : ''),
+    );
+  } else lines.push('Last drill: never');
   return lines.join('\n') + '\n';
 }

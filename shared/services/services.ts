@@ -4,6 +4,7 @@ import { AgentDirectory } from '../control/agents/agentRequests';
 import { HeartbeatService } from '../control/agents/heartbeatService';
 import { AuditLog } from '../stores/auditLog';
 import { ClusterStore } from '../stores/clusterStore';
+import { DrillStore } from '../stores/drillStore';
 import { CommandAckStore } from '../stores/commandAckStore';
 import { HeartbeatStore } from '../stores/heartbeatStore';
 import { NodeCredentialStore } from '../stores/nodeCredentialStore';
@@ -30,6 +31,7 @@ export interface Services {
   /** Signed failover webhooks already acted on, by `webhook-id` (replay protection). */
   webhookReplay: WebhookReplayStore;
   witness: BlobWitness;
+  drills: DrillStore;
   /** Compute providers per site (Azure, OCI), built on first use. */
   providers: ProviderRegistry;
   /** The agent-facing services; their caches live as long as the process. */
@@ -62,6 +64,7 @@ export function createServices(config: Config, time: Clock | (() => number) = ho
     credentials: new NodeCredentialStore(tables.clusters),
     webhookReplay: new WebhookReplayStore(tables.webhookReplay),
     witness: new BlobWitness(witnessContainer, { now }),
+    drills: new DrillStore(),
     providers: new ProviderRegistry(config.cloud, now),
     now,
   };

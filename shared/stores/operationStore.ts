@@ -16,7 +16,7 @@ export const UNFINISHED: readonly OperationStatus[] = ['pending', 'running'];
 
 /** What started an operation. */
 export interface OperationTrigger {
-  kind: 'detector' | 'webhook' | 'api' | 'portal' | 'arbitration' | 'schedule';
+  kind: 'detector' | 'webhook' | 'api' | 'portal' | 'arbitration' | 'schedule' | 'drill';
   /** E.g. the alert id, the detection's operation id, the request id. */
   reference?: string;
 }
@@ -59,6 +59,8 @@ export interface OperationRecord {
   reason?: string;
   /** Why it ended, as a stable code, when it was refused or failed for a named reason (e.g. `CoolingDown`). */
   code?: string;
+  /** The drill this operation belongs to: a drill's own record, its make-active legs, the failover it caused. */
+  drillId?: string;
   /** Why it ended, as data (e.g. what superseded a detection). */
   outcome?: Record<string, unknown>;
   endedAt?: number;

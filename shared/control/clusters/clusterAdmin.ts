@@ -223,7 +223,7 @@ export async function clusterStatus(
 ): Promise<ClusterStatus | undefined> {
   const stored = await services.clusters.getDocument(clusterId);
   if (!stored) return undefined;
-  const [state, heartbeats, witness, operations] = await Promise.all([
+  const [state, heartbeats, witness, operations, lastDrill] = await Promise.all([
     services.clusters.getState(clusterId),
     services.heartbeats.listForCluster(clusterId),
     services.witness.read(clusterId).catch((error: unknown) => {
@@ -231,8 +231,10 @@ export async function clusterStatus(
       throw error;
     }),
     services.operations.listUnfinished(clusterId),
+    services.drills.latest(clusterId),
   ]);
   return buildClusterStatus({
+    lastDrill,
     document: stored.document,
     state: state?.state,
     heartbeats,

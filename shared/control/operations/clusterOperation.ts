@@ -72,6 +72,10 @@ export async function beginClusterOperation(
     trigger: input.trigger,
     actor: input.actor,
     targetNodeId: input.targetNodeId,
+    // A drill's make-active leg names its drill.
+    ...(input.trigger.kind === 'drill' && input.trigger.reference
+      ? { drillId: input.trigger.reference }
+      : {}),
   });
   // The same operation again (a redelivered webhook, a replayed activity): once it has ended it starts nothing.
   if (!record.created && record.operation.endedAt !== undefined) {
@@ -120,7 +124,21 @@ export async function beginClusterOperation(
   }
   const document = stored.document;
   const automatic = AUTOMATIC_TRIGGERS.has(input.trigger.kind);
-  if (input.kind === 'failover' && automatic && !input.force) {
+  // A failover drill silenced this active on purpose: the failover it causes is the drill's measurement, so the
+  // anti-flapping policy neither refuses it nor counts it against a real failover later (the record names the drill).
+  const silence = state.state.drillSilence;
+  const drillId =
+    input.kind === 'failover' &&
+    silence &&
+    silence.epoch === state.state.epoch &&
+    silence.nodeId === state.state.activeNodeId
+      ? silence.drillId
+      : undefined;
+  if (drillId)
+    await services.operations.update(input.clusterId, input.operationId, (op) =>
+      op.drillId === drillId ? op : { ...op, drillId },
+    );
+  if (input.kind === 'failover' && automatic && !input.force && !drillId) {
     const refusal = await automaticFailoverRefusal(services, input.clusterId, document.failover, now, {
       operationId: input.operationId,
     });

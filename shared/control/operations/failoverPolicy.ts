@@ -22,7 +22,13 @@ export async function automaticFailoverRefusal(
   if (policy.mode === 'manual') return refusalOf(clusterId, policy, [], now);
   const { operations } = await services.operations.list(clusterId, { limit: 100 });
   const endedAt = operations
-    .filter((o) => o.kind === 'failover' && o.operationId !== options.operationId && o.status === 'succeeded')
+    .filter(
+      (o) =>
+        o.kind === 'failover' &&
+        o.operationId !== options.operationId &&
+        o.status === 'succeeded' &&
+        o.drillId === undefined, // a failover drill's own failover is not flapping
+    )
     .flatMap((o) => (o.endedAt === undefined ? [] : [o.endedAt]));
   return refusalOf(clusterId, policy, endedAt, now);
 }
