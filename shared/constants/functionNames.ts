@@ -25,6 +25,7 @@ export const FunctionNames = {
   agentArbitrationStatus: 'agentArbitrationStatus',
   agentAck: 'agentAck',
   failureDetector: 'failureDetector',
+  drillScheduler: 'drillScheduler',
 } as const;
 
 export type FunctionName = (typeof FunctionNames)[keyof typeof FunctionNames];

@@ -6,6 +6,7 @@ import { AuditLog } from '../stores/auditLog';
 import { ClusterStore } from '../stores/clusterStore';
 import { DrillStore } from '../stores/drillStore';
 import { CommandAckStore } from '../stores/commandAckStore';
+import { DrillSlotStore } from '../stores/drillSlotStore';
 import { HeartbeatStore } from '../stores/heartbeatStore';
 import { NodeCredentialStore } from '../stores/nodeCredentialStore';
 import { OperationStore } from '../stores/operationStore';
@@ -30,6 +31,8 @@ export interface Services {
   credentials: NodeCredentialStore;
   /** Signed failover webhooks already acted on, by `webhook-id` (replay protection). */
   webhookReplay: WebhookReplayStore;
+  /** Scheduled drill slots claimed, one row per (cluster, slot): a slot starts one drill across hosts. */
+  drillSlots: DrillSlotStore;
   witness: BlobWitness;
   drills: DrillStore;
   /** Compute providers per site (Azure, OCI), built on first use. */
@@ -63,6 +66,7 @@ export function createServices(config: Config, time: Clock | (() => number) = ho
     commandAcks: new CommandAckStore(tables.commandAcks),
     credentials: new NodeCredentialStore(tables.clusters),
     webhookReplay: new WebhookReplayStore(tables.webhookReplay),
+    drillSlots: new DrillSlotStore(tables.drillSlots),
     witness: new BlobWitness(witnessContainer, { now }),
     drills: new DrillStore(),
     providers: new ProviderRegistry(config.cloud, now),
