@@ -13,7 +13,7 @@ import type { ApiResult, CheckReport, CommandAckBody, ControlPlaneApi, Heartbeat
 import type { CheckRound, CheckRunner } from './checks';
 import { sleep, type Clock, type TimerHandle } from './clock';
 import type { AgentConfig, HookOperation } from './config';
-import type { HookContext, HookRunner, OperationResult } from './hooks';
+import { configuredOperations, type HookContext, type HookRunner, type OperationResult } from './hooks';
 import { errorMessage, type Logger } from './log';
 import type { CommandRecord, HookReport, Role, StateKeeper } from './state';
 
@@ -35,7 +35,12 @@ export interface AgentSettings {
    * `peers` lists any (else for any other node). Without it every `fence-peer` is refused.
    */
   fencePeer?: { peers: readonly string[] };
+  /** The hook operations with at least one step configured, sent in every heartbeat (`hooks`). */
+  hooks?: readonly string[];
 }
+
+/** The longest silence a `drill-silence` command may ask for: longer ones are refused. */
+export const MAX_DRILL_SILENCE_MS = 10 * 60_000;
 
 export const settingsFromConfig = (config: AgentConfig): AgentSettings => ({
   clusterId: config.clusterId,
@@ -49,6 +54,7 @@ export const settingsFromConfig = (config: AgentConfig): AgentSettings => ({
   shutdownTimeoutMs: config.shutdown.timeoutMs,
   demoteOnShutdown: config.shutdown.demoteIfActive,
   ...(config.hooks.fencePeer.length > 0 ? { fencePeer: { peers: Object.keys(config.peers) } } : {}),
+  hooks: configuredOperations(config.hooks),
 });
 
 export interface AgentDeps {
@@ -102,6 +108,8 @@ export interface AgentStatus {
   hooks: Partial<Record<HookOperation, OperationResult>>;
   commands: CommandRecord[];
   arbitration: { at: string; decision: string; epoch?: number; winner?: string; detail?: string } | null;
+  /** Set while a failover drill keeps the agent silent (no heartbeats) until `silentUntil`. */
+  drill?: { commandId: string; epoch: number; silentUntil: string } | null;
 }
 
 interface Lease {
@@ -169,6 +177,9 @@ export class Agent {
   #arbitrationFailures = 0;
   #arbitration: AgentStatus['arbitration'] = null;
 
+  /** A drill's silence: no heartbeat or arbitration request before this monotonic time. */
+  #silentUntil: number | null = null;
+
   #stopping = false;
   #stopped: Promise<void> | null = null;
   readonly #loops = new AbortController();
@@ -190,6 +201,25 @@ export class Agent {
       log: deps.log,
       maxDelayMs: () => this.#intervalMs,
     });
+    // A silence accepted before a restart goes on for what is left of it (by the wall clock: the monotonic one
+    // starts afresh), never longer than it was asked for.
+    const silence = deps.state.current.drillSilence;
+    if (silence) {
+      const left = Math.min(silence.silenceMs, Date.parse(silence.until) - deps.clock.wallNow());
+      if (left > 0) {
+        this.#silentUntil = deps.clock.now() + left;
+        this.#log.warn('drill: still silent after a restart', {
+          id: silence.commandId,
+          until: silence.until,
+          leftMs: Math.ceil(left),
+        });
+      }
+    }
+  }
+
+  /** How long the drill's silence still lasts, in ms (0: not silent). */
+  get silentForMs(): number {
+    return this.#silentFor();
   }
 
   get role(): Role {
@@ -271,6 +301,8 @@ export class Agent {
 
   /** Sends one heartbeat and acts on the answer. True when the control plane answered 200. */
   async heartbeatOnce(): Promise<boolean> {
+    // A drill's silence: nothing is sent, exactly as if the control plane were unreachable.
+    if (this.#silentFor() > 0) return false;
     const body = this.#heartbeatBody();
     const result = await this.#d.client.heartbeat(body);
     return this.#onHeartbeatResult(body, result);
@@ -310,6 +342,7 @@ export class Agent {
       // Tells the control plane this node will take no grant under this epoch (it demoted itself under it), so a
       // control plane that still wants it active raises the epoch instead of repeating a grant it will refuse.
       ...(s.demotedEpoch > 0 && s.demotedEpoch >= s.highestEpoch ? { demotedAtEpoch: s.demotedEpoch } : {}),
+      ...(this.#s.hooks ? { hooks: [...this.#s.hooks] } : {}),
     };
   }
 
@@ -567,6 +600,13 @@ export class Agent {
       refusal = `epoch ${command.epoch} is below the highest seen (${s.highestEpoch})`;
     else if (type === 'promote' && command.epoch <= s.demotedEpoch)
       refusal = `this node demoted itself under epoch ${s.demotedEpoch}; it becomes active again only under a newer one`;
+    else if (type === 'drill-silence' && s.role === 'promoting' && command.epoch === s.roleEpoch) {
+      // Still promoting under that epoch: the command comes again with the next answers, once the node is active.
+      this.#log.info('drill-silence while promoting: waiting for the promotion to finish', {
+        id: command.id,
+      });
+      return undefined;
+    } else if (type === 'drill-silence') refusal = this.#drillSilenceRefusal(command);
     else if (type === 'promote' && !granted) {
       this.#log.warn('promote command without a lease grant: waiting for one', { id: command.id });
       return undefined;
@@ -583,7 +623,7 @@ export class Agent {
           detail: refusal,
           at,
         });
-        if (command.epoch === st.highestEpoch && type !== 'fence-peer')
+        if (command.epoch === st.highestEpoch && type !== 'fence-peer' && type !== 'drill-silence')
           st.reports[type] = {
             operation: type,
             operationId: command.id,
@@ -595,6 +635,10 @@ export class Agent {
       });
       await this.#ack({ id: command.id, type, epoch: command.epoch }, 'refused', `refused: ${refusal}`, []);
       return undefined;
+    }
+    if (type === 'drill-silence') {
+      await this.#beSilent(command, at);
+      return type;
     }
     // Recorded (and on disk) before it runs: at most once, even across a crash.
     await state.update((st) => {
@@ -613,6 +657,57 @@ export class Agent {
             : this.#fenceCommand(record),
     );
     return type;
+  }
+
+  /** Why a `drill-silence` command cannot run here, if it cannot (its epoch is checked before). */
+  #drillSilenceRefusal(command: Command): string | undefined {
+    const s = this.#d.state.current;
+    const ms = command.silenceMs;
+    if (ms === undefined) return 'drill-silence names no silenceMs';
+    if (ms > MAX_DRILL_SILENCE_MS)
+      return `silenceMs ${ms} is longer than the ${MAX_DRILL_SILENCE_MS} ms a drill may silence an agent`;
+    if (s.role !== 'active' || !this.#leaseHolds(command.epoch))
+      return `this node is not the active holding a lease under epoch ${command.epoch} (role ${s.role})`;
+    if (this.#silentFor() > 0) return 'this node is already silent for a drill';
+    return undefined;
+  }
+
+  /**
+   * A failover drill: the command is recorded (on disk: a restart neither repeats nor ends it) and acknowledged,
+   * then no heartbeat and no arbitration request is sent for `silenceMs` on the monotonic clock. The lease lapses as
+   * if the control plane were unreachable, and the usual lease-lapse path self-fences the node; afterwards it
+   * heartbeats again and takes the role it is answered.
+   */
+  async #beSilent(command: Command, at: string): Promise<void> {
+    const { clock } = this.#d;
+    const silenceMs = command.silenceMs ?? 0;
+    const until = new Date(clock.wallNow() + silenceMs).toISOString();
+    const detail = `silent for ${silenceMs} ms (until ${until}): no heartbeat until then; the lease lapses and the node self-fences`;
+    this.#silentUntil = clock.now() + silenceMs;
+    await this.#d.state.update((st) => {
+      st.commands.push({
+        id: command.id,
+        type: 'drill-silence',
+        epoch: command.epoch,
+        status: 'ok',
+        detail,
+        at,
+      });
+      st.drillSilence = { commandId: command.id, epoch: command.epoch, silenceMs, until };
+    });
+    this.#log.warn('drill: going silent', { id: command.id, epoch: command.epoch, silenceMs, until });
+    await this.#ack({ id: command.id, type: 'drill-silence', epoch: command.epoch }, 'ok', detail, []);
+    await this.#writeStatus();
+  }
+
+  /** What is left of a drill's silence, in ms (0: not silent; its end is logged once). */
+  #silentFor(): number {
+    if (this.#silentUntil === null) return 0;
+    const left = this.#silentUntil - this.#d.clock.now();
+    if (left > 0) return Math.ceil(left);
+    this.#silentUntil = null;
+    this.#log.info('drill: silence over, heartbeating again', { role: this.role });
+    return 0;
   }
 
   /** Why a `fence-peer` command cannot run here, if it cannot. */
@@ -941,7 +1036,8 @@ export class Agent {
       !this.#arbitrating &&
       !this.#arbitrationDone &&
       !this.#stopping &&
-      now >= this.#nextArbitrationAt
+      now >= this.#nextArbitrationAt &&
+      this.#silentFor() === 0
     ) {
       this.#arbitrating = true;
       void this.arbitrate().finally(() => {
@@ -957,6 +1053,10 @@ export class Agent {
   async arbitrate(): Promise<ArbitrationAnswer | undefined> {
     const arbitration = this.#s.arbitration;
     if (!arbitration) return undefined;
+    if (this.#silentFor() > 0) {
+      this.#log.info('peer lost during a drill silence: no arbitration request until it ends');
+      return undefined;
+    }
     const s = this.#d.state.current;
     if (s.role === 'active' && this.#leaseHolds()) {
       this.#log.info('peer lost while holding the lease: no arbitration needed', { epoch: s.roleEpoch });
@@ -1017,8 +1117,9 @@ export class Agent {
     const { clock } = this.#d;
     const deadline = clock.now() + timeoutMs;
     let delay = 500;
-    while (!this.#stopping && clock.now() < deadline) {
+    while (!this.#stopping && clock.now() < deadline && this.#silentFor() === 0) {
       await sleep(clock, delay, this.#loops.signal);
+      if (this.#silentFor() > 0) break;
       if (this.#peerFailingSince === null) {
         this.#log.info('peer back while the arbitration was pending: stopped polling');
         return undefined;
@@ -1102,6 +1203,12 @@ export class Agent {
     const { clock } = this.#d;
     // Heartbeats go on while stopping, until the hooks are done: a running promotion still needs its lease.
     while (!this.#loops.signal.aborted) {
+      // A drill's silence: the loop waits it out (a kick does not end it), then heartbeats at once.
+      const silent = this.#silentFor();
+      if (silent > 0) {
+        await sleep(clock, silent, this.#loops.signal);
+        continue;
+      }
       try {
         await this.heartbeatOnce();
       } catch (error) {
@@ -1205,6 +1312,16 @@ export class Agent {
       hooks: this.#hooks,
       commands: s.commands.slice(-20),
       arbitration: this.#arbitration,
+      drill:
+        this.#silentUntil !== null && s.drillSilence
+          ? {
+              commandId: s.drillSilence.commandId,
+              epoch: s.drillSilence.epoch,
+              silentUntil: new Date(
+                clock.wallNow() + Math.max(0, this.#silentUntil - clock.now()),
+              ).toISOString(),
+            }
+          : null,
     };
   }
 
@@ -1217,8 +1334,7 @@ export class Agent {
   }
 }
 
-// drill-silence is not handled yet: ignored (logged) like any type the agent does not know.
-const COMMAND_TYPES: readonly string[] = AGENT_COMMAND_TYPES.filter((t) => t !== 'drill-silence');
+const COMMAND_TYPES: readonly string[] = AGENT_COMMAND_TYPES;
 const isCommandType = (type: string): type is CommandRecord['type'] => COMMAND_TYPES.includes(type);
 
 /** The worse of two hook outcomes. */

@@ -55,6 +55,16 @@ const PHASES: Record<HookOperation, Phases> = {
   'fence-peer': [null, 'fencePeer', null],
 };
 
+/**
+ * The operations with at least one step configured (pre, main or post), in contract order: what the agent reports
+ * in its heartbeats as `hooks` (a validate drill checks them).
+ */
+export function configuredOperations(hooks: HooksConfig): HookOperation[] {
+  return (Object.keys(PHASES) as HookOperation[]).filter((operation) =>
+    PHASES[operation].some((phase) => phase !== null && hooks[phase].length > 0),
+  );
+}
+
 /** Operations that stop at their first failing step (and fail): promote, and fence-peer (its power-off is verified). */
 const STRICT: ReadonlySet<HookOperation> = new Set(['promote', 'fence-peer']);
 

@@ -9,7 +9,7 @@ export type Outcome = 'ok' | 'warn' | 'fail';
 
 export interface CommandRecord {
   id: string;
-  type: 'promote' | 'demote' | 'fence' | 'fence-peer';
+  type: 'promote' | 'demote' | 'fence' | 'fence-peer' | 'drill-silence';
   epoch: number;
   status: 'running' | 'ok' | 'warn' | 'fail' | 'refused' | 'interrupted';
   detail?: string;
@@ -48,6 +48,12 @@ export interface AgentState {
    * command finishes, re-sent with backoff, every heartbeat cycle and after a restart.
    */
   pendingAcks: CommandAckBody[];
+  /**
+   * A failover drill's silence (a `drill-silence` command): no heartbeat or arbitration request until `until`
+   * (ISO 8601, wall clock; timed on the monotonic clock while the process runs, kept here so that a restart during
+   * the silence does not end it early). Absent when none was ever accepted.
+   */
+  drillSilence?: { commandId: string; epoch: number; silenceMs: number; until: string };
 }
 
 const stateSchema: z.ZodType<AgentState, z.ZodTypeDef, unknown> = z.object({
@@ -62,7 +68,7 @@ const stateSchema: z.ZodType<AgentState, z.ZodTypeDef, unknown> = z.object({
   commands: z.array(
     z.object({
       id: z.string(),
-      type: z.enum(['promote', 'demote', 'fence', 'fence-peer']),
+      type: z.enum(['promote', 'demote', 'fence', 'fence-peer', 'drill-silence']),
       epoch: z.number().int(),
       status: z.enum(['running', 'ok', 'warn', 'fail', 'refused', 'interrupted']),
       detail: z.string().optional(),
@@ -81,6 +87,14 @@ const stateSchema: z.ZodType<AgentState, z.ZodTypeDef, unknown> = z.object({
   ) as z.ZodType<AgentState['reports']>,
   // Absent in the state of an agent that predates acknowledgements.
   pendingAcks: z.array(commandAckBodySchema).default([]),
+  drillSilence: z
+    .object({
+      commandId: z.string(),
+      epoch: z.number().int(),
+      silenceMs: z.number().int().min(0),
+      until: z.string(),
+    })
+    .optional(),
 });
 
 export const MAX_COMMAND_RECORDS = 200;

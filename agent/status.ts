@@ -62,6 +62,13 @@ export function renderStatus(view: StatusView, now = Date.now()): string {
           : ''),
     );
   }
+  // A failover drill's silence (kept in the state: it outlasts a restart).
+  const silentUntil = (state as Partial<AgentState> | null)?.drillSilence?.until;
+  if (view.running && silentUntil && Date.parse(silentUntil) > now)
+    lines.push(
+      pad('Drill:') +
+        `silent until ${silentUntil} (${seconds(Date.parse(silentUntil) - now)} left): no heartbeats; the lease lapses and the node self-fences`,
+    );
   const lease = view.running ? status?.lease : null;
   if (lease) {
     const left = Date.parse(lease.expiresAt) - now;

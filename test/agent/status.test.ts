@@ -179,4 +179,28 @@ describe('renderStatus', () => {
         '        | head-b is not off 5s after the power-off: Chassis Power is on\n',
     );
   });
+
+  it("shows a drill's silence while it lasts, and nothing once it is over or the agent is not running", () => {
+    const silent: AgentState = {
+      ...state,
+      drillSilence: {
+        commandId: 'drill-silence-drill-abc',
+        epoch: 3,
+        silenceMs: 30_000,
+        until: '2026-11-22T12:00:30.000Z',
+      },
+    };
+    const text = renderStatus({ stateDir: '/s', running: true, state: silent, status }, now);
+    expect(text).toContain(
+      'Drill:           silent until 2026-11-22T12:00:30.000Z (20.0 s left): no heartbeats; the lease lapses and the node self-fences',
+    );
+    const later = Date.parse('2026-11-22T12:00:31.000Z');
+    expect(renderStatus({ stateDir: '/s', running: true, state: silent, status }, later)).not.toContain(
+      'Drill:',
+    );
+    expect(renderStatus({ stateDir: '/s', running: false, state: silent, status }, now)).not.toContain(
+      'Drill:',
+    );
+    expect(renderStatus({ stateDir: '/s', running: true, state, status }, now)).not.toContain('Drill:');
+  });
 });

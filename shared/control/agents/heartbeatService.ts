@@ -87,18 +87,22 @@ export class HeartbeatService {
     if (!document?.nodes.some((n) => n.id === request.nodeId))
       return refuse('unauthenticated', 'BadSignature', BAD_SIGNATURE_MESSAGE);
     const body = parsed.value;
+    const receivedAt = this.services.now();
     const record: NodeHeartbeat = {
       clusterId: request.clusterId,
       nodeId: request.nodeId,
       seq: request.seq,
       keyVersion: request.keyVersion,
-      receivedAt: this.services.now(),
+      receivedAt,
       role: body.role,
       epoch: body.epoch,
       checks: body.checks,
       ...(body.replicationLagMs !== undefined ? { replicationLagMs: body.replicationLagMs } : {}),
       ...(body.gpu !== undefined ? { gpu: body.gpu } : {}),
       ...(body.demotedAtEpoch !== undefined ? { demotedAtEpoch: body.demotedAtEpoch } : {}),
+      ...(body.hooks !== undefined ? { hooks: body.hooks } : {}),
+      // The agent's clock offset plus the transit time (the signed timestamp is within the tolerance already).
+      clockSkewMs: receivedAt - request.timestamp,
     };
     for (let attempt = 0; attempt < 2; attempt++) {
       const cached = await this.#state(document, attempt > 0);
@@ -383,6 +387,26 @@ export class HeartbeatService {
         type: 'fence-peer',
         epoch: fence.epoch,
         targetNodeId: fence.nodeId,
+        ...to,
+      });
+    // A failover drill tells the active to go silent (it acknowledges, stops heartbeating and self-fences when its
+    // lease lapses): only to the node named, while it holds the lease under the drill's epoch and says it is active
+    // (not still promoting), never once revoked (the drill's silence has been detected: nothing more to ask).
+    const drill = state.drillSilence;
+    if (
+      drill &&
+      role === 'active' &&
+      record.role === 'active' &&
+      drill.nodeId === record.nodeId &&
+      state.activeNodeId === record.nodeId &&
+      drill.epoch === state.epoch &&
+      !state.revoked
+    )
+      commands.push({
+        id: `drill-silence-${drill.drillId}`,
+        type: 'drill-silence',
+        epoch: state.epoch,
+        silenceMs: drill.silenceMs,
         ...to,
       });
     return {
