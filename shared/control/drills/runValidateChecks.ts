@@ -8,6 +8,7 @@ import {
   type RtoPredictionInput,
 } from '../../domain/drills';
 import type { NodeRef, PowerState, SiteRef } from '../../providers/computeProvider';
+import { ProviderError } from '../../providers/providerError';
 import type { Services } from '../../services/services';
 import type { CommandAckRecord } from '../../stores/commandAckStore';
 import { mapLimit } from '../../util/mapLimit';
@@ -48,6 +49,24 @@ const cloudRef = (node: ClusterNode): { site: SiteRef; ref: NodeRef } | undefine
   node.compute.kind === 'none' || node.site.cloud === 'on-prem'
     ? undefined
     : { site: { ...node.site, cloud: node.site.cloud }, ref: node.compute };
+
+/**
+ * A cloud read, retried while the cloud (or the provider's own request budget) answers `throttled` and its
+ * Retry-After still fits in the probe's time: a drill must not fail because a burst of reads was briefly metered.
+ */
+async function readRetryingThrottle<T>(read: () => Promise<T>): Promise<T> {
+  const deadline = performance.now() + PROBE_TIMEOUT_MS;
+  for (;;) {
+    try {
+      return await read();
+    } catch (error) {
+      const waitMs =
+        error instanceof ProviderError && error.kind === 'throttled' ? error.retryAfterMs : undefined;
+      if (waitMs === undefined || performance.now() + waitMs >= deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(1, waitMs)));
+    }
+  }
+}
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
@@ -103,13 +122,12 @@ export async function runValidateChecks(
     let probe = powerProbes.get(node.id);
     if (!probe) {
       const began = performance.now();
-      probe = services.providers
-        .forSite(cloud.site)
-        .getPowerState(cloud.ref, { abortSignal: signalFor(options) })
-        .then(
-          (power) => ({ power, roundTripMs: performance.now() - began }),
-          (error: unknown) => ({ error: message(error), roundTripMs: performance.now() - began }),
-        );
+      probe = readRetryingThrottle(() =>
+        services.providers.forSite(cloud.site).getPowerState(cloud.ref, { abortSignal: signalFor(options) }),
+      ).then(
+        (power) => ({ power, roundTripMs: performance.now() - began }),
+        (error: unknown) => ({ error: message(error), roundTripMs: performance.now() - began }),
+      );
       powerProbes.set(node.id, probe);
     }
     return probe;
@@ -229,9 +247,10 @@ export async function runValidateChecks(
         detail: `${node.id} is ${power} and its size is not declared: set nodes[].size so its quota can be checked`,
         data: { power },
       };
-    const headroom = await services.providers
-      .forSite(cloud.site)
-      .headroom(cloud.site, node.size, { abortSignal: signalFor(options) });
+    const size = node.size;
+    const headroom = await readRetryingThrottle(() =>
+      services.providers.forSite(cloud.site).headroom(cloud.site, size, { abortSignal: signalFor(options) }),
+    );
     const data = {
       power,
       size: node.size,

@@ -373,6 +373,26 @@ it('fails fence-path, with the reason, when the active VM’s power state cannot
   }
 });
 
+it('retries a throttled power-state read within the probe time instead of failing the check', async () => {
+  await healthyCluster('v-throttled', TWO_CLOUD_NODES);
+  const model = cloud.simulator.model;
+  model.addFault({
+    cloud: 'azure',
+    region: 'northeurope',
+    operation: 'any',
+    kind: 'Throttled',
+    remaining: 1,
+    retryAfterSeconds: 1,
+  });
+  const { checks } = await validate('v-throttled');
+  expect(model.faults.filter((f) => f.kind === 'Throttled')).toEqual([]); // it fired
+  expect(find(checks, 'standby-startable', 'head-b')).toMatchObject({
+    outcome: 'ok',
+    detail: 'head-b is running',
+  });
+  expect(find(checks, 'standby-startable', 'head-b').durationMs).toBeGreaterThanOrEqual(900);
+});
+
 it('fails hooks-present naming the missing hooks, and warns for an agent that does not report them', async () => {
   await healthyCluster(
     'v-hooks',
