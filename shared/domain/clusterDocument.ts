@@ -34,6 +34,7 @@ const id = z
 export const MAX_RESOURCE_ID_CHARS = 1024;
 export const MAX_OCID_CHARS = 255;
 export const MAX_SCHEDULE_CHARS = 120;
+export const MAX_SIZE_CHARS = 64;
 export const MAX_NODES = 500;
 /**
  * The longest a document may be once normalised to JSON (defaults filled in): what one table entity holds
@@ -84,6 +85,16 @@ export const nodeSchema = z
     compute: computeSchema.default({ kind: 'none' }),
     /** Lower wins an arbitration tie. */
     priority: z.number().int().min(0).max(1000).default(100),
+    /**
+     * The node's VM size (Azure, e.g. Standard_D4s_v5) or shape (OCI, e.g. VM.Standard.E5.Flex): what a validate
+     * drill checks the quota headroom of, when the node is stopped and a failover would have to start it.
+     */
+    size: z
+      .string()
+      .min(1)
+      .max(MAX_SIZE_CHARS, `must be at most ${MAX_SIZE_CHARS} characters`)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a VM size or shape name (letters, digits, . _ -)')
+      .optional(),
   })
   .strict();
 

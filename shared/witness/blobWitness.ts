@@ -429,6 +429,53 @@ export class BlobWitness {
   }
 
   /**
+   * Proves the witness account is usable the way a failover uses it — create a blob, lease it, write under the lease,
+   * release — on a probe blob of its own (`probes/<name>.json`), never on a cluster's witness blob, so it can never
+   * hold a lease a real failover needs. Does not throw for what storage answers: the result names the failure
+   * (`container-missing`, `forbidden`, `busy`, `unavailable`, `timeout`) with a sentence a person can act on.
+   */
+  async probe(name: string, options: CallOptions & { marker?: string } = {}): Promise<WitnessProbeResult> {
+    assertClusterId(name);
+    const blob = this.container.getBlockBlobClient(`probes/${name}.json`);
+    const where = `witness container ${this.container.containerName}`;
+    const marker = Buffer.from(
+      JSON.stringify({ probe: name, at: new Date(this.now()).toISOString(), marker: options.marker ?? '' }),
+      'utf8',
+    );
+    const call = { abortSignal: options.abortSignal };
+    let leaseId: string | undefined;
+    try {
+      try {
+        await blob.upload(marker, marker.length, {
+          conditions: { ifNoneMatch: '*' },
+          blobHTTPHeaders: { blobContentType: 'application/json' },
+          ...call,
+        });
+      } catch (error) {
+        if (statusCode(error) !== 409 && statusCode(error) !== 412) throw error;
+      }
+      const lease = blob.getBlobLeaseClient(randomUUID());
+      await lease.acquireLease(this.leaseDurationSeconds, call);
+      leaseId = lease.leaseId;
+      await blob.upload(marker, marker.length, {
+        conditions: { leaseId },
+        blobHTTPHeaders: { blobContentType: 'application/json' },
+        ...call,
+      });
+      await lease.releaseLease(call);
+      leaseId = undefined;
+      return { ok: true };
+    } catch (error) {
+      if (leaseId !== undefined)
+        await blob
+          .getBlobLeaseClient(leaseId)
+          .releaseLease()
+          .catch(() => undefined);
+      return probeFailure(error, where, options.abortSignal);
+    }
+  }
+
+  /**
    * Operator-forced recovery: breaks whatever lease is held on the cluster's witness, without taking it. With the
    * default break period of 0 the lease ends at once; with a longer one the holder may still write until it ends
    * (`writeDecision` refuses to, but a write already in flight can land — the epoch still fences it). Idempotent: a
@@ -452,4 +499,43 @@ export class BlobWitness {
       throw classifyTransport(error, `break the lease on the witness of cluster ${clusterId}`);
     }
   }
+}
+
+export type WitnessProbeResult =
+  | { ok: true }
+  | {
+      ok: false;
+      reason: 'container-missing' | 'forbidden' | 'busy' | 'unavailable' | 'timeout';
+      /** One sentence a person can act on (no secrets: the account key never appears in storage errors). */
+      detail: string;
+    };
+
+function probeFailure(error: unknown, where: string, signal: AbortSignal | undefined): WitnessProbeResult {
+  const status = statusCode(error);
+  const code = errorCode(error);
+  if (shape(error).name === 'AbortError' || signal?.aborted === true)
+    return { ok: false, reason: 'timeout', detail: `${where} did not answer in time` };
+  if (status === 404 && (code === 'ContainerNotFound' || code === undefined))
+    return {
+      ok: false,
+      reason: 'container-missing',
+      detail: `${where} does not exist: recreate it (the control plane creates it at start-up)`,
+    };
+  if (status === 403 || status === 401)
+    return {
+      ok: false,
+      reason: 'forbidden',
+      detail: `${where} refused the control plane (${describe(error)}): check the WitnessStorage credentials and the account's network rules`,
+    };
+  if (status === 409)
+    return {
+      ok: false,
+      reason: 'busy',
+      detail: `the probe blob in ${where} is leased by another drill (${describe(error)}): retry once it ends`,
+    };
+  return {
+    ok: false,
+    reason: 'unavailable',
+    detail: `${where} is not usable (${describe(error)}): check the witness storage account`,
+  };
 }
