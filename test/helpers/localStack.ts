@@ -46,6 +46,8 @@ export interface StackAgentOptions {
   replicationLagMs?: number;
   /** The promote hook's exit code (records its run first). Default 0. */
   promoteExitCode?: number;
+  /** How long the promote hook takes (ms; after recording its run). Default 0. */
+  promoteSleepMs?: number;
   /** The agent's `lease.fenceMarginMs`. Default 300. */
   fenceMarginMs?: number;
   /** Give the agent a `fencePeer` hook (a fencer node): it records its run and "powers off" the peer (exit 0). */
@@ -87,6 +89,8 @@ export interface PairOptions {
    * `failover.fencerNodeId`: its agent fences a failed active through its `fencePeer` hook.
    */
   fencer?: boolean;
+  /** The document's `drill` section. */
+  drill?: Record<string, unknown>;
 }
 
 export interface DeclaredPair {
@@ -137,8 +141,10 @@ export interface LocalStack {
 
 const HOOK_SCRIPT = [
   '#!/bin/sh',
-  '# $1: the marker file; $2: the exit code. One line per run.',
+  '# $1: the marker file; $2: the exit code; $3: seconds to sleep first. One line per run.',
   'echo "$(date +%s%3N) $FP_OPERATION $FP_OPERATION_ID $FP_EPOCH ${FP_ROLE:--} ${FP_TARGET_NODE:--}" >> "$1"',
+  '# $3: seconds to take (a slow hook), if given.',
+  'if [ -n "$3" ]; then sleep "$3"; fi',
   'exit "${2:-0}"',
 ].join('\n');
 
@@ -290,6 +296,7 @@ export async function startLocalStack(
         nodes,
         detection: pair.detection,
         ...(Object.keys(failover).length > 0 ? { failover } : {}),
+        ...(pair.drill ? { drill: pair.drill } : {}),
       });
       return { clusterId, vm, region };
     },
@@ -301,9 +308,14 @@ export async function startLocalStack(
       const lagFile = `${base}-lag`;
       const setReplicationLag = (ms: number) => writeFileSync(lagFile, `${ms}\n`);
       if (agentOptions.replicationLagMs !== undefined) setReplicationLag(agentOptions.replicationLagMs);
-      const hook = (name: HookName, exitCode = 0) => ({
+      const hook = (name: HookName, exitCode = 0, sleepMs = 0) => ({
         name: `${name}-marker`,
-        command: [hookScript, marker(name), String(exitCode)],
+        command: [
+          hookScript,
+          marker(name),
+          String(exitCode),
+          ...(sleepMs > 0 ? [(sleepMs / 1000).toFixed(3)] : []),
+        ],
         timeoutMs: 10_000,
       });
       const configPath = `${base}.yaml`;
@@ -323,7 +335,7 @@ export async function startLocalStack(
               ? [{ type: 'replication', command: ['cat', lagFile] }]
               : [],
           hooks: {
-            promote: hook('promote', agentOptions.promoteExitCode ?? 0),
+            promote: hook('promote', agentOptions.promoteExitCode ?? 0, agentOptions.promoteSleepMs ?? 0),
             demote: hook('demote'),
             fence: hook('fence'),
             ...(agentOptions.fencePeer ? { fencePeer: hook('fencePeer') } : {}),

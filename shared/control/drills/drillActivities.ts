@@ -107,6 +107,12 @@ export function drillBlocker(
   return undefined;
 }
 
+/** A failover operation in a few words: its id and what started it. */
+function describeFailover(op: OperationRecord): string {
+  const why = op.evidence.reason;
+  return `${op.operationId}: ${typeof why === 'string' ? why : (op.trigger?.kind ?? 'started')}`;
+}
+
 const isEnded = (op: OperationRecord | undefined) =>
   op !== undefined && op.status !== 'running' && op.status !== 'pending';
 
@@ -216,7 +222,7 @@ export function createDrillActivities(services: Services) {
         return {
           done: isEnded(op),
           ...(op ? { status: op.status } : {}),
-          abort: `a failover ran during the drill (${foreign.operationId}: ${foreign.reason ?? foreign.trigger?.kind ?? 'started'})`,
+          abort: `a failover ran during the drill (${describeFailover(foreign)})`,
           waitingFor: 'aborted',
         };
       if (!op) return { done: false, waitingFor: `${operationId} to start` };
@@ -298,6 +304,16 @@ export function createDrillActivities(services: Services) {
     };
   }
 
+  async function foreignFailover(input: DrillInput): Promise<string | undefined> {
+    const { operations } = await services.operations.list(input.clusterId, { limit: 20 });
+    const foreign = operations.find(
+      (o) => o.kind === 'failover' && o.createdAt >= input.requestedAt && o.drillId !== input.drillId,
+    );
+    return foreign
+      ? `a failover ran during the drill (${describeFailover(foreign)})`
+      : undefined;
+  }
+
   async function lagOf(clusterId: string, nodeId: string): Promise<number | null> {
     const [rows, state] = await Promise.all([
       services.heartbeats.listForCluster(clusterId),
@@ -364,6 +380,9 @@ export function createDrillActivities(services: Services) {
   async function finishDrill(finish: FinishDrillInput): Promise<DrillEnd> {
     const { input, plan, validation } = finish;
     const now = services.now();
+    // A real failover while the drill ran (e.g. during its checks) wins: the drill's findings no longer describe
+    // the cluster, so it ends aborted, naming the failover.
+    const abort = finish.abort ?? (await foreignFailover(input));
     const drillOp = await services.operations.get(input.clusterId, input.drillId);
     const legs: DrillLeg[] = [];
     for (const operationId of finish.legOperationIds) {
@@ -411,12 +430,12 @@ export function createDrillActivities(services: Services) {
     });
     const blocked = drillOp?.steps?.find((s) => s.id === 'blocked')?.detail?.reason;
     const reasons = [
-      ...(finish.abort ? [finish.abort] : []),
+      ...(abort ? [abort] : []),
       ...(typeof blocked === 'string' ? [blocked] : []),
       ...finish.notes,
       ...judged.reasons,
     ];
-    const result: DrillResult = finish.abort ? 'aborted' : reasons.length > 0 ? 'failed' : 'passed';
+    const result: DrillResult = abort ? 'aborted' : reasons.length > 0 ? 'failed' : 'passed';
     const history = (await services.drills.history(input.clusterId, DRILL_HISTORY_POINTS)).filter(
       (p) => p.drillId !== input.drillId,
     );
