@@ -4,7 +4,6 @@ import { AgentDirectory } from '../control/agents/agentRequests';
 import { HeartbeatService } from '../control/agents/heartbeatService';
 import { AuditLog } from '../stores/auditLog';
 import { ClusterStore } from '../stores/clusterStore';
-import { DrillStore } from '../stores/drillStore';
 import { CommandAckStore } from '../stores/commandAckStore';
 import { DrillSlotStore } from '../stores/drillSlotStore';
 import { HeartbeatStore } from '../stores/heartbeatStore';
@@ -34,7 +33,6 @@ export interface Services {
   /** Scheduled drill slots claimed, one row per (cluster, slot): a slot starts one drill across hosts. */
   drillSlots: DrillSlotStore;
   witness: BlobWitness;
-  drills: DrillStore;
   /** Compute providers per site (Azure, OCI), built on first use. */
   providers: ProviderRegistry;
   /** The agent-facing services; their caches live as long as the process. */
@@ -68,7 +66,6 @@ export function createServices(config: Config, time: Clock | (() => number) = ho
     webhookReplay: new WebhookReplayStore(tables.webhookReplay),
     drillSlots: new DrillSlotStore(tables.drillSlots),
     witness: new BlobWitness(witnessContainer, { now }),
-    drills: new DrillStore(),
     providers: new ProviderRegistry(config.cloud, now),
     now,
   };
