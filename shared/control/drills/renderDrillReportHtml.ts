@@ -232,12 +232,16 @@ function trend(r: DrillReport): string {
     drillId: p.drillId,
     startedAt: p.startedAt,
     result: p.result,
-    ms: p.rtoMs ?? p.predictedRtoMs,
-    predicted: p.rtoMs === undefined && p.predictedRtoMs !== undefined,
+    ms: finite(p.rtoMs) ?? finite(p.predictedRtoMs),
+    predicted: finite(p.rtoMs) === undefined && finite(p.predictedRtoMs) !== undefined,
     current,
   });
   const points = [
-    ...r.history.map((p) => point(p, false)),
+    // Oldest first; the current drill once, even when the history given already holds it.
+    ...[...r.history]
+      .filter((p) => p.drillId !== r.drillId)
+      .sort((a, b) => a.startedAt - b.startedAt)
+      .map((p) => point(p, false)),
     point(
       {
         drillId: r.drillId,
@@ -332,6 +336,8 @@ function trend(r: DrillReport): string {
     '</section>',
   ].join('\n');
 }
+
+const finite = (ms: number | undefined) => (ms !== undefined && Number.isFinite(ms) ? ms : undefined);
 
 /** A y-axis label: seconds (or milliseconds for a sub-2-second axis), without the unit (the axis names it). */
 function axisValue(ms: number, yMax: number): string {

@@ -129,6 +129,27 @@ describe('renderDrillReportHtml', () => {
     );
   });
 
+  it('draws the current drill once even when the history holds it, and no NaN for odd figures', () => {
+    const html = renderDrillReportHtml(
+      report({
+        history: [
+          ...history(2),
+          { drillId: 'drill-current', startedAt: T, mode: 'switchover', result: 'failed', rtoMs: 70_000 },
+          {
+            drillId: 'drill-odd',
+            startedAt: T - 1000,
+            mode: 'switchover',
+            result: 'passed',
+            rtoMs: Number.NaN,
+          },
+        ],
+      }),
+    );
+    expect(count(html, /class="trend-point[ "]/g)).toBe(4);
+    expect(count(html, /data-drill-id="drill-current"/g)).toBe(1);
+    expect(html).not.toContain('NaN');
+  });
+
   it('draws a point even for a drill without an RTO (aborted), on the axis', () => {
     const html = renderDrillReportHtml(
       report({ result: 'aborted', measured: {}, history: [{ ...history(1)[0]!, rtoMs: undefined }] }),
