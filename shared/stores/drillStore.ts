@@ -1,7 +1,8 @@
-import type { TableClient } from '@azure/data-tables';
+import type { TableClient, TransactionAction } from '@azure/data-tables';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { DrillHistoryPoint, DrillReport, DrillSummary } from '../domain/drills';
 import { summarize } from '../domain/drills';
+import { ConcurrencyError } from '../errors';
 import { continuationAfter, rowKeyOf } from './continuation';
 import { readText, storedJson, textProperties } from './largeText';
 import { storageCall } from './storageCall';
@@ -28,7 +29,7 @@ const indexKey = (summary: Pick<DrillSummary, 'startedAt' | 'drillId'>) =>
 /** Direct rows, one per drill (row = `id-<drillId>`): lookup by id and where its index row is. */
 const directKey = (drillId: string) => `id-${drillId}`;
 
-type DrillEntity = Record<string, unknown> & { rowKey?: string; IndexKey?: string };
+type DrillEntity = Record<string, unknown> & { rowKey?: string; IndexKey?: string; etag?: string };
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const HTML_TYPE = 'text/html; charset=utf-8';
@@ -67,30 +68,33 @@ export class DrillStore {
     ]);
     const summary = summarize(report);
     const index = indexKey(summary);
-    const previous = await this.#direct(report.clusterId, report.drillId, abortSignal);
     const properties = { ...textProperties('Summary', storedJson(summary)), Result: summary.result };
-    await storageCall(`drill ${report.drillId}`, () =>
-      this.table.upsertEntity(
-        { partitionKey: report.clusterId, rowKey: directKey(report.drillId), IndexKey: index, ...properties },
-        'Replace',
-        { abortSignal },
-      ),
-    );
-    await storageCall(`drill index ${report.drillId}`, () =>
-      this.table.upsertEntity({ partitionKey: report.clusterId, rowKey: index, ...properties }, 'Replace', {
-        abortSignal,
-      }),
-    );
-    const stale = previous?.IndexKey;
-    if (typeof stale === 'string' && stale !== index) {
+    const direct = { partitionKey: report.clusterId, rowKey: directKey(report.drillId), IndexKey: index };
+    // Both rows, and the removal of the index row an earlier save with another start time left, in one transaction
+    // of the partition, conditional on the drill's row as read (If-Match, or create when absent): the list never
+    // shows a drill twice, whichever of two concurrent saves wins. The loser reads again and retries.
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const current = await this.#direct(report.clusterId, report.drillId, abortSignal);
+      const stale = current?.IndexKey;
+      const actions: TransactionAction[] = [
+        current
+          ? ['update', { ...direct, ...properties }, 'Replace', { etag: current.etag ?? '*' }]
+          : ['create', { ...direct, ...properties }],
+        ['upsert', { partitionKey: report.clusterId, rowKey: index, ...properties }, 'Replace'],
+      ];
+      if (typeof stale === 'string' && stale !== index)
+        actions.push(['delete', { partitionKey: report.clusterId, rowKey: stale }]);
       try {
-        await storageCall(`drill index ${report.drillId}`, () =>
-          this.table.deleteEntity(report.clusterId, stale, { abortSignal }),
+        await storageCall(`drill ${report.drillId}`, () =>
+          this.table.submitTransaction(actions, { abortSignal }),
         );
+        return;
       } catch (error) {
-        if (statusOf(error) !== 404) throw error;
+        const status = statusOf(error);
+        if (status !== 404 && status !== 409 && status !== 412) throw error;
       }
     }
+    throw new ConcurrencyError(`drill ${report.drillId} of ${report.clusterId} kept changing; retry`);
   }
 
   /** The drill's report, or undefined when there is none. */

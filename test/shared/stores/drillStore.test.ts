@@ -81,6 +81,18 @@ describe('DrillStore', () => {
     expect((await store.list('c2')).drills).toEqual([summarize(again)]);
   });
 
+  it('concurrent saves of one drill leave it listed once', async () => {
+    const base = report('c7', 1);
+    await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        store.save({ ...base, startedAt: base.startedAt + i }, `<p>${i}</p>`),
+      ),
+    );
+    const listed = (await store.list('c7')).drills;
+    expect(listed).toHaveLength(1);
+    expect(listed[0]?.drillId).toBe(base.drillId);
+  });
+
   it('lists newest first, page by page with a continuation', async () => {
     const saved = [3, 1, 5, 2, 4].map((n) => report('c3', n));
     for (const r of saved) await store.save(r, '<p></p>');
