@@ -6,6 +6,7 @@ import { AuditLog } from '../stores/auditLog';
 import { ClusterStore } from '../stores/clusterStore';
 import { CommandAckStore } from '../stores/commandAckStore';
 import { DrillSlotStore } from '../stores/drillSlotStore';
+import { DrillStore } from '../stores/drillStore';
 import { HeartbeatStore } from '../stores/heartbeatStore';
 import { NodeCredentialStore } from '../stores/nodeCredentialStore';
 import { OperationStore } from '../stores/operationStore';
@@ -33,6 +34,8 @@ export interface Services {
   /** Scheduled drill slots claimed, one row per (cluster, slot): a slot starts one drill across hosts. */
   drillSlots: DrillSlotStore;
   witness: BlobWitness;
+  /** Drill reports (JSON + HTML blobs in the state account) and their index in the `drills` table. */
+  drills: DrillStore;
   /** Compute providers per site (Azure, OCI), built on first use. */
   providers: ProviderRegistry;
   /** The agent-facing services; their caches live as long as the process. */
@@ -53,6 +56,9 @@ export function createServices(config: Config, time: Clock | (() => number) = ho
   }).getContainerClient(
     `${config.tablePrefix.toLowerCase()}${config.tablePrefix ? '-' : ''}failover-witness`,
   );
+  const drillReports = BlobServiceClient.fromConnectionString(config.storageConnectionString, {
+    retryOptions: { maxTries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2000 },
+  }).getContainerClient(`${config.tablePrefix.toLowerCase()}${config.tablePrefix ? '-' : ''}drill-reports`);
   const base = {
     config,
     clock,
@@ -66,6 +72,7 @@ export function createServices(config: Config, time: Clock | (() => number) = ho
     webhookReplay: new WebhookReplayStore(tables.webhookReplay),
     drillSlots: new DrillSlotStore(tables.drillSlots),
     witness: new BlobWitness(witnessContainer, { now }),
+    drills: new DrillStore(tables.drills, drillReports),
     providers: new ProviderRegistry(config.cloud, now),
     now,
   };
@@ -85,8 +92,12 @@ let services: Promise<Services> | undefined;
 export function getServices(): Promise<Services> {
   services ??= (async () => {
     const created = createServices(getConfig());
-    await storageCall('the control plane tables and the witness container', () =>
-      Promise.all([ensureTables(created.tables), created.witness.ensureContainer()]),
+    await storageCall('the control plane tables and the witness and drill reports containers', () =>
+      Promise.all([
+        ensureTables(created.tables),
+        created.witness.ensureContainer(),
+        created.drills.ensureContainer(),
+      ]),
     );
     return created;
   })().catch((error: unknown) => {

@@ -10,7 +10,7 @@ export interface ServicesOnAzurite {
 }
 
 /**
- * The control plane's services on an in-memory Azurite of their own, with the tables and the witness container
+ * The control plane's services on an in-memory Azurite of their own, with the tables and the witness and drill reports
  * created, reading time from `now` (a test's clock); `env` adds settings (e.g. the cloud simulator's).
  */
 export async function servicesOnAzurite(
@@ -27,6 +27,6 @@ export async function servicesOnAzurite(
   });
   await ensureTables(createTableClients(config.storageConnectionString, tableNames(config.tablePrefix)));
   const services = createServices(config, now);
-  await services.witness.ensureContainer();
+  await Promise.all([services.witness.ensureContainer(), services.drills.ensureContainer()]);
   return { azurite, services };
 }
