@@ -107,6 +107,20 @@ export function drillBlocker(
   return undefined;
 }
 
+/** The node an operation promoted last (its `promote-<node>-<epoch>` step), for a failover that chose its target. */
+function promotedNode(op: OperationRecord): string | null {
+  const promoted = [...(op.steps ?? [])]
+    .reverse()
+    .find((s) => s.outcome === 'ok' && /^promote-.+-\d+$/.test(s.id));
+  return promoted ? promoted.id.replace(/^promote-/, '').replace(/-\d+$/, '') : null;
+}
+
+/** The target a failover chose (its latest `target-<node>` step). */
+function chosenNode(op: OperationRecord): string | null {
+  const chosen = [...(op.steps ?? [])].reverse().find((s) => s.id.startsWith('target-'));
+  return chosen ? chosen.id.slice('target-'.length) : null;
+}
+
 /** A failover operation in a few words: its id and what started it. */
 function describeFailover(op: OperationRecord): string {
   const why = op.evidence.reason;
@@ -244,19 +258,20 @@ export function createDrillActivities(services: Services) {
         };
       return { done: false, waitingFor: `the detection of ${plan.originalActive ?? 'the active'}'s silence` };
     }
-    if (failover.targetNodeId)
+    const chosen = failover.targetNodeId ?? chosenNode(failover);
+    if (chosen)
       await services.operations.recordStepIfAbsent(
         input.clusterId,
         input.drillId,
         {
           id: `rpo-${failover.operationId}`,
-          name: `replication lag of ${failover.targetNodeId} at the switch`,
+          name: `replication lag of ${chosen} at the switch`,
           startedAt: services.now(),
           endedAt: services.now(),
           outcome: 'ok',
           detail: {
-            nodeId: failover.targetNodeId,
-            rpoMs: await lagOf(input.clusterId, failover.targetNodeId),
+            nodeId: chosen,
+            rpoMs: await lagOf(input.clusterId, chosen),
           },
         },
         services.now(),
@@ -309,9 +324,7 @@ export function createDrillActivities(services: Services) {
     const foreign = operations.find(
       (o) => o.kind === 'failover' && o.createdAt >= input.requestedAt && o.drillId !== input.drillId,
     );
-    return foreign
-      ? `a failover ran during the drill (${describeFailover(foreign)})`
-      : undefined;
+    return foreign ? `a failover ran during the drill (${describeFailover(foreign)})` : undefined;
   }
 
   async function lagOf(clusterId: string, nodeId: string): Promise<number | null> {
@@ -396,12 +409,13 @@ export function createDrillActivities(services: Services) {
             ? plan.originalActive
             : plan.target
           : plan.originalActive;
+      const to = op.targetNodeId ?? promotedNode(op);
       legs.push({
-        name: `${from ?? '?'} → ${op.targetNodeId ?? '?'}`,
+        name: `${from ?? '?'} → ${to ?? '?'}`,
         kind: op.kind === 'failover' ? 'failover' : 'make-active',
         operationId,
         from,
-        to: op.targetNodeId ?? null,
+        to,
         status: op.status,
         startedAt: op.createdAt,
         ...(op.endedAt !== undefined ? { endedAt: op.endedAt } : {}),

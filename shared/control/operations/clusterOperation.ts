@@ -60,6 +60,19 @@ export async function beginClusterOperation(
     services.clusters.getState(input.clusterId),
   ]);
   const now = services.now();
+  // A failover drill silenced this active on purpose: the failover it causes is the drill's measurement, so the
+  // anti-flapping policy neither refuses it nor counts it against a real failover later. The record names the drill
+  // from its creation, so the drill never mistakes it for a real failure. A make-active leg names its drill too.
+  const silence = state?.state.drillSilence;
+  const drillId =
+    input.kind === 'failover' &&
+    silence &&
+    silence.epoch === state.state.epoch &&
+    silence.nodeId === state.state.activeNodeId
+      ? silence.drillId
+      : input.trigger.kind === 'drill'
+        ? input.trigger.reference
+        : undefined;
   const record = await services.operations.createOnce({
     clusterId: input.clusterId,
     operationId: input.operationId,
@@ -72,10 +85,7 @@ export async function beginClusterOperation(
     trigger: input.trigger,
     actor: input.actor,
     targetNodeId: input.targetNodeId,
-    // A drill's make-active leg names its drill.
-    ...(input.trigger.kind === 'drill' && input.trigger.reference
-      ? { drillId: input.trigger.reference }
-      : {}),
+    ...(drillId ? { drillId } : {}),
   });
   // The same operation again (a redelivered webhook, a replayed activity): once it has ended it starts nothing.
   if (!record.created && record.operation.endedAt !== undefined) {
@@ -124,21 +134,8 @@ export async function beginClusterOperation(
   }
   const document = stored.document;
   const automatic = AUTOMATIC_TRIGGERS.has(input.trigger.kind);
-  // A failover drill silenced this active on purpose: the failover it causes is the drill's measurement, so the
-  // anti-flapping policy neither refuses it nor counts it against a real failover later (the record names the drill).
-  const silence = state.state.drillSilence;
-  const drillId =
-    input.kind === 'failover' &&
-    silence &&
-    silence.epoch === state.state.epoch &&
-    silence.nodeId === state.state.activeNodeId
-      ? silence.drillId
-      : undefined;
-  if (drillId)
-    await services.operations.update(input.clusterId, input.operationId, (op) =>
-      op.drillId === drillId ? op : { ...op, drillId },
-    );
-  if (input.kind === 'failover' && automatic && !input.force && !drillId) {
+  const drillFailover = input.kind === 'failover' && record.operation.drillId !== undefined;
+  if (input.kind === 'failover' && automatic && !input.force && !drillFailover) {
     const refusal = await automaticFailoverRefusal(services, input.clusterId, document.failover, now, {
       operationId: input.operationId,
     });
