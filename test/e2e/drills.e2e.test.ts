@@ -102,6 +102,12 @@ it('a validate drill passes on a healthy cluster: every check timed, the predict
     result: 'passed',
     missedObjectives: [],
   });
+  // A second drill's report carries the first in its history: two points on its trend chart.
+  const second = await report('val', (await startDrill('val', {})).json.drillId);
+  expect(second.history.map((p: { drillId: string }) => p.drillId)).toEqual([drill.drillId]);
+  const page = await getDrill('val', second.drillId, 'text/html');
+  expect(page.text.match(/class="trend-point[^"]*"/g)).toHaveLength(2);
+  expect((await listDrills('val')).drills.map((d) => d.drillId)).toEqual([second.drillId, drill.drillId]);
   const op = await stack.operation('val', drill.drillId);
   expect(op).toMatchObject({ kind: 'drill', status: 'succeeded' });
   expect(op.steps.length).toBe(drill.checks.length);
@@ -205,6 +211,27 @@ it('a drill never starts while another operation runs: recorded as skipped, with
   expect(listed.drills[0]!.reasons[0]).toContain(moving.json.operationId);
   expect((await stack.operation('busy', skipped.json.error.drillId)).status).toBe('refused');
   await stack.ended('busy', moving.json.operationId);
+});
+
+it('a real failover while a drill runs wins: the drill ends aborted, naming it, and the failover completes', async () => {
+  await healthyPair('abort');
+  // The active's region stops answering: the drill's power-state read of head-a waits for its 5 s limit.
+  await stack.setRegionDown('azure', 'westeurope', 'hang');
+  try {
+    const started = await startDrill('abort', { mode: 'validate' });
+    expect(started.status).toBe(202);
+    const failover = await stack.failover('abort', { reason: 'head-a is down for real' });
+    expect(failover.status).toBe(202);
+    expect(failover.json.started).toBe(true);
+    const drill = await report('abort', started.json.drillId);
+    expect(drill.result).toBe('aborted');
+    expect(drill.reasons[0]).toContain(failover.json.operationId);
+    expect(drill.reasons[0]).toContain('head-a is down for real');
+    expect(await stack.ended('abort', failover.json.operationId)).toMatchObject({ status: 'succeeded' });
+    expect((await stack.status('abort')).lastDrill).toMatchObject({ result: 'aborted' });
+  } finally {
+    await stack.setRegionDown('azure', 'westeurope', null);
+  }
 });
 
 it('answers bad drill requests with a named 4xx and starts nothing', async () => {
