@@ -285,17 +285,25 @@ export class OperationStore {
     return rowKeyOf(token, INDEX_ROW) !== undefined;
   }
 
-  /** A cluster's operations, newest first, `limit` at a time (check a client's token with `isContinuation`). */
+  /**
+   * A cluster's operations, newest first, `limit` at a time (check a client's token with `isContinuation`); with
+   * `since`, only those created at or after it (one query of index rows, then a read per operation listed).
+   */
   async list(
     clusterId: string,
-    options: { limit?: number; continuation?: string } = {},
+    options: { limit?: number; continuation?: string; since?: number } = {},
   ): Promise<OperationPage> {
     const limit = options.limit ?? 20;
     const after = options.continuation ? rowKeyOf(options.continuation, INDEX_ROW) : undefined;
     if (options.continuation && !after) throw new RangeError('not a continuation of this list');
+    // `since`: only operations created at or after it (newest first, so the index rows before a bound).
+    const until =
+      options.since !== undefined
+        ? `${INDEX_PREFIX}${String(MAX_TIME - options.since + 1).padStart(13, '0')}`
+        : 'idx.';
     const filter =
       `PartitionKey eq '${filterId(clusterId)}' and RowKey ${after ? 'gt' : 'ge'} '${after ?? INDEX_PREFIX}'` +
-      ` and RowKey lt 'idx.'`;
+      ` and RowKey lt '${until}'`;
     // One more than asked, to know whether there is a next page.
     const rows = await storageCall(`operations of ${clusterId}`, async () => {
       const pages = this.table

@@ -223,10 +223,11 @@ export function createDrillActivities(services: Services) {
 
   /** What the drill waits for now; `abort` when a failover it did not cause ran since it began. */
   async function observeDrill({ input, plan, operationId }: ObserveDrillInput): Promise<DrillObservation> {
-    const { operations } = await services.operations.list(input.clusterId, { limit: 20 });
-    const since = operations.filter(
-      (o) => o.createdAt >= input.requestedAt && o.operationId !== input.drillId,
-    );
+    const { operations } = await services.operations.list(input.clusterId, {
+      limit: 20,
+      since: input.requestedAt,
+    });
+    const since = operations.filter((o) => o.operationId !== input.drillId);
     const foreign = since.find(
       (o) => o.kind === 'failover' && o.drillId !== input.drillId && o.operationId !== operationId,
     );
@@ -320,10 +321,11 @@ export function createDrillActivities(services: Services) {
   }
 
   async function foreignFailover(input: DrillInput): Promise<string | undefined> {
-    const { operations } = await services.operations.list(input.clusterId, { limit: 20 });
-    const foreign = operations.find(
-      (o) => o.kind === 'failover' && o.createdAt >= input.requestedAt && o.drillId !== input.drillId,
-    );
+    const { operations } = await services.operations.list(input.clusterId, {
+      limit: 20,
+      since: input.requestedAt,
+    });
+    const foreign = operations.find((o) => o.kind === 'failover' && o.drillId !== input.drillId);
     return foreign ? `a failover ran during the drill (${describeFailover(foreign)})` : undefined;
   }
 

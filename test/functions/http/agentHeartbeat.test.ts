@@ -69,8 +69,8 @@ describe('POST /api/v1/agent/heartbeat', () => {
       epoch: 1,
       lease: { durationMs: 4000 },
       commands: [],
-      // its first healthy heartbeat as the active of 2 that verify it: told to heartbeat fast until verified
-      heartbeatIntervalMs: 200,
+      // its first healthy heartbeat as the active of 2 that verify it: told to heartbeat fast (a tenth) until verified
+      heartbeatIntervalMs: 100,
     });
     const s = await status();
     expect(s.leaseRemainingMs).toBeGreaterThan(3000);

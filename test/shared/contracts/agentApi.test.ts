@@ -281,7 +281,7 @@ describe('commands and their acknowledgements', () => {
       epoch: 2,
     });
     expect(issues(agentCommandSchema.safeParse({ ...command, nodeId: 'Head B' }))).toEqual(['nodeId']);
-    expect(AGENT_COMMAND_TYPES).toEqual(['promote', 'demote', 'fence', 'fence-peer']);
+    expect(AGENT_COMMAND_TYPES).toEqual(['promote', 'demote', 'fence', 'fence-peer', 'drill-silence']);
   });
 
   it('accepts what an agent sends', () => {

@@ -122,6 +122,17 @@ describe('operation records', () => {
     expect(third.continuation).toBeUndefined();
   });
 
+  it('lists only the operations created since a time, when asked (what a drill looks at)', async () => {
+    for (let i = 0; i < 5; i++) await store.createOnce(operation('c6s', `op-${i}`, T + i * 1000));
+    expect((await store.list('c6s', { since: T + 2000 })).operations.map((o) => o.operationId)).toEqual([
+      'op-4',
+      'op-3',
+      'op-2',
+    ]);
+    expect((await store.list('c6s', { since: T + 4001 })).operations).toEqual([]);
+    expect((await store.list('c6s', { since: T })).operations).toHaveLength(5);
+  });
+
   it('accepts back only continuation tokens of its own shape (nothing else reaches a filter)', async () => {
     await store.createOnce(operation('c7', 'op-1', T));
     await store.createOnce(operation('c7', 'op-2', T + 1));
