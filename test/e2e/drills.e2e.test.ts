@@ -45,7 +45,7 @@ async function report(clusterId: string, drillId: string, timeoutMs = 60_000): P
 }
 
 async function healthyPair(clusterId: string, options: { drill?: Record<string, unknown> } = {}) {
-  await stack.declarePair(clusterId, {
+  const declared = await stack.declarePair(clusterId, {
     detection: FAST,
     failover: { rpoObjectiveMs: 5000 },
     ...options,
@@ -59,7 +59,7 @@ async function healthyPair(clusterId: string, options: { drill?: Record<string, 
     () => stack.status(clusterId),
     (s) => s.nodes.some((n: any) => n.nodeId === 'head-b' && n.replicationLagMs === 25),
   );
-  return { a, b };
+  return { a, b, vm: declared.vm };
 }
 
 it('a validate drill passes on a healthy cluster: every check timed, the predicted RTO, the report three ways', async () => {
@@ -162,7 +162,7 @@ it('a switchover drill measures both directions and gives the active role back',
 });
 
 it('a failover drill needs allowFailover and confirm; it silences the active, measures the real failover, and brings the old active back as standby', async () => {
-  await healthyPair('fo', { drill: { allowFailover: true } });
+  const { vm } = await healthyPair('fo', { drill: { allowFailover: true } });
   const unconfirmed = await startDrill('fo', { mode: 'failover' });
   expect(unconfirmed.status).toBe(422);
   expect(unconfirmed.json.error.code).toBe('ConfirmationRequired');
@@ -180,8 +180,16 @@ it('a failover drill needs allowFailover and confirm; it silences the active, me
   expect(leg.rtoMs).toBe(failover.rtoMs);
   expect(leg.rtoMs).toBeGreaterThanOrEqual(1500);
   await activeUnder(stack, 'fo', 'head-b', 2, ['head-a']);
-  const steps = (await stack.operation('fo', drill.drillId)).steps.map((s: { id: string }) => s.id);
-  expect(steps).toEqual(expect.arrayContaining(['silence', 'back-as-standby']));
+  const steps = (await stack.operation('fo', drill.drillId)).steps;
+  expect(steps.map((s: { id: string }) => s.id)).toEqual(
+    expect.arrayContaining(['silence', 'detection', 'restart-head-a', 'back-as-standby']),
+  );
+  expect(steps.every((s: { outcome: string }) => s.outcome !== 'running')).toBe(true);
+  // The failover fenced head-a by powering its VM off; the drill started it again.
+  expect(steps.find((s: { id: string }) => s.id === 'restart-head-a').detail).toMatchObject({
+    started: true,
+  });
+  expect((await stack.vm(vm['head-a'] as string))?.powerState).toBe('running');
   // the drill's own failover does not count against the anti-flapping policy: a real failover right after runs
   const manual = await stack.failover('fo', { reason: 'after the drill' });
   expect(manual.status).toBe(202);

@@ -12,6 +12,7 @@ import {
 import type { Services } from '../../services/services';
 import type { OperationRecord, OperationStatus } from '../../stores/operationStore';
 import { latestHeartbeats } from '../operations/makeActivePlan';
+import { nodeRef } from '../operations/nodeRef';
 import { renderDrillReportHtml } from './renderDrillReportHtml';
 import { runValidateChecks } from './runValidateChecks';
 import type {
@@ -257,8 +258,37 @@ export function createDrillActivities(services: Services) {
           abort: `a failover not caused by the drill ran (${foreign.operationId})`,
           waitingFor: 'aborted',
         };
+      await services.operations.recordStepIfAbsent(
+        input.clusterId,
+        input.drillId,
+        {
+          id: 'detection',
+          name: `wait for the detection of ${plan.originalActive ?? 'the active'}'s silence`,
+          startedAt: services.now(),
+          outcome: 'running',
+        },
+        services.now(),
+      );
       return { done: false, waitingFor: `the detection of ${plan.originalActive ?? 'the active'}'s silence` };
     }
+    await services.operations.update(input.clusterId, input.drillId, (op) => {
+      const steps = op.steps ?? [];
+      const waiting = steps.find((s) => s.id === 'detection' && s.outcome === 'running');
+      if (!waiting) return op;
+      return {
+        ...op,
+        steps: steps.map((s) =>
+          s === waiting
+            ? {
+                ...s,
+                outcome: 'ok' as const,
+                endedAt: failover.createdAt,
+                detail: { failover: failover.operationId },
+              }
+            : s,
+        ),
+      };
+    });
     const chosen = failover.targetNodeId ?? chosenNode(failover);
     if (chosen)
       await services.operations.recordStepIfAbsent(
@@ -290,6 +320,9 @@ export function createDrillActivities(services: Services) {
         failoverOperationId: failover.operationId,
         waitingFor: 'ended',
       };
+    // The failover may have fenced the old active by powering its VM off: start it again (once), so it can come
+    // back — a drill leaves the cluster as it found it, with the roles swapped.
+    if (plan.originalActive) await restartIfFenced(input, plan.originalActive);
     const back = plan.originalActive
       ? (await services.heartbeats.get(input.clusterId, plan.originalActive))?.record
       : undefined;
@@ -298,18 +331,23 @@ export function createDrillActivities(services: Services) {
       back.role === 'standby' &&
       back.receivedAt > (failover.endedAt ?? 0) &&
       back.epoch >= (failover.toEpoch ?? 0);
+    const backStep = {
+      id: 'back-as-standby',
+      name: `${plan.originalActive ?? ''} back as standby`,
+      startedAt: failover.endedAt ?? services.now(),
+    };
     if (isBack)
+      await services.operations.recordStep(
+        input.clusterId,
+        input.drillId,
+        { ...backStep, endedAt: back.receivedAt, outcome: 'ok', detail: { epoch: back.epoch } },
+        services.now(),
+      );
+    else
       await services.operations.recordStepIfAbsent(
         input.clusterId,
         input.drillId,
-        {
-          id: 'back-as-standby',
-          name: `${plan.originalActive ?? ''} back as standby`,
-          startedAt: failover.endedAt ?? back.receivedAt,
-          endedAt: back.receivedAt,
-          outcome: 'ok',
-          detail: { epoch: back.epoch },
-        },
+        { ...backStep, outcome: 'running' },
         services.now(),
       );
     return {
@@ -318,6 +356,46 @@ export function createDrillActivities(services: Services) {
       failoverOperationId: failover.operationId,
       waitingFor: `${plan.originalActive ?? 'the old active'} back as standby`,
     };
+  }
+
+  /** Starts the old active's VM again when the failover's fence left it stopped; recorded as a step, once. */
+  async function restartIfFenced(input: DrillInput, nodeId: string): Promise<void> {
+    const stepId = `restart-${nodeId}`;
+    const drillOp = await services.operations.get(input.clusterId, input.drillId);
+    if (drillOp?.steps?.some((s) => s.id === stepId)) return;
+    const document = (await services.clusters.getDocument(input.clusterId))?.document;
+    const found = document && nodeRef(document, nodeId);
+    if (!found) return;
+    const provider = services.providers.forSite(found.site);
+    const startedAt = services.now();
+    let outcome: 'ok' | 'failed' | 'skipped' = 'ok';
+    let detail: Record<string, unknown>;
+    try {
+      const power = await provider.getPowerState(found.ref, { abortSignal: AbortSignal.timeout(5000) });
+      if (power === 'running' || power === 'starting') {
+        outcome = 'skipped';
+        detail = { powerState: power };
+      } else {
+        await provider.start(found.ref, { idempotencyKey: `${input.drillId}-${stepId}`, deadlineMs: 10_000 });
+        detail = { powerState: power, started: true };
+      }
+    } catch (error) {
+      outcome = 'failed';
+      detail = { error: error instanceof Error ? error.message : String(error) };
+    }
+    await services.operations.recordStepIfAbsent(
+      input.clusterId,
+      input.drillId,
+      {
+        id: stepId,
+        name: `start ${nodeId} again (the failover's fence may have stopped it)`,
+        startedAt,
+        endedAt: services.now(),
+        outcome,
+        detail,
+      },
+      services.now(),
+    );
   }
 
   async function foreignFailover(input: DrillInput): Promise<string | undefined> {

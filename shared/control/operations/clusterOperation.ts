@@ -14,11 +14,12 @@ import {
   type FencingEvidence,
   type NodeEvidence,
 } from '../../domain/failoverSteps';
-import type { NodeRef, PowerState, SiteRef } from '../../providers/computeProvider';
+import type { PowerState } from '../../providers/computeProvider';
 import type { Services } from '../../services/services';
 import type { CommandAckRecord } from '../../stores/commandAckStore';
 import type { OperationStatus, OperationStep } from '../../stores/operationStore';
 import { withWitnessDecision } from '../common/witnessDecision';
+import { nodeRef } from './nodeRef';
 import { AUTOMATIC_TRIGGERS, automaticFailoverRefusal } from './failoverPolicy';
 import { endDetection } from '../detection/failureDetector';
 import type {
@@ -271,12 +272,6 @@ function ackStep(ack: CommandAckRecord): OperationStep {
       ...(ack.message !== undefined ? { message: ack.message } : {}),
     },
   };
-}
-
-function nodeRef(document: ClusterDocument, nodeId: string): { site: SiteRef; ref: NodeRef } | undefined {
-  const node = document.nodes.find((n) => n.id === nodeId);
-  if (!node || node.compute.kind === 'none' || node.site.cloud === 'on-prem') return undefined;
-  return { site: { ...node.site, cloud: node.site.cloud }, ref: node.compute };
 }
 
 /**
