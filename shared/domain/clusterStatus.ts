@@ -18,6 +18,10 @@ export interface NodeStatus {
   replicationLagMs: number | null;
   /** The node's last reported GPU health (from nvidia-smi), if it reports any. */
   gpu: unknown;
+  /** The hooks its agent reports it has (null: an agent that does not report them, or never heard). */
+  hooks: string[] | null;
+  /** Its clock offset as last measured (receive time − the signed timestamp; null: not measured). */
+  clockSkewMs: number | null;
 }
 
 export interface ClusterStatus {
@@ -168,6 +172,8 @@ export function buildClusterStatus(input: {
         checks: hb?.checks ?? [],
         replicationLagMs: hb?.replicationLagMs ?? null,
         gpu: hb?.gpu ?? null,
+        hooks: hb?.hooks ?? null,
+        clockSkewMs: hb?.clockSkewMs ?? null,
       };
     }),
     lastDrill: input.lastDrill ? lastDrillLine(input.lastDrill) : null,

@@ -1,3 +1,4 @@
+import { BlobServiceClient } from '@azure/storage-blob';
 import { paths } from '../../shared/contracts/routes';
 import { request } from '../helpers/durableHttp';
 import { startLocalStack, type LocalStack } from '../helpers/localStack';
@@ -257,4 +258,98 @@ it('answers bad drill requests with a named 4xx and starts nothing', async () =>
   expect((await listDrills('bad')).drills).toEqual([]);
   const noKey = await request(`${stack.url}${paths.drills('bad')}`, { method: 'POST', body: {} });
   expect(noKey.status).toBe(401);
+});
+
+// Last: it deletes and re-creates the witness container that every cluster of the stack shares.
+it('a validate drill fails with a named reason for each precondition broken in turn, and passes once it is mended', async () => {
+  await stack.declarePair('broken', { detection: FAST, failover: { rpoObjectiveMs: 5000 }, sizes: true });
+  stack.startAgent('broken', 'head-a', { replicationLagMs: 0 });
+  let b = stack.startAgent('broken', 'head-b', { replicationLagMs: 25 });
+  await activeUnder(stack, 'broken', 'head-a', 1, ['head-b']);
+  const model = stack.cp.host.cloud!.simulator.model;
+  const drill = async () => report('broken', (await startDrill('broken', { mode: 'validate' })).json.drillId);
+  const failed = async (check: string) => {
+    const d = await drill();
+    expect({ check, result: d.result }).toEqual({ check, result: 'failed' });
+    const bad = d.checks.filter((c: { outcome: string }) => c.outcome === 'failed');
+    expect(
+      bad.map((c: { name: string; nodeId?: string }) => `${c.name}${c.nodeId ? ` (${c.nodeId})` : ''}`),
+    ).toEqual([check]);
+    expect(d.reasons.join('\n')).toContain(check);
+    return bad[0] as { detail: string };
+  };
+  const lagOf = (ms: number) =>
+    stack.until(
+      `head-b reporting a lag of ${ms} ms`,
+      () => stack.status('broken'),
+      (s) => s.nodes.some((n: any) => n.nodeId === 'head-b' && n.replicationLagMs === ms),
+    );
+  await lagOf(25);
+  expect((await drill()).result).toBe('passed');
+
+  // replication lag over the RPO objective
+  b.setReplicationLag(9000);
+  await lagOf(9000);
+  expect((await failed('standby-within-rpo (head-b)')).detail).toMatch(/9000 ms over the 5000 ms objective/);
+  b.setReplicationLag(25);
+  await lagOf(25);
+
+  // the standby's VM is deallocated and its size has no quota left in its region
+  const vmB = [...model.vms.values()].find((v) => v.name === 'broken-head-b')!;
+  const site = model.site('azure', vmB.region)!;
+  const family = Object.keys(site.quotas).find((q) => /DSv5/i.test(q))!;
+  const limit = site.quotas[family]!.limit;
+  vmB.powerState = 'deallocated';
+  site.quotas[family]!.limit = model.quotaUse(site)[family]!.used;
+  expect((await failed('standby-startable (head-b)')).detail).toMatch(/no quota/);
+  site.quotas[family]!.limit = limit;
+  vmB.powerState = 'running';
+
+  // no fence path: the active's region does not answer, so its VM cannot be powered off
+  await stack.setRegionDown('azure', 'westeurope', 'refuse');
+  try {
+    await failed('fence-path (head-a)');
+  } finally {
+    await stack.setRegionDown('azure', 'westeurope', null);
+  }
+
+  // the standby falls silent
+  await b.kill('SIGKILL');
+  await stack.until(
+    'head-b silent for the detection window',
+    () => stack.status('broken'),
+    (s) => s.nodes.some((n: any) => n.nodeId === 'head-b' && n.lastHeartbeatAgeMs > 1600),
+  );
+  await failed('standby-heartbeating (head-b)');
+
+  // an agent without its promote hook
+  b = stack.startAgent('broken', 'head-b', { replicationLagMs: 25, omitHooks: ['promote'] });
+  const hooksOfB = (ok: (hooks: string[]) => boolean) =>
+    stack.until(
+      'head-b reporting its hooks',
+      () => stack.status('broken'),
+      (s) =>
+        s.nodes.some(
+          (n: any) =>
+            n.nodeId === 'head-b' && Array.isArray(n.hooks) && n.lastHeartbeatAgeMs < 500 && ok(n.hooks),
+        ),
+    );
+  await hooksOfB((hooks) => !hooks.includes('promote'));
+  expect((await failed('hooks-present (head-b)')).detail).toMatch(/promote/);
+  await b.kill('SIGKILL');
+  b = stack.startAgent('broken', 'head-b', { replicationLagMs: 25 });
+  await hooksOfB((hooks) => hooks.includes('promote'));
+  await lagOf(25);
+
+  // the witness container is gone
+  const container = BlobServiceClient.fromConnectionString(
+    stack.cp.settings.AzureWebJobsStorage!,
+  ).getContainerClient(`${stack.cp.settings.TABLE_PREFIX!.toLowerCase()}-failover-witness`);
+  await container.delete();
+  try {
+    expect((await failed('witness-writable')).detail).toMatch(/does not exist/);
+  } finally {
+    await container.createIfNotExists();
+  }
+  expect((await drill()).result).toBe('passed');
 });

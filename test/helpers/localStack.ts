@@ -52,6 +52,8 @@ export interface StackAgentOptions {
   fenceMarginMs?: number;
   /** Give the agent a `fencePeer` hook (a fencer node): it records its run and "powers off" the peer (exit 0). */
   fencePeer?: boolean;
+  /** Hooks left out of the agent's configuration (an agent that cannot promote, say). */
+  omitHooks?: HookName[];
 }
 
 export interface StackAgent {
@@ -89,6 +91,8 @@ export interface PairOptions {
    * `failover.fencerNodeId`: its agent fences a failed active through its `fencePeer` hook.
    */
   fencer?: boolean;
+  /** Declare each cloud node's `size` (the simulator's: what a validate drill checks quota for). */
+  sizes?: boolean;
   /** The document's `drill` section. */
   drill?: Record<string, unknown>;
 }
@@ -279,6 +283,9 @@ export async function startLocalStack(
           site: { cloud: site, region: where },
           compute,
           ...(i === 1 ? { priority: 10 } : {}),
+          ...(pair.sizes && site !== 'on-prem'
+            ? { size: site === 'azure' ? 'Standard_D4s_v5' : 'VM.Standard.E5.Flex' }
+            : {}),
         });
       }
       if (pair.fencer)
@@ -334,12 +341,14 @@ export async function startLocalStack(
             agentOptions.replicationLagMs !== undefined
               ? [{ type: 'replication', command: ['cat', lagFile] }]
               : [],
-          hooks: {
-            promote: hook('promote', agentOptions.promoteExitCode ?? 0, agentOptions.promoteSleepMs ?? 0),
-            demote: hook('demote'),
-            fence: hook('fence'),
-            ...(agentOptions.fencePeer ? { fencePeer: hook('fencePeer') } : {}),
-          },
+          hooks: Object.fromEntries(
+            Object.entries({
+              promote: hook('promote', agentOptions.promoteExitCode ?? 0, agentOptions.promoteSleepMs ?? 0),
+              demote: hook('demote'),
+              fence: hook('fence'),
+              ...(agentOptions.fencePeer ? { fencePeer: hook('fencePeer') } : {}),
+            }).filter(([name]) => !(agentOptions.omitHooks ?? []).includes(name as HookName)),
+          ),
         }),
       );
       const spawn = () => {
