@@ -172,10 +172,10 @@ async function main(): Promise<void> {
     }
 
     /**
-     * The whole validate drill as its orchestration runs it, in process: `beginDrill` (record, checks, plan, steps)
-     * then `finishDrill` (judgement, report rendered and stored, operation ended, audit).
+     * Runs `once` 1 + `runs` times (the first a warm-up: connections, token, provider construction), each with the
+     * clock a second later, and reports the median time and the most storage and cloud requests of a run.
      */
-    const drill = async (id: string) => {
+    const measure = async (label: string, once: (r: number) => Promise<void>) => {
       const times: number[] = [];
       let storage = 0;
       let cloudRequests = 0;
@@ -185,27 +185,9 @@ async function main(): Promise<void> {
         counts.storage = 0;
         byKind.clear();
         const cloudBefore = cloud.simulator.model.requestCounts.azure;
-        const input: DrillInput = {
-          drillId: `drill-${id}-${r}`,
-          clusterId: id,
-          mode: 'validate',
-          targetNodeId: null,
-          trigger: { kind: 'api' },
-          actor: 'bench',
-          requestedAt: clock,
-        };
         const started = performance.now();
-        const begun = await activities.beginDrill(input);
-        if (!begun.ok) throw new Error(`${id}: the drill did not begin: ${begun.end.reasons.join('; ')}`);
-        const end = await activities.finishDrill({
-          input,
-          plan: begun.plan,
-          validation: begun.validation,
-          legOperationIds: [],
-          notes: [],
-        });
+        await once(r);
         const elapsed = performance.now() - started;
-        if (end.result !== 'passed') throw new Error(`${id}: drill ${end.result}: ${end.reasons.join('; ')}`);
         if (r === 0) continue;
         times.push(elapsed);
         storage = Math.max(storage, counts.storage);
@@ -215,44 +197,50 @@ async function main(): Promise<void> {
       const sorted = [...times].sort((a, b) => a - b);
       const ms = round(percentile(sorted, 50));
       console.log(
-        `${id} whole validate drill: ${runs} runs, median ${ms} ms (min ${round(sorted[0] ?? NaN)}, max ` +
-          `${round(sorted.at(-1) ?? NaN)}); ${storage} storage requests (${kinds}), ${cloudRequests} cloud requests`,
-      );
-      return { ms, storage, cloudRequests };
-    };
-
-    const measure = async (id: string) => {
-      const times: number[] = [];
-      let storage = 0;
-      let cloudRequests = 0;
-      let kinds = '';
-      for (let r = 0; r <= runs; r++) {
-        clock += 1000;
-        counts.storage = 0;
-        byKind.clear();
-        const cloudBefore = cloud.simulator.model.requestCounts.azure;
-        const started = performance.now();
-        const outcome = await runValidateChecks(services, id, { drillId: `drill-bench-${r}` });
-        const elapsed = performance.now() - started;
-        if (!outcome) throw new Error(`${id} is not declared`);
-        const failed = outcome.checks.filter((c) => c.outcome !== 'ok');
-        if (failed.length > 0) throw new Error(`${id}: checks not ok: ${JSON.stringify(failed)}`);
-        if (r === 0) continue; // warm-up: connections, token, provider construction
-        times.push(elapsed);
-        storage = Math.max(storage, counts.storage);
-        cloudRequests = Math.max(cloudRequests, cloud.simulator.model.requestCounts.azure - cloudBefore);
-        kinds = [...byKind].map(([k, n]) => `${k} ×${n}`).join(', ');
-      }
-      const sorted = [...times].sort((a, b) => a - b);
-      const ms = round(percentile(sorted, 50));
-      console.log(
-        `${id}: ${runs} runs, median ${ms} ms (min ${round(sorted[0] ?? NaN)}, max ${round(sorted.at(-1) ?? NaN)}); ` +
+        `${label}: ${runs} runs, median ${ms} ms (min ${round(sorted[0] ?? NaN)}, max ${round(sorted.at(-1) ?? NaN)}); ` +
           `${storage} storage requests (${kinds}), ${cloudRequests} cloud requests per drill`,
       );
       return { ms, storage, cloudRequests };
     };
-    const two = await measure('bench-2');
-    const sixteen = await measure('bench-16');
+
+    /** The checks alone (`runValidateChecks`). */
+    const checks = (id: string) =>
+      measure(`${id} checks`, async (r) => {
+        const outcome = await runValidateChecks(services, id, { drillId: `drill-bench-${r}` });
+        if (!outcome) throw new Error(`${id} is not declared`);
+        const failed = outcome.checks.filter((c) => c.outcome !== 'ok');
+        if (failed.length > 0) throw new Error(`${id}: checks not ok: ${JSON.stringify(failed)}`);
+      });
+
+    /**
+     * The whole validate drill as its orchestration runs it, in process: `beginDrill` (record, checks, plan, steps)
+     * then `finishDrill` (judgement, report rendered and stored, operation ended, audit).
+     */
+    const drill = (id: string) =>
+      measure(`${id} whole validate drill`, async (r) => {
+        const input: DrillInput = {
+          drillId: `drill-${id}-${r}`,
+          clusterId: id,
+          mode: 'validate',
+          targetNodeId: null,
+          trigger: { kind: 'api' },
+          actor: 'bench',
+          requestedAt: clock,
+        };
+        const begun = await activities.beginDrill(input);
+        if (!begun.ok) throw new Error(`${id}: the drill did not begin: ${begun.end.reasons.join('; ')}`);
+        const end = await activities.finishDrill({
+          input,
+          plan: begun.plan,
+          validation: begun.validation,
+          legOperationIds: [],
+          notes: [],
+        });
+        if (end.result !== 'passed') throw new Error(`${id}: drill ${end.result}: ${end.reasons.join('; ')}`);
+      });
+
+    const two = await checks('bench-2');
+    const sixteen = await checks('bench-16');
     const drill2 = await drill('bench-2');
     const drill16 = await drill('bench-16');
     console.log(

@@ -34,6 +34,24 @@ const driver = (mode: DrillInput['mode']) =>
     activities: Object.values(Activities),
   });
 
+/** Begins a drill of `mode` that may act: the first activity after `beginDrill`. */
+async function begun(d: OrchestratorDriver, mode: DrillPlan['mode']) {
+  const begin = only(await d.turn(), 'activity');
+  return only(
+    await d.completeActivity(begin.taskId, { ok: true, plan: plan(mode), validation, proceed: true }).turn(),
+    'activity',
+  );
+}
+const begunSwitchover = (d: OrchestratorDriver) => begun(d, 'switchover');
+
+/** The leg `there` started: the drill's first look at it. */
+async function firstLook(d: OrchestratorDriver, there: { taskId: number }) {
+  return only(
+    await d.completeActivity(there.taskId, { ok: true, operationId: 'drill-x-there' }).turn(),
+    'activity',
+  );
+}
+
 describe('the drill orchestrator', () => {
   it('validate: checks, then writes the report; nothing is moved', async () => {
     const d = driver('validate');
@@ -57,13 +75,7 @@ describe('the drill orchestrator', () => {
 
   it('switchover: there, watched until it ends, then back, then the report with both legs', async () => {
     const d = driver('switchover');
-    const begin = only(await d.turn(), 'activity');
-    const there = only(
-      await d
-        .completeActivity(begin.taskId, { ok: true, plan: plan('switchover'), validation, proceed: true })
-        .turn(),
-      'activity',
-    );
+    const there = await begunSwitchover(d);
     expect(there).toMatchObject({ name: Activities.startDrillLeg, input: { leg: 'there', to: 'b' } });
     const look = only(
       await d.completeActivity(there.taskId, { ok: true, operationId: 'drill-x-there' }).turn(),
@@ -99,17 +111,7 @@ describe('the drill orchestrator', () => {
 
   it('switchover: a failover during the first leg aborts the drill: no leg back', async () => {
     const d = driver('switchover');
-    const begin = only(await d.turn(), 'activity');
-    const there = only(
-      await d
-        .completeActivity(begin.taskId, { ok: true, plan: plan('switchover'), validation, proceed: true })
-        .turn(),
-      'activity',
-    );
-    const look = only(
-      await d.completeActivity(there.taskId, { ok: true, operationId: 'drill-x-there' }).turn(),
-      'activity',
-    );
+    const look = await firstLook(d, await begunSwitchover(d));
     const finish = only(
       await d
         .completeActivity(look.taskId, {
@@ -129,13 +131,7 @@ describe('the drill orchestrator', () => {
 
   it('switchover: a leg that cannot start (another operation runs) stops the drill as aborted', async () => {
     const d = driver('switchover');
-    const begin = only(await d.turn(), 'activity');
-    const there = only(
-      await d
-        .completeActivity(begin.taskId, { ok: true, plan: plan('switchover'), validation, proceed: true })
-        .turn(),
-      'activity',
-    );
+    const there = await begunSwitchover(d);
     const finish = only(
       await d.completeActivity(there.taskId, { ok: false, reason: 'another operation was running' }).turn(),
       'activity',
@@ -148,13 +144,7 @@ describe('the drill orchestrator', () => {
 
   it('a leg that does not end in time is given up at the deadline and said so', async () => {
     const d = driver('switchover');
-    const begin = only(await d.turn(), 'activity');
-    const there = only(
-      await d
-        .completeActivity(begin.taskId, { ok: true, plan: plan('switchover'), validation, proceed: true })
-        .turn(),
-      'activity',
-    );
+    const there = await begunSwitchover(d);
     let look = only(
       await d.completeActivity(there.taskId, { ok: true, operationId: 'drill-x-there' }).turn(),
       'activity',
@@ -176,13 +166,7 @@ describe('the drill orchestrator', () => {
 
   it('failover: silence the active, watch the failover it causes, clear the silence, report', async () => {
     const d = driver('failover');
-    const begin = only(await d.turn(), 'activity');
-    const silence = only(
-      await d
-        .completeActivity(begin.taskId, { ok: true, plan: plan('failover'), validation, proceed: true })
-        .turn(),
-      'activity',
-    );
+    const silence = await begun(d, 'failover');
     expect(silence).toMatchObject({ name: Activities.requestDrillSilence });
     const look = only(await d.completeActivity(silence.taskId, { requested: true }).turn(), 'activity');
     expect(look).toMatchObject({ kind: 'activity', name: Activities.observeDrill });
@@ -208,13 +192,7 @@ describe('the drill orchestrator', () => {
 
   it('failover: the silence is cleared even when the active could not be asked', async () => {
     const d = driver('failover');
-    const begin = only(await d.turn(), 'activity');
-    const silence = only(
-      await d
-        .completeActivity(begin.taskId, { ok: true, plan: plan('failover'), validation, proceed: true })
-        .turn(),
-      'activity',
-    );
+    const silence = await begun(d, 'failover');
     const clear = only(
       await d.completeActivity(silence.taskId, { requested: false, reason: 'the cluster changed' }).turn(),
       'activity',
