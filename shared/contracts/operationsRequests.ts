@@ -52,6 +52,23 @@ export const drillRequestSchema = z
   .strict();
 export type DrillRequestBody = z.infer<typeof drillRequestSchema>;
 
+/** The bound of a pool's desired node count (as the cluster document's `pools[].desired`). */
+export const MAX_POOL_DEMAND = 10_000;
+
+/** PUT /api/v1/clusters/{clusterId}/pools/{poolId}/demand */
+export const poolDemandRequestSchema = z
+  .object({
+    desired: z.number().int().min(0).max(MAX_POOL_DEMAND, `must be at most ${MAX_POOL_DEMAND}`),
+  })
+  .strict();
+
+/** POST /api/v1/clusters/{clusterId}/pools/{poolId}/plan (a dry run): the pool's demand, or this one. */
+export const poolPlanRequestSchema = z
+  .object({
+    desired: z.number().int().min(0).max(MAX_POOL_DEMAND, `must be at most ${MAX_POOL_DEMAND}`).optional(),
+  })
+  .strict();
+
 export type MakeActiveRequest = z.infer<typeof makeActiveRequestSchema>;
 export type FailoverRequest = z.infer<typeof failoverRequestSchema>;
 

@@ -10,6 +10,7 @@ import { DrillStore } from '../stores/drillStore';
 import { HeartbeatStore } from '../stores/heartbeatStore';
 import { NodeCredentialStore } from '../stores/nodeCredentialStore';
 import { OperationStore } from '../stores/operationStore';
+import { PoolStore } from '../stores/poolStore';
 import { storageCall } from '../stores/storageCall';
 import { WebhookReplayStore } from '../stores/webhookReplayStore';
 import { createTableClients, ensureTables, tableNames, type TableClients } from '../stores/tableClients';
@@ -34,6 +35,8 @@ export interface Services {
   /** Scheduled drill slots claimed, one row per (cluster, slot): a slot starts one drill across hosts. */
   drillSlots: DrillSlotStore;
   witness: BlobWitness;
+  /** Capacity pools' live state (demand, headroom as last read, cool-downs). */
+  pools: PoolStore;
   /** Drill reports (JSON + HTML blobs in the state account) and their index in the `drills` table. */
   drills: DrillStore;
   /** Compute providers per site (Azure, OCI), built on first use. */
@@ -72,6 +75,7 @@ export function createServices(config: Config, time: Clock | (() => number) = ho
     webhookReplay: new WebhookReplayStore(tables.webhookReplay),
     drillSlots: new DrillSlotStore(tables.drillSlots),
     witness: new BlobWitness(witnessContainer, { now }),
+    pools: new PoolStore(tables.pools),
     drills: new DrillStore(tables.drills, drillReports),
     providers: new ProviderRegistry(config.cloud, now),
     now,

@@ -14,6 +14,8 @@ export interface TableNames {
   drills: string;
   /** Scheduled drill slots claimed, one row per (cluster, slot): how a slot starts one drill across hosts. */
   drillSlots: string;
+  /** Capacity pools' live state (demand set by operators, headroom as last read, cool-downs), one row per pool. */
+  pools: string;
 }
 
 export function tableNames(prefix = ''): TableNames {
@@ -29,6 +31,7 @@ export function tableNames(prefix = ''): TableNames {
     webhookReplay: `${prefix}WebhookReplay`,
     drills: `${prefix}Drills`,
     drillSlots: `${prefix}DrillSlots`,
+    pools: `${prefix}Pools`,
   };
 }
 
@@ -49,6 +52,7 @@ export function createTableClients(connectionString: string, names: TableNames):
     webhookReplay: client(names.webhookReplay),
     drills: client(names.drills),
     drillSlots: client(names.drillSlots),
+    pools: client(names.pools),
   };
 }
 
