@@ -154,6 +154,8 @@ function viewSite(site: PoolSite, placed: number, input: PlanInput): SiteView {
       room: 0,
       blocked: { reason: 'restricted', detail: `${site.size} restricted: ${read.restricted}` },
     };
+  if (Number.isNaN(read.quotaNodes) || Number.isNaN(read.capacityNodes))
+    throw new InvalidPlanInputError(`headroom of ${site.id} is not a number`);
   const quota = Math.max(0, Math.floor(read.quotaNodes));
   const capacity = read.capacityNodes === 'unknown' ? Infinity : Math.max(0, Math.floor(read.capacityNodes));
   const capRoom = site.cap === undefined ? Infinity : Math.max(0, site.cap - placed);

@@ -243,6 +243,9 @@ describe('planPlacement: scenarios', () => {
     expect(() =>
       planPlacement(input({ pool, demand: 1, placements: [{ siteId: 'a', count: NaN }] })),
     ).toThrow(/placements/);
+    expect(() => planPlacement(input({ pool, demand: 1, headroom: [room('a', NaN)] }))).toThrow(
+      /headroom of a/,
+    );
   });
 });
 
