@@ -45,6 +45,11 @@ export const MAX_DOCUMENT_CHARS = 480_000;
 const azureVmId =
   /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Compute\/virtualMachines\/[^/]+$/i;
 /** ocid1.instance.<realm>.<region>[.<future use>].<unique id> */
+const azureScaleSetId =
+  /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Compute\/virtualMachineScaleSets\/[^/]+$/i;
+/** ocid1.instancepool… or ocid1.compartment… (a compartment's OCID has an empty region field). */
+const ociGroupId =
+  /^ocid1\.(?:instancepool|compartment)\.[a-z0-9-]+\.[a-z0-9-]*(?:\.[a-z0-9-]*)?\.[a-z0-9]+$/;
 const ociInstanceId = /^ocid1\.instance\.[a-z0-9-]+\.[a-z0-9-]*(?:\.[a-z0-9-]*)?\.[a-z0-9]+$/;
 
 export const siteSchema = z
@@ -192,6 +197,82 @@ export const drillSchema = z
   .strict();
 export type DrillPolicy = z.infer<typeof drillSchema>;
 
+/** Capacity spillover pools (issue 11): bounds named in the refusals. */
+export const MAX_POOLS = 16;
+export const MAX_POOL_SITES = 32;
+export const MAX_POOL_DESIRED = 10_000;
+export const MAX_POOL_COOLDOWN_MS = 7 * 86_400_000;
+
+/**
+ * How long a (site, size) is left alone after a launch there fails, per error kind (see ARCHITECTURE.md, Decisions:
+ * "Spillover cool-downs"). `throttled` applies only when the cloud sends no Retry-After.
+ */
+export const DEFAULT_POOL_COOLDOWN_MS = {
+  allocationFailed: 15 * 60_000,
+  quota: 60 * 60_000,
+  zonalRestriction: 6 * 3_600_000,
+  sizeNotOffered: 23 * 3_600_000,
+  throttled: 60_000,
+} as const;
+
+const cooldown = (fallback: number) =>
+  z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_POOL_COOLDOWN_MS, `must be at most ${MAX_POOL_COOLDOWN_MS} ms (7 days)`)
+    .default(fallback);
+
+export const poolCooldownSchema = z
+  .object({
+    allocationFailed: cooldown(DEFAULT_POOL_COOLDOWN_MS.allocationFailed),
+    quota: cooldown(DEFAULT_POOL_COOLDOWN_MS.quota),
+    zonalRestriction: cooldown(DEFAULT_POOL_COOLDOWN_MS.zonalRestriction),
+    sizeNotOffered: cooldown(DEFAULT_POOL_COOLDOWN_MS.sizeNotOffered),
+    throttled: cooldown(DEFAULT_POOL_COOLDOWN_MS.throttled),
+  })
+  .strict();
+
+/** One place a pool may put nodes: a region (and zone / availability domain) of one cloud, with one size. */
+export const poolSiteSchema = z
+  .object({
+    id,
+    cloud: z.enum(['azure', 'oci']),
+    region: z.string().min(1).max(64),
+    /** Azure availability zone or OCI availability domain. */
+    zone: z.string().min(1).max(64).optional(),
+    /** VM size (Azure) or shape (OCI). */
+    size: z
+      .string()
+      .min(1)
+      .max(MAX_SIZE_CHARS, `must be at most ${MAX_SIZE_CHARS} characters`)
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a VM size or shape name (letters, digits, . _ -)'),
+    /** Azure VM scale set resource id, or OCI instance pool / compartment OCID. */
+    group: z
+      .string()
+      .min(1)
+      .max(MAX_RESOURCE_ID_CHARS, `must be at most ${MAX_RESOURCE_ID_CHARS} characters`),
+    /** Cost of a node here: among consecutive sites of one cloud and region, the lower weight is filled first. */
+    weight: z.number().positive().max(1_000_000).default(1),
+    /** At most this many nodes here. */
+    cap: z.number().int().min(0).max(MAX_POOL_DESIRED, `must be at most ${MAX_POOL_DESIRED}`).optional(),
+    /** Nodes kept here first when there is headroom, removed last. */
+    min: z.number().int().min(0).max(MAX_POOL_DESIRED, `must be at most ${MAX_POOL_DESIRED}`).optional(),
+  })
+  .strict();
+
+export const poolSchema = z
+  .object({
+    id,
+    desired: z.number().int().min(0).max(MAX_POOL_DESIRED, `must be at most ${MAX_POOL_DESIRED}`),
+    cooldownMs: poolCooldownSchema.default({}),
+    /** In order of preference: the planner fills the first site first. */
+    sites: z.array(poolSiteSchema).min(1).max(MAX_POOL_SITES, `must have at most ${MAX_POOL_SITES} sites`),
+  })
+  .strict();
+export type Pool = z.infer<typeof poolSchema>;
+export type PoolSite = Pool['sites'][number];
+
 export const clusterDocumentSchema = z
   .object({
     id,
@@ -202,6 +283,7 @@ export const clusterDocumentSchema = z
     detection: detectionSchema.default({}),
     failover: failoverSchema.default({}),
     drill: drillSchema.optional(),
+    pools: z.array(poolSchema).max(MAX_POOLS, `must have at most ${MAX_POOLS} pools`).optional(),
   })
   .strict()
   .strict()
@@ -214,6 +296,7 @@ interface LooseDocument {
   nodes?: unknown;
   detection?: unknown;
   failover?: unknown;
+  pools?: unknown;
 }
 
 const record = (value: unknown): Record<string, unknown> | undefined =>
@@ -286,6 +369,58 @@ export function crossFieldProblems(input: LooseDocument): { path: (string | numb
       }
     }
   }
+  problems.push(...poolProblems(input.pools));
+  return problems;
+}
+
+/**
+ * The pools' cross-field rules: unique pool ids, unique site ids within a pool, a site's min at most its cap, and the
+ * group's format for the site's cloud. Σ min ≤ desired is not required: the planner meets the minimums in site order
+ * while the demand lasts (see shared/domain/spilloverPlan.ts).
+ */
+function poolProblems(input: unknown): { path: (string | number)[]; message: string }[] {
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  if (!Array.isArray(input)) return problems;
+  const poolIds = new Set<string>();
+  input.map(record).forEach((pool, p) => {
+    if (!pool) return;
+    if (typeof pool.id === 'string') {
+      if (poolIds.has(pool.id))
+        problems.push({ path: ['pools', p, 'id'], message: `duplicate pool id "${pool.id}"` });
+      poolIds.add(pool.id);
+    }
+    if (!Array.isArray(pool.sites)) return;
+    const siteIds = new Set<string>();
+    pool.sites.map(record).forEach((site, s) => {
+      if (!site) return;
+      if (typeof site.id === 'string') {
+        if (siteIds.has(site.id))
+          problems.push({
+            path: ['pools', p, 'sites', s, 'id'],
+            message: `duplicate site id "${site.id}" in this pool`,
+          });
+        siteIds.add(site.id);
+      }
+      if (typeof site.min === 'number' && typeof site.cap === 'number' && site.min > site.cap)
+        problems.push({
+          path: ['pools', p, 'sites', s, 'min'],
+          message: `must be at most cap (${site.cap})`,
+        });
+      const group = site.group;
+      if (typeof group === 'string' && group.length <= MAX_RESOURCE_ID_CHARS) {
+        if (site.cloud === 'azure' && !azureScaleSetId.test(group))
+          problems.push({
+            path: ['pools', p, 'sites', s, 'group'],
+            message: 'must be an Azure VM scale set resource id on an azure site',
+          });
+        if (site.cloud === 'oci' && (group.length > MAX_OCID_CHARS || !ociGroupId.test(group)))
+          problems.push({
+            path: ['pools', p, 'sites', s, 'group'],
+            message: `must be an OCI instance pool or compartment OCID (at most ${MAX_OCID_CHARS} characters) on an oci site`,
+          });
+      }
+    });
+  });
   return problems;
 }
 
