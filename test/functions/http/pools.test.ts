@@ -4,9 +4,11 @@ import { startControlPlane, twoNodeCluster, type ControlPlane } from '../../help
 
 /**
  * Capacity pools through the running app (devhost, the cloud simulator's demo clouds): the pool's view, the operator
- * setting its demand, and the dry-run plan from headroom read at that moment. West Europe has quota for 4 of the
- * A100 size (96 cores of 24), North Europe for 10, so 10 nodes plan as 4 + 6.
+ * setting its demand, and the dry-run plan from headroom read at that moment. West Europe's family quota (96
+ * cores, half of it used by the demo's VMs) leaves room for 2 of the 24-core A100 size, North Europe's (240) for 10,
+ * so 10 nodes plan as 2 + 8.
  */
+const WE = 2;
 let cp: ControlPlane;
 const SCALE_SET =
   '/subscriptions/00000000-0000-0000-0000-00000000f00d/resourceGroups/hpc-demo/providers/Microsoft.Compute/virtualMachineScaleSets';
@@ -47,7 +49,7 @@ afterAll(async () => {
 
 const view = async (poolId = 'gpu', key = cp.functionKey) =>
   request(`${cp.host.url}${paths.pool('hpc', poolId)}`, { key });
-const demand = (body: unknown, key: string | undefined = cp.adminKey, raw = false) =>
+const demand = (body: unknown, key: string | null = cp.adminKey, raw = false) =>
   request(`${cp.host.url}${paths.poolDemand('hpc', 'gpu')}`, {
     method: 'PUT',
     body,
@@ -77,33 +79,33 @@ it("shows a pool before anything happened: the document's demand, nothing placed
   );
 });
 
-it('plans a dry run from headroom read now: 4 in the first region, 6 in the next, nothing provisioned', async () => {
+it('plans a dry run from headroom read now: 2 in the first region, 8 in the next, nothing provisioned', async () => {
   const r = await plan();
   expect(r.status).toBe(200);
   expect(r.json.demand).toBe(10);
   expect(r.json.plan).toMatchObject({
     add: [
-      { siteId: 'we', count: 4 },
-      { siteId: 'ne', count: 6 },
+      { siteId: 'we', count: WE },
+      { siteId: 'ne', count: 10 - WE },
     ],
     shortfall: 0,
   });
   expect(r.json.headroom).toEqual([
-    expect.objectContaining({ siteId: 'we', quotaNodes: 4 }),
+    expect.objectContaining({ siteId: 'we', quotaNodes: WE }),
     expect.objectContaining({ siteId: 'ne', quotaNodes: 10 }),
   ]);
   // kept as the headroom last read; still nothing placed
   const after = (await view()).json.pool;
-  expect(after.sites[0].headroom).toMatchObject({ quotaNodes: 4 });
+  expect(after.sites[0].headroom).toMatchObject({ quotaNodes: WE });
   expect(after.placed).toBe(0);
   // a bigger demand than there is room for: what cannot be placed is the shortfall
   const big = await plan({ desired: 20 });
   expect(big.json.plan).toMatchObject({
     add: [
-      { siteId: 'we', count: 4 },
+      { siteId: 'we', count: WE },
       { siteId: 'ne', count: 10 },
     ],
-    shortfall: 6,
+    shortfall: 10 - WE,
   });
 });
 
@@ -115,12 +117,36 @@ it('sets the demand (admin), audited; the view and the plan follow it', async ()
     pool: { demand: 3, demandSource: 'api', demandSetBy: 'admin' },
   });
   expect((await view()).json.pool).toMatchObject({ demand: 3, shortfall: 3 });
-  expect((await plan()).json.plan).toMatchObject({ add: [{ siteId: 'we', count: 3 }], shortfall: 0 });
+  expect((await plan()).json.plan).toMatchObject({
+    add: [
+      { siteId: 'we', count: WE },
+      { siteId: 'ne', count: 3 - WE },
+    ],
+    shortfall: 0,
+  });
   const audit = await request(`${cp.host.url}${paths.audit('hpc')}`, { key: cp.functionKey });
   expect(audit.json.entries[0]).toMatchObject({
     action: 'pool-demand-set',
     detail: { poolId: 'gpu', demand: 3, previous: 10 },
   });
+});
+
+it('plans around a site whose headroom cannot be read (region down): skipped with why, its error kept', async () => {
+  const site = cp.host.cloud!.simulator.model.site('azure', 'northeurope')!;
+  site.down = 'refuse';
+  try {
+    const r = await plan({ desired: 10 });
+    expect(r.status).toBe(200);
+    expect(r.json.plan).toMatchObject({ add: [{ siteId: 'we', count: WE }], shortfall: 10 - WE });
+    expect(r.json.plan.skipped).toContainEqual(
+      expect.objectContaining({ siteId: 'ne', reason: 'no-headroom-read' }),
+    );
+    expect(r.json.headroom[1]).toMatchObject({ siteId: 'ne', quotaNodes: 0 });
+    expect(r.json.headroom[1].error).toEqual(expect.any(String));
+    expect((await view()).json.pool.sites[1].headroom.error).toEqual(expect.any(String));
+  } finally {
+    delete site.down;
+  }
 });
 
 it('answers bad requests with a named 4xx and changes nothing', async () => {
@@ -139,7 +165,7 @@ it('answers bad requests with a named 4xx and changes nothing', async () => {
   }
   expect((await demand('{"desired": 1', cp.adminKey, true)).status).toBe(400);
   expect((await demand({ desired: 1 }, cp.functionKey)).status).toBe(401);
-  expect((await demand({ desired: 1 }, undefined)).status).toBe(401);
+  expect((await demand({ desired: 1 }, null)).status).toBe(401);
   const unknown = await view('cpu');
   expect(unknown.status).toBe(404);
   expect(unknown.json.error.code).toBe('PoolNotFound');
