@@ -183,15 +183,16 @@ async function runOperation(kind: Kind, clusterId: string, crashAt?: string): Pr
           compute: { kind: 'azure-vm', resourceId: vmB.id },
         },
       ],
-      // Heartbeats every 250 ms. The lease (5 s) and the verify window (250 ms × 20) outlast a restart of the host
-      // (~3 s), so fencing evidence, never the lease running out during the crash, decides each step and the step
+      // Heartbeats every 250 ms. The lease (10 s) and the window in which a node counts as heard (250 ms × 40) outlast
+      // a restart of the host (~3 s, more on a loaded machine: at 5 s a drill's make-active leg once saw its target
+      // as silent after a restart and rolled back), so fencing evidence, never the lease running out during the crash, decides each step and the step
       // list is comparable with the reference's (a lease that ran out while the host was down would let the rules
       // promote on the lease wait: a correct but different path).
       detection: {
         heartbeatIntervalMs: HEARTBEAT_MS,
-        missedHeartbeats: 20,
-        leaseMs: 5000,
-        driftMarginMs: 200,
+        missedHeartbeats: 40,
+        leaseMs: 10_000,
+        driftMarginMs: 400,
       },
       // Manual: the detector records what it sees but starts nothing; only this test's request runs an operation.
       failover: { mode: 'manual', rpoObjectiveMs: 1000 },
