@@ -44,7 +44,14 @@ df.app.activity(Activities.startDrillLeg, {
       avoidRegions: [],
       operationId,
     });
+    // Temporary (the task hub busy, an instance starting): a fault, so the activity is retried.
+    if (!started.ok && started.kind === 'unavailable')
+      throw new Error(`the make-active of the drill's leg could not start yet: ${started.message}`);
     if (!started.ok) return { ok: false, reason: `${started.code}: ${started.message}` };
+    // The drill's previous leg: its record has ended but its instance is still finishing (the drill saw the record):
+    // a fault too, retried until the instance is done, rather than an abort.
+    if (started.operationId !== operationId && started.operationId.startsWith(`${input.drillId}-`))
+      throw new Error(`the drill's previous leg ${started.operationId} is still finishing`);
     if (started.operationId !== operationId)
       return {
         ok: false,
