@@ -22,6 +22,21 @@ import type {
   ObserveDrillInput,
 } from '../shared/control/drills/drillTypes';
 import type { DrillLegInput, DrillLegStart } from '../shared/control/drills/drillTypes';
+import type {
+  BeginSpilloverOutcome,
+  FinishSpilloverInput,
+  ProvisionInput,
+  ProvisionOutcome,
+  RefreshInput,
+  RefreshOutcome,
+  ReleaseInput,
+  ReleaseOutcome,
+  RoundInput,
+  RoundPlan,
+  SpillBackPlan,
+  SpilloverInput,
+  SpilloverResult,
+} from '../shared/control/pools/spilloverTypes';
 
 /**
  * The durable contract of the app: every orchestration, activity and external event by name, with its input and
@@ -42,6 +57,7 @@ export interface OrchestrationContracts {
   arbitrationOrchestrator: { input: ArbitrationOrchestrationInput; output: ArbitrationDecision };
   clusterOperationOrchestrator: { input: ClusterOperationInput; output: ClusterOperationResult };
   drillOrchestrator: { input: DrillInput; output: DrillEnd };
+  spilloverOrchestrator: { input: SpilloverInput; output: SpilloverResult };
 }
 
 /**
@@ -63,6 +79,15 @@ export interface ActivityContracts {
   /** Clears the drill's silence request, whatever happened. */
   endDrillSilence: { input: ObserveDrillInput; output: null };
   finishDrill: { input: FinishDrillInput; output: DrillEnd };
+  beginSpillover: { input: SpilloverInput; output: BeginSpilloverOutcome };
+  /** One provider call per site named (or per site not cooling down), kept as the pool's headroom. */
+  refreshHeadroom: { input: RefreshInput; output: RefreshOutcome };
+  planSpillover: { input: RoundInput; output: RoundPlan };
+  /** One site's batch: one scale-out, placement records, or a cool-down / a throttle to wait out. */
+  provisionSite: { input: ProvisionInput; output: ProvisionOutcome };
+  releaseSite: { input: ReleaseInput; output: ReleaseOutcome };
+  planSpillBack: { input: RoundInput; output: SpillBackPlan };
+  finishSpillover: { input: FinishSpilloverInput; output: SpilloverResult };
 }
 
 /** External events: name → payload. */
@@ -90,6 +115,7 @@ export const Orchestrations = {
   arbitration: 'arbitrationOrchestrator',
   clusterOperation: 'clusterOperationOrchestrator',
   drill: 'drillOrchestrator',
+  spillover: 'spilloverOrchestrator',
 } as const satisfies Record<string, OrchestrationName>;
 
 export const Activities = {
@@ -103,6 +129,13 @@ export const Activities = {
   requestDrillSilence: 'requestDrillSilence',
   endDrillSilence: 'endDrillSilence',
   finishDrill: 'finishDrill',
+  beginSpillover: 'beginSpillover',
+  refreshHeadroom: 'refreshHeadroom',
+  planSpillover: 'planSpillover',
+  provisionSite: 'provisionSite',
+  releaseSite: 'releaseSite',
+  planSpillBack: 'planSpillBack',
+  finishSpillover: 'finishSpillover',
 } as const satisfies { [K in ActivityName]: K };
 
 export const Events = {
@@ -120,6 +153,7 @@ export const InstanceIds = {
   clusterOperation: (clusterId: string) => `cluster-${clusterId}`,
   /** One drill per cluster at a time; its role changes go through `cluster-<id>` like any other. */
   drill: (clusterId: string) => `drill-${clusterId}`,
+  /** One spillover run per pool at a time (a pool's runs never hold `cluster-<id>`: they move workers, not roles). */
   poolOperation: (clusterId: string, poolId: string) => `pool-${clusterId}-${poolId}`,
 } as const;
 
@@ -138,6 +172,13 @@ export const RetryPolicies = {
     maxNumberOfAttempts: 8,
     backoffCoefficient: 2,
     maxRetryIntervalMs: 4000,
+  },
+  /** Cloud calls: transient failures, timeouts and conflicts are retried with backoff (throttling is waited out). */
+  cloud: {
+    firstRetryIntervalMs: 2000,
+    maxNumberOfAttempts: 5,
+    backoffCoefficient: 2,
+    maxRetryIntervalMs: 30_000,
   },
 } as const satisfies Record<string, RetryPolicy>;
 

@@ -69,6 +69,14 @@ export interface Fault {
   async?: boolean;
 }
 
+export interface SimRequestLogEntry {
+  at: number;
+  cloud: SimCloud;
+  method: string;
+  path: string;
+  status: number;
+}
+
 export interface OperationRecord {
   id: string;
   status: 'InProgress' | 'Succeeded' | 'Failed';
@@ -88,6 +96,8 @@ export class CloudModel {
   readonly idempotency = new Map<string, unknown>();
   /** Requests received per cloud (for the providers benchmark: requests per operation). */
   readonly requestCounts: Record<SimCloud | 'admin', number> = { azure: 0, oci: 0, admin: 0 };
+  /** The cloud requests received, newest last (the latest 20,000): what tests and benchmarks count per operation. */
+  readonly requestLog: SimRequestLogEntry[] = [];
   transitionMs: number;
   #nextFault = 1;
   #nextId = 1;

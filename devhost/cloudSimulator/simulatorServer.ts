@@ -95,6 +95,16 @@ async function handle(
       model.settle();
       const params = route.pattern.exec(url.pathname)?.groups ?? {};
       reply = await route.handle(request, { ...params }, model);
+      if (route.cloud !== 'admin') {
+        model.requestLog.push({
+          at: model.clock.now(),
+          cloud: route.cloud,
+          method: request.method,
+          path: url.pathname,
+          status: 'drop' in reply ? 0 : reply.status,
+        });
+        if (model.requestLog.length > 20_000) model.requestLog.splice(0, model.requestLog.length - 20_000);
+      }
     }
   } catch (error) {
     const bad = error instanceof SimBadRequest;

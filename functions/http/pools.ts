@@ -1,13 +1,22 @@
-import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
 import { FunctionNames } from '../../shared/constants/functionNames';
-import { poolDemandRequestSchema, poolPlanRequestSchema } from '../../shared/contracts/operationsRequests';
-import { routes } from '../../shared/contracts/routes';
+import {
+  poolDemandRequestSchema,
+  poolNodeIdleRequestSchema,
+  poolPlanRequestSchema,
+  poolSpilloverRequestSchema,
+} from '../../shared/contracts/operationsRequests';
+import { paths, routes } from '../../shared/contracts/routes';
+import { findPool } from '../../shared/control/pools/findPool';
+import { listPoolNodes, setPoolNodeIdle } from '../../shared/control/pools/poolNodes';
 import { planPool } from '../../shared/control/pools/planPool';
 import { poolView } from '../../shared/control/pools/poolView';
 import { setPoolDemand } from '../../shared/control/pools/setPoolDemand';
 import type { Services } from '../../shared/services/services';
 import { withServices } from '../common/withServices';
-import { idParam, withErrorPolicy } from './httpResponses';
+import { startSpillover } from '../durable/startSpillover';
+import { idParam, jsonError, withErrorPolicy } from './httpResponses';
 import { readBody } from './readBody';
 import { refusalToHttp } from './refusalToHttp';
 
@@ -31,10 +40,15 @@ export async function getPoolHandler(services: Services, request: HttpRequest): 
   return { jsonBody: { pool: outcome.view } };
 }
 
-/** PUT /api/v1/clusters/{clusterId}/pools/{poolId}/demand (admin) `{desired}`: the pool's new desired count. */
+/**
+ * PUT /api/v1/clusters/{clusterId}/pools/{poolId}/demand (admin) `{desired}`: the pool's new desired count, then the
+ * spillover run that places it (started, or the running one joined: it re-plans every round). 202 with the pool, the
+ * `previous` count and `spillover: {operationId, started, operationUrl}`.
+ */
 export async function setPoolDemandHandler(
   services: Services,
   request: HttpRequest,
+  invocation: InvocationContext,
 ): Promise<HttpResponseInit> {
   const ids = poolParams(request);
   if (!ids.ok) return ids.response;
@@ -42,7 +56,85 @@ export async function setPoolDemandHandler(
   if (!body.ok) return body.response;
   const outcome = await setPoolDemand(services, ids.clusterId, ids.poolId, body.value.desired, 'admin');
   if (!outcome.ok) return refusalToHttp(outcome);
-  return { jsonBody: { pool: outcome.view, previous: outcome.previous } };
+  const run = await startSpillover(df.getClient(invocation), services, {
+    clusterId: ids.clusterId,
+    poolId: ids.poolId,
+    trigger: { kind: 'api' },
+    actor: 'admin',
+    reason: `demand set to ${body.value.desired} (was ${outcome.previous})`,
+  });
+  const operationUrl = paths.operation(ids.clusterId, run.operationId);
+  return {
+    status: 202,
+    headers: { location: operationUrl },
+    jsonBody: { pool: outcome.view, previous: outcome.previous, spillover: { ...run, operationUrl } },
+  };
+}
+
+/**
+ * POST /api/v1/clusters/{clusterId}/pools/{poolId}/spillover (admin) `{reason?}`: runs the spillover now with the
+ * demand as it is (after a quota increase, say). 202 `{operationId, started, operationUrl}`.
+ */
+export async function startSpilloverHandler(
+  services: Services,
+  request: HttpRequest,
+  invocation: InvocationContext,
+): Promise<HttpResponseInit> {
+  const ids = poolParams(request);
+  if (!ids.ok) return ids.response;
+  const body = await readBody(request, poolSpilloverRequestSchema);
+  if (!body.ok) return body.response;
+  const found = await findPool(services, ids.clusterId, ids.poolId);
+  if (!found.ok) return refusalToHttp(found);
+  const run = await startSpillover(df.getClient(invocation), services, {
+    clusterId: ids.clusterId,
+    poolId: ids.poolId,
+    trigger: { kind: 'api' },
+    actor: 'admin',
+    reason: body.value.reason ?? 'run on request',
+  });
+  const operationUrl = paths.operation(ids.clusterId, run.operationId);
+  return { status: 202, headers: { location: operationUrl }, jsonBody: { ...run, operationUrl } };
+}
+
+/** GET /api/v1/clusters/{clusterId}/pools/{poolId}/nodes[?all=true]: the placement records (removed ones with all). */
+export async function listPoolNodesHandler(
+  services: Services,
+  request: HttpRequest,
+): Promise<HttpResponseInit> {
+  const ids = poolParams(request);
+  if (!ids.ok) return ids.response;
+  const all = request.query.get('all');
+  if (all !== null && all !== 'true' && all !== 'false')
+    return jsonError(400, 'InvalidQuery', `all must be true or false, got ${JSON.stringify(all)}`);
+  const outcome = await listPoolNodes(services, ids.clusterId, ids.poolId, {
+    includeRemoved: all === 'true',
+  });
+  if (!outcome.ok) return refusalToHttp(outcome);
+  return { jsonBody: { nodes: outcome.nodes } };
+}
+
+/** PUT /api/v1/clusters/{clusterId}/pools/{poolId}/nodes/{nodeId}/idle (admin) `{idle}`: idle or busy again. */
+export async function setPoolNodeIdleHandler(
+  services: Services,
+  request: HttpRequest,
+): Promise<HttpResponseInit> {
+  const ids = poolParams(request);
+  if (!ids.ok) return ids.response;
+  const node = idParam(request, 'nodeId');
+  if (!node.ok) return node.response;
+  const body = await readBody(request, poolNodeIdleRequestSchema);
+  if (!body.ok) return body.response;
+  const outcome = await setPoolNodeIdle(
+    services,
+    ids.clusterId,
+    ids.poolId,
+    node.value,
+    body.value.idle,
+    'admin',
+  );
+  if (!outcome.ok) return refusalToHttp(outcome);
+  return { jsonBody: { node: outcome.node } };
 }
 
 /**
@@ -75,7 +167,27 @@ app.http(FunctionNames.setPoolDemand, {
   route: routes.poolDemand,
   methods: ['PUT'],
   authLevel: 'admin',
+  extraInputs: [df.input.durableClient()],
   handler: withErrorPolicy(withServices(setPoolDemandHandler)),
+});
+app.http(FunctionNames.startSpillover, {
+  route: routes.poolSpillover,
+  methods: ['POST'],
+  authLevel: 'admin',
+  extraInputs: [df.input.durableClient()],
+  handler: withErrorPolicy(withServices(startSpilloverHandler)),
+});
+app.http(FunctionNames.listPoolNodes, {
+  route: routes.poolNodes,
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: withErrorPolicy(withServices(listPoolNodesHandler)),
+});
+app.http(FunctionNames.setPoolNodeIdle, {
+  route: routes.poolNodeIdle,
+  methods: ['PUT'],
+  authLevel: 'admin',
+  handler: withErrorPolicy(withServices(setPoolNodeIdleHandler)),
 });
 app.http(FunctionNames.planPool, {
   route: routes.poolPlan,

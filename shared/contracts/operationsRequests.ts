@@ -69,6 +69,14 @@ export const poolPlanRequestSchema = z
   })
   .strict();
 
+/** PUT /api/v1/clusters/{clusterId}/pools/{poolId}/nodes/{nodeId}/idle: whether the node runs nothing now. */
+export const poolNodeIdleRequestSchema = z.object({ idle: z.boolean() }).strict();
+
+/** POST /api/v1/clusters/{clusterId}/pools/{poolId}/spillover: run the spillover now (demand unchanged). */
+export const poolSpilloverRequestSchema = z
+  .object({ reason: z.string().min(1).max(200).optional() })
+  .strict();
+
 export type MakeActiveRequest = z.infer<typeof makeActiveRequestSchema>;
 export type FailoverRequest = z.infer<typeof failoverRequestSchema>;
 

@@ -25,6 +25,9 @@ export const routes = {
   pool: 'v1/clusters/{clusterId}/pools/{poolId}',
   poolDemand: 'v1/clusters/{clusterId}/pools/{poolId}/demand',
   poolPlan: 'v1/clusters/{clusterId}/pools/{poolId}/plan',
+  poolSpillover: 'v1/clusters/{clusterId}/pools/{poolId}/spillover',
+  poolNodes: 'v1/clusters/{clusterId}/pools/{poolId}/nodes',
+  poolNodeIdle: 'v1/clusters/{clusterId}/pools/{poolId}/nodes/{nodeId}/idle',
   webhookAzureMonitor: 'v1/webhooks/azure-monitor',
   webhookFailover: 'v1/webhooks/failover',
   agentHeartbeat: 'v1/agent/heartbeat',
@@ -68,6 +71,11 @@ export const paths = {
   pool: (clusterId: string, poolId: string) => fillRoute(routes.pool, { clusterId, poolId }),
   poolDemand: (clusterId: string, poolId: string) => fillRoute(routes.poolDemand, { clusterId, poolId }),
   poolPlan: (clusterId: string, poolId: string) => fillRoute(routes.poolPlan, { clusterId, poolId }),
+  poolSpillover: (clusterId: string, poolId: string) =>
+    fillRoute(routes.poolSpillover, { clusterId, poolId }),
+  poolNodes: (clusterId: string, poolId: string) => fillRoute(routes.poolNodes, { clusterId, poolId }),
+  poolNodeIdle: (clusterId: string, poolId: string, nodeId: string) =>
+    fillRoute(routes.poolNodeIdle, { clusterId, poolId, nodeId }),
   failover: (clusterId: string) => fillRoute(routes.failover, { clusterId }),
   webhookAzureMonitor: () => fillRoute(routes.webhookAzureMonitor),
   webhookFailover: () => fillRoute(routes.webhookFailover),

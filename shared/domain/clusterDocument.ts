@@ -266,6 +266,11 @@ export const poolSchema = z
     id,
     desired: z.number().int().min(0).max(MAX_POOL_DESIRED, `must be at most ${MAX_POOL_DESIRED}`),
     cooldownMs: poolCooldownSchema.default({}),
+    /**
+     * How many idle nodes one spillover run moves from less preferred sites back to preferred ones when room returns
+     * there (0: never; absent: 4).
+     */
+    spillBackBatch: z.number().int().min(0).max(100).optional(),
     /** In order of preference: the planner fills the first site first. */
     sites: z.array(poolSiteSchema).min(1).max(MAX_POOL_SITES, `must have at most ${MAX_POOL_SITES} sites`),
   })

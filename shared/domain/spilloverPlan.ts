@@ -109,7 +109,7 @@ export function preferenceOrder<S extends Pick<PoolSite, 'cloud' | 'region' | 'w
   );
 }
 
-interface SiteView {
+export interface SiteView {
   site: PoolSite;
   placed: number;
   /** Nodes that may be added here now (0 when blocked). */
@@ -118,7 +118,12 @@ interface SiteView {
   blocked?: Omit<SkippedSite, 'siteId'>;
 }
 
-function viewSite(site: PoolSite, placed: number, input: PlanInput): SiteView {
+/** What a site could take now: its room (0 when blocked) and, when blocked, why. */
+export function viewSite(
+  site: PoolSite,
+  placed: number,
+  input: Pick<PlanInput, 'headroom' | 'coolDowns' | 'now'>,
+): SiteView {
   const cooling = input.coolDowns
     .filter((c) => c.siteId === site.id && c.until > input.now)
     .reduce<SiteCoolDown | undefined>(

@@ -10,6 +10,7 @@ import { DrillStore } from '../stores/drillStore';
 import { HeartbeatStore } from '../stores/heartbeatStore';
 import { NodeCredentialStore } from '../stores/nodeCredentialStore';
 import { OperationStore } from '../stores/operationStore';
+import { PlacementStore } from '../stores/placementStore';
 import { PoolStore } from '../stores/poolStore';
 import { storageCall } from '../stores/storageCall';
 import { WebhookReplayStore } from '../stores/webhookReplayStore';
@@ -37,6 +38,8 @@ export interface Services {
   witness: BlobWitness;
   /** Capacity pools' live state (demand, headroom as last read, cool-downs). */
   pools: PoolStore;
+  /** Where every pool node went and why (one record per node). */
+  placements: PlacementStore;
   /** Drill reports (JSON + HTML blobs in the state account) and their index in the `drills` table. */
   drills: DrillStore;
   /** Compute providers per site (Azure, OCI), built on first use. */
@@ -76,6 +79,7 @@ export function createServices(config: Config, time: Clock | (() => number) = ho
     drillSlots: new DrillSlotStore(tables.drillSlots),
     witness: new BlobWitness(witnessContainer, { now }),
     pools: new PoolStore(tables.pools),
+    placements: new PlacementStore(tables.placements),
     drills: new DrillStore(tables.drills, drillReports),
     providers: new ProviderRegistry(config.cloud, now),
     now,

@@ -5,7 +5,14 @@ import { readText, storedJson, textProperties } from './largeText';
 import { storageCall } from './storageCall';
 import { filterId, statusOf } from './tableErrors';
 
-export type OperationKind = 'failure-detected' | 'failover' | 'make-active' | 'drill' | 'arbitration';
+export type OperationKind =
+  | 'failure-detected'
+  | 'failover'
+  | 'make-active'
+  | 'drill'
+  | 'arbitration'
+  /** A capacity pool's spillover run (placing, removing, spilling nodes back). */
+  | 'spillover';
 /**
  * `pending` and `running` are unfinished; the others are ended. `superseded`: overtaken by events (a detection whose
  * epoch moved on or whose active was heard again); `refused`: declined by whoever handles it (e.g. a failover).

@@ -37,6 +37,10 @@ export interface PoolState {
   coolDowns: SiteCoolDown[];
   /** Nodes placed per site (placement records summed; none before the first spillover). */
   placements: { siteId: string; count: number }[];
+  /** The spillover run under way (set when it begins, cleared when it ends). */
+  running?: { operationId: string; startedAt: number };
+  /** The last spillover run that ended: its operation, when, and how many it could not place. */
+  lastRun?: { operationId: string; endedAt: number; shortfall: number; reason: string };
   updatedAt: number;
 }
 

@@ -16,6 +16,8 @@ export interface TableNames {
   drillSlots: string;
   /** Capacity pools' live state (demand set by operators, headroom as last read, cool-downs), one row per pool. */
   pools: string;
+  /** Where every pool node went and why: one placement record per node (partition = cluster). */
+  placements: string;
 }
 
 export function tableNames(prefix = ''): TableNames {
@@ -32,6 +34,7 @@ export function tableNames(prefix = ''): TableNames {
     drills: `${prefix}Drills`,
     drillSlots: `${prefix}DrillSlots`,
     pools: `${prefix}Pools`,
+    placements: `${prefix}Placements`,
   };
 }
 
@@ -53,6 +56,7 @@ export function createTableClients(connectionString: string, names: TableNames):
     drills: client(names.drills),
     drillSlots: client(names.drillSlots),
     pools: client(names.pools),
+    placements: client(names.placements),
   };
 }
 

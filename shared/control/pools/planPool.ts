@@ -1,12 +1,9 @@
 import { planPlacement, type PlacementPlan } from '../../domain/spilloverPlan';
 import type { Services } from '../../services/services';
 import type { SiteHeadroom } from '../../stores/poolStore';
-import { mapLimit } from '../../util/mapLimit';
+import { mergeHeadroom, readHeadroom } from './readHeadroom';
 import type { Outcome } from '../common/outcome';
 import { findPool } from './findPool';
-
-/** The longest one site's headroom read may take in a dry run: a site that does not answer is not planned. */
-export const HEADROOM_READ_MS = 10_000;
 
 /**
  * The dry run (`POST …/pools/{poolId}/plan`): reads each site's headroom now (one provider call per site, 8 at a
@@ -23,31 +20,14 @@ export async function planPool(
   const found = await findPool(services, clusterId, poolId);
   if (!found.ok) return found;
   const { pool } = found;
-  const headroom = await mapLimit(pool.sites, 8, async (site): Promise<SiteHeadroom> => {
-    const ref = { cloud: site.cloud, region: site.region, ...(site.zone ? { zone: site.zone } : {}) };
-    try {
-      const read = await services.providers
-        .forSite(ref)
-        .headroom(ref, site.size, { abortSignal: AbortSignal.timeout(HEADROOM_READ_MS) });
-      return {
-        siteId: site.id,
-        quotaNodes: read.quotaNodes,
-        capacityNodes: read.capacityNodes,
-        ...(read.restricted ? { restricted: read.restricted } : {}),
-        readAt: services.now(),
-      };
-    } catch (error) {
-      return {
-        siteId: site.id,
-        quotaNodes: 0,
-        capacityNodes: 'unknown',
-        readAt: services.now(),
-        error: error instanceof Error ? error.message : String(error),
-      };
-    }
-  });
+  const headroom = await readHeadroom(services, pool.sites);
   const now = services.now();
-  const state = await services.pools.update(clusterId, poolId, (s) => ({ ...s, headroom }), now);
+  const state = await services.pools.update(
+    clusterId,
+    poolId,
+    (s) => ({ ...s, headroom: mergeHeadroom(s.headroom, headroom) }),
+    now,
+  );
   const demand = options.demand ?? state.demand?.count ?? pool.desired;
   const plan = planPlacement({
     pool,

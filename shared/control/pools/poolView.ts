@@ -27,8 +27,10 @@ export interface PoolView {
   placed: number;
   /** Demand not placed (0 when met). */
   shortfall: number;
-  /** The spillover running for the pool, once spillover runs exist (null: none). */
+  /** The spillover run under way (its operation id), null when none runs. */
   runningOperation: string | null;
+  /** The last spillover run that ended: its operation, when, what it could not place, and why. */
+  lastRun: { operationId: string; endedAt: string; shortfall: number; reason: string } | null;
   at: string;
 }
 
@@ -76,7 +78,8 @@ export function buildPoolView(
     sites,
     placed,
     shortfall: Math.max(0, demand - placed),
-    runningOperation: null,
+    runningOperation: state?.running?.operationId ?? null,
+    lastRun: state?.lastRun ? { ...state.lastRun, endedAt: iso(state.lastRun.endedAt) } : null,
     at: iso(now),
   };
 }

@@ -1,5 +1,6 @@
 import { paths } from '../../../shared/contracts/routes';
 import { request } from '../../helpers/durableHttp';
+import { waitFor } from '../../helpers/waitFor';
 import { startControlPlane, twoNodeCluster, type ControlPlane } from '../../helpers/controlPlane';
 
 /**
@@ -22,14 +23,14 @@ const pool = {
       cloud: 'azure',
       region: 'westeurope',
       size: 'Standard_NC24ads_A100_v4',
-      group: `${SCALE_SET}/gpu-we`,
+      group: `${SCALE_SET}/gpu-westeurope`,
     },
     {
       id: 'ne',
       cloud: 'azure',
       region: 'northeurope',
       size: 'Standard_NC24ads_A100_v4',
-      group: `${SCALE_SET}/gpu-ne`,
+      group: `${SCALE_SET}/gpu-northeurope`,
     },
   ],
 };
@@ -109,28 +110,6 @@ it('plans a dry run from headroom read now: 2 in the first region, 8 in the next
   });
 });
 
-it('sets the demand (admin), audited; the view and the plan follow it', async () => {
-  const r = await demand({ desired: 3 });
-  expect(r.status).toBe(200);
-  expect(r.json).toMatchObject({
-    previous: 10,
-    pool: { demand: 3, demandSource: 'api', demandSetBy: 'admin' },
-  });
-  expect((await view()).json.pool).toMatchObject({ demand: 3, shortfall: 3 });
-  expect((await plan()).json.plan).toMatchObject({
-    add: [
-      { siteId: 'we', count: WE },
-      { siteId: 'ne', count: 3 - WE },
-    ],
-    shortfall: 0,
-  });
-  const audit = await request(`${cp.host.url}${paths.audit('hpc')}`, { key: cp.functionKey });
-  expect(audit.json.entries[0]).toMatchObject({
-    action: 'pool-demand-set',
-    detail: { poolId: 'gpu', demand: 3, previous: 10 },
-  });
-});
-
 it('plans around a site whose headroom cannot be read (region down): skipped with why, its error kept', async () => {
   const site = cp.host.cloud!.simulator.model.site('azure', 'northeurope')!;
   site.down = 'refuse';
@@ -173,4 +152,32 @@ it('answers bad requests with a named 4xx and changes nothing', async () => {
     (await request(`${cp.host.url}${paths.pool('nowhere', 'gpu')}`, { key: cp.functionKey })).json.error.code,
   ).toBe('ClusterNotFound');
   expect((await view()).json.pool.demand).toBe(before);
+});
+
+it('sets the demand (admin), audited, and the spillover it starts places it: the view and the plan follow', async () => {
+  const r = await demand({ desired: 3 });
+  expect(r.status).toBe(202);
+  expect(r.json).toMatchObject({
+    previous: 10,
+    pool: { demand: 3, demandSource: 'api', demandSetBy: 'admin' },
+    spillover: { started: true, operationId: expect.stringMatching(/^spill-gpu-/) },
+  });
+  const operationId = r.json.spillover.operationId as string;
+  expect(r.headers.get('location')).toBe(paths.operation('hpc', operationId));
+  await waitFor(
+    async () => (await view()).json.pool.runningOperation === null && (await view()).json.pool.lastRun,
+    {
+      timeoutMs: 60_000,
+      description: 'the spillover to end',
+    },
+  );
+  const after = (await view()).json.pool;
+  expect(after).toMatchObject({ demand: 3, placed: 3, shortfall: 0, lastRun: { operationId, shortfall: 0 } });
+  expect(after.sites.map((s: { placed: number }) => s.placed)).toEqual([WE, 3 - WE]);
+  expect((await plan()).json.plan).toMatchObject({ add: [], remove: [], shortfall: 0 });
+  const audit = await request(`${cp.host.url}${paths.audit('hpc')}`, { key: cp.functionKey });
+  expect(audit.json.entries[0]).toMatchObject({
+    action: 'pool-demand-set',
+    detail: { poolId: 'gpu', demand: 3, previous: 10 },
+  });
 });
