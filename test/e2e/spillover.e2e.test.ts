@@ -4,7 +4,11 @@ import {
   LOCAL_AZURE_SUBSCRIPTION,
   LOCAL_OCI_COMPARTMENT,
 } from '../../devhost/cloudSimulator/startLocalCloud';
+import { realProcess } from '../../devhost/realRequire';
+import { loadConfig } from '../../shared/config/config';
 import { paths } from '../../shared/contracts/routes';
+import { runCapacityMonitor, type MonitorStart } from '../../shared/control/pools/capacityMonitor';
+import { createServices } from '../../shared/services/services';
 import { startControlPlane, twoNodeCluster, type ControlPlane } from '../helpers/controlPlane';
 import { request } from '../helpers/durableHttp';
 import { waitFor } from '../helpers/waitFor';
@@ -331,3 +335,47 @@ it('answers bad pool requests with a named 4xx and changes nothing', async () =>
   expect(spill.json.error.code).toBe('PoolNotFound');
   expect((await poolView('sp4')).placed).toBe(0);
 });
+
+it('the capacity monitor re-reads the headroom of a pool short of nodes and starts a run when room appears', async () => {
+  await declarePool('sp5');
+  room('azure', 'westeurope', GPU, 2);
+  room('azure', 'northeurope', GPU, 0);
+  room('oci', 'eu-frankfurt-1', A10, 0);
+  const short = await ended('sp5', await setDemand('sp5', 4));
+  expect(short).toMatchObject({ status: 'failed', code: 'CapacityShortfall' });
+  expect(await poolView('sp5')).toMatchObject({ placed: 2, shortfall: 2, runningOperation: null });
+  const services = createServices(loadConfig({ ...realProcess.env, ...cp.settings }), () => Date.now());
+  const starts: MonitorStart[] = [];
+  const monitor = () =>
+    runCapacityMonitor(
+      services,
+      async (r) => {
+        if (r.clusterId === 'sp5') starts.push(r);
+        return Promise.resolve();
+      },
+      { readAgeMs: 0 },
+    );
+  // No room anywhere yet: every site read once, nothing started.
+  const from = model.requestLog.length;
+  await monitor();
+  expect(starts).toEqual([]);
+  const seen = cloudRequests(from, {});
+  expect([
+    seen.headroomReads('westeurope', 'azure'),
+    seen.headroomReads('northeurope', 'azure'),
+    seen.headroomReads('eu-frankfurt-1', 'oci'),
+  ]).toEqual([1, 1, 1]);
+  // Quota granted in North Europe: the next round starts the pool's run, which places the rest there.
+  room('azure', 'northeurope', GPU, 2);
+  await monitor();
+  expect(starts).toEqual([
+    { clusterId: 'sp5', poolId: 'gpu', reason: expect.stringContaining('room for 2 in ne') },
+  ]);
+  const run = await request(`${cp.host.url}${paths.poolSpillover('sp5', 'gpu')}`, {
+    method: 'POST',
+    key: cp.adminKey,
+    body: { reason: starts[0]!.reason },
+  });
+  expect((await ended('sp5', run.json.operationId as string)).status).toBe('succeeded');
+  expect(await placedPerSite('sp5')).toEqual({ we: 2, ne: 2, fra: 0 });
+}, 90_000);
