@@ -54,14 +54,14 @@ export async function setPoolDemandHandler(
   if (!ids.ok) return ids.response;
   const body = await readBody(request, poolDemandRequestSchema);
   if (!body.ok) return body.response;
-  const outcome = await setPoolDemand(services, ids.clusterId, ids.poolId, body.value.desired, 'admin');
+  const outcome = await setPoolDemand(services, ids.clusterId, ids.poolId, body.value, 'admin');
   if (!outcome.ok) return refusalToHttp(outcome);
   const run = await startSpillover(df.getClient(invocation), services, {
     clusterId: ids.clusterId,
     poolId: ids.poolId,
     trigger: { kind: 'api' },
     actor: 'admin',
-    reason: `demand set to ${body.value.desired} (was ${outcome.previous})`,
+    reason: `demand set to ${outcome.demand} (was ${outcome.previous})`,
   });
   const operationUrl = paths.operation(ids.clusterId, run.operationId);
   return {

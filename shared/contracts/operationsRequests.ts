@@ -58,9 +58,28 @@ export const MAX_POOL_DEMAND = 10_000;
 /** PUT /api/v1/clusters/{clusterId}/pools/{poolId}/demand */
 export const poolDemandRequestSchema = z
   .object({
-    desired: z.number().int().min(0).max(MAX_POOL_DEMAND, `must be at most ${MAX_POOL_DEMAND}`),
+    desired: z.number().int().min(0).max(MAX_POOL_DEMAND, `must be at most ${MAX_POOL_DEMAND}`).optional(),
+    /** Relative (Slurm's ResumeProgram / SuspendProgram): applied atomically, the result kept within 0–10,000. */
+    change: z
+      .number()
+      .int()
+      .min(-MAX_POOL_DEMAND)
+      .max(MAX_POOL_DEMAND)
+      .refine((n) => n !== 0, 'must not be 0')
+      .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((body, ctx) => {
+    if ((body.desired === undefined) === (body.change === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [body.change === undefined ? 'desired' : 'change'],
+        message: 'send exactly one of desired (0–10000) and change (±n)',
+      });
+  })
+  .transform((body): { desired: number } | { change: number } =>
+    body.change !== undefined ? { change: body.change } : { desired: body.desired ?? 0 },
+  );
 
 /** POST /api/v1/clusters/{clusterId}/pools/{poolId}/plan (a dry run): the pool's demand, or this one. */
 export const poolPlanRequestSchema = z
