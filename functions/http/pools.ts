@@ -6,6 +6,7 @@ import { planPool } from '../../shared/control/pools/planPool';
 import { poolView } from '../../shared/control/pools/poolView';
 import { setPoolDemand } from '../../shared/control/pools/setPoolDemand';
 import type { Services } from '../../shared/services/services';
+import { actorOf, authorizeRoute } from '../common/authorize';
 import { withServices } from '../common/withServices';
 import { idParam, withErrorPolicy } from './httpResponses';
 import { readBody } from './readBody';
@@ -31,7 +32,7 @@ export async function getPoolHandler(services: Services, request: HttpRequest): 
   return { jsonBody: { pool: outcome.view } };
 }
 
-/** PUT /api/v1/clusters/{clusterId}/pools/{poolId}/demand (admin) `{desired}`: the pool's new desired count. */
+/** PUT /api/v1/clusters/{clusterId}/pools/{poolId}/demand (operator) `{desired}`: the pool's new desired count. */
 export async function setPoolDemandHandler(
   services: Services,
   request: HttpRequest,
@@ -40,13 +41,13 @@ export async function setPoolDemandHandler(
   if (!ids.ok) return ids.response;
   const body = await readBody(request, poolDemandRequestSchema);
   if (!body.ok) return body.response;
-  const outcome = await setPoolDemand(services, ids.clusterId, ids.poolId, body.value.desired, 'admin');
+  const outcome = await setPoolDemand(services, ids.clusterId, ids.poolId, body.value.desired, actorOf(request));
   if (!outcome.ok) return refusalToHttp(outcome);
   return { jsonBody: { pool: outcome.view, previous: outcome.previous } };
 }
 
 /**
- * POST /api/v1/clusters/{clusterId}/pools/{poolId}/plan (admin) `{desired?}`: the dry run — headroom read now, the
+ * POST /api/v1/clusters/{clusterId}/pools/{poolId}/plan (operator) `{desired?}`: the dry run — headroom read now, the
  * planner's plan (nodes per site, and why each unused site is not used), nothing provisioned.
  */
 export async function planPoolHandler(services: Services, request: HttpRequest): Promise<HttpResponseInit> {
@@ -68,18 +69,18 @@ export async function planPoolHandler(services: Services, request: HttpRequest):
 app.http(FunctionNames.getPool, {
   route: routes.pool,
   methods: ['GET'],
-  authLevel: 'function',
-  handler: withErrorPolicy(withServices(getPoolHandler)),
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
+  handler: withErrorPolicy(authorizeRoute('pool', 'GET', withServices(getPoolHandler))),
 });
 app.http(FunctionNames.setPoolDemand, {
   route: routes.poolDemand,
   methods: ['PUT'],
-  authLevel: 'admin',
-  handler: withErrorPolicy(withServices(setPoolDemandHandler)),
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
+  handler: withErrorPolicy(authorizeRoute('poolDemand', 'PUT', withServices(setPoolDemandHandler))),
 });
 app.http(FunctionNames.planPool, {
   route: routes.poolPlan,
   methods: ['POST'],
-  authLevel: 'admin',
-  handler: withErrorPolicy(withServices(planPoolHandler)),
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
+  handler: withErrorPolicy(authorizeRoute('poolPlan', 'POST', withServices(planPoolHandler))),
 });
