@@ -114,7 +114,7 @@ it('sets the demand (admin), audited; the view and the plan follow it', async ()
   expect(r.status).toBe(200);
   expect(r.json).toMatchObject({
     previous: 10,
-    pool: { demand: 3, demandSource: 'api', demandSetBy: 'admin' },
+    pool: { demand: 3, demandSource: 'api', demandSetBy: 'key:master' },
   });
   expect((await view()).json.pool).toMatchObject({ demand: 3, shortfall: 3 });
   expect((await plan()).json.plan).toMatchObject({
