@@ -10,7 +10,9 @@ describe('configuration of operator authentication', () => {
   it('trusts the principal header only with AUTH_TRUST_CLIENT_PRINCIPAL=true, and has no key by default', () => {
     expect(loadConfig(base).auth).toEqual({ trustClientPrincipal: false, keys: [] });
     expect(loadConfig({ ...base, AUTH_TRUST_CLIENT_PRINCIPAL: 'TRUE' }).auth.trustClientPrincipal).toBe(true);
-    expect(loadConfig({ ...base, AUTH_TRUST_CLIENT_PRINCIPAL: 'false' }).auth.trustClientPrincipal).toBe(false);
+    expect(loadConfig({ ...base, AUTH_TRUST_CLIENT_PRINCIPAL: 'false' }).auth.trustClientPrincipal).toBe(
+      false,
+    );
   });
 
   it('lists a bad AUTH_TRUST_CLIENT_PRINCIPAL or AUTH_KEYS entry among the problems, without the key', () => {

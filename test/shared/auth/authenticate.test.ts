@@ -9,7 +9,10 @@ const READ_KEY = 'r'.repeat(32);
 
 function settings(trustClientPrincipal: boolean): AuthSettings {
   const problems: string[] = [];
-  const keys = parseApiKeys(`master:admin:${ADMIN_KEY}, ci-deploy:operator:${CI_KEY},default:viewer:${READ_KEY}`, problems);
+  const keys = parseApiKeys(
+    `master:admin:${ADMIN_KEY}, ci-deploy:operator:${CI_KEY},default:viewer:${READ_KEY}`,
+    problems,
+  );
   expect(problems).toEqual([]);
   return { trustClientPrincipal, keys };
 }

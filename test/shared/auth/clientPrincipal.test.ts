@@ -41,7 +41,13 @@ describe('parseClientPrincipal', () => {
 
   it('gives no role for app roles the control plane does not know', () => {
     const parsed = parseClientPrincipal(
-      b64({ auth_typ: 'aad', claims: [{ typ: 'name', val: 'x' }, { typ: 'roles', val: 'superuser' }] }),
+      b64({
+        auth_typ: 'aad',
+        claims: [
+          { typ: 'name', val: 'x' },
+          { typ: 'roles', val: 'superuser' },
+        ],
+      }),
     );
     expect(parsed).toMatchObject({ ok: true, principal: { roles: [] } });
   });
