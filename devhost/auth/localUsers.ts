@@ -52,7 +52,7 @@ export function parseLocalUsers(text: string, source = 'users.yaml'): LocalUser[
       throw new LocalUsersError(`${where}: roles must be a list of role names`);
     if (objectId !== undefined && (typeof objectId !== 'string' || !/^[\w-]{1,64}$/.test(objectId)))
       throw new LocalUsersError(`${where}: objectId must be letters, digits and dashes`);
-    return { name, roles: roles as string[], objectId: (objectId as string | undefined) ?? objectIdFor(name) };
+    return { name, roles: roles as string[], objectId: objectId ?? objectIdFor(name) };
   });
 }
 

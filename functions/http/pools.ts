@@ -41,7 +41,13 @@ export async function setPoolDemandHandler(
   if (!ids.ok) return ids.response;
   const body = await readBody(request, poolDemandRequestSchema);
   if (!body.ok) return body.response;
-  const outcome = await setPoolDemand(services, ids.clusterId, ids.poolId, body.value.desired, actorOf(request));
+  const outcome = await setPoolDemand(
+    services,
+    ids.clusterId,
+    ids.poolId,
+    body.value.desired,
+    actorOf(request),
+  );
   if (!outcome.ok) return refusalToHttp(outcome);
   return { jsonBody: { pool: outcome.view, previous: outcome.previous } };
 }

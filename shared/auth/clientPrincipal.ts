@@ -31,8 +31,7 @@ export interface ClientPrincipal {
 }
 
 export type PrincipalOutcome =
-  | { ok: true; principal: ClientPrincipal }
-  | { ok: false; code: 'InvalidClientPrincipal'; message: string };
+  { ok: true; principal: ClientPrincipal } | { ok: false; code: 'InvalidClientPrincipal'; message: string };
 
 const MAX_HEADER_CHARS = 16 * 1024;
 const MAX_TEXT = 200;
