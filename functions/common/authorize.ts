@@ -49,3 +49,7 @@ export function callerOf(request: HttpRequest): Caller {
 
 /** The audit actor of the request's caller: `user:<name> (<oid>)` or `key:<name>`. */
 export const actorOf = (request: HttpRequest): string => callerOf(request).actor;
+
+/** The query parameters a handler validates: all but `code`, the key a caller may send in the query string. */
+export const queryWithoutKey = (request: HttpRequest): Record<string, string> =>
+  Object.fromEntries([...request.query.entries()].filter(([name]) => name !== 'code'));

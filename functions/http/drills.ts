@@ -5,7 +5,7 @@ import { pageQuerySchema } from '../../shared/contracts/operationsApi';
 import { drillRequestSchema } from '../../shared/contracts/operationsRequests';
 import { paths, routes } from '../../shared/contracts/routes';
 import type { Services } from '../../shared/services/services';
-import { actorOf, authorizeRoute } from '../common/authorize';
+import { actorOf, authorizeRoute, queryWithoutKey } from '../common/authorize';
 import { withServices } from '../common/withServices';
 import { startDrill } from '../durable/startDrill';
 import { idParam, jsonError, withErrorPolicy } from './httpResponses';
@@ -59,7 +59,7 @@ export async function startDrillHandler(
 export async function listDrillsHandler(services: Services, request: HttpRequest): Promise<HttpResponseInit> {
   const cluster = idParam(request, 'clusterId');
   if (!cluster.ok) return cluster.response;
-  const parsed = pageQuerySchema.safeParse(Object.fromEntries(request.query.entries()));
+  const parsed = pageQuerySchema.safeParse(queryWithoutKey(request));
   if (!parsed.success)
     return jsonError(400, 'InvalidQuery', 'the query string is invalid', {
       problems: parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(query)', message: i.message })),

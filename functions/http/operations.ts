@@ -4,7 +4,7 @@ import { pageQuerySchema, type PageQuery } from '../../shared/contracts/operatio
 import { routes } from '../../shared/contracts/routes';
 import { getOperation, listAudit, listOperations } from '../../shared/control/operations/history';
 import type { Services } from '../../shared/services/services';
-import { authorizeRoute } from '../common/authorize';
+import { authorizeRoute, queryWithoutKey } from '../common/authorize';
 import { withServices } from '../common/withServices';
 import { idParam, jsonError, withErrorPolicy } from './httpResponses';
 import { refusalToHttp } from './refusalToHttp';
@@ -13,7 +13,7 @@ import { refusalToHttp } from './refusalToHttp';
 function pageQuery(
   request: HttpRequest,
 ): { ok: true; value: PageQuery } | { ok: false; response: HttpResponseInit } {
-  const parsed = pageQuerySchema.safeParse(Object.fromEntries(request.query.entries()));
+  const parsed = pageQuerySchema.safeParse(queryWithoutKey(request));
   if (parsed.success) return { ok: true, value: parsed.data };
   const problems = parsed.error.issues.map((i) => ({
     path: i.path.join('.') || '(query)',

@@ -451,6 +451,32 @@ describe('behind App Service Authentication (AUTH_TRUST_CLIENT_PRINCIPAL=true)',
       ]),
     );
   });
+  it('takes a key in the code query parameter as well, on every role route', async () => {
+    const wrong: string[] = [];
+    for (const { name, method } of registeredRoutes(cp)) {
+      const test = CASES[`${name} ${method}`] as Case;
+      if (test.access !== 'viewer' && test.access !== 'operator' && test.access !== 'admin') continue;
+      if (method !== 'GET') continue; // reads only: they change nothing and answer the same way each time
+      const separator = test.path.includes('?') ? '&' : '?';
+      const viaQuery = await send(
+        cp,
+        { ...test, path: `${test.path}${separator}code=${encodeURIComponent(cp.functionKey)}` },
+        method,
+        {},
+      );
+      if (!test.allowed.includes(viaQuery.status))
+        wrong.push(`${name} ${method}?code=: ${viaQuery.status} ${JSON.stringify(viaQuery.json)}`);
+      const wrongKey = await send(
+        cp,
+        { ...test, path: `${test.path}${separator}code=not-a-key` },
+        method,
+        {},
+      );
+      if (wrongKey.status !== 401 || wrongKey.json?.error?.code !== 'InvalidKey')
+        wrong.push(`${name} ${method}?code=not-a-key: ${wrongKey.status}`);
+    }
+    expect(wrong).toEqual([]);
+  });
 });
 
 describe('not behind App Service Authentication (AUTH_TRUST_CLIENT_PRINCIPAL unset)', () => {
