@@ -13,8 +13,11 @@ import { startControlPlane, twoNodeCluster, type ControlPlane } from '../../help
  * request changed nothing.
  *
  * ADDING A ROUTE: declare its access in ROUTE_ACCESS (shared/auth/routeAccess.ts) and add a request for each of
- * its methods to CASES below (`allowed`: the statuses an authorized caller gets). A registered route or method
- * missing from either fails the first test.
+ * its methods to CASES below (`access`: the role the issue gives it, which must match ROUTE_ACCESS; `allowed`: the
+ * statuses an authorized caller gets). A registered route or method missing from either fails the first test.
+ * Every allowed identity sends the request in turn against the one cluster `rm`: a request that would end or move
+ * it (a delete, a confirmed make-active) must aim at something that does not exist (e.g. `paths.cluster('gone')`,
+ * allowed [404]) or be refused by the route itself after authorization (allowed [409] or [422]).
  */
 
 const CLUSTER = 'rm';
