@@ -159,6 +159,14 @@ export async function main(argv: string[]): Promise<void> {
     `  master (admin): ${devhost.keys.masterKey}`,
     ...Object.entries(devhost.keys.functionKeys).map(([name, key]) => `  function/${name}: ${key}`),
     ...Object.entries(devhost.keys.systemKeys).map(([name, key]) => `  system/${name}: ${key}`),
+    ...(devhost.signIn
+      ? [
+          '',
+          `Sign in: ${devhost.signIn.url}  (App Service Authentication emulated; users: ${devhost.signIn.users
+            .map((u) => `${u.name} [${u.roles.join(', ')}]`)
+            .join(', ')})`,
+        ]
+      : []),
     '',
     `Host started: ${devhost.url}  (Ctrl-C to stop)`,
   );

@@ -19,6 +19,14 @@ import { startAzurite, type RunningAzurite } from './storage/startAzurite';
 import { startLocalCloud, type LocalCloud } from './cloudSimulator/startLocalCloud';
 import { realGlobal, realProcess } from './realRequire';
 import { TimerTriggerScheduler } from './timers/timerTriggerScheduler';
+import { createEasyAuth, type EasyAuth } from './auth/easyAuth';
+import { hostKeySettings } from './auth/hostKeySettings';
+import {
+  DEFAULT_USERS_YAML,
+  loadOrCreateLocalUsers,
+  parseLocalUsers,
+  type LocalUser,
+} from './auth/localUsers';
 
 export type StorageChoice = 'memory' | 'disk' | { connectionString: string };
 
@@ -46,6 +54,11 @@ export interface DevhostOptions {
    * settings at it. Default false for the library; the CLI turns it on unless `--cloud none`.
    */
   cloudSimulator?: boolean;
+  /**
+   * Users of the emulated sign-in (`/.auth/login`), on when the app sets `AUTH_TRUST_CLIENT_PRINCIPAL=true`.
+   * Default: `<dataDir>/users.yaml` (created with a viewer, an operator and an admin); memory storage: those three.
+   */
+  users?: LocalUser[];
 }
 
 export interface Devhost {
@@ -65,6 +78,8 @@ export interface Devhost {
   timers: TimerTriggerScheduler;
   /** The cloud simulator, when started (`cloudSimulator: true`). */
   cloud: LocalCloud | undefined;
+  /** The users of the emulated sign-in, when the app trusts the platform's principal header. */
+  signIn: { users: LocalUser[]; url: string } | undefined;
   stop(): Promise<void>;
 }
 
@@ -162,10 +177,23 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
       cloud = await startLocalCloud({ clock });
       Object.assign(env, cloud.env);
     }
+    // The app authorizes keys itself where signed-in users must reach it: it gets the devhost's keys with roles.
+    Object.assign(env, hostKeySettings(keys));
     const app = loadFunctionsApp(appDir, {
       log: (level, message) => log(level === 'error' ? 'error' : 'debug', message),
       env,
     });
+    // App Service Authentication, emulated, when the app is configured to run behind it.
+    let easyAuth: EasyAuth | undefined;
+    let users: LocalUser[] | undefined;
+    if (env.AUTH_TRUST_CLIENT_PRINCIPAL?.trim().toLowerCase() === 'true') {
+      users =
+        options.users ??
+        (storage === 'disk'
+          ? loadOrCreateLocalUsers(path.join(dataDir, 'users.yaml'))
+          : parseLocalUsers(DEFAULT_USERS_YAML));
+      easyAuth = createEasyAuth(users);
+    }
     const durableConfig = app.hostJson.extensions?.durableTask ?? {};
     const hubName = options.hubName ?? durableConfig.hubName ?? 'TestHubName';
     const hasDurable = [...app.functions.values()].some((f) =>
@@ -318,6 +346,7 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
       durableClientData,
       managementUrls,
       onClockAdvanced: () => undefined, // the manual clock's listener already does it
+      easyAuth,
     });
     server.off('request', starting);
     server.on('request', handler);
@@ -351,6 +380,7 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
       clockAdvanced,
       timers,
       cloud,
+      signIn: users ? { users, url: `${url}/.auth/login` } : undefined,
       async stop() {
         if (stopped) return;
         stopped = true;

@@ -14,6 +14,8 @@ if (!fs.existsSync(file)) {
       FUNCTIONS_WORKER_RUNTIME: 'node',
       AzureWebJobsStorage: 'UseDevelopmentStorage=true',
       NODE_KEY_MASTER: crypto.randomBytes(32).toString('base64'),
+      // The devhost emulates App Service Authentication (/.auth/login, users in .devhost/users.yaml).
+      AUTH_TRUST_CLIENT_PRINCIPAL: 'true',
     },
   };
   fs.writeFileSync(file, JSON.stringify(settings, null, 2) + '\n', { mode: 0o600 });

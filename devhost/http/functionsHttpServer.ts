@@ -24,6 +24,7 @@ import {
   type WireRequest,
 } from './wire';
 import type { LogFn } from '../durable/engineContext';
+import type { EasyAuth } from '../auth/easyAuth';
 
 export interface HttpRoute {
   fn: RegisteredFunction;
@@ -45,6 +46,8 @@ export interface FunctionsHttpDeps {
   durableClientData(origin: string): unknown;
   managementUrls: ManagementUrls;
   onClockAdvanced(): void;
+  /** App Service Authentication, emulated (`/.auth/*`, the principal headers); when the app trusts the header. */
+  easyAuth?: EasyAuth | undefined;
 }
 
 export function buildHttpRoutes(app: LoadedApp, routePrefix: string): HttpRoute[] {
@@ -118,6 +121,14 @@ async function handle(
   }
   const { url } = target;
   const method = (req.method ?? 'GET').toUpperCase();
+  // As the platform's front end: sign-in endpoints, and principal headers from a client replaced by the session's.
+  if (deps.easyAuth) {
+    const reply = await deps.easyAuth.handle(req, url, method);
+    if (reply) {
+      answerEarly(req, res, reply);
+      return;
+    }
+  }
   // Route, method and key are checked before a byte of the body is read: an unknown route or a missing key costs
   // nothing however large the body the client sends.
   const resolution = resolve(deps, routes, req, method, url);

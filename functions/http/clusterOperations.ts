@@ -6,6 +6,7 @@ import { paths, routes } from '../../shared/contracts/routes';
 import { HASTEN_AFTER_PLAN_MS, hastenHeartbeats } from '../../shared/control/agents/hastenHeartbeats';
 import { loadMakeActivePlan } from '../../shared/control/operations/makeActivePlan';
 import type { Services } from '../../shared/services/services';
+import { actorOf, authorizeRoute } from '../common/authorize';
 import { withServices } from '../common/withServices';
 import { startClusterOperation, type StartedOperation } from '../durable/startClusterOperation';
 import { idParam, jsonError, withErrorPolicy } from './httpResponses';
@@ -24,7 +25,7 @@ function startedResponse(clusterId: string, outcome: StartedOperation): HttpResp
 }
 
 /**
- * POST /api/v1/clusters/{clusterId}/makeactive (admin) `{nodeId, confirm?, force?, reason?}`: without `confirm: true`
+ * POST /api/v1/clusters/{clusterId}/makeactive (operator) `{nodeId, confirm?, force?, reason?}`: without `confirm: true`
  * the plan (200; nothing changes); with it, 409 `PreconditionsNotMet` while a precondition fails (unless `force`),
  * else the make-active operation starts (202, or the running one with `started: false`).
  */
@@ -68,7 +69,7 @@ export async function makeActiveHandler(
     targetNodeId: nodeId,
     force,
     trigger: { kind: 'api' },
-    actor: 'admin',
+    actor: actorOf(request),
     reason: reason ?? `make ${nodeId} active`,
     avoidRegions: [],
   });
@@ -76,7 +77,7 @@ export async function makeActiveHandler(
 }
 
 /**
- * POST /api/v1/clusters/{clusterId}/failover (admin) `{reason, targetNodeId?, force?}`: starts an unplanned failover
+ * POST /api/v1/clusters/{clusterId}/failover (operator) `{reason, targetNodeId?, force?}`: starts an unplanned failover
  * (202, or the running operation with `started: false`).
  */
 export async function failoverHandler(
@@ -99,7 +100,7 @@ export async function failoverHandler(
     targetNodeId: targetNodeId ?? null,
     force,
     trigger: { kind: 'api' },
-    actor: 'admin',
+    actor: actorOf(request),
     reason,
     avoidRegions: [],
   });
@@ -109,14 +110,14 @@ export async function failoverHandler(
 app.http(FunctionNames.makeActive, {
   route: routes.makeActive,
   methods: ['POST'],
-  authLevel: 'admin',
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
   extraInputs: [df.input.durableClient()],
-  handler: withErrorPolicy(withServices(makeActiveHandler)),
+  handler: withErrorPolicy(authorizeRoute('makeActive', 'POST', withServices(makeActiveHandler))),
 });
 app.http(FunctionNames.failover, {
   route: routes.failover,
   methods: ['POST'],
-  authLevel: 'admin',
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
   extraInputs: [df.input.durableClient()],
-  handler: withErrorPolicy(withServices(failoverHandler)),
+  handler: withErrorPolicy(authorizeRoute('failover', 'POST', withServices(failoverHandler))),
 });

@@ -11,6 +11,7 @@ import {
 } from '../../shared/control/clusters/clusterAdmin';
 import { renderClusterStatusText } from '../../shared/domain/clusterStatus';
 import type { Services } from '../../shared/services/services';
+import { actorOf, authorizeRoute } from '../common/authorize';
 import { withServices } from '../common/withServices';
 import { idParam, jsonError, limitedBody, withErrorPolicy } from './httpResponses';
 import { refusalToHttp } from './refusalToHttp';
@@ -36,7 +37,7 @@ export async function declareClusterHandler(
   if (!body.ok) return body.response;
   const parsed = parseDocumentText(body.body.toString('utf8'), format);
   if (!parsed.ok) return jsonError(400, 'InvalidDocumentSyntax', parsed.message);
-  const outcome = await declareCluster(services, id.value, parsed.value, 'admin');
+  const outcome = await declareCluster(services, id.value, parsed.value, actorOf(request));
   if (!outcome.ok) return refusalToHttp(outcome);
   const status = await clusterStatus(services, id.value);
   return {
@@ -95,24 +96,24 @@ export async function clusterStatusHandler(
 app.http(FunctionNames.declareCluster, {
   route: routes.cluster,
   methods: ['PUT'],
-  authLevel: 'admin',
-  handler: withErrorPolicy(withServices(declareClusterHandler)),
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
+  handler: withErrorPolicy(authorizeRoute('cluster', 'PUT', withServices(declareClusterHandler))),
 });
 app.http(FunctionNames.getCluster, {
   route: routes.cluster,
   methods: ['GET'],
-  authLevel: 'function',
-  handler: withErrorPolicy(withServices(getClusterHandler)),
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
+  handler: withErrorPolicy(authorizeRoute('cluster', 'GET', withServices(getClusterHandler))),
 });
 app.http(FunctionNames.listClusters, {
   route: routes.clusters,
   methods: ['GET'],
-  authLevel: 'function',
-  handler: withErrorPolicy(withServices(listClustersHandler)),
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
+  handler: withErrorPolicy(authorizeRoute('clusters', 'GET', withServices(listClustersHandler))),
 });
 app.http(FunctionNames.clusterStatus, {
   route: routes.clusterStatus,
   methods: ['GET'],
-  authLevel: 'function',
-  handler: withErrorPolicy(withServices(clusterStatusHandler)),
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
+  handler: withErrorPolicy(authorizeRoute('clusterStatus', 'GET', withServices(clusterStatusHandler))),
 });

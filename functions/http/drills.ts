@@ -5,6 +5,7 @@ import { pageQuerySchema } from '../../shared/contracts/operationsApi';
 import { drillRequestSchema } from '../../shared/contracts/operationsRequests';
 import { paths, routes } from '../../shared/contracts/routes';
 import type { Services } from '../../shared/services/services';
+import { actorOf, authorizeRoute, queryWithoutKey } from '../common/authorize';
 import { withServices } from '../common/withServices';
 import { startDrill } from '../durable/startDrill';
 import { idParam, jsonError, withErrorPolicy } from './httpResponses';
@@ -12,7 +13,7 @@ import { readBody } from './readBody';
 import { refusalToHttp } from './refusalToHttp';
 
 /**
- * POST /api/v1/clusters/{clusterId}/drills (admin) `{mode?, targetNodeId?, confirm?}`: starts a drill now. 202
+ * POST /api/v1/clusters/{clusterId}/drills (operator) `{mode?, targetNodeId?, confirm?}`: starts a drill now. 202
  * `{drillId, started, statusUrl, operationUrl}`; 409 `OperationRunning` when another operation or drill was running
  * (the drill is recorded as skipped, with why); 422 `FailoverDrillNotAllowed` / `ConfirmationRequired` /
  * `TargetNotInCluster`; 404 for an undeclared cluster.
@@ -33,7 +34,7 @@ export async function startDrillHandler(
     ...(targetNodeId ? { targetNodeId } : {}),
     ...(confirm !== undefined ? { confirm } : {}),
     trigger: { kind: 'api' },
-    actor: 'admin',
+    actor: actorOf(request),
   });
   if (!outcome.ok) return refusalToHttp(outcome);
   const statusUrl = paths.drill(cluster.value, outcome.drillId);
@@ -58,7 +59,7 @@ export async function startDrillHandler(
 export async function listDrillsHandler(services: Services, request: HttpRequest): Promise<HttpResponseInit> {
   const cluster = idParam(request, 'clusterId');
   if (!cluster.ok) return cluster.response;
-  const parsed = pageQuerySchema.safeParse(Object.fromEntries(request.query.entries()));
+  const parsed = pageQuerySchema.safeParse(queryWithoutKey(request));
   if (!parsed.success)
     return jsonError(400, 'InvalidQuery', 'the query string is invalid', {
       problems: parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(query)', message: i.message })),
@@ -137,19 +138,19 @@ export async function getDrillHandler(services: Services, request: HttpRequest):
 app.http(FunctionNames.startDrill, {
   route: routes.drills,
   methods: ['POST'],
-  authLevel: 'admin',
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
   extraInputs: [df.input.durableClient()],
-  handler: withErrorPolicy(withServices(startDrillHandler)),
+  handler: withErrorPolicy(authorizeRoute('drills', 'POST', withServices(startDrillHandler))),
 });
 app.http(FunctionNames.listDrills, {
   route: routes.drills,
   methods: ['GET'],
-  authLevel: 'function',
-  handler: withErrorPolicy(withServices(listDrillsHandler)),
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
+  handler: withErrorPolicy(authorizeRoute('drills', 'GET', withServices(listDrillsHandler))),
 });
 app.http(FunctionNames.getDrill, {
   route: routes.drill,
   methods: ['GET'],
-  authLevel: 'function',
-  handler: withErrorPolicy(withServices(getDrillHandler)),
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
+  handler: withErrorPolicy(authorizeRoute('drill', 'GET', withServices(getDrillHandler))),
 });

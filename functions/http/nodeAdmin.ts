@@ -3,6 +3,7 @@ import { FunctionNames } from '../../shared/constants/functionNames';
 import { routes } from '../../shared/contracts/routes';
 import { breakWitness, issueNodeKey } from '../../shared/control/clusters/clusterAdmin';
 import type { Services } from '../../shared/services/services';
+import { actorOf, authorizeRoute } from '../common/authorize';
 import { withServices } from '../common/withServices';
 import { idParam, jsonError, withErrorPolicy } from './httpResponses';
 import { refusalToHttp } from './refusalToHttp';
@@ -21,6 +22,7 @@ export async function issueNodeKeyHandler(
     cluster.value,
     node.value,
     request.query.get('rotate') === 'true',
+    { actor: actorOf(request) },
   );
   if (!outcome.ok) return refusalToHttp(outcome);
   return {
@@ -44,7 +46,7 @@ export async function breakWitnessHandler(
   if (!cluster.ok) return cluster.response;
   const reason = (request.query.get('reason') ?? '').slice(0, 200);
   if (!reason) return jsonError(400, 'ReasonRequired', 'say why: ?reason=... (it goes to the audit log)');
-  const done = await breakWitness(services, cluster.value, reason);
+  const done = await breakWitness(services, cluster.value, reason, { actor: actorOf(request) });
   if (!done) return jsonError(404, 'ClusterNotFound', `cluster ${cluster.value} is not declared`);
   return { status: 202, jsonBody: { clusterId: cluster.value, broken: true } };
 }
@@ -52,12 +54,12 @@ export async function breakWitnessHandler(
 app.http(FunctionNames.issueNodeKey, {
   route: routes.nodeKey,
   methods: ['POST'],
-  authLevel: 'admin',
-  handler: withErrorPolicy(withServices(issueNodeKeyHandler)),
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
+  handler: withErrorPolicy(authorizeRoute('nodeKey', 'POST', withServices(issueNodeKeyHandler))),
 });
 app.http(FunctionNames.breakWitness, {
   route: routes.witnessBreak,
   methods: ['POST'],
-  authLevel: 'admin',
-  handler: withErrorPolicy(withServices(breakWitnessHandler)),
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
+  handler: withErrorPolicy(authorizeRoute('witnessBreak', 'POST', withServices(breakWitnessHandler))),
 });

@@ -4,6 +4,7 @@ import { pageQuerySchema, type PageQuery } from '../../shared/contracts/operatio
 import { routes } from '../../shared/contracts/routes';
 import { getOperation, listAudit, listOperations } from '../../shared/control/operations/history';
 import type { Services } from '../../shared/services/services';
+import { authorizeRoute, queryWithoutKey } from '../common/authorize';
 import { withServices } from '../common/withServices';
 import { idParam, jsonError, withErrorPolicy } from './httpResponses';
 import { refusalToHttp } from './refusalToHttp';
@@ -12,7 +13,7 @@ import { refusalToHttp } from './refusalToHttp';
 function pageQuery(
   request: HttpRequest,
 ): { ok: true; value: PageQuery } | { ok: false; response: HttpResponseInit } {
-  const parsed = pageQuerySchema.safeParse(Object.fromEntries(request.query.entries()));
+  const parsed = pageQuerySchema.safeParse(queryWithoutKey(request));
   if (parsed.success) return { ok: true, value: parsed.data };
   const problems = parsed.error.issues.map((i) => ({
     path: i.path.join('.') || '(query)',
@@ -65,18 +66,18 @@ export async function listAuditHandler(services: Services, request: HttpRequest)
 app.http(FunctionNames.listOperations, {
   route: routes.operations,
   methods: ['GET'],
-  authLevel: 'function',
-  handler: withErrorPolicy(withServices(listOperationsHandler)),
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
+  handler: withErrorPolicy(authorizeRoute('operations', 'GET', withServices(listOperationsHandler))),
 });
 app.http(FunctionNames.getOperation, {
   route: routes.operation,
   methods: ['GET'],
-  authLevel: 'function',
-  handler: withErrorPolicy(withServices(getOperationHandler)),
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
+  handler: withErrorPolicy(authorizeRoute('operation', 'GET', withServices(getOperationHandler))),
 });
 app.http(FunctionNames.listAudit, {
   route: routes.audit,
   methods: ['GET'],
-  authLevel: 'function',
-  handler: withErrorPolicy(withServices(listAuditHandler)),
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
+  handler: withErrorPolicy(authorizeRoute('audit', 'GET', withServices(listAuditHandler))),
 });

@@ -14,6 +14,7 @@ import { planPool } from '../../shared/control/pools/planPool';
 import { poolView } from '../../shared/control/pools/poolView';
 import { setPoolDemand } from '../../shared/control/pools/setPoolDemand';
 import type { Services } from '../../shared/services/services';
+import { actorOf, authorizeRoute } from '../common/authorize';
 import { withServices } from '../common/withServices';
 import { startSpillover } from '../durable/startSpillover';
 import { idParam, jsonError, withErrorPolicy } from './httpResponses';
@@ -41,7 +42,7 @@ export async function getPoolHandler(services: Services, request: HttpRequest): 
 }
 
 /**
- * PUT /api/v1/clusters/{clusterId}/pools/{poolId}/demand (admin) `{desired}`: the pool's new desired count, then the
+ * PUT /api/v1/clusters/{clusterId}/pools/{poolId}/demand (operator) `{desired}`: the pool's new desired count, then the
  * spillover run that places it (started, or the running one joined: it re-plans every round). 202 with the pool, the
  * `previous` count and `spillover: {operationId, started, operationUrl}`.
  */
@@ -54,13 +55,13 @@ export async function setPoolDemandHandler(
   if (!ids.ok) return ids.response;
   const body = await readBody(request, poolDemandRequestSchema);
   if (!body.ok) return body.response;
-  const outcome = await setPoolDemand(services, ids.clusterId, ids.poolId, body.value, 'admin');
+  const outcome = await setPoolDemand(services, ids.clusterId, ids.poolId, body.value, actorOf(request));
   if (!outcome.ok) return refusalToHttp(outcome);
   const run = await startSpillover(df.getClient(invocation), services, {
     clusterId: ids.clusterId,
     poolId: ids.poolId,
     trigger: { kind: 'api' },
-    actor: 'admin',
+    actor: actorOf(request),
     reason: `demand set to ${outcome.demand} (was ${outcome.previous})`,
   });
   const operationUrl = paths.operation(ids.clusterId, run.operationId);
@@ -72,7 +73,7 @@ export async function setPoolDemandHandler(
 }
 
 /**
- * POST /api/v1/clusters/{clusterId}/pools/{poolId}/spillover (admin) `{reason?}`: runs the spillover now with the
+ * POST /api/v1/clusters/{clusterId}/pools/{poolId}/spillover (operator) `{reason?}`: runs the spillover now with the
  * demand as it is (after a quota increase, say). 202 `{operationId, started, operationUrl}`.
  */
 export async function startSpilloverHandler(
@@ -90,7 +91,7 @@ export async function startSpilloverHandler(
     clusterId: ids.clusterId,
     poolId: ids.poolId,
     trigger: { kind: 'api' },
-    actor: 'admin',
+    actor: actorOf(request),
     reason: body.value.reason ?? 'run on request',
   });
   const operationUrl = paths.operation(ids.clusterId, run.operationId);
@@ -114,7 +115,7 @@ export async function listPoolNodesHandler(
   return { jsonBody: { nodes: outcome.nodes } };
 }
 
-/** PUT /api/v1/clusters/{clusterId}/pools/{poolId}/nodes/{nodeId}/idle (admin) `{idle}`: idle or busy again. */
+/** PUT /api/v1/clusters/{clusterId}/pools/{poolId}/nodes/{nodeId}/idle (operator) `{idle}`: idle or busy again. */
 export async function setPoolNodeIdleHandler(
   services: Services,
   request: HttpRequest,
@@ -131,14 +132,14 @@ export async function setPoolNodeIdleHandler(
     ids.poolId,
     node.value,
     body.value.idle,
-    'admin',
+    actorOf(request),
   );
   if (!outcome.ok) return refusalToHttp(outcome);
   return { jsonBody: { node: outcome.node } };
 }
 
 /**
- * POST /api/v1/clusters/{clusterId}/pools/{poolId}/plan (admin) `{desired?}`: the dry run — headroom read now, the
+ * POST /api/v1/clusters/{clusterId}/pools/{poolId}/plan (operator) `{desired?}`: the dry run — headroom read now, the
  * planner's plan (nodes per site, and why each unused site is not used), nothing provisioned.
  */
 export async function planPoolHandler(services: Services, request: HttpRequest): Promise<HttpResponseInit> {
@@ -160,38 +161,38 @@ export async function planPoolHandler(services: Services, request: HttpRequest):
 app.http(FunctionNames.getPool, {
   route: routes.pool,
   methods: ['GET'],
-  authLevel: 'function',
-  handler: withErrorPolicy(withServices(getPoolHandler)),
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
+  handler: withErrorPolicy(authorizeRoute('pool', 'GET', withServices(getPoolHandler))),
 });
 app.http(FunctionNames.setPoolDemand, {
   route: routes.poolDemand,
   methods: ['PUT'],
-  authLevel: 'admin',
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
   extraInputs: [df.input.durableClient()],
-  handler: withErrorPolicy(withServices(setPoolDemandHandler)),
+  handler: withErrorPolicy(authorizeRoute('poolDemand', 'PUT', withServices(setPoolDemandHandler))),
 });
 app.http(FunctionNames.startSpillover, {
   route: routes.poolSpillover,
   methods: ['POST'],
-  authLevel: 'admin',
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
   extraInputs: [df.input.durableClient()],
-  handler: withErrorPolicy(withServices(startSpilloverHandler)),
+  handler: withErrorPolicy(authorizeRoute('poolSpillover', 'POST', withServices(startSpilloverHandler))),
 });
 app.http(FunctionNames.listPoolNodes, {
   route: routes.poolNodes,
   methods: ['GET'],
-  authLevel: 'function',
-  handler: withErrorPolicy(withServices(listPoolNodesHandler)),
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
+  handler: withErrorPolicy(authorizeRoute('poolNodes', 'GET', withServices(listPoolNodesHandler))),
 });
 app.http(FunctionNames.setPoolNodeIdle, {
   route: routes.poolNodeIdle,
   methods: ['PUT'],
-  authLevel: 'admin',
-  handler: withErrorPolicy(withServices(setPoolNodeIdleHandler)),
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
+  handler: withErrorPolicy(authorizeRoute('poolNodeIdle', 'PUT', withServices(setPoolNodeIdleHandler))),
 });
 app.http(FunctionNames.planPool, {
   route: routes.poolPlan,
   methods: ['POST'],
-  authLevel: 'admin',
-  handler: withErrorPolicy(withServices(planPoolHandler)),
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
+  handler: withErrorPolicy(authorizeRoute('poolPlan', 'POST', withServices(planPoolHandler))),
 });

@@ -1,3 +1,5 @@
+import { parseApiKeys } from '../auth/apiKeys';
+import type { AuthSettings } from '../auth/authenticate';
 import { webhookKey } from '../auth/standardWebhooks';
 import { loadCloudConfig, type CloudConfig } from './cloudConfig';
 
@@ -24,6 +26,8 @@ export interface Config {
    * Never logged.
    */
   readonly failoverWebhookSecrets: readonly string[];
+  /** Operator authentication: `AUTH_TRUST_CLIENT_PRINCIPAL` and `AUTH_KEYS` (shared/auth/authenticate.ts). */
+  readonly auth: AuthSettings;
 }
 
 export class ConfigError extends Error {
@@ -104,6 +108,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   const agentMaxBodyBytes = integer(env, 'AGENT_MAX_BODY_BYTES', 64 * 1024, 1024, 1024 * 1024, problems);
   const cloud = loadCloudConfig(env, problems);
   const failoverWebhookSecrets = webhookSecrets(env, problems);
+  const trust = env.AUTH_TRUST_CLIENT_PRINCIPAL?.trim().toLowerCase() ?? '';
+  if (trust && trust !== 'true' && trust !== 'false')
+    problems.push('AUTH_TRUST_CLIENT_PRINCIPAL must be true or false');
+  const auth: AuthSettings = Object.freeze({
+    trustClientPrincipal: trust === 'true',
+    keys: parseApiKeys(env.AUTH_KEYS, problems),
+  });
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     cloud,
@@ -115,6 +126,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     agentClockToleranceMs,
     agentMaxBodyBytes,
     failoverWebhookSecrets,
+    auth,
   });
 }
 

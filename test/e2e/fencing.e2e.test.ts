@@ -84,7 +84,7 @@ it('fences a live active by its demotion acknowledgement and promotes before its
   expect(failover).toMatchObject({
     status: 'succeeded',
     trigger: { kind: 'api' },
-    actor: 'admin',
+    actor: 'key:master',
     toEpoch: 2,
   });
   expect(stepOf(failover, 'fence-head-a-1')).toMatchObject({ name: 'fence head-a (demote)', outcome: 'ok' });

@@ -69,7 +69,7 @@ it('shows the plan without acting, then switches over on confirm, recording each
   expect(operation).toMatchObject({
     kind: 'make-active',
     status: 'succeeded',
-    actor: 'admin',
+    actor: 'key:master',
     trigger: { kind: 'api' },
     targetNodeId: 'head-b',
     epoch: 1,

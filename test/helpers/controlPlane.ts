@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { startDevhost, type Devhost } from '../../devhost';
 import type { Clock } from '../../devhost/clock';
+import type { HostKeys } from '../../devhost/http/hostKeys';
 import { realProcess } from '../../devhost/realRequire';
 import { signRequest } from '../../shared/auth/signedRequest';
 
@@ -39,7 +40,7 @@ export interface ControlPlane {
  */
 export async function startControlPlane(
   env: Record<string, string> = {},
-  options: { clock?: Clock; cloudSimulator?: boolean } = {},
+  options: { clock?: Clock; cloudSimulator?: boolean; keys?: HostKeys } = {},
 ): Promise<ControlPlane> {
   if (!existsSync(path.join(root, 'dist/functions/http/clusters.js')))
     throw new Error('build first: npm run build');
@@ -61,6 +62,7 @@ export async function startControlPlane(
     port: 0,
     storage: 'memory',
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.keys ? { keys: options.keys } : {}),
     // The simulated ARM and OCI; the devhost points the app's AZURE_* / OCI_* settings at it.
     ...(options.cloudSimulator ? { cloudSimulator: true } : {}),
     log: (level, message, fields) => logs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`),

@@ -255,6 +255,7 @@ export async function issueNodeKey(
   clusterId: string,
   nodeId: string,
   rotate: boolean,
+  options: { actor?: string } = {},
 ): Promise<IssueKeyOutcome> {
   const stored = await services.clusters.getDocument(clusterId);
   if (!stored) return refuse('not-found', 'ClusterNotFound', `cluster ${clusterId} is not declared`);
@@ -283,7 +284,7 @@ export async function issueNodeKey(
   await services.audit.append({
     clusterId,
     at: now,
-    actor: 'admin',
+    actor: options.actor ?? 'admin',
     action: rotate ? 'node-key-rotated' : 'node-key-issued',
     detail: { nodeId, keyVersion },
   });
@@ -298,13 +299,18 @@ export async function issueNodeKey(
 }
 
 /** Operator-forced recovery: breaks the witness lease of a stuck decider. Audited. */
-export async function breakWitness(services: Services, clusterId: string, reason: string): Promise<boolean> {
+export async function breakWitness(
+  services: Services,
+  clusterId: string,
+  reason: string,
+  options: { actor?: string } = {},
+): Promise<boolean> {
   if (!(await services.clusters.getDocument(clusterId))) return false;
   await services.witness.breakLease(clusterId, { breakPeriodSeconds: 0 });
   await services.audit.append({
     clusterId,
     at: services.now(),
-    actor: 'admin',
+    actor: options.actor ?? 'admin',
     action: 'witness-lease-broken',
     detail: { reason },
   });

@@ -226,10 +226,10 @@ describe('POST /api/v1/clusters/{clusterId}/makeactive', () => {
     expect(where.json.error.path).toBe('$.nodeId');
   });
 
-  it('needs the admin key: none or the function key gets 401, and nothing starts', async () => {
+  it('needs the operator role: no key gets 401, the function key (a viewer) 403, and nothing starts', async () => {
     const body = { nodeId: 'head-b', confirm: true, force: true };
     expect((await post(paths.makeActive('plan'), body, null)).status).toBe(401);
-    expect((await post(paths.makeActive('plan'), body, cp.functionKey)).status).toBe(401);
+    expect((await post(paths.makeActive('plan'), body, cp.functionKey)).status).toBe(403);
     expect((await post(paths.failover('plan'), { reason: 'x' }, null)).status).toBe(401);
     expect((await instance('cluster-plan')).status).toBe(404);
   });

@@ -61,13 +61,14 @@ describe('cluster declaration API', () => {
     expect(r.json.cluster.kind).toBe('two-node-witness');
   });
 
-  it('needs the admin key to declare: the function key gets 401 and nothing is written', async () => {
+  it('needs the admin role to declare: the function key (a viewer) gets 403 and nothing is written', async () => {
     const r = await request(url('clusters/gamma'), {
       method: 'PUT',
       key: cp.functionKey,
       body: twoNodeCluster('gamma'),
     });
-    expect(r.status).toBe(401);
+    expect(r.status).toBe(403);
+    expect(r.json.error).toMatchObject({ code: 'MissingRole', requiredRole: 'admin' });
     expect((await request(url('clusters/gamma'), { key: cp.functionKey })).status).toBe(404);
   });
 
@@ -142,7 +143,7 @@ describe('cluster declaration API', () => {
     ).toBe(404);
     expect(
       (await request(url('clusters/eta/nodes/head-b/key'), { method: 'POST', key: cp.functionKey })).status,
-    ).toBe(401);
+    ).toBe(403);
     expect(cp.logs.join('\n')).not.toContain(issued.json.key);
     expect(cp.logs.join('\n')).not.toContain(rotated.json.key);
   });
@@ -160,7 +161,7 @@ describe('cluster declaration API', () => {
           key: cp.functionKey,
         })
       ).status,
-    ).toBe(401);
+    ).toBe(403);
     expect(
       (await request(url('clusters/theta/witness/break'), { method: 'POST', key: cp.adminKey })).status,
     ).toBe(400);

@@ -106,7 +106,9 @@ describe('the audit log', () => {
     const first = await get(`${paths.audit('ops')}?limit=1`);
     expect(first.status).toBe(200);
     const page = auditPageSchema.parse(first.json);
-    expect(page.entries).toEqual([expect.objectContaining({ action: 'node-key-issued', actor: 'admin' })]);
+    expect(page.entries).toEqual([
+      expect.objectContaining({ action: 'node-key-issued', actor: 'key:master' }),
+    ]);
     const rest = auditPageSchema.parse(
       (await get(`${paths.audit('ops')}?continuation=${page.continuation as string}`)).json,
     );

@@ -143,7 +143,7 @@ it('answers bad requests with a named 4xx and changes nothing', async () => {
     expect(r.json.error.problems.map((p: { path: string }) => p.path)).toContain(path);
   }
   expect((await demand('{"desired": 1', cp.adminKey, true)).status).toBe(400);
-  expect((await demand({ desired: 1 }, cp.functionKey)).status).toBe(401);
+  expect((await demand({ desired: 1 }, cp.functionKey)).status).toBe(403); // a function key is a viewer
   expect((await demand({ desired: 1 }, null)).status).toBe(401);
   const unknown = await view('cpu');
   expect(unknown.status).toBe(404);
@@ -159,7 +159,7 @@ it('sets the demand (admin), audited, and the spillover it starts places it: the
   expect(r.status).toBe(202);
   expect(r.json).toMatchObject({
     previous: 10,
-    pool: { demand: 3, demandSource: 'api', demandSetBy: 'admin' },
+    pool: { demand: 3, demandSource: 'api', demandSetBy: 'key:master' },
     spillover: { started: true, operationId: expect.stringMatching(/^spill-gpu-/) },
   });
   const operationId = r.json.spillover.operationId as string;
