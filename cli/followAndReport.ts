@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { operationStartedSchema } from '../shared/contracts/operationsRequests';
+import { paths } from '../shared/contracts/routes';
 import { integerArg } from './args';
 import { stringFlag, type CommandContext, type OptionSpec } from './command';
 import { OperationFailedError } from './errors';
@@ -46,7 +47,17 @@ export async function followAndReport(
     ...(json ? {} : { onStep: (line: string) => io.out(`  ${line}\n`) }),
   });
   if (json) printJson(io.out, { operation });
-  else io.out(`${endLine(operation)}\n`);
+  else {
+    // A failover chooses its target: say who is active now.
+    const active =
+      operation.status === 'succeeded' && !operation.targetNodeId
+        ? await api()
+            .call(paths.clusterStatus(clusterId))
+            .then((s) => (s as { activeNodeId?: string | null }).activeNodeId ?? null)
+            .catch(() => null)
+        : null;
+    io.out(`${endLine(operation, active)}\n`);
+  }
   if (operation.status !== 'succeeded')
     throw new OperationFailedError(
       `${operation.kind} ${operation.operationId} ${operation.status}${operation.reason ? `: ${operation.reason}` : ''}`,

@@ -20,9 +20,10 @@ function detailReason(detail: Record<string, unknown> | undefined): string {
 }
 
 /** The last line of a followed operation: `[ OK ] …` or `[FAIL] …` with why. */
-export function endLine(operation: Operation): string {
+export function endLine(operation: Operation, activeNodeId?: string | null): string {
   if (operation.status === 'succeeded') {
-    const target = operation.targetNodeId ? `${safe(operation.targetNodeId)} is active` : 'done';
+    const active = operation.targetNodeId ?? activeNodeId;
+    const target = active ? `${safe(active)} is active` : 'done';
     const epoch = operation.toEpoch !== undefined ? ` under epoch ${operation.toEpoch}` : '';
     const rto = operation.rtoMs !== undefined ? ` (RTO ${duration(operation.rtoMs)})` : '';
     return `[ OK ] ${safe(operation.kind)} ${safe(operation.operationId)} succeeded: ${target}${epoch}${rto}`;
