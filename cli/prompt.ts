@@ -20,6 +20,8 @@ export async function askContinue(
         write('\n');
         return 'no-answer';
       }
+      // A terminal echoes the answer and its newline; piped answers are not echoed: end the line ourselves.
+      if ((input as { isTTY?: boolean }).isTTY !== true) write('\n');
       const answer = String(next.value).trim().toLowerCase();
       if (answer === 'c' || answer === 'continue') return 'continue';
       if (answer === 'e' || answer === 'exit') return 'exit';

@@ -5,9 +5,6 @@ import { duration, mark, pad, safe } from './text';
 
 type MakeActivePlan = z.infer<typeof makeActivePlanSchema>;
 
-const value = (v: unknown): string =>
-  v === null || v === undefined ? '-' : typeof v === 'number' ? String(v) : safe(JSON.stringify(v));
-
 /** The make-active confirmation screen: who becomes active and passive, the preconditions, the hook steps. */
 export function renderMakeActivePlan(plan: MakeActivePlan): string {
   const lines = [
@@ -17,9 +14,7 @@ export function renderMakeActivePlan(plan: MakeActivePlan): string {
     'Preconditions:',
   ];
   for (const p of plan.preconditions)
-    lines.push(
-      `  ${mark(p.ok ? 'ok' : 'failed')} ${pad(safe(p.name), 28)} ${safe(p.detail)}${p.limit !== undefined ? ` (${value(p.value)} of ${p.limit})` : ''}`,
-    );
+    lines.push(`  ${mark(p.ok ? 'ok' : 'failed')} ${pad(safe(p.name), 28)} ${safe(p.detail)}`);
   lines.push('Hook steps:');
   plan.hooks.forEach((h, i) =>
     lines.push(`  ${i + 1}. ${safe(h.node)}: ${safe(h.command)} — ${safe(h.runs)}`),

@@ -356,7 +356,7 @@ describe('makeactive and failover (without agents)', () => {
     expect(exited.stdout).toMatch(/\[ OK \] replication-lag-within-rpo/);
     expect(exited.stdout).toContain('1. head-a: demote');
     expect(exited.stdout).toContain('2. head-b: promote');
-    expect(exited.stdout).toContain('Continue(c)/Exit(e)? Exited: nothing changed.');
+    expect(exited.stdout).toContain('Continue(c)/Exit(e)? \nExited: nothing changed.');
     const ops = await request(`${cp.host.url}${paths.operations('golden')}`, { key: cp.functionKey });
     expect(ops.json.operations.filter((o: { kind: string }) => o.kind === 'make-active')).toEqual([]);
 
@@ -492,7 +492,7 @@ describe('witness break and delete', () => {
 
     const asked = await runCli(['delete', 'scratch', '--force'], { env, stdin: 'e\n' });
     expect(asked.code).toBe(0);
-    expect(asked.stdout).toContain('Continue(c)/Exit(e)? Exited: nothing changed.');
+    expect(asked.stdout).toContain('Continue(c)/Exit(e)? \nExited: nothing changed.');
     expect((await runCli(['status', 'scratch'], { env })).code).toBe(0);
 
     const deleted = await runCli(['delete', 'scratch', '--force'], { env, stdin: 'c\n' });

@@ -41,7 +41,7 @@ it('"c" runs the plan: one progress line per step with its duration, ending [ OK
   expect(r.code).toBe(0);
   const lines = r.stdout.trimEnd().split('\n');
   expect(lines[0]).toBe('Make-active in cluster cli-switch (epoch 1 -> 2)');
-  expect(r.stdout).toContain('Continue(c)/Exit(e)? Started make-active-');
+  expect(r.stdout).toContain('Continue(c)/Exit(e)? \nStarted make-active-');
   const operation = (await stack.operations('cli-switch')).find((o) => o.kind === 'make-active');
   const steps = (operation.steps as { name: string }[]).map((s) => s.name);
   const progress = lines.filter((l) => STEP_LINE.test(l));
