@@ -115,7 +115,8 @@ export async function deleteClusterPlan(
 
 /**
  * `DELETE /api/v1/clusters/{clusterId}`: without `confirm` the plan (nothing changes); confirmed, removes the
- * cluster's state, heartbeats, witness record, node keys (retired, never re-issued) and pool state, then its document,
+ * cluster's state, heartbeats, command acknowledgements, witness record, node keys (retired, never re-issued) and pool
+ * state, then its document,
  * and audits `cluster-deleted`. Refused (409, with the plan) while an operation runs, and while a node heartbeats
  * within the detection window unless `force`. The document goes last, so a deletion interrupted half-way is finished
  * by asking again.
@@ -150,6 +151,8 @@ export async function deleteCluster(
   }
   await services.clusters.deleteState(clusterId);
   await Promise.all(plan.nodes.map((n) => services.heartbeats.delete(clusterId, n)));
+  // Command ids repeat per epoch (`promote-2`): a cluster declared again must not find these acknowledgements.
+  await Promise.all(plan.nodes.map((n) => services.commandAcks.deleteForNode(clusterId, n)));
   await Promise.all(plan.removes.pools.map((p) => services.pools.delete(clusterId, p)));
   await services.witness.breakLease(clusterId, { breakPeriodSeconds: 0 });
   await storageCall(`witness of ${clusterId}`, () =>

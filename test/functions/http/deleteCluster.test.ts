@@ -123,6 +123,19 @@ it('refuses while a node heartbeats unless forced, then removes state, heartbeat
   ).toBe(200);
   const lease = await services.witness.acquire('doomed', 'test');
   await services.witness.release(lease);
+  // An acknowledgement of the old cluster: command ids repeat per epoch, so it must not outlive the cluster.
+  await services.commandAcks.insertIfAbsent({
+    event: {
+      clusterId: 'doomed',
+      nodeId: 'head-b',
+      commandId: 'promote-2',
+      type: 'promote',
+      epoch: 2,
+      outcome: 'ok',
+      steps: [],
+      receivedAt: new Date().toISOString(),
+    },
+  });
 
   const refused = await del('doomed', { confirm: true });
   expect(refused.status).toBe(409);
@@ -132,6 +145,7 @@ it('refuses while a node heartbeats unless forced, then removes state, heartbeat
     { nodeId: 'head-b', ageMs: expect.any(Number) },
   ]);
   expect(refused.json.error.plan.canRun).toBe(false);
+  expect(await services.commandAcks.get('doomed', 'head-b', 'promote-2')).toBeDefined();
   expect((await request(url(paths.cluster('doomed')), { key: cp.functionKey })).status).toBe(200);
 
   const forced = await del('doomed', { confirm: true }, '?force=true');
@@ -147,6 +161,7 @@ it('refuses while a node heartbeats unless forced, then removes state, heartbeat
   expect(await services.heartbeats.listForCluster('doomed')).toEqual([]);
   await expect(services.witness.read('doomed')).rejects.toThrow(/does not exist/);
   expect(await services.credentials.get('doomed', 'head-a')).toBeUndefined();
+  expect(await services.commandAcks.get('doomed', 'head-b', 'promote-2')).toBeUndefined();
   const listed = await request(url(paths.clusters()), { key: cp.functionKey });
   expect(listed.json.clusters.map((c: { id: string }) => c.id)).not.toContain('doomed');
   const audit = await services.audit.recent('doomed');
