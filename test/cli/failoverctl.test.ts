@@ -254,6 +254,13 @@ describe('connection and auth', () => {
     const entraNoScope = await runCli(['status', '--entra'], { env: readEnv });
     expect(entraNoScope.code).toBe(2);
     expect(entraNoScope.stderr).toContain('scope');
+    // --entra asks @azure/identity for a token (here only the environment credential, which has nothing): exit 4.
+    const noToken = await runCli(['status', '--entra', '--scope', 'api://failoverplane/.default'], {
+      env: { HOME: dir, FAILOVERPLANE_URL: cp.host.url, AZURE_TOKEN_CREDENTIALS: 'EnvironmentCredential' },
+    });
+    expect(noToken.code).toBe(4);
+    oneLine(noToken.stderr);
+    expect(noToken.stderr).toContain('could not get an Entra token for api://failoverplane/.default');
   });
 });
 
