@@ -37,7 +37,8 @@ export interface FollowOptions {
 }
 
 /**
- * Follows an operation until it ends, reporting each step once when it has ended (ordered by start). A polling
+ * Follows an operation until it ends, reporting each step once when it has ended, in the order the operation
+ * recorded them (a step still running holds back the ones recorded after it). A polling
  * client: the API has no push; every read is one GET.
  */
 export async function followOperation(
@@ -62,7 +63,7 @@ export async function followOperation(
       await delay(interval);
       continue;
     }
-    const steps = [...(operation.steps ?? [])].sort((a, b) => a.startedAt - b.startedAt);
+    const steps = operation.steps ?? [];
     const ended = ENDED(operation.status);
     for (const step of steps) {
       if (printed.has(step.id)) continue;

@@ -40,7 +40,8 @@ export function renderOperation(operation: Operation): string {
     `  created: ${time(operation.createdAt)}${operation.endedAt !== undefined ? `, ended ${time(operation.endedAt)}` : ''}${operation.rtoMs !== undefined ? `, RTO ${duration(operation.rtoMs)}` : ''}`,
   ];
   if (operation.reason) lines.push(`  reason:  ${safe(operation.reason)}`);
-  const steps = [...(operation.steps ?? [])].sort((a, b) => a.startedAt - b.startedAt);
+  // In the order the operation recorded them (its story), not by start time.
+  const steps = operation.steps ?? [];
   lines.push(steps.length ? 'Steps:' : 'Steps: none recorded');
   for (const step of steps) lines.push(`  ${time(step.startedAt)}  ${stepLine(step)}`);
   return lines.join('\n') + '\n';
