@@ -283,6 +283,19 @@ describe('status', () => {
       etag,
     );
     await services.witness.release(lease);
+    // A running operation, as the status shows it (ended below, before anything else runs on the cluster).
+    const now = Date.now();
+    await services.operations.createOnce({
+      clusterId: 'golden',
+      operationId: 'make-active-golden',
+      kind: 'make-active',
+      status: 'running',
+      createdAt: now,
+      updatedAt: now,
+      epoch: 1,
+      evidence: {},
+      steps: [{ id: 'revoke-1', name: 'revoke the lease of epoch 1', startedAt: now, outcome: 'running' }],
+    });
 
     const r = await runCli(['status', 'golden'], { env: readEnv });
     expect(r).toMatchObject({ code: 0, stderr: '' });
@@ -293,6 +306,10 @@ describe('status', () => {
       writeFileSync(GOLDEN, text);
     }
     expect(text).toBe(readFileSync(GOLDEN, 'utf8'));
+    const running = await services.operations.getWithEtag('golden', 'make-active-golden');
+    expect(running).toBeDefined();
+    const ended = { ...running!.operation, status: 'failed' as const, endedAt: Date.now(), reason: 'test' };
+    expect((await services.operations.replace(ended, running!.etag)).ok).toBe(true);
 
     const json = await runCli(['status', 'golden', '--json'], { env: readEnv });
     expect(json.code).toBe(0);

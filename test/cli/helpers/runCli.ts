@@ -41,5 +41,5 @@ export function runCli(
 export function normalise(text: string): string {
   return text
     .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z/g, '<time>')
-    .replace(/\b\d+(?:\.\d+)? (?:ms|s|min \d+ s) (ago|left)/g, '<age> $1');
+    .replace(/\b\d+(?:\.\d+)? (?:ms|s|min(?: \d+ s)?) (ago|left)/g, '<age> $1');
 }
