@@ -1,6 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
 import { storageCall } from './storageCall';
-import { statusOf } from './tableErrors';
+import { filterId, statusOf } from './tableErrors';
 
 /** Which key version of a node is current. No key is stored: keys are derived from the master key and the version. */
 export interface NodeCredential {
@@ -86,6 +86,19 @@ export class NodeCredentialStore {
       if (statusOf(error) !== 404) throw error;
     }
     return version;
+  }
+
+  /** The nodes of a cluster holding an issued key, including nodes since removed from its document. */
+  async nodesWithKeys(clusterId: string): Promise<string[]> {
+    const filter = `PartitionKey eq '${PARTITION}' and RowKey ge '${filterId(clusterId)}~' and RowKey lt '${clusterId}~~'`;
+    return storageCall(`credentials of ${clusterId}`, async () => {
+      const out: string[] = [];
+      const rows = this.table.listEntities<{ rowKey: string }>({
+        queryOptions: { filter, select: ['RowKey'] },
+      });
+      for await (const row of rows) out.push(row.rowKey.slice(clusterId.length + 1));
+      return out;
+    });
   }
 
   /** The highest key version retired for the node by a cluster deletion (undefined: none). */

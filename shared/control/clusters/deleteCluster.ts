@@ -16,7 +16,10 @@ export interface DeleteClusterPlan {
     heartbeats: string[];
     /** The witness record (blob) exists. */
     witness: boolean;
-    /** Nodes with an issued key (retired: a re-declared cluster never gets these versions again). */
+    /**
+     * Nodes with an issued key, including nodes removed from the document earlier (retired: a re-declared cluster
+     * never gets these versions again).
+     */
     nodeKeys: string[];
     /** Pools with live state (demand, headroom, cool-downs). */
     pools: string[];
@@ -70,7 +73,7 @@ export async function deleteClusterPlan(
         throw error;
       },
     ),
-    Promise.all(nodes.map((n) => services.credentials.get(clusterId, n))),
+    services.credentials.nodesWithKeys(clusterId),
     Promise.all(poolIds.map((p) => services.pools.get(clusterId, p))),
     services.operations.listUnfinished(clusterId),
   ]);
@@ -101,7 +104,11 @@ export async function deleteClusterPlan(
       state: state !== undefined,
       heartbeats: nodes.filter((n) => heartbeats.some((hb) => hb.nodeId === n)),
       witness,
-      nodeKeys: nodes.filter((_n, i) => credentials[i] !== undefined),
+      // Nodes removed from the document earlier keep their keys until the cluster goes: retire those too.
+      nodeKeys: [
+        ...nodes.filter((n) => credentials.includes(n)),
+        ...credentials.filter((n) => !nodes.includes(n)),
+      ],
       pools: poolIds.filter((_p, i) => pools[i] !== undefined),
     },
     keeps: ['audit log', 'operations history', 'drill reports'],
@@ -145,7 +152,7 @@ export async function deleteCluster(
     );
   const at = services.now();
   // Keys first: from here on the agents' requests are refused (this process forgets its cached versions now).
-  for (const nodeId of plan.nodes) {
+  for (const nodeId of plan.removes.nodeKeys) {
     await services.credentials.retire(clusterId, nodeId, at);
     services.agents.directory.forgetNode(clusterId, nodeId);
   }

@@ -209,3 +209,35 @@ it('refuses while an operation runs, even forced', async () => {
   expect((await request(url(paths.cluster('busy')), { key: cp.functionKey })).status).toBe(200);
   expect(await services.credentials.get('busy', 'head-a')).toBeDefined();
 });
+
+it('retires the key of a node removed from the document earlier too', async () => {
+  const three = {
+    ...twoNodeCluster('shrunk'),
+    nodes: [
+      ...twoNodeCluster('shrunk').nodes,
+      { id: 'head-c', role: 'standby', site: { cloud: 'azure', region: 'westeurope' } },
+    ],
+  };
+  expect(
+    (await request(url(paths.cluster('shrunk')), { method: 'PUT', key: cp.adminKey, body: three })).status,
+  ).toBe(201);
+  const issued = await request(url(paths.nodeKey('shrunk', 'head-c')), { method: 'POST', key: cp.adminKey });
+  expect(issued.status).toBe(201);
+  const shrunk = await request(url(paths.cluster('shrunk')), {
+    method: 'PUT',
+    key: cp.adminKey,
+    body: twoNodeCluster('shrunk'),
+  });
+  expect(shrunk.status).toBe(200);
+
+  // A cluster whose id starts the same: its keys are not this cluster's.
+  await declareWithKeys('shrunk-x');
+
+  const shown = await del('shrunk');
+  expect(shown.json.plan.removes.nodeKeys).toEqual(['head-c']);
+  expect((await del('shrunk', { confirm: true })).status).toBe(200);
+  expect(await services.credentials.get('shrunk', 'head-c')).toBeUndefined();
+  expect(await services.credentials.retiredVersion('shrunk', 'head-c')).toBe(1);
+  expect(await services.credentials.nodesWithKeys('shrunk')).toEqual([]);
+  expect(await services.credentials.nodesWithKeys('shrunk-x')).toEqual(['head-a', 'head-b']);
+});
