@@ -95,6 +95,19 @@ function parse(command: Command, rest: string[]): { flags: Flags; args: string[]
 
 /** The process's streams and environment. */
 export function processIo(): CliIo {
+  // `failoverctl audit x | head`: the reader went away; stop quietly instead of dying on EPIPE with a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(ExitCodes.ok);
+    process.stderr.write(`failoverctl: cannot write the output: ${error.code ?? error.message}\n`);
+    process.exit(ExitCodes.failed);
+  });
+  // Ctrl-C: one line; an operation the control plane already started is not stopped by leaving.
+  process.once('SIGINT', () => {
+    process.stderr.write(
+      '\nfailoverctl: interrupted; an operation already started goes on (failoverctl ops list <cluster>)\n',
+    );
+    process.exit(130);
+  });
   return {
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),
