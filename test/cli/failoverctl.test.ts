@@ -35,6 +35,9 @@ const documentOf = (id: string) => ({
     { id: 'head-a', role: 'active', site: { cloud: 'azure', region: 'westeurope', zone: '1' } },
     { id: 'head-b', role: 'standby', site: { cloud: 'oci', region: 'eu-frankfurt-1' }, priority: 10 },
   ],
+  // A detection window of 5 min and a 1 min lease: the test's hand-sent heartbeats never look like a failure, however
+  // slow a loaded machine runs the tests (no failover moves the active under the test's feet).
+  detection: { heartbeatIntervalMs: 10_000, missedHeartbeats: 30, leaseMs: 60_000, driftMarginMs: 5000 },
   failover: { rpoObjectiveMs: 5000 },
   pools: [
     {
@@ -444,9 +447,7 @@ describe('ops, audit, drills', () => {
     });
     expect(run.stdout).toMatch(/^Started drill (\S+)$/m);
     const drillId = /^Started drill (\S+)$/m.exec(run.stdout)?.[1] as string;
-    expect(run.stdout).toMatch(
-      new RegExp(`^Drill ${drillId} \\(validate\\) of golden: (PASSED|FAILED)$`, 'm'),
-    );
+    expect(run.stdout).toMatch(new RegExp(`^Drill ${drillId} \\(validate\\) of golden: ([A-Z]+)$`, 'm'));
     expect(run.stdout).toMatch(/^Checks:$/m);
     // Passed: exit 0; anything else exit 1 with one line (this cluster's standby is not startable in the simulator).
     if (/: PASSED$/m.test(run.stdout)) expect(run.code).toBe(0);
@@ -514,7 +515,7 @@ describe('witness break and delete', () => {
     expect(exited.code).toBe(1);
     expect(exited.stdout).toContain('Delete cluster scratch (nodes head-a, head-b)');
     expect(exited.stdout).toContain('node keys (retired, never issued again): head-a, head-b');
-    expect(exited.stdout).toMatch(/^Heartbeating within the 5\.0 s detection window: head-a/m);
+    expect(exited.stdout).toMatch(/^Heartbeating within the 5 min detection window: head-a/m);
     expect(exited.stdout).not.toContain('Continue(c)');
     expect(exited.stderr).toContain('stop its agent, or force');
     expect((await runCli(['status', 'scratch'], { env })).code).toBe(0);
