@@ -9,6 +9,12 @@ import {
   parseDocumentText,
   YAML_CONTENT_TYPES,
 } from '../../shared/control/clusters/clusterAdmin';
+import {
+  deleteClusterRequestSchema,
+  OPERATION_REQUEST_MAX_BYTES,
+} from '../../shared/contracts/operationsRequests';
+import { parseStrictJson } from '../../shared/contracts/json';
+import { deleteCluster } from '../../shared/control/clusters/deleteCluster';
 import { renderClusterStatusText } from '../../shared/domain/clusterStatus';
 import type { Services } from '../../shared/services/services';
 import { actorOf, authorizeRoute } from '../common/authorize';
@@ -93,6 +99,45 @@ export async function clusterStatusHandler(
   return { jsonBody: status };
 }
 
+/**
+ * DELETE /api/v1/clusters/{clusterId} (admin): `{confirm?, force?}` (body, or `?confirm=true&force=true`). Without
+ * `confirm` the plan (200, nothing changes); confirmed, 200 `{deleted: true, plan}`; 409 `OperationRunning` or
+ * `NodesHeartbeating` with the plan; 404 `ClusterNotFound`.
+ */
+export async function deleteClusterHandler(
+  services: Services,
+  request: HttpRequest,
+): Promise<HttpResponseInit> {
+  const id = idParam(request, 'clusterId');
+  if (!id.ok) return id.response;
+  const body = await limitedBody(request, OPERATION_REQUEST_MAX_BYTES);
+  if (!body.ok) return body.response;
+  const text = body.body.toString('utf8');
+  let value: unknown = {};
+  if (text.trim() !== '') {
+    const json = parseStrictJson(text);
+    if (!json.ok) return jsonError(400, 'InvalidJson', `the body is not valid JSON: ${json.message}`);
+    value = json.value;
+  }
+  const flags: Record<string, boolean> = {};
+  for (const name of ['confirm', 'force'] as const) {
+    const query = request.query.get(name);
+    if (query === null) continue;
+    if (query !== 'true' && query !== 'false')
+      return jsonError(400, 'InvalidQuery', `${name} must be true or false`);
+    flags[name] = query === 'true';
+  }
+  const parsed = deleteClusterRequestSchema.safeParse(value);
+  if (!parsed.success)
+    return jsonError(422, 'InvalidRequest', 'the request body is invalid', {
+      problems: parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message })),
+    });
+  const options = { ...flags, ...parsed.data, actor: actorOf(request) };
+  const outcome = await deleteCluster(services, id.value, options);
+  if (!outcome.ok) return refusalToHttp(outcome);
+  return { status: 200, jsonBody: { deleted: outcome.deleted, plan: outcome.plan } };
+}
+
 app.http(FunctionNames.declareCluster, {
   route: routes.cluster,
   methods: ['PUT'],
@@ -116,4 +161,10 @@ app.http(FunctionNames.clusterStatus, {
   methods: ['GET'],
   authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
   handler: withErrorPolicy(authorizeRoute('clusterStatus', 'GET', withServices(clusterStatusHandler))),
+});
+app.http(FunctionNames.deleteCluster, {
+  route: routes.cluster,
+  methods: ['DELETE'],
+  authLevel: 'anonymous', // the app authorizes: ROUTE_ACCESS, functions/common/authorize.ts
+  handler: withErrorPolicy(authorizeRoute('cluster', 'DELETE', withServices(deleteClusterHandler))),
 });

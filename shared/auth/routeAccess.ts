@@ -23,7 +23,7 @@ export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH';
 export const ROUTE_ACCESS = {
   health: { GET: 'public' },
   clusters: { GET: 'viewer' },
-  cluster: { GET: 'viewer', PUT: 'admin' },
+  cluster: { GET: 'viewer', PUT: 'admin', DELETE: 'admin' },
   clusterStatus: { GET: 'viewer' },
   nodeKey: { POST: 'admin' },
   witnessBreak: { POST: 'admin' },

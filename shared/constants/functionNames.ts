@@ -8,6 +8,7 @@ export const FunctionNames = {
   getCluster: 'getCluster',
   listClusters: 'listClusters',
   clusterStatus: 'clusterStatus',
+  deleteCluster: 'deleteCluster',
   issueNodeKey: 'issueNodeKey',
   breakWitness: 'breakWitness',
   listOperations: 'listOperations',

@@ -39,6 +39,17 @@ export const failoverRequestSchema = z
   })
   .strict();
 
+/** DELETE /api/v1/clusters/{clusterId} (an empty body is `{}`; `?confirm=true` / `?force=true` work too). */
+export const deleteClusterRequestSchema = z
+  .object({
+    /** Without it the answer is the plan and nothing changes. */
+    confirm: z.boolean().optional(),
+    /** Delete although nodes heartbeat within the detection window (never while an operation runs). */
+    force: z.boolean().optional(),
+  })
+  .strict();
+export type DeleteClusterRequest = z.infer<typeof deleteClusterRequestSchema>;
+
 /** POST /api/v1/clusters/{clusterId}/drills */
 export const drillRequestSchema = z
   .object({

@@ -154,4 +154,25 @@ export class ClusterStore {
       throw error;
     }
   }
+
+  /** Deletes the cluster's document (cluster deletion); false when there was none. */
+  async deleteDocument(clusterId: string): Promise<boolean> {
+    return deleteRow(`cluster ${clusterId}`, () => this.documents.deleteEntity(PARTITION, clusterId));
+  }
+
+  /** Deletes the cluster's state (cluster deletion); false when there was none. */
+  async deleteState(clusterId: string): Promise<boolean> {
+    return deleteRow(`state of ${clusterId}`, () => this.states.deleteEntity(clusterId, 'state'));
+  }
+}
+
+/** A delete that treats "already gone" (404) as done: true when a row was removed. */
+async function deleteRow(what: string, call: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await storageCall(what, call);
+    return true;
+  } catch (error) {
+    if (statusOf(error) === 404) return false;
+    throw error;
+  }
 }

@@ -2,7 +2,7 @@ import type { TableClient } from '@azure/data-tables';
 import type { CommandAckEvent } from '../contracts/agentApi';
 import { readText, storedJson, textProperties } from './largeText';
 import { storageCall } from './storageCall';
-import { statusOf } from './tableErrors';
+import { filterId, statusOf } from './tableErrors';
 
 /** A recorded acknowledgement: the event as first received, and the agent's message if it sent one. */
 export interface CommandAckRecord {
@@ -63,5 +63,31 @@ export class CommandAckStore {
       if (statusOf(error) === 404) return undefined;
       throw error;
     }
+  }
+
+  /**
+   * Deletes every acknowledgement of a node (cluster deletion): command ids repeat per epoch (`promote-2`), so a
+   * cluster declared again under the same name must not find the old cluster's acknowledgements. Returns how many.
+   */
+  async deleteForNode(clusterId: string, nodeId: string): Promise<number> {
+    const partition = partitionOf(clusterId, nodeId);
+    return storageCall(`command acknowledgements of ${clusterId}/${nodeId}`, async () => {
+      let deleted = 0;
+      const rows = this.table.listEntities<{ rowKey: string }>({
+        queryOptions: {
+          filter: `PartitionKey eq '${filterId(clusterId)}~${filterId(nodeId)}'`,
+          select: ['RowKey'],
+        },
+      });
+      for await (const row of rows) {
+        try {
+          await this.table.deleteEntity(partition, row.rowKey);
+          deleted++;
+        } catch (error) {
+          if (statusOf(error) !== 404) throw error;
+        }
+      }
+      return deleted;
+    });
   }
 }

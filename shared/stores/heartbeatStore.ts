@@ -87,4 +87,17 @@ export class HeartbeatStore {
       return out;
     });
   }
+
+  /** Deletes a node's heartbeat row (cluster deletion); false when it had none. */
+  async delete(clusterId: string, nodeId: string): Promise<boolean> {
+    try {
+      await storageCall(`heartbeat of ${clusterId}/${nodeId}`, () =>
+        this.table.deleteEntity(partitionOf(clusterId, nodeId), 'hb'),
+      );
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 404) return false;
+      throw error;
+    }
+  }
 }

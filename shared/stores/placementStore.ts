@@ -131,6 +131,18 @@ export class PlacementStore {
     return next;
   }
 
+  /** Forgets a pool's records, removed ones too (its cluster is deleted). */
+  async deleteForPool(clusterId: string, poolId: string): Promise<void> {
+    for (const r of await this.list(clusterId, poolId, { includeRemoved: true }))
+      await storageCall(`placement ${clusterId}/${poolId}/${r.nodeId}`, async () => {
+        try {
+          await this.table.deleteEntity(clusterId, rowOf(poolId, r.nodeId));
+        } catch (error) {
+          if (statusOf(error) !== 404) throw error;
+        }
+      });
+  }
+
   async #write(record: PlacementRecord): Promise<void> {
     const entity: PlacementEntity = {
       partitionKey: record.clusterId,

@@ -102,4 +102,17 @@ export class PoolStore {
     }
     throw new ConcurrencyError(`pool ${poolId} of ${clusterId} kept changing; retry`);
   }
+
+  /** Deletes a pool's live state (cluster deletion); false when it had none. */
+  async delete(clusterId: string, poolId: string): Promise<boolean> {
+    try {
+      await storageCall(`pool ${clusterId}/${poolId}`, () =>
+        this.table.deleteEntity(clusterId, rowOf(poolId)),
+      );
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 404) return false;
+      throw error;
+    }
+  }
 }

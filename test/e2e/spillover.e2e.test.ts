@@ -193,6 +193,15 @@ it('places 10 where the primary has room for 4: 4 there, 6 in the next region â€
   ).toBe(true);
   const vms = [...model.vms.values()].filter((vm) => vm.group && [groups.we, groups.ne].includes(vm.group));
   expect(vms).toHaveLength(10);
+  // The cluster cannot be deleted from under its running pool nodes (they would run on, unmanaged).
+  const del = await request(`${cp.host.url}${paths.cluster('sp1')}`, {
+    method: 'DELETE',
+    key: cp.adminKey,
+    body: { confirm: true },
+  });
+  expect(del.status).toBe(409);
+  expect(del.json.error.code).toBe('PoolNodesRunning');
+  expect(del.json.error.plan.poolNodes).toEqual([{ poolId: 'gpu', running: 10 }]);
   // Planning again changes nothing: no cloud call but the headroom reads.
   const again = model.requestLog.length;
   const rerun = await request(`${cp.host.url}${paths.poolSpillover('sp1', 'gpu')}`, {

@@ -269,7 +269,10 @@ export async function issueNodeKey(
       `key version ${current.credential.keyVersion} of ${nodeId} was already issued; use ?rotate=true for a new one`,
     );
   }
-  const keyVersion = (current?.credential.keyVersion ?? 0) + 1;
+  // After a cluster deletion the first key skips the retired versions (deleteCluster.ts).
+  const keyVersion = current
+    ? current.credential.keyVersion + 1
+    : await services.credentials.firstVersion(clusterId, nodeId);
   const now = services.now();
   const issued = await services.credentials.issue(
     { clusterId, nodeId, keyVersion, issuedAt: now },

@@ -73,6 +73,12 @@ const CASES: Record<string, Case> = {
     body: DOCUMENT,
     allowed: [200],
   },
+  'cluster DELETE': {
+    access: 'admin',
+    path: paths.cluster('gone'), // a cluster that does not exist: allowed callers get its 404, nothing is deleted
+    body: { confirm: true },
+    allowed: [404],
+  },
   'clusterStatus GET': {
     access: 'viewer',
     path: paths.clusterStatus(CLUSTER),
