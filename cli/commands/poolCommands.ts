@@ -12,6 +12,7 @@ const poolAnswerSchema = z.object({
     .object({ poolId: z.string(), sites: z.array(z.object({ siteId: z.string() }).passthrough()) })
     .passthrough(),
   previous: z.number().optional(),
+  spillover: z.object({ operationId: z.string(), started: z.boolean() }).passthrough().optional(),
 });
 
 function renderPool(pool: PoolView): string {
@@ -33,14 +34,26 @@ function renderPool(pool: PoolView): string {
       ]),
     ).map((l) => `  ${l}`),
   ];
-  if (pool.runningOperation) lines.push(`Running: ${safe(pool.runningOperation)}`);
+  if (pool.runningOperation) lines.push(`Running: spillover ${safe(pool.runningOperation)}`);
+  if (pool.lastRun)
+    lines.push(
+      `Last run: ${safe(pool.lastRun.operationId)}, ended ${time(pool.lastRun.endedAt)}: ${safe(pool.lastRun.reason)}`,
+    );
   return lines.join('\n') + '\n';
 }
 
-function readPool(json: unknown): { pool: PoolView; previous?: number | undefined } {
+function readPool(json: unknown): {
+  pool: PoolView;
+  previous?: number | undefined;
+  spillover?: { operationId: string; started: boolean } | undefined;
+} {
   const parsed = poolAnswerSchema.safeParse(json);
   if (!parsed.success) throw new UnavailableError('the control plane answered a pool the CLI cannot read');
-  return { pool: parsed.data.pool as unknown as PoolView, previous: parsed.data.previous };
+  return {
+    pool: parsed.data.pool as unknown as PoolView,
+    previous: parsed.data.previous,
+    spillover: parsed.data.spillover,
+  };
 }
 
 /** `failoverctl pools show <cluster> <pool>`. */
@@ -81,10 +94,14 @@ export const poolsDemandCommand: Command = {
       printJson(io.out, answer);
       return 0;
     }
-    const { pool, previous } = readPool(answer);
+    const { pool, previous, spillover } = readPool(answer);
     io.out(
       `Demand of pool ${safe(poolId)} set to ${desired}${previous !== undefined ? ` (was ${previous})` : ''}\n`,
     );
+    if (spillover)
+      io.out(
+        `Spillover ${safe(spillover.operationId)} ${spillover.started ? 'started' : 'already running: it plans for the new demand'}; follow it with: failoverctl ops show ${safe(clusterId)} ${safe(spillover.operationId)}\n`,
+      );
     io.out(renderPool(pool));
     return 0;
   },

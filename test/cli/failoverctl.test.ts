@@ -7,6 +7,7 @@ import { loadConfig } from '../../shared/config/config';
 import { paths } from '../../shared/contracts/routes';
 import { createServices, type Services } from '../../shared/services/services';
 import { agentRequest, startControlPlane, type ControlPlane } from '../helpers/controlPlane';
+import { waitFor } from '../helpers/waitFor';
 import { request } from '../helpers/durableHttp';
 import { normalise, runCli } from './helpers/runCli';
 
@@ -49,14 +50,14 @@ const documentOf = (id: string) => ({
           cloud: 'azure',
           region: 'westeurope',
           size: 'Standard_NC24ads_A100_v4',
-          group: `${SCALE_SET}/gpu-we`,
+          group: `${SCALE_SET}/gpu-westeurope`,
         },
         {
           id: 'ne',
           cloud: 'azure',
           region: 'northeurope',
           size: 'Standard_NC24ads_A100_v4',
-          group: `${SCALE_SET}/gpu-ne`,
+          group: `${SCALE_SET}/gpu-northeurope`,
         },
       ],
     },
@@ -486,11 +487,23 @@ describe('pools', () => {
     const set = await runCli(['pools', 'demand', 'golden', 'gpu', '4'], { env });
     expect(set.code).toBe(0);
     expect(set.stdout).toContain('Demand of pool gpu set to 4 (was 10)');
+    expect(set.stdout).toMatch(
+      /^Spillover spill-gpu-\S+ started; follow it with: failoverctl ops show golden spill-gpu-/m,
+    );
+    // The run places the 4 (2 where West Europe's quota allows, 2 in North Europe) and says so when it ends.
+    const placed = await waitFor(
+      async () =>
+        ((r) => (/^Last run: /m.test(r.stdout) ? r : false))(
+          await runCli(['pools', 'show', 'golden', 'gpu'], { env: readEnv }),
+        ),
+      { timeoutMs: 60_000, intervalMs: 200, description: 'the spillover to end' },
+    );
+    expect(placed.stdout).toContain('placed 4, shortfall 0');
+    expect(placed.stdout).toMatch(/^Last run: spill-gpu-\S+, ended \S+: 4 of 4 placed$/m);
     const plan = await runCli(['pools', 'plan', 'golden', 'gpu', '--desired', '10'], { env });
     expect(plan.code).toBe(0);
     expect(plan.stdout).toContain('Plan for pool gpu (dry run, nothing provisioned): shortfall 0');
-    expect(plan.stdout).toMatch(/^ {2}add 2 at we$/m);
-    expect(plan.stdout).toMatch(/^ {2}add 8 at ne$/m);
+    expect(plan.stdout).toMatch(/^ {2}add 6 at ne$/m);
     const json = JSON.parse(
       (await runCli(['pools', 'show', 'golden', 'gpu', '--json'], { env: readEnv })).stdout,
     );
