@@ -18,4 +18,6 @@ const result = spawnSync(process.execPath, [tsc, '-p', path.join(root, 'portal',
 });
 if (result.status !== 0) process.exit(result.status ?? 1);
 fs.cpSync(path.join(root, 'portal', 'static'), out, { recursive: true });
-console.log('build: portal compiled (tsc -p portal/tsconfig.json) and its static files copied to dist/portal');
+console.log(
+  'build: portal compiled (tsc -p portal/tsconfig.json) and its static files copied to dist/portal',
+);

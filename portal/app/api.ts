@@ -16,7 +16,7 @@ export class ApiError extends Error {
 /** The API's error body `{error: {code, message, ...}}`, read leniently. */
 export function errorFields(body: unknown): Record<string, unknown> {
   if (body && typeof body === 'object' && 'error' in body) {
-    const error = (body as { error: unknown }).error;
+    const error = body.error;
     if (error && typeof error === 'object') return error as Record<string, unknown>;
   }
   return {};
@@ -46,7 +46,8 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
   if (!response.ok) {
     const error = errorFields(body);
     const code = typeof error.code === 'string' ? error.code : `HTTP${response.status}`;
-    const message = typeof error.message === 'string' ? error.message : `${response.status} ${response.statusText}`;
+    const message =
+      typeof error.message === 'string' ? error.message : `${response.status} ${response.statusText}`;
     throw new ApiError(response.status, code, message, body);
   }
   return body as T;
@@ -86,18 +87,28 @@ export const can = (session: Session | null, needed: Role): boolean =>
   session?.role !== null && session?.role !== undefined && RANK[session.role] >= RANK[needed];
 
 export async function loadSession(): Promise<Session | null> {
-  const response = await fetch('/.auth/me', { credentials: 'same-origin', headers: { accept: 'application/json' } });
+  const response = await fetch('/.auth/me', {
+    credentials: 'same-origin',
+    headers: { accept: 'application/json' },
+  });
   if (!response.ok) return null;
   const body = (await response.json()) as unknown;
   // The platform answers an array of identities (empty when signed out).
   const identity = Array.isArray(body) ? (body[0] as Record<string, unknown> | undefined) : undefined;
   if (!identity) return null;
-  const claims = Array.isArray(identity.user_claims) ? (identity.user_claims as { typ: string; val: string }[]) : [];
+  const claims = Array.isArray(identity.user_claims)
+    ? (identity.user_claims as { typ: string; val: string }[])
+    : [];
   const roles = claims
-    .filter((c) => c.typ === 'roles' || c.typ === 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role')
+    .filter(
+      (c) => c.typ === 'roles' || c.typ === 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role',
+    )
     .map((c) => c.val)
     .filter((r): r is Role => r === 'viewer' || r === 'operator' || r === 'admin');
-  const role = roles.reduce<Role | null>((best, r) => (best === null || RANK[r] > RANK[best] ? r : best), null);
+  const role = roles.reduce<Role | null>(
+    (best, r) => (best === null || RANK[r] > RANK[best] ? r : best),
+    null,
+  );
   const name =
     typeof identity.user_id === 'string'
       ? identity.user_id

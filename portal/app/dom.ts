@@ -31,11 +31,11 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return element;
 }
 
-const SVG_NS = 'http://www.w3.org/2000/svg';
+const SVG_NS = 'http://www.w3.org/2000/svg' as const;
 
 /** An SVG element (inline charts). */
 export function s(tag: string, attrs: Attrs = {}, ...children: Child[]): SVGElement {
-  const element = document.createElementNS(SVG_NS, tag) as SVGElement;
+  const element = document.createElementNS(SVG_NS, tag);
   applyAttrs(element, attrs);
   append(element, children);
   return element;

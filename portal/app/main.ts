@@ -49,7 +49,8 @@ function header(session: Session | null): HTMLElement {
 
 function errorText(error: unknown): string {
   if (error instanceof ApiError) {
-    if (error.status === 401) return 'You are not signed in (or your session ended): sign in to see the clusters.';
+    if (error.status === 401)
+      return 'You are not signed in (or your session ended): sign in to see the clusters.';
     if (error.status === 403) return `Your role does not allow this: ${error.message}`;
     return `${error.code}: ${error.message}`;
   }
@@ -83,7 +84,9 @@ async function start(): Promise<void> {
         fill(
           banner,
           errorText(error),
-          error instanceof ApiError && error.status === 401 ? [' ', h('a', { href: signInUrl() }, 'Sign in')] : null,
+          error instanceof ApiError && error.status === 401
+            ? [' ', h('a', { href: signInUrl() }, 'Sign in')]
+            : null,
         );
         banner.hidden = false;
       },
@@ -113,14 +116,26 @@ async function start(): Promise<void> {
           'section',
           { class: 'signin' },
           h('h1', {}, 'Operator portal'),
-          h('p', {}, 'Sign in to see the clusters and act on them. What you can do depends on your role: viewer, operator or admin.'),
+          h(
+            'p',
+            {},
+            'Sign in to see the clusters and act on them. What you can do depends on your role: viewer, operator or admin.',
+          ),
           h('p', {}, h('a', { href: signInUrl(), class: 'button primary' }, 'Sign in')),
         ),
       );
       return;
     }
     if (!route) {
-      fill(main, h('section', {}, h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/' }, 'Back to the clusters'))));
+      fill(
+        main,
+        h(
+          'section',
+          {},
+          h('h1', {}, 'Not found'),
+          h('p', {}, h('a', { href: '#/' }, 'Back to the clusters')),
+        ),
+      );
       return;
     }
     const [match, page] = route;

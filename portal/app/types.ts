@@ -65,7 +65,13 @@ export interface ClusterStatus {
     decidedBy: string;
     behindState: boolean;
   } | null;
-  runningOperations: { operationId: string; kind: string; status: string; createdAt: string; step?: string }[];
+  runningOperations: {
+    operationId: string;
+    kind: string;
+    status: string;
+    createdAt: string;
+    step?: string;
+  }[];
   nodes: NodeStatus[];
   lastDrill: LastDrill | null;
   at: string;

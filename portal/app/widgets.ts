@@ -61,7 +61,12 @@ export function clusterNav(session: Session | null, clusterId: string, current: 
 }
 
 /** An operation's steps: a list with outcome and duration, and a timeline bar per step (inline SVG). */
-export function stepTimeline(steps: OperationStep[], createdAt: number, endedAt: number | undefined, now: number) {
+export function stepTimeline(
+  steps: OperationStep[],
+  createdAt: number,
+  endedAt: number | undefined,
+  now: number,
+) {
   const end = Math.max(endedAt ?? now, ...steps.map((st) => st.endedAt ?? now), createdAt + 1);
   const span = end - createdAt;
   const WIDTH = 1000;
@@ -114,7 +119,10 @@ export function rtoTrendChart(drills: DrillSummary[], objectiveMs: number | unde
   const values = points.map((p) => (p.rtoMs ?? p.predictedRtoMs) as number);
   const max = Math.max(1000, objectiveMs ?? 0, ...values) * 1.15;
   const x = (i: number) =>
-    pad.left + (points.length <= 1 ? (W - pad.left - pad.right) / 2 : (i / (points.length - 1)) * (W - pad.left - pad.right));
+    pad.left +
+    (points.length <= 1
+      ? (W - pad.left - pad.right) / 2
+      : (i / (points.length - 1)) * (W - pad.left - pad.right));
   const y = (ms: number) => pad.top + (1 - ms / max) * (H - pad.top - pad.bottom);
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * max);
   const children = [
@@ -137,7 +145,11 @@ export function rtoTrendChart(drills: DrillSummary[], objectiveMs: number | unde
             y1: y(objectiveMs).toFixed(1),
             y2: y(objectiveMs).toFixed(1),
           }),
-          s('text', { x: W - pad.right, y: (y(objectiveMs) - 5).toFixed(1), 'text-anchor': 'end' }, `objective ${duration(objectiveMs)}`),
+          s(
+            'text',
+            { x: W - pad.right, y: (y(objectiveMs) - 5).toFixed(1), 'text-anchor': 'end' },
+            `objective ${duration(objectiveMs)}`,
+          ),
         )
       : null,
     points.length > 1
@@ -163,14 +175,27 @@ export function rtoTrendChart(drills: DrillSummary[], objectiveMs: number | unde
         ),
       ),
     ),
-    s('text', { x: pad.left, y: H - 10, class: 'axis-label' }, points.length ? time(points[0]?.startedAt).slice(0, 10) : 'no drill with an RTO yet'),
+    s(
+      'text',
+      { x: pad.left, y: H - 10, class: 'axis-label' },
+      points.length ? time(points[0]?.startedAt).slice(0, 10) : 'no drill with an RTO yet',
+    ),
     points.length > 1
-      ? s('text', { x: W - pad.right, y: H - 10, 'text-anchor': 'end', class: 'axis-label' }, time(points[points.length - 1]?.startedAt).slice(0, 10))
+      ? s(
+          'text',
+          { x: W - pad.right, y: H - 10, 'text-anchor': 'end', class: 'axis-label' },
+          time(points[points.length - 1]?.startedAt).slice(0, 10),
+        )
       : null,
   ];
   return s(
     'svg',
-    { class: 'trend-chart', viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'RTO trend against the objective' },
+    {
+      class: 'trend-chart',
+      viewBox: `0 0 ${W} ${H}`,
+      role: 'img',
+      'aria-label': 'RTO trend against the objective',
+    },
     ...children,
   );
 }

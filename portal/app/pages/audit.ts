@@ -10,6 +10,8 @@ export const auditPage: Page = (context, [clusterId = '']) => {
   const body = h('tbody', {});
   const more = h('p', {});
   let continuation: string | undefined;
+  // Once older pages are shown, the live refresh stops (it would drop them).
+  let extended = false;
   const row = (entry: AuditEntry) =>
     h(
       'tr',
@@ -21,20 +23,36 @@ export const auditPage: Page = (context, [clusterId = '']) => {
     );
   type AuditPage = { entries: AuditEntry[]; continuation?: string };
   const loadMore = async () => {
-    const page = await api<AuditPage>(`${apiPaths.audit(clusterId)}?limit=50&continuation=${encodeURIComponent(continuation ?? '')}`);
+    extended = true;
+    const page = await api<AuditPage>(
+      `${apiPaths.audit(clusterId)}?limit=50&continuation=${encodeURIComponent(continuation ?? '')}`,
+    );
     body.append(...page.entries.map(row));
     continuation = page.continuation;
     if (!continuation) fill(more);
   };
   context.poll(async () => {
+    if (extended) return;
     const page = await api<AuditPage>(`${apiPaths.audit(clusterId)}?limit=50`);
     if (context.left()) return;
-    fill(body, page.entries.length === 0 ? h('tr', {}, h('td', { colspan: 4 }, 'Nothing audited yet.')) : page.entries.map(row));
+    fill(
+      body,
+      page.entries.length === 0
+        ? h('tr', {}, h('td', { colspan: 4 }, 'Nothing audited yet.'))
+        : page.entries.map(row),
+    );
     continuation = page.continuation;
     fill(
       more,
       continuation
-        ? h('button', { type: 'button', onclick: () => void loadMore().catch((error: unknown) => context.showError(error)) }, 'Older entries')
+        ? h(
+            'button',
+            {
+              type: 'button',
+              onclick: () => void loadMore().catch((error: unknown) => context.showError(error)),
+            },
+            'Older entries',
+          )
         : null,
     );
   }, 5000);
@@ -46,7 +64,20 @@ export const auditPage: Page = (context, [clusterId = '']) => {
     h(
       'div',
       { class: 'table-wrap' },
-      h('table', { class: 'audit' }, h('thead', {}, h('tr', {}, ['At', 'Actor', 'Action', 'Detail'].map((t) => h('th', { scope: 'col' }, t)))), body),
+      h(
+        'table',
+        { class: 'audit' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['At', 'Actor', 'Action', 'Detail'].map((t) => h('th', { scope: 'col' }, t)),
+          ),
+        ),
+        body,
+      ),
     ),
     more,
   );

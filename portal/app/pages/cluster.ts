@@ -54,9 +54,17 @@ export const clusterPage: Page = (context, [clusterId = '']) => {
           h(
             'tr',
             {},
-            ['', 'Node', 'Site', 'Role (reported)', 'Heartbeat', 'Checks', 'GPUs', 'Replication lag', 'Clock'].map((t) =>
-              h('th', { scope: 'col' }, t),
-            ),
+            [
+              '',
+              'Node',
+              'Site',
+              'Role (reported)',
+              'Heartbeat',
+              'Checks',
+              'GPUs',
+              'Replication lag',
+              'Clock',
+            ].map((t) => h('th', { scope: 'col' }, t)),
           ),
         ),
         nodes,
@@ -70,12 +78,22 @@ export const clusterPage: Page = (context, [clusterId = '']) => {
   if (can(context.session, 'operator'))
     fill(
       actions,
-      h('a', { class: 'button', href: links.makeActive(clusterId), 'data-action': 'make-active' }, 'Make a node active…'),
+      h(
+        'a',
+        { class: 'button', href: links.makeActive(clusterId), 'data-action': 'make-active' },
+        'Make a node active…',
+      ),
       h('a', { class: 'button', href: links.failover(clusterId), 'data-action': 'failover' }, 'Fail over…'),
       h('a', { class: 'button', href: links.drills(clusterId), 'data-action': 'drill' }, 'Run a drill…'),
     );
   if (can(context.session, 'admin')) {
-    const reason = h('input', { id: 'witness-reason', name: 'reason', required: true, maxlength: 200, placeholder: 'why' });
+    const reason = h('input', {
+      id: 'witness-reason',
+      name: 'reason',
+      required: true,
+      maxlength: 200,
+      placeholder: 'why',
+    });
     const message = h('span', { role: 'status' });
     actions.append(
       h(
@@ -152,7 +170,12 @@ export const clusterPage: Page = (context, [clusterId = '']) => {
           h('td', { class: 'marker', 'aria-label': n.active ? 'active' : '' }, n.active ? '*' : ''),
           h('th', { scope: 'row' }, n.nodeId),
           h('td', {}, n.site),
-          h('td', {}, badge(n.role, n.role === 'active' ? 'good' : 'neutral'), ` (${n.reportedRole ?? 'not heard'}${n.reportedEpoch !== null ? ` @${n.reportedEpoch}` : ''})`),
+          h(
+            'td',
+            {},
+            badge(n.role, n.role === 'active' ? 'good' : 'neutral'),
+            ` (${n.reportedRole ?? 'not heard'}${n.reportedEpoch !== null ? ` @${n.reportedEpoch}` : ''})`,
+          ),
           h('td', {}, n.lastHeartbeatAgeMs === null ? 'never' : `${duration(n.lastHeartbeatAgeMs)} ago`),
           h(
             'td',
@@ -162,7 +185,15 @@ export const clusterPage: Page = (context, [clusterId = '']) => {
               : h(
                   'ul',
                   { class: 'plain' },
-                  n.checks.map((c) => h('li', { title: c.detail ?? '' }, badge(c.status), ` ${c.name}`, c.detail ? h('span', { class: 'muted small' }, ` ${c.detail}`) : '')),
+                  n.checks.map((c) =>
+                    h(
+                      'li',
+                      { title: c.detail ?? '' },
+                      badge(c.status),
+                      ` ${c.name}`,
+                      c.detail ? h('span', { class: 'muted small' }, ` ${c.detail}`) : '',
+                    ),
+                  ),
                 ),
           ),
           h('td', {}, gpus(n)),
@@ -174,7 +205,15 @@ export const clusterPage: Page = (context, [clusterId = '']) => {
               : [
                   duration(n.replicationLagMs),
                   rpo !== undefined
-                    ? [' ', badge(n.replicationLagMs <= rpo ? `within RPO ${duration(rpo)}` : `over RPO ${duration(rpo)}`, n.replicationLagMs <= rpo ? 'good' : 'bad')]
+                    ? [
+                        ' ',
+                        badge(
+                          n.replicationLagMs <= rpo
+                            ? `within RPO ${duration(rpo)}`
+                            : `over RPO ${duration(rpo)}`,
+                          n.replicationLagMs <= rpo ? 'good' : 'bad',
+                        ),
+                      ]
                     : '',
                 ],
           ),
@@ -190,7 +229,13 @@ export const clusterPage: Page = (context, [clusterId = '']) => {
             'ul',
             {},
             status.runningOperations.map((op) =>
-              h('li', {}, h('a', { href: links.operation(clusterId, op.operationId) }, `${op.kind} ${op.operationId}`), ` ${op.status}`, op.step ? ` — ${op.step}` : ''),
+              h(
+                'li',
+                {},
+                h('a', { href: links.operation(clusterId, op.operationId) }, `${op.kind} ${op.operationId}`),
+                ` ${op.status}`,
+                op.step ? ` — ${op.step}` : '',
+              ),
             ),
           ),
     );
@@ -201,7 +246,11 @@ export const clusterPage: Page = (context, [clusterId = '']) => {
         ? null
         : [
             h('h2', {}, 'Pools'),
-            h('ul', {}, poolIds.map((id) => h('li', {}, h('a', { href: links.pool(clusterId, id) }, id)))),
+            h(
+              'ul',
+              {},
+              poolIds.map((id) => h('li', {}, h('a', { href: links.pool(clusterId, id) }, id))),
+            ),
           ],
     );
   }, 2000);

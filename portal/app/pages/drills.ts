@@ -32,11 +32,28 @@ export const drillsPage: Page = (context, [clusterId = '']) => {
           onsubmit: (event: Event) => {
             event.preventDefault();
             const body = { mode: mode.value, ...(confirm.checked ? { confirm: true } : {}) };
-            api<{ drillId: string; started: boolean; operationUrl: string }>(apiPaths.drills(clusterId), { method: 'POST', body })
+            api<{ drillId: string; started: boolean; operationUrl: string }>(apiPaths.drills(clusterId), {
+              method: 'POST',
+              body,
+            })
               .then((answer) =>
                 fill(
                   started,
-                  h('p', {}, `Drill ${answer.drillId} ${answer.started ? 'started' : 'already running'}: `, h('a', { href: links.operation(clusterId, decodeURIComponent(answer.operationUrl.split('/').pop() ?? '')) }, 'follow its steps')),
+                  h(
+                    'p',
+                    {},
+                    `Drill ${answer.drillId} ${answer.started ? 'started' : 'already running'}: `,
+                    h(
+                      'a',
+                      {
+                        href: links.operation(
+                          clusterId,
+                          decodeURIComponent(answer.operationUrl.split('/').pop() ?? ''),
+                        ),
+                      },
+                      'follow its steps',
+                    ),
+                  ),
                 ),
               )
               .catch((error: unknown) => fill(started, refusalView(error)));
@@ -62,7 +79,11 @@ export const drillsPage: Page = (context, [clusterId = '']) => {
     fill(
       chart,
       rtoTrendChart(drills, objective),
-      h('figcaption', {}, `RTO per drill (filled: measured; hollow: predicted by a validate drill) against the ${duration(objective)} objective (dashed).`),
+      h(
+        'figcaption',
+        {},
+        `RTO per drill (filled: measured; hollow: predicted by a validate drill) against the ${duration(objective)} objective (dashed).`,
+      ),
     );
     fill(
       body,
@@ -75,7 +96,15 @@ export const drillsPage: Page = (context, [clusterId = '']) => {
               h('td', {}, time(d.startedAt)),
               h('td', {}, d.mode),
               h('td', {}, badge(d.result)),
-              h('td', {}, d.rtoMs !== undefined ? duration(d.rtoMs) : d.predictedRtoMs !== undefined ? `${duration(d.predictedRtoMs)} (predicted)` : '—'),
+              h(
+                'td',
+                {},
+                d.rtoMs !== undefined
+                  ? duration(d.rtoMs)
+                  : d.predictedRtoMs !== undefined
+                    ? `${duration(d.predictedRtoMs)} (predicted)`
+                    : '—',
+              ),
               h('td', {}, d.rpoMs !== undefined ? duration(d.rpoMs) : '—'),
               h('td', { class: 'small' }, compact(d.reasons.join('; '), 200) || '—'),
               // The report page itself: the API answers HTML to a browser (Accept: text/html).
@@ -101,7 +130,17 @@ export const drillsPage: Page = (context, [clusterId = '']) => {
       h(
         'table',
         { class: 'drills' },
-        h('thead', {}, h('tr', {}, ['Started', 'Mode', 'Result', 'RTO', 'RPO', 'Reasons', ''].map((t) => h('th', { scope: 'col' }, t)))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['Started', 'Mode', 'Result', 'RTO', 'RPO', 'Reasons', ''].map((t) =>
+              h('th', { scope: 'col' }, t),
+            ),
+          ),
+        ),
         body,
       ),
     ),

@@ -20,7 +20,12 @@ export function refusalView(error: unknown): HTMLElement {
   const plan = fields.plan as MakeActivePlan | undefined;
   return h(
     'div',
-    { id: 'refusal', class: 'refusal', role: 'alert', 'data-code': error instanceof ApiError ? error.code : 'Error' },
+    {
+      id: 'refusal',
+      class: 'refusal',
+      role: 'alert',
+      'data-code': error instanceof ApiError ? error.code : 'Error',
+    },
     h('h2', {}, 'Refused'),
     h('p', {}, error instanceof ApiError ? `${error.code}: ${error.message}` : String(error)),
     blockers.length > 0
@@ -46,10 +51,21 @@ function planView(
 ): HTMLElement {
   const rpoOnly = plan.blockers.length === 1 && plan.blockers[0] === 'replication-lag-within-rpo';
   const force = h('input', { type: 'checkbox', id: 'force', name: 'force' });
-  const reason = h('input', { id: 'reason', name: 'reason', maxlength: 500, placeholder: 'maintenance of the active' });
+  const reason = h('input', {
+    id: 'reason',
+    name: 'reason',
+    maxlength: 500,
+    placeholder: 'maintenance of the active',
+  });
   const confirm = h(
     'button',
-    { type: 'submit', id: 'confirm', class: 'primary', 'data-action': 'confirm-make-active', ...(plan.canRun ? {} : { disabled: true }) },
+    {
+      type: 'submit',
+      id: 'confirm',
+      class: 'primary',
+      'data-action': 'confirm-make-active',
+      ...(plan.canRun ? {} : { disabled: true }),
+    },
     `Make ${plan.becomesActive} active`,
   );
   if (rpoOnly)
@@ -85,15 +101,34 @@ function planView(
       'ul',
       { class: 'preconditions plain' },
       plan.preconditions.map((p) =>
-        h('li', { 'data-precondition': p.name, 'data-ok': String(p.ok) }, badge(p.ok ? 'ok' : 'fail'), ` ${p.name}: `, preconditionValue(p), h('div', { class: 'muted small' }, p.detail)),
+        h(
+          'li',
+          { 'data-precondition': p.name, 'data-ok': String(p.ok) },
+          badge(p.ok ? 'ok' : 'fail'),
+          ` ${p.name}: `,
+          preconditionValue(p),
+          h('div', { class: 'muted small' }, p.detail),
+        ),
       ),
     ),
     h('h3', {}, 'Steps that will run'),
     h(
       'ol',
       { class: 'hooks' },
-      plan.hooks.map((hook) => h('li', {}, h('strong', {}, hook.node), `: ${hook.command}`, hook.runs ? h('span', { class: 'muted small' }, ` — ${hook.runs}`) : '')),
-      h('li', {}, `the control plane verifies ${plan.becomesActive} as the active under epoch ${plan.epoch + 1}`),
+      plan.hooks.map((hook) =>
+        h(
+          'li',
+          {},
+          h('strong', {}, hook.node),
+          `: ${hook.command}`,
+          hook.runs ? h('span', { class: 'muted small' }, ` — ${hook.runs}`) : '',
+        ),
+      ),
+      h(
+        'li',
+        {},
+        `the control plane verifies ${plan.becomesActive} as the active under epoch ${plan.epoch + 1}`,
+      ),
     ),
     plan.blockers.length > 0
       ? h(
@@ -101,7 +136,13 @@ function planView(
           { class: 'blockers', role: 'alert' },
           h('strong', {}, 'Blocked by: '),
           h('span', { id: 'blockers' }, plan.blockers.join(', ')),
-          rpoOnly ? h('p', {}, h('label', {}, force, ' Force: accept the replication lag (lifts only the RPO bound)')) : null,
+          rpoOnly
+            ? h(
+                'p',
+                {},
+                h('label', {}, force, ' Force: accept the replication lag (lifts only the RPO bound)'),
+              )
+            : null,
         )
       : null,
     h('p', {}, h('label', { for: 'reason' }, 'Reason (audited): '), reason),
@@ -121,11 +162,21 @@ function planView(
 export const makeActivePage: Page = (context, [clusterId = '']) => {
   const picker = h('div', { id: 'picker' }, 'Loading…');
   const stage = h('div', { id: 'stage' });
-  const root = h('section', {}, clusterNav(context.session, clusterId, 'make-active'), h('h1', {}, `Make a node of ${clusterId} active`), picker, stage);
+  const root = h(
+    'section',
+    {},
+    clusterNav(context.session, clusterId, 'make-active'),
+    h('h1', {}, `Make a node of ${clusterId} active`),
+    picker,
+    stage,
+  );
 
   const showPlan = async (nodeId: string) => {
     fill(stage, h('p', {}, 'Reading the plan…'));
-    const { plan } = await api<{ plan: MakeActivePlan }>(apiPaths.makeActive(clusterId), { method: 'POST', body: { nodeId } });
+    const { plan } = await api<{ plan: MakeActivePlan }>(apiPaths.makeActive(clusterId), {
+      method: 'POST',
+      body: { nodeId },
+    });
     if (context.left()) return;
     fill(
       stage,
@@ -134,8 +185,16 @@ export const makeActivePage: Page = (context, [clusterId = '']) => {
         clusterId,
         plan,
         ({ force, reason }) => {
-          const body = { nodeId, confirm: true, ...(force ? { force: true } : {}), ...(reason ? { reason } : {}) };
-          api<{ operationId: string; started: boolean }>(apiPaths.makeActive(clusterId), { method: 'POST', body })
+          const body = {
+            nodeId,
+            confirm: true,
+            ...(force ? { force: true } : {}),
+            ...(reason ? { reason } : {}),
+          };
+          api<{ operationId: string; started: boolean }>(apiPaths.makeActive(clusterId), {
+            method: 'POST',
+            body,
+          })
             .then((started) => {
               if (context.left()) return;
               fill(
@@ -162,7 +221,11 @@ export const makeActivePage: Page = (context, [clusterId = '']) => {
       const candidates = status.nodes.filter((n) => !n.active);
       fill(
         picker,
-        h('p', {}, `Active now: ${status.activeNodeId ?? 'none'} (epoch ${status.epoch}). Choose the node to make active:`),
+        h(
+          'p',
+          {},
+          `Active now: ${status.activeNodeId ?? 'none'} (epoch ${status.epoch}). Choose the node to make active:`,
+        ),
         h(
           'ul',
           { class: 'plain choices' },
@@ -176,7 +239,8 @@ export const makeActivePage: Page = (context, [clusterId = '']) => {
                   type: 'button',
                   'data-node': n.nodeId,
                   'data-action': 'plan-make-active',
-                  onclick: () => void showPlan(n.nodeId).catch((error: unknown) => fill(stage, refusalView(error))),
+                  onclick: () =>
+                    void showPlan(n.nodeId).catch((error: unknown) => fill(stage, refusalView(error))),
                 },
                 n.nodeId,
               ),
@@ -194,8 +258,18 @@ export const makeActivePage: Page = (context, [clusterId = '']) => {
 /** Manual failover with a reason (an unplanned failover started by an operator). */
 export const failoverPage: Page = (context, [clusterId = '']) => {
   const stage = h('div', { id: 'stage' });
-  const reason = h('input', { id: 'failover-reason', name: 'reason', required: true, minlength: 1, maxlength: 500 });
-  const target = h('select', { id: 'failover-target', name: 'target' }, h('option', { value: '' }, 'the control plane chooses'));
+  const reason = h('input', {
+    id: 'failover-reason',
+    name: 'reason',
+    required: true,
+    minlength: 1,
+    maxlength: 500,
+  });
+  const target = h(
+    'select',
+    { id: 'failover-target', name: 'target' },
+    h('option', { value: '' }, 'the control plane chooses'),
+  );
   const force = h('input', { type: 'checkbox', id: 'failover-force' });
   const form = h(
     'form',
@@ -213,7 +287,11 @@ export const failoverPage: Page = (context, [clusterId = '']) => {
           .then((started) => {
             if (context.left()) return;
             form.hidden = true;
-            fill(stage, h('h2', {}, started.started ? 'Failing over' : 'Joined the running operation'), operationView(context, clusterId, started.operationId));
+            fill(
+              stage,
+              h('h2', {}, started.started ? 'Failing over' : 'Joined the running operation'),
+              operationView(context, clusterId, started.operationId),
+            );
           })
           .catch((error: unknown) => fill(stage, refusalView(error)));
       },
@@ -225,7 +303,8 @@ export const failoverPage: Page = (context, [clusterId = '']) => {
   );
   void api<ClusterAnswer>(apiPaths.cluster(clusterId))
     .then(({ status }) => {
-      for (const n of status.nodes.filter((node) => !node.active)) target.append(h('option', { value: n.nodeId }, n.nodeId));
+      for (const n of status.nodes.filter((node) => !node.active))
+        target.append(h('option', { value: n.nodeId }, n.nodeId));
     })
     .catch((error: unknown) => context.showError(error));
   return h(
@@ -233,7 +312,11 @@ export const failoverPage: Page = (context, [clusterId = '']) => {
     {},
     clusterNav(context.session, clusterId, 'failover'),
     h('h1', {}, `Fail ${clusterId} over`),
-    h('p', { class: 'muted' }, 'An unplanned failover: the active is fenced (or its lease waited out) and a standby promoted.'),
+    h(
+      'p',
+      { class: 'muted' },
+      'An unplanned failover: the active is fenced (or its lease waited out) and a standby promoted.',
+    ),
     form,
     stage,
   );

@@ -16,9 +16,24 @@ export function operationView(context: PageContext, clusterId: string, operation
   const steps = h('div', { id: 'operation-steps' });
   const root = h('div', { class: 'operation' }, head, steps);
   let done = false;
+  // Just after a 202 the operation may not be recorded yet: look for it in the history first (no 404 to show).
+  let recorded = false;
   context.poll(async () => {
     if (done) return;
-    const { operation: op } = await api<{ operation: Operation }>(apiPaths.operation(clusterId, operationId));
+    let op: Operation | undefined;
+    if (!recorded) {
+      const { operations } = await api<{ operations: Operation[] }>(
+        `${apiPaths.operations(clusterId)}?limit=10`,
+      );
+      op = operations.find((o) => o.operationId === operationId);
+      if (!op) {
+        head.setAttribute('data-status', 'pending');
+        fill(head, h('p', { class: 'op-line' }, badge('pending'), ` ${operationId}: starting…`));
+        return;
+      }
+      recorded = true;
+    }
+    op = (await api<{ operation: Operation }>(apiPaths.operation(clusterId, operationId))).operation;
     if (context.left()) return;
     const now = Date.now();
     head.setAttribute('data-status', op.status);
@@ -45,7 +60,12 @@ export function operationView(context: PageContext, clusterId: string, operation
       ),
       op.reason ? h('p', { class: op.status === 'failed' ? 'reason bad-text' : 'reason' }, op.reason) : null,
     );
-    fill(steps, op.steps && op.steps.length > 0 ? stepTimeline(op.steps, op.createdAt, op.endedAt, now) : h('p', { class: 'muted' }, 'No step yet.'));
+    fill(
+      steps,
+      op.steps && op.steps.length > 0
+        ? stepTimeline(op.steps, op.createdAt, op.endedAt, now)
+        : h('p', { class: 'muted' }, 'No step yet.'),
+    );
     if (ended(op)) done = true;
   }, 500);
   return root;
@@ -66,12 +86,22 @@ export const operationsPage: Page = (context, [clusterId = '']) => {
   const body = h('tbody', {});
   const more = h('p', {});
   let continuation: string | undefined;
+  // Once older pages are shown, the live refresh stops (it would drop them).
+  let extended = false;
   const row = (op: Operation) =>
     h(
       'tr',
       { 'data-operation': op.operationId },
       h('td', {}, time(op.createdAt)),
-      h('th', { scope: 'row' }, h('a', { href: `#/c/${encodeURIComponent(clusterId)}/operations/${encodeURIComponent(op.operationId)}` }, op.kind)),
+      h(
+        'th',
+        { scope: 'row' },
+        h(
+          'a',
+          { href: `#/c/${encodeURIComponent(clusterId)}/operations/${encodeURIComponent(op.operationId)}` },
+          op.kind,
+        ),
+      ),
       h('td', {}, badge(op.status)),
       h('td', {}, op.targetNodeId ?? '—'),
       h('td', {}, op.actor ?? '—'),
@@ -80,6 +110,7 @@ export const operationsPage: Page = (context, [clusterId = '']) => {
       h('td', { class: 'small' }, compact(op.reason ?? '', 160)),
     );
   const loadMore = async () => {
+    extended = true;
     const page = await api<{ operations: Operation[]; continuation?: string }>(
       `${apiPaths.operations(clusterId)}?limit=20&continuation=${encodeURIComponent(continuation ?? '')}`,
     );
@@ -88,14 +119,29 @@ export const operationsPage: Page = (context, [clusterId = '']) => {
     if (!continuation) fill(more);
   };
   context.poll(async () => {
-    const page = await api<{ operations: Operation[]; continuation?: string }>(`${apiPaths.operations(clusterId)}?limit=20`);
+    if (extended) return;
+    const page = await api<{ operations: Operation[]; continuation?: string }>(
+      `${apiPaths.operations(clusterId)}?limit=20`,
+    );
     if (context.left()) return;
-    fill(body, page.operations.length === 0 ? h('tr', {}, h('td', { colspan: 8 }, 'No operation yet.')) : page.operations.map(row));
+    fill(
+      body,
+      page.operations.length === 0
+        ? h('tr', {}, h('td', { colspan: 8 }, 'No operation yet.'))
+        : page.operations.map(row),
+    );
     continuation = page.continuation;
     fill(
       more,
       continuation
-        ? h('button', { type: 'button', onclick: () => void loadMore().catch((error: unknown) => context.showError(error)) }, 'Older operations')
+        ? h(
+            'button',
+            {
+              type: 'button',
+              onclick: () => void loadMore().catch((error: unknown) => context.showError(error)),
+            },
+            'Older operations',
+          )
         : null,
     );
   }, 3000);
@@ -110,7 +156,17 @@ export const operationsPage: Page = (context, [clusterId = '']) => {
       h(
         'table',
         {},
-        h('thead', {}, h('tr', {}, ['Started', 'Kind', 'Status', 'Target', 'Actor', 'Took', 'RTO', 'Reason'].map((t) => h('th', { scope: 'col' }, t)))),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['Started', 'Kind', 'Status', 'Target', 'Actor', 'Took', 'RTO', 'Reason'].map((t) =>
+              h('th', { scope: 'col' }, t),
+            ),
+          ),
+        ),
         body,
       ),
     ),

@@ -12,18 +12,23 @@ export function detectionWindowMs(document: ClusterDocument): number {
 }
 
 /** A cluster's health in one word, and why. */
-export function clusterHealth(document: ClusterDocument, status: ClusterStatus): { word: string; why: string } {
+export function clusterHealth(
+  document: ClusterDocument,
+  status: ClusterStatus,
+): { word: string; why: string } {
   if (!status.activeNodeId || status.revoked)
     return { word: 'no active', why: status.noActiveReason ?? 'no node holds the active role' };
   const window = detectionWindowMs(document);
   const silent = status.nodes.filter((n) => n.lastHeartbeatAgeMs === null || n.lastHeartbeatAgeMs > window);
   const failing = status.nodes.filter((n) => n.checks.some((c) => c.status === 'fail'));
   if (status.leaseExpired) return { word: 'degraded', why: 'the active lease is over' };
-  if (silent.length > 0) return { word: 'degraded', why: `not heard from: ${silent.map((n) => n.nodeId).join(', ')}` };
+  if (silent.length > 0)
+    return { word: 'degraded', why: `not heard from: ${silent.map((n) => n.nodeId).join(', ')}` };
   if (failing.length > 0)
     return { word: 'degraded', why: `failing checks on ${failing.map((n) => n.nodeId).join(', ')}` };
   const warning = status.nodes.filter((n) => n.checks.some((c) => c.status === 'warn'));
-  if (warning.length > 0) return { word: 'warning', why: `warnings on ${warning.map((n) => n.nodeId).join(', ')}` };
+  if (warning.length > 0)
+    return { word: 'warning', why: `warnings on ${warning.map((n) => n.nodeId).join(', ')}` };
   return { word: 'healthy', why: 'every node heartbeating with passing checks' };
 }
 
@@ -46,9 +51,16 @@ export const overviewPage: Page = (context) => {
           h(
             'tr',
             {},
-            ['Cluster', 'Active', 'Epoch', 'Health', 'Heartbeats', 'Running', 'Last drill', 'Pools short'].map((t) =>
-              h('th', { scope: 'col' }, t),
-            ),
+            [
+              'Cluster',
+              'Active',
+              'Epoch',
+              'Health',
+              'Heartbeats',
+              'Running',
+              'Last drill',
+              'Pools short',
+            ].map((t) => h('th', { scope: 'col' }, t)),
           ),
         ),
         body,
@@ -61,14 +73,19 @@ export const overviewPage: Page = (context) => {
       clusters.map(async (item) => {
         const { cluster, status } = await api<ClusterAnswer>(apiPaths.cluster(item.id));
         const pools = await Promise.all(
-          (cluster.pools ?? []).map(async (p) => (await api<{ pool: PoolView }>(apiPaths.pool(item.id, p.id))).pool),
+          (cluster.pools ?? []).map(
+            async (p) => (await api<{ pool: PoolView }>(apiPaths.pool(item.id, p.id))).pool,
+          ),
         );
         return { cluster, status, pools };
       }),
     );
     if (context.left()) return;
     if (rows.length === 0) {
-      fill(body, h('tr', {}, h('td', { colspan: 8 }, 'No cluster is declared yet (PUT /api/v1/clusters/{id}).')));
+      fill(
+        body,
+        h('tr', {}, h('td', { colspan: 8 }, 'No cluster is declared yet (PUT /api/v1/clusters/{id}).')),
+      );
       return;
     }
     fill(
@@ -80,7 +97,12 @@ export const overviewPage: Page = (context) => {
         return h(
           'tr',
           { 'data-cluster': cluster.id },
-          h('th', { scope: 'row' }, h('a', { href: links.cluster(cluster.id) }, cluster.id), h('div', { class: 'muted' }, cluster.kind)),
+          h(
+            'th',
+            { scope: 'row' },
+            h('a', { href: links.cluster(cluster.id) }, cluster.id),
+            h('div', { class: 'muted' }, cluster.kind),
+          ),
           h('td', {}, status.activeNodeId ?? '—'),
           h('td', { class: 'num' }, String(status.epoch)),
           h('td', {}, badge(health.word), h('div', { class: 'muted small' }, health.why)),
@@ -91,7 +113,12 @@ export const overviewPage: Page = (context) => {
               'ul',
               { class: 'plain' },
               status.nodes.map((n) =>
-                h('li', {}, `${n.nodeId}${n.active ? ' *' : ''}: `, n.lastHeartbeatAgeMs === null ? 'never' : `${duration(n.lastHeartbeatAgeMs)} ago`),
+                h(
+                  'li',
+                  {},
+                  `${n.nodeId}${n.active ? ' *' : ''}: `,
+                  n.lastHeartbeatAgeMs === null ? 'never' : `${duration(n.lastHeartbeatAgeMs)} ago`,
+                ),
               ),
             ),
           ),
@@ -99,14 +126,23 @@ export const overviewPage: Page = (context) => {
             'td',
             {},
             running
-              ? h('a', { href: links.operation(cluster.id, running.operationId) }, `${running.kind}`, running.step ? `: ${running.step}` : '')
+              ? h(
+                  'a',
+                  { href: links.operation(cluster.id, running.operationId) },
+                  `${running.kind}`,
+                  running.step ? `: ${running.step}` : '',
+                )
               : '—',
           ),
           h(
             'td',
             {},
             status.lastDrill
-              ? [badge(status.lastDrill.result), ' ', h('span', { class: 'muted small' }, status.lastDrill.mode)]
+              ? [
+                  badge(status.lastDrill.result),
+                  ' ',
+                  h('span', { class: 'muted small' }, status.lastDrill.mode),
+                ]
               : '—',
           ),
           h(
@@ -119,7 +155,14 @@ export const overviewPage: Page = (context) => {
               : h(
                   'ul',
                   { class: 'plain' },
-                  short.map((p) => h('li', {}, h('a', { href: links.pool(cluster.id, p.poolId) }, p.poolId), `: ${p.shortfall} short of ${p.demand}`)),
+                  short.map((p) =>
+                    h(
+                      'li',
+                      {},
+                      h('a', { href: links.pool(cluster.id, p.poolId) }, p.poolId),
+                      `: ${p.shortfall} short of ${p.demand}`,
+                    ),
+                  ),
                 ),
           ),
         );

@@ -13,7 +13,14 @@ export const poolPage: Page = (context, [clusterId = '', poolId = '']) => {
   const demandArea = h('div', {});
   const message = h('div', { id: 'demand-result', 'aria-live': 'polite' });
   if (can(context.session, 'operator')) {
-    const desired = h('input', { type: 'number', id: 'desired', name: 'desired', min: 0, max: 10000, required: true });
+    const desired = h('input', {
+      type: 'number',
+      id: 'desired',
+      name: 'desired',
+      min: 0,
+      max: 10000,
+      required: true,
+    });
     fill(
       demandArea,
       h(
@@ -24,14 +31,26 @@ export const poolPage: Page = (context, [clusterId = '', poolId = '']) => {
           'data-action': 'set-demand',
           onsubmit: (event: Event) => {
             event.preventDefault();
-            api<{ pool: PoolView; previous: number; spillover: { operationId: string } }>(apiPaths.poolDemand(clusterId, poolId), {
-              method: 'PUT',
-              body: { desired: Number(desired.value) },
-            })
+            api<{ pool: PoolView; previous: number; spillover: { operationId: string } }>(
+              apiPaths.poolDemand(clusterId, poolId),
+              {
+                method: 'PUT',
+                body: { desired: Number(desired.value) },
+              },
+            )
               .then((answer) =>
                 fill(
                   message,
-                  h('p', {}, `Demand ${answer.previous} → ${answer.pool.demand}; `, h('a', { href: links.operation(clusterId, answer.spillover.operationId) }, 'the spillover run')),
+                  h(
+                    'p',
+                    {},
+                    `Demand ${answer.previous} → ${answer.pool.demand}; `,
+                    h(
+                      'a',
+                      { href: links.operation(clusterId, answer.spillover.operationId) },
+                      'the spillover run',
+                    ),
+                  ),
                 ),
               )
               .catch((error: unknown) => fill(message, refusalView(error)));
@@ -56,11 +75,19 @@ export const poolPage: Page = (context, [clusterId = '', poolId = '']) => {
         'dl',
         { class: 'facts' },
         h('dt', {}, 'Demand'),
-        h('dd', { id: 'demand' }, `${pool.demand} (${pool.demandSource === 'api' ? `set ${time(pool.demandSetAt)} by ${pool.demandSetBy ?? '?'}` : 'from the document'})`),
+        h(
+          'dd',
+          { id: 'demand' },
+          `${pool.demand} (${pool.demandSource === 'api' ? `set ${time(pool.demandSetAt)} by ${pool.demandSetBy ?? '?'}` : 'from the document'})`,
+        ),
         h('dt', {}, 'Placed'),
         h('dd', {}, String(pool.placed)),
         h('dt', {}, 'Shortfall'),
-        h('dd', { id: 'shortfall' }, pool.shortfall > 0 ? badge(`${pool.shortfall} short`, 'bad') : badge('met', 'good')),
+        h(
+          'dd',
+          { id: 'shortfall' },
+          pool.shortfall > 0 ? badge(`${pool.shortfall} short`, 'bad') : badge('met', 'good'),
+        ),
         h('dt', {}, 'Spillover'),
         h(
           'dd',
@@ -81,11 +108,20 @@ export const poolPage: Page = (context, [clusterId = '', poolId = '']) => {
           'article',
           { class: `site ${site.cloud}`, 'data-site': site.siteId },
           h('h3', {}, `${i + 1}. ${site.siteId}`),
-          h('p', { class: 'muted small' }, `${site.cloud} ${site.region}${site.zone ? ` / ${site.zone}` : ''} · ${site.size}`),
+          h(
+            'p',
+            { class: 'muted small' },
+            `${site.cloud} ${site.region}${site.zone ? ` / ${site.zone}` : ''} · ${site.size}`,
+          ),
           h(
             'ul',
             { class: 'cells', 'aria-label': `${site.placed} nodes placed` },
-            here.slice(0, 200).map((n) => h('li', { class: `cell ${n.status}${n.idleSince ? ' idle' : ''}`, title: `${n.nodeId} ${n.status}${n.idleSince ? ' (idle)' : ''}` })),
+            here.slice(0, 200).map((n) =>
+              h('li', {
+                class: `cell ${n.status}${n.idleSince ? ' idle' : ''}`,
+                title: `${n.nodeId} ${n.status}${n.idleSince ? ' (idle)' : ''}`,
+              }),
+            ),
           ),
           h('p', {}, h('strong', {}, String(site.placed)), ' placed'),
           h(
@@ -98,7 +134,12 @@ export const poolPage: Page = (context, [clusterId = '', poolId = '']) => {
               : 'headroom not read yet',
           ),
           site.coolingDown
-            ? h('p', { class: 'small' }, badge('cooling down', 'warn'), ` ${site.coolingDown.kind} until ${time(site.coolingDown.until)}: ${site.coolingDown.reason}`)
+            ? h(
+                'p',
+                { class: 'small' },
+                badge('cooling down', 'warn'),
+                ` ${site.coolingDown.kind} until ${time(site.coolingDown.until)}: ${site.coolingDown.reason}`,
+              )
             : null,
         );
       }),
