@@ -342,22 +342,30 @@ it('shows why a make-active is refused: blockers on the confirmation screen, and
   })`);
   expect(refusal.code).toBe('PreconditionsNotMet');
   expect(refusal.blockers).toEqual(['replication-lag-within-rpo']);
-  expect(refusal.text).toMatch(/replication-lag-within-rpo — .*4500|replication-lag-within-rpo — /);
+  expect(refusal.text).toMatch(/replication-lag-within-rpo — head-b lags 4500 ms/);
+  // The plan as it is now replaces the one shown: the blocker, and Confirm cannot be pressed.
+  const checkBlocked = async () => {
+    await page.waitFor(`document.querySelector('#plan')?.dataset.canRun === 'false'`);
+    const blocked = await page.evaluate<any>(`({
+      blockers: document.querySelector('#blockers').textContent,
+      disabled: document.querySelector('#confirm').disabled,
+      failing: [...document.querySelectorAll('[data-precondition][data-ok="false"]')].map((p) => p.dataset.precondition),
+      plans: document.querySelectorAll('#plan').length,
+    })`);
+    expect(blocked).toEqual({
+      blockers: 'replication-lag-within-rpo',
+      disabled: true,
+      failing: ['replication-lag-within-rpo'],
+      plans: 1,
+    });
+  };
+  await checkBlocked();
   await shot(page, 'make-active-refused');
 
-  // Asking again shows the blocker on the plan, and Confirm cannot be pressed.
+  // Asking again shows the same.
   await page.click('button[data-node="head-b"]');
-  await page.waitFor(`document.querySelector('#plan')?.dataset.canRun === 'false'`);
-  const blocked = await page.evaluate<any>(`({
-    blockers: document.querySelector('#blockers').textContent,
-    disabled: document.querySelector('#confirm').disabled,
-    failing: [...document.querySelectorAll('[data-precondition][data-ok="false"]')].map((p) => p.dataset.precondition),
-  })`);
-  expect(blocked).toEqual({
-    blockers: 'replication-lag-within-rpo',
-    disabled: true,
-    failing: ['replication-lag-within-rpo'],
-  });
+  await page.waitFor(`!document.querySelector('#refusal')`);
+  await checkBlocked();
   // Nothing changed.
   expect(await stack.status('lagging')).toMatchObject({ epoch: 1, activeNodeId: 'head-a' });
   expect(agents.lb!.runs('promote')).toEqual([]);

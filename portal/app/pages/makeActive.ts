@@ -171,6 +171,47 @@ export const makeActivePage: Page = (context, [clusterId = '']) => {
     stage,
   );
 
+  /** Shows `plan` to confirm (after `notice`, a refusal, if any); confirming follows the operation live. */
+  const renderPlan = (nodeId: string, plan: MakeActivePlan, notice?: HTMLElement) => {
+    const confirmed = ({ force, reason }: { force: boolean; reason: string }) => {
+      const body = {
+        nodeId,
+        confirm: true,
+        ...(force ? { force: true } : {}),
+        ...(reason ? { reason } : {}),
+      };
+      api<{ operationId: string; started: boolean }>(apiPaths.makeActive(clusterId), {
+        method: 'POST',
+        body,
+      })
+        .then((started) => {
+          if (context.left()) return;
+          fill(
+            stage,
+            h('h2', {}, started.started ? 'Switching over' : 'Joined the running operation'),
+            operationView(context, clusterId, started.operationId),
+          );
+          picker.hidden = true;
+        })
+        .catch((error: unknown) => {
+          if (context.left()) return;
+          // A refusal carries the plan as it is now (what changed since it was shown): show it instead.
+          const fresh =
+            error instanceof ApiError
+              ? (errorFields(error.body).plan as MakeActivePlan | undefined)
+              : undefined;
+          if (fresh) renderPlan(nodeId, fresh, refusalView(error));
+          else stage.prepend(refusalView(error));
+        });
+    };
+    fill(
+      stage,
+      notice ?? null,
+      planView(context, clusterId, plan, confirmed, () => fill(stage)),
+    );
+    if (!notice) stage.querySelector<HTMLButtonElement>('#confirm')?.focus();
+  };
+
   const showPlan = async (nodeId: string) => {
     fill(stage, h('p', {}, 'Reading the plan…'));
     const { plan } = await api<{ plan: MakeActivePlan }>(apiPaths.makeActive(clusterId), {
@@ -178,41 +219,7 @@ export const makeActivePage: Page = (context, [clusterId = '']) => {
       body: { nodeId },
     });
     if (context.left()) return;
-    fill(
-      stage,
-      planView(
-        context,
-        clusterId,
-        plan,
-        ({ force, reason }) => {
-          const body = {
-            nodeId,
-            confirm: true,
-            ...(force ? { force: true } : {}),
-            ...(reason ? { reason } : {}),
-          };
-          api<{ operationId: string; started: boolean }>(apiPaths.makeActive(clusterId), {
-            method: 'POST',
-            body,
-          })
-            .then((started) => {
-              if (context.left()) return;
-              fill(
-                stage,
-                h('h2', {}, started.started ? 'Switching over' : 'Joined the running operation'),
-                operationView(context, clusterId, started.operationId),
-              );
-              picker.hidden = true;
-            })
-            .catch((error: unknown) => {
-              if (context.left()) return;
-              stage.prepend(refusalView(error));
-            });
-        },
-        () => fill(stage),
-      ),
-    );
-    stage.querySelector<HTMLButtonElement>('#confirm')?.focus();
+    renderPlan(nodeId, plan);
   };
 
   void api<ClusterAnswer>(apiPaths.cluster(clusterId))
