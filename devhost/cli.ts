@@ -167,6 +167,12 @@ export async function main(argv: string[]): Promise<void> {
             .join(', ')})`,
         ]
       : []),
+    ...[...devhost.app.functions.values()]
+      .filter((fn) => fn.trigger.route === 'portal/{*path}')
+      .map(
+        () =>
+          `Portal: ${devhost.url}/${devhost.app.hostJson.extensions?.http?.routePrefix ?? 'api'}/portal/${devhost.signIn ? '  (sign in as one of the users above)' : '  (set AUTH_TRUST_CLIENT_PRINCIPAL=true to sign in)'}`,
+      ),
     '',
     `Host started: ${devhost.url}  (Ctrl-C to stop)`,
   );

@@ -70,6 +70,15 @@ if (result.status !== 0) {
   fs.rmSync(stamp, { force: true });
   process.exit(result.status ?? 1);
 }
+// The operator portal (browser code, its own tsconfig) into <outDir>/portal.
+const portalBuild = path.join(root, 'portal', 'build.cjs');
+if (fs.existsSync(portalBuild)) {
+  const portal = spawnSync(process.execPath, [portalBuild, root], { cwd: root, stdio: 'inherit' });
+  if (portal.status !== 0) {
+    fs.rmSync(stamp, { force: true });
+    process.exit(portal.status ?? 1);
+  }
+}
 fs.mkdirSync(outDir, { recursive: true });
 fs.writeFileSync(stamp, `${started.toISOString()}\n`);
 fs.utimesSync(stamp, started, started);

@@ -6,7 +6,7 @@ import type { Role } from './roles';
  * - a role (`viewer`, `operator`, `admin`): the app authorizes it (functions/common/authorize.ts) — a signed-in user
  *   with the role (App Service Authentication) or an `AUTH_KEYS` key with it. Such routes are `anonymous` at the
  *   Functions host, which would otherwise refuse a signed-in user who has no function key.
- * - `public`: anyone (health).
+ * - `public`: anyone (health, the portal's static files).
  * - `agent`: a node agent's signed request (shared/auth/signedRequest.ts); users and keys get nothing more.
  * - `signed-webhook`: a Standard Webhooks signature (the failover webhook).
  * - `host-function-key`: a function key checked by the Functions host itself (Azure Monitor's webhook URL).
@@ -46,6 +46,7 @@ export const ROUTE_ACCESS = {
   agentArbitrate: { POST: 'agent' },
   agentArbitrationStatus: { GET: 'agent' },
   agentAck: { POST: 'agent' },
+  portal: { GET: 'public' },
 } as const satisfies Record<RouteName, Partial<Record<HttpMethod, RouteAccess>>>;
 
 type AccessTable = typeof ROUTE_ACCESS;

@@ -34,6 +34,7 @@ export const FunctionNames = {
   agentAck: 'agentAck',
   failureDetector: 'failureDetector',
   drillScheduler: 'drillScheduler',
+  portal: 'portal',
 } as const;
 
 export type FunctionName = (typeof FunctionNames)[keyof typeof FunctionNames];

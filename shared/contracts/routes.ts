@@ -34,6 +34,7 @@ export const routes = {
   agentArbitrate: 'v1/agent/arbitrate',
   agentArbitrationStatus: 'v1/agent/arbitration/{clusterId}/{epoch}',
   agentAck: 'v1/agent/ack',
+  portal: 'portal/{*path}',
 } as const;
 
 export type RouteName = keyof typeof routes;
@@ -84,6 +85,8 @@ export const paths = {
   agentArbitrationStatus: (clusterId: string, epoch: number) =>
     fillRoute(routes.agentArbitrationStatus, { clusterId, epoch }),
   agentAck: () => fillRoute(routes.agentAck),
+  /** The portal's root (its files are below it). */
+  portal: () => `/${ROUTE_PREFIX}/portal`,
 } as const satisfies Record<RouteName, (...args: never[]) => string>;
 
 const ARBITRATION_STATUS_PATH = new RegExp(

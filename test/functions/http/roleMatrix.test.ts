@@ -206,6 +206,11 @@ const CASES: Record<string, Case> = {
     body: {},
     allowed: [],
   },
+  'portal GET': {
+    access: 'public',
+    path: `${paths.portal()}/`,
+    allowed: [200],
+  },
 };
 
 type Identity =
