@@ -8,7 +8,7 @@ import { DEMO_USAGE, demoBanner, runDemoCli } from './demo/demoCli';
 
 const USAGE = `Usage: devhost start [--app DIR] [--port N] [--storage memory|disk|<connection string>]
                      [--data-dir DIR] [--hub NAME] [--clock system|manual] [--cloud simulator|none] [--json]
-                     [--no-demo]
+                     [--demo | --no-demo]
        ${DEMO_USAGE}
 
 Runs an Azure Functions (Node v4 model) app locally with Durable Functions on Azurite.
@@ -20,7 +20,8 @@ Runs an Azure Functions (Node v4 model) app locally with Durable Functions on Az
   --clock     manual: time moves only through POST /admin/devhost/clock {"advanceMs": N} (master key)
   --cloud     simulator (default): a local ARM and OCI compute simulator the app's providers talk to; none: off
   --json      print one JSON line {"url", "rpcBaseUrl", "keys", ...} once ready (for scripts)
-  --no-demo   do not declare the demo clusters nor start their agents (devhost/demo)
+  --demo      declare the demo clusters and run real agents for their nodes (devhost/demo; npm start does)
+  --no-demo   no demo fleet (wins over --demo: npm start -- --no-demo)
   --crash-at  TESTS ONLY: activity:<n>:after-side-effect|after-recorded kills the process (SIGKILL) at the n-th
               activity execution, before or after its completion is recorded (crash-recovery tests)`;
 
@@ -37,7 +38,7 @@ export interface CliOptions {
   clock: 'system' | 'manual';
   cloud: 'simulator' | 'none';
   json: boolean;
-  /** Declare the demo clusters and run their agents (default; `--no-demo` turns it off). */
+  /** Declare the demo clusters and run their agents (`--demo`, as `npm start` passes; `--no-demo` wins). */
   demo: boolean;
   /** Tests only: the crash point (`activity:<n>:<when>`), handed to the engine as DEVHOST_CRASH_AT. */
   crashAt?: string;
@@ -56,6 +57,7 @@ export function parseCli(argv: string[]): CliOptions {
       clock: { type: 'string' },
       cloud: { type: 'string' },
       json: { type: 'boolean' },
+      demo: { type: 'boolean' },
       'no-demo': { type: 'boolean' },
       'crash-at': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -104,7 +106,7 @@ export function parseCli(argv: string[]): CliOptions {
     clock,
     cloud,
     json: values.json === true,
-    demo: values['no-demo'] !== true,
+    demo: values.demo === true && values['no-demo'] !== true,
     ...(crashAt !== undefined ? { crashAt } : {}),
   };
 }

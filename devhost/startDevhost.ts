@@ -63,7 +63,7 @@ export interface DevhostOptions {
   users?: LocalUser[];
   /**
    * Declare the demo clusters and run real agents for their nodes (devhost/demo), controlled under
-   * `/admin/devhost/demo`; their files go to `<dataDir>/demo`. Default false; the CLI turns it on unless `--no-demo`.
+   * `/admin/devhost/demo`; their files go to `<dataDir>/demo`. Default false; `npm start` passes `--demo` (`--no-demo` wins).
    */
   demo?: boolean;
 }

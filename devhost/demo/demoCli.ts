@@ -125,7 +125,7 @@ export function demoBanner(fleet: DemoFleet, url: string): string[] {
     c.nodes.map((n) => `${n.id}${n.role === 'active' ? '*' : ''}`).join(', ');
   return [
     `API: ${url}/api/v1  (e.g. GET ${url}/api/v1/clusters/bcm-head/status?format=text with the master key)`,
-    `Demo fleet: ${fleet.clusters.length} clusters, ${fleet.agents.length} real agents (* declared active; --no-demo: none)`,
+    `Demo fleet: ${fleet.clusters.length} clusters, ${fleet.agents.length} real agents (* declared active; npm start -- --no-demo: none)`,
     ...fleet.clusters.map((c) => `  ${c.id.padEnd(13)} ${nodes(c).padEnd(22)} ${c.description}`),
     `  agents' configurations, hook scripts and logs: ${fleet.dir} (hooks.log: every hook step)`,
     `  make a node fail: node bin/devhost.js demo kill|pause|partition <node>  (restart|resume|heal undo; list)`,

@@ -103,7 +103,11 @@ async function demoControlReply(
   if (!isAuthorized(keys, 'admin', presented))
     return jsonError(401, 'Unauthorized', 'the demo control needs the master key (x-functions-key)');
   if (!fleet)
-    return jsonError(404, 'DemoNotRunning', 'the demo fleet is not running (started without --no-demo?)');
+    return jsonError(
+      404,
+      'DemoNotRunning',
+      'the demo fleet is not running (start the devhost with --demo, as npm start does)',
+    );
   const rest = url.pathname.slice(DEMO_CONTROL_PATH.length).replace(/\/+$/, '');
   const method = (req.method ?? 'GET').toUpperCase();
   if (rest === '') {

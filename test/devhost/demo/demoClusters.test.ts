@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseCli } from '../../../devhost/cli';
 import { demoClusterDocument, demoClusters } from '../../../devhost/demo/demoClusters';
 import { agentConfig, clusterHealth, describeAgentEvent } from '../../../devhost/demo/demoFleet';
@@ -100,7 +102,14 @@ test('the console shows role changes and hook steps, not every heartbeat', () =>
   expect(describeAgentEvent({ msg: 'heartbeat' })).toBeUndefined();
 });
 
-test('the CLI runs the demo fleet unless --no-demo', () => {
-  expect(parseCli(['start']).demo).toBe(true);
-  expect(parseCli(['start', '--no-demo']).demo).toBe(false);
+test('npm start runs the demo fleet unless --no-demo; the plain CLI (and the library) only when asked', () => {
+  const npmStart = (
+    JSON.parse(readFileSync(path.join(__dirname, '../../../package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    }
+  ).scripts.start;
+  const args = npmStart?.split(' ').slice(2) ?? [];
+  expect(parseCli(args).demo).toBe(true);
+  expect(parseCli([...args, '--no-demo']).demo).toBe(false);
+  expect(parseCli(['start']).demo).toBe(false);
 });

@@ -55,6 +55,7 @@ beforeAll(async () => {
       '--data-dir',
       dataDir,
       '--json',
+      '--demo', // as npm start passes it
     ],
     {
       cwd: root,
