@@ -35,7 +35,11 @@ const processIo: Io = {
   stderr: (text) => process.stderr.write(text),
 };
 
+/** The version the single-file bundle carries (scripts/buildAgentBundle.cjs defines it; no package.json beside it). */
+declare const FAILOVER_AGENT_BUNDLE_VERSION: string | undefined;
+
 function readVersion(): string {
+  if (typeof FAILOVER_AGENT_BUNDLE_VERSION === 'string') return FAILOVER_AGENT_BUNDLE_VERSION;
   for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
     const file = path.join(dir, 'package.json');
     if (!existsSync(file)) continue;

@@ -4,9 +4,12 @@ import { triggerKindOf } from './app/registeredFunction';
 import { ManualClock, systemClock } from './clock';
 import { CRASH_AT_ENV, CrashAtSyntaxError, parseCrashAt } from './durable/crashPoint';
 import { startDevhost, type StorageChoice } from './startDevhost';
+import { DEMO_USAGE, demoBanner, runDemoCli } from './demo/demoCli';
 
 const USAGE = `Usage: devhost start [--app DIR] [--port N] [--storage memory|disk|<connection string>]
                      [--data-dir DIR] [--hub NAME] [--clock system|manual] [--cloud simulator|none] [--json]
+                     [--demo | --no-demo]
+       ${DEMO_USAGE}
 
 Runs an Azure Functions (Node v4 model) app locally with Durable Functions on Azurite.
   --app       the Functions app directory (default: .)
@@ -17,6 +20,8 @@ Runs an Azure Functions (Node v4 model) app locally with Durable Functions on Az
   --clock     manual: time moves only through POST /admin/devhost/clock {"advanceMs": N} (master key)
   --cloud     simulator (default): a local ARM and OCI compute simulator the app's providers talk to; none: off
   --json      print one JSON line {"url", "rpcBaseUrl", "keys", ...} once ready (for scripts)
+  --demo      declare the demo clusters and run real agents for their nodes (devhost/demo; npm start does)
+  --no-demo   no demo fleet (wins over --demo: npm start -- --no-demo)
   --crash-at  TESTS ONLY: activity:<n>:after-side-effect|after-recorded kills the process (SIGKILL) at the n-th
               activity execution, before or after its completion is recorded (crash-recovery tests)`;
 
@@ -33,6 +38,8 @@ export interface CliOptions {
   clock: 'system' | 'manual';
   cloud: 'simulator' | 'none';
   json: boolean;
+  /** Declare the demo clusters and run their agents (`--demo`, as `npm start` passes; `--no-demo` wins). */
+  demo: boolean;
   /** Tests only: the crash point (`activity:<n>:<when>`), handed to the engine as DEVHOST_CRASH_AT. */
   crashAt?: string;
 }
@@ -50,6 +57,8 @@ export function parseCli(argv: string[]): CliOptions {
       clock: { type: 'string' },
       cloud: { type: 'string' },
       json: { type: 'boolean' },
+      demo: { type: 'boolean' },
+      'no-demo': { type: 'boolean' },
       'crash-at': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -97,11 +106,16 @@ export function parseCli(argv: string[]): CliOptions {
     clock,
     cloud,
     json: values.json === true,
+    demo: values.demo === true && values['no-demo'] !== true,
     ...(crashAt !== undefined ? { crashAt } : {}),
   };
 }
 
 export async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'demo') {
+    process.exitCode = await runDemoCli(argv.slice(1));
+    return;
+  }
   let options: CliOptions;
   try {
     options = parseCli(argv);
@@ -122,6 +136,7 @@ export async function main(argv: string[]): Promise<void> {
       ...(options.hub ? { hubName: options.hub } : {}),
       clock: options.clock === 'manual' ? new ManualClock(Date.now()) : systemClock,
       cloudSimulator: options.cloud === 'simulator',
+      demo: options.demo,
     });
   } catch (error) {
     console.error(`devhost could not start: ${error instanceof Error ? error.message : String(error)}`);
@@ -173,6 +188,7 @@ export async function main(argv: string[]): Promise<void> {
         () =>
           `Portal: ${devhost.url}/${devhost.app.hostJson.extensions?.http?.routePrefix ?? 'api'}/portal/${devhost.signIn ? '  (sign in as one of the users above)' : '  (set AUTH_TRUST_CLIENT_PRINCIPAL=true to sign in)'}`,
       ),
+    ...(devhost.demo ? ['', ...demoBanner(devhost.demo, devhost.url)] : []),
     '',
     `Host started: ${devhost.url}  (Ctrl-C to stop)`,
   );
@@ -207,6 +223,9 @@ export async function main(argv: string[]): Promise<void> {
         keys: devhost.keys,
         hubName: devhost.hubName,
         connectionString: devhost.connectionString,
+        demo: devhost.demo
+          ? { dir: devhost.demo.dir, nodes: devhost.demo.agents.map((a) => `${a.clusterId}/${a.nodeId}`) }
+          : null,
       }),
     );
   }

@@ -27,6 +27,8 @@ import {
   parseLocalUsers,
   type LocalUser,
 } from './auth/localUsers';
+import { startDemoFleet, type DemoFleet } from './demo/demoFleet';
+import { handleDemoControl, isDemoControlRequest } from './demo/demoControl';
 
 export type StorageChoice = 'memory' | 'disk' | { connectionString: string };
 
@@ -59,6 +61,11 @@ export interface DevhostOptions {
    * Default: `<dataDir>/users.yaml` (created with a viewer, an operator and an admin); memory storage: those three.
    */
   users?: LocalUser[];
+  /**
+   * Declare the demo clusters and run real agents for their nodes (devhost/demo), controlled under
+   * `/admin/devhost/demo`; their files go to `<dataDir>/demo`. Default false; `npm start` passes `--demo` (`--no-demo` wins).
+   */
+  demo?: boolean;
 }
 
 export interface Devhost {
@@ -80,6 +87,8 @@ export interface Devhost {
   cloud: LocalCloud | undefined;
   /** The users of the emulated sign-in, when the app trusts the platform's principal header. */
   signIn: { users: LocalUser[]; url: string } | undefined;
+  /** The demo fleet, when started (`demo: true`). */
+  demo: DemoFleet | undefined;
   stop(): Promise<void>;
 }
 
@@ -348,8 +357,17 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
       onClockAdvanced: () => undefined, // the manual clock's listener already does it
       easyAuth,
     });
+    let demo: DemoFleet | undefined;
     server.off('request', starting);
-    server.on('request', handler);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (!isDemoControlRequest(req)) return handler(req, res);
+      handleDemoControl(demo, keys, req, res).catch((error: unknown) => {
+        log('error', 'demo control failed', {
+          error: error instanceof Error ? error.message : String(error),
+        });
+        if (!res.headersSent) send(res, jsonError(500, 'DemoControlFailed', 'the demo control failed'));
+      });
+    });
     // With a listener, Node no longer answers `Expect: 100-continue` itself: the handler sends 100 Continue only
     // after route, method, key and declared size passed, so a refused client never sends its body.
     server.on('checkContinue', handler);
@@ -364,6 +382,23 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
       await hook({ hookData: {}, appHookData: {}, functionAppDirectory: appDir });
     engine?.start();
     timers.start();
+    if (options.demo) {
+      try {
+        demo = await startDemoFleet({
+          url,
+          masterKey: keys.masterKey,
+          dir: path.join(dataDir, 'demo'),
+          cloud,
+          fresh: storage !== 'disk',
+          log,
+        });
+      } catch (error) {
+        unsubscribe();
+        await timers.stop();
+        await engine?.stop();
+        throw error; // the server, storage and cloud are closed below
+      }
+    }
 
     let stopped = false;
     return {
@@ -381,9 +416,11 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
       timers,
       cloud,
       signIn: users ? { users, url: `${url}/.auth/login` } : undefined,
+      demo,
       async stop() {
         if (stopped) return;
         stopped = true;
+        await demo?.stop();
         unsubscribe();
         await close(server);
         await timers.stop();
