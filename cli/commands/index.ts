@@ -1,6 +1,7 @@
 import type { Command } from '../command';
 import { applyCommand, nodeKeyCommand, witnessBreakCommand } from './adminCommands';
 import { deleteCommand } from './deleteCommand';
+import { demoCommands } from './demoCommands';
 import { drillListCommand, drillRunCommand, drillShowCommand } from './drillCommands';
 import { failoverCommand } from './failoverCommand';
 import { makeActiveCommand } from './makeActiveCommand';
@@ -26,4 +27,5 @@ export const COMMANDS: readonly Command[] = [
   nodeKeyCommand,
   witnessBreakCommand,
   deleteCommand,
+  ...demoCommands,
 ];

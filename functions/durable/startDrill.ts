@@ -14,6 +14,36 @@ function drillIdOf(status: df.DurableOrchestrationStatus | undefined): string | 
   return typeof id === 'string' ? id : undefined;
 }
 
+/** How long a start waits for the previous drill, whose report is written, to finish its instance. */
+const FINISHING_WAIT_MS = 5000;
+
+/**
+ * The drill instance may still be running for a moment after its report was written (its last turn is completing):
+ * a drill asked for just then waits for it (up to `FINISHING_WAIT_MS`, polling) rather than being skipped because
+ * "a drill was running" that has in fact ended. A drill still in progress is not waited for.
+ */
+async function previousDrillFinished(
+  client: df.DurableClient,
+  services: Services,
+  clusterId: string,
+): Promise<void> {
+  const instanceId = InstanceIds.drill(clusterId);
+  const status = await readStatus(client, instanceId);
+  const runningId = isRunning(status) ? drillIdOf(status) : undefined;
+  if (!runningId) return;
+  // Its report is written first, then its record ended: either says the drill is over.
+  const [record, report] = await Promise.all([
+    services.operations.get(clusterId, runningId),
+    services.drills.get(clusterId, runningId),
+  ]);
+  if (record?.endedAt === undefined && report === undefined) return;
+  const deadline = Date.now() + FINISHING_WAIT_MS;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (!isRunning(await readStatus(client, instanceId))) return;
+  }
+}
+
 /**
  * Starts a drill (`drill-<clusterId>`, one per cluster at a time) — from the API, the portal or a schedule slot.
  * Never while another operation runs on the cluster (a failover, a make-active) or another drill: that drill is
@@ -67,6 +97,7 @@ export async function startDrill(
     await recordSkippedDrill(services, input, why);
     return { ok: true, drillId: input.drillId, started: false, skipped: why };
   }
+  await previousDrillFinished(client, services, request.clusterId);
   const singleton = await startOrJoin(
     client,
     Orchestrations.drill,

@@ -3,6 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DEMO_CONTROL_PATH as CLI_DEMO_CONTROL_PATH } from '../../../cli/commands/demoCommands';
+import { DEMO_CONTROL_PATH } from '../../../devhost/demo/demoControl';
+import { runCli } from '../../cli/helpers/runCli';
 import { waitFor } from '../../helpers/waitFor';
 
 /**
@@ -210,6 +213,24 @@ test('a killed, a partitioned and a paused demo active each end with their stand
     },
   );
 }, 120_000);
+
+test("failoverctl demo: list, pause and resume a node, an unknown node is exit 3, the path is the devhost's", async () => {
+  expect(CLI_DEMO_CONTROL_PATH).toBe(DEMO_CONTROL_PATH);
+  const env = { FAILOVERPLANE_URL: url, FAILOVERPLANE_KEY: key };
+  const list = await runCli(['demo', 'list'], { env });
+  expect(list.code).toBe(0);
+  expect(list.stdout).toMatch(/^NODE\s+AGENT\s+PID$/m);
+  expect(list.stdout).toMatch(/^bcm-head\/master2\s+running\s+\d+$/m);
+  expect(list.stdout).toMatch(/^bcm-head\s+\S+\s+healthy$/m);
+  const paused = await runCli(['demo', 'pause', 'bcm-head/master2'], { env });
+  expect(paused).toMatchObject({ code: 0, stdout: 'pause: bcm-head/master2 is paused\n' });
+  const resumed = await runCli(['demo', 'resume', 'master2'], { env });
+  expect(resumed).toMatchObject({ code: 0, stdout: 'resume: bcm-head/master2 is running\n' });
+  const unknown = await runCli(['demo', 'kill', 'nobody'], { env });
+  expect(unknown.code).toBe(3);
+  expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
+  expect((await runCli(['demo', 'kill', 'a/b/c'], { env })).code).toBe(2);
+}, 60_000);
 
 test('stopping the devhost stops every demo agent', async () => {
   const listing = await api('GET', '/admin/devhost/demo');
