@@ -145,15 +145,21 @@ it('switches the active role to the target on its acknowledgements, records ever
     await request(`${cp.host.url}${paths.operation('e2e', 'make-active-e2e')}`, { key: cp.functionKey })
   ).json.operation;
   expect(operation).toMatchObject({ status: 'succeeded', toEpoch: 2, kind: 'make-active', actor: 'admin' });
-  expect(operation.steps.map((s: { id: string }) => s.id)).toEqual([
+  const ids = operation.steps.map((s: { id: string }) => s.id) as string[];
+  // The runbook in order; an acknowledgement is recorded when a turn reads it: the demote command goes out with the
+  // revocation (the heartbeat path tells a revoked active), so its ack may be read before the demote step is recorded.
+  expect(ids.filter((id) => !id.startsWith('ack-'))).toEqual([
     'revoke-1',
     'demote-head-a-1',
-    'ack-head-a-demote-1',
     'fenced-head-a-1',
     'promote-head-b-2',
-    'ack-head-b-promote-2',
     'verify-head-b-2',
   ]);
+  const at = (id: string) => ids.indexOf(id);
+  expect(at('ack-head-a-demote-1')).toBeGreaterThan(at('revoke-1'));
+  expect(at('ack-head-a-demote-1')).toBeLessThan(at('fenced-head-a-1'));
+  expect(at('ack-head-b-promote-2')).toBeGreaterThan(at('promote-head-b-2'));
+  expect(at('ack-head-b-promote-2')).toBeLessThan(at('verify-head-b-2'));
   // the agents' acknowledgements are on the record with their hook steps
   expect(operation.steps.find((s: { id: string }) => s.id === 'ack-head-b-promote-2')).toMatchObject({
     outcome: 'ok',
