@@ -7,7 +7,7 @@ import { probeStorage } from '../../shared/stores/probeStorage';
 
 /** GET /api/health: version and storage reachability. */
 export async function health(): Promise<HttpResponseInit> {
-  const report = healthReport(await probeStorage(getConfig().storageConnectionString));
+  const report = healthReport(await probeStorage(getConfig().storage));
   return {
     // 503 when storage does not answer, so load balancers and callers retry.
     status: report.status === 'ok' ? 200 : 503,

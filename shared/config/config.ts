@@ -2,13 +2,22 @@ import { parseApiKeys } from '../auth/apiKeys';
 import type { AuthSettings } from '../auth/authenticate';
 import { webhookKey } from '../auth/standardWebhooks';
 import { loadCloudConfig, type CloudConfig } from './cloudConfig';
+import { readStorageConnection, sameStorageAccount, type StorageConnection } from './storageConnection';
 
 /** The control plane's configuration: read once from the environment, validated, frozen. */
 export interface Config {
-  /** Azure Storage for cluster state (AzureWebJobsStorage, the Functions host's own account by default). */
-  readonly storageConnectionString: string;
-  /** The witness account (`WitnessStorage`); ideally in a third region. Defaults to the state account. */
-  readonly witnessConnectionString: string;
+  /**
+   * Azure Storage for cluster state (`AzureWebJobsStorage`, the Functions host's own account): a connection string,
+   * or identity-based (`AzureWebJobsStorage__tableServiceUri`, `__blobServiceUri`, `__credential`, `__clientId`).
+   * Never logged (a connection string holds a key).
+   */
+  readonly storage: StorageConnection;
+  /**
+   * The witness account (`WitnessStorage`, or `WitnessStorage__blobServiceUri` + `__credential` + `__clientId`);
+   * ideally in a third region. Defaults to the state account.
+   */
+  readonly witnessStorage: StorageConnection;
+  /** Whether the witness is in the state account (the same connection string or the same blob endpoint). */
   readonly witnessSharesStateAccount: boolean;
   /** Master key from which every node key is derived (`NODE_KEY_MASTER`, base64, ≥ 32 bytes). Never logged. */
   readonly nodeKeyMaster: Buffer;
@@ -38,9 +47,6 @@ export class ConfigError extends Error {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
-
-const looksLikeConnectionString = (value: string) =>
-  value === 'UseDevelopmentStorage=true' || /AccountName=|BlobEndpoint=|TableEndpoint=/i.test(value);
 
 function integer(
   env: Readonly<Record<string, string | undefined>>,
@@ -82,16 +88,32 @@ function webhookSecrets(
 
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
   const problems: string[] = [];
-  const storage = env.AzureWebJobsStorage?.trim() ?? '';
-  if (!storage) problems.push('AzureWebJobsStorage is not set (an Azure Storage connection string)');
-  else if (!looksLikeConnectionString(storage)) {
+  const storage = readStorageConnection(
+    env,
+    'AzureWebJobsStorage',
+    {
+      table: 'required',
+      blob: 'required',
+      // The host's own queues (AzureWebJobsStorage__queueServiceUri): the app reads it only to check it.
+      queue: 'optional',
+      why: {
+        table: 'cluster state is in tables of the state account',
+        blob: 'drill reports (and the witness, unless WitnessStorage is set) are blobs in the state account',
+      },
+    },
+    problems,
+  );
+  if (!storage)
     problems.push(
-      'AzureWebJobsStorage is not a storage connection string (expected Key=Value;... with AccountName or endpoints)',
+      'AzureWebJobsStorage is not set (an Azure Storage connection string, or AzureWebJobsStorage__tableServiceUri and __blobServiceUri with __credential=managedidentity)',
     );
-  }
-  const witness = env.WitnessStorage?.trim() || storage;
-  if (env.WitnessStorage?.trim() && !looksLikeConnectionString(witness))
-    problems.push('WitnessStorage is not a storage connection string');
+  const witness =
+    readStorageConnection(
+      env,
+      'WitnessStorage',
+      { blob: 'required', why: { blob: 'the witness is a blob lease' } },
+      problems,
+    ) ?? storage;
   const masterText = env.NODE_KEY_MASTER?.trim() ?? '';
   const nodeKeyMaster = Buffer.from(masterText, 'base64');
   if (!masterText)
@@ -115,12 +137,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     trustClientPrincipal: trust === 'true',
     keys: parseApiKeys(env.AUTH_KEYS, problems),
   });
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0 || !storage || !witness) throw new ConfigError(problems);
   return Object.freeze({
     cloud,
-    storageConnectionString: storage,
-    witnessConnectionString: witness,
-    witnessSharesStateAccount: witness === storage,
+    storage: Object.freeze(storage),
+    witnessStorage: Object.freeze(witness),
+    witnessSharesStateAccount: sameStorageAccount(storage, witness),
     nodeKeyMaster,
     tablePrefix,
     agentClockToleranceMs,

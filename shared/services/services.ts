@@ -1,4 +1,3 @@
-import { BlobServiceClient } from '@azure/storage-blob';
 import { getConfig, type Config } from '../config/config';
 import { AgentDirectory } from '../control/agents/agentRequests';
 import { HeartbeatService } from '../control/agents/heartbeatService';
@@ -15,6 +14,7 @@ import { PoolStore } from '../stores/poolStore';
 import { storageCall } from '../stores/storageCall';
 import { WebhookReplayStore } from '../stores/webhookReplayStore';
 import { createTableClients, ensureTables, tableNames, type TableClients } from '../stores/tableClients';
+import { createBlobServiceClient, type StorageClientOptions } from '../stores/storageClients';
 import { BlobWitness } from '../witness/blobWitness';
 import { ProviderRegistry } from '../providers/providerRegistry';
 import { hostClock, type Clock } from '../time/hostClock';
@@ -52,19 +52,36 @@ export interface Services {
   now(): number;
 }
 
-/** Builds the services without touching storage (see `getServices` for the process's initialised instance). */
-export function createServices(config: Config, time: Clock | (() => number) = hostClock): Services {
+export interface CreateServicesOptions {
+  /** What the storage clients use besides the configuration (tests: a credential, fake HTTP transports). */
+  storage?: StorageClientOptions;
+}
+
+const BLOB_RETRIES = { retryOptions: { maxTries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2000 } };
+
+/**
+ * Builds the services without touching storage (see `getServices` for the process's initialised instance). Storage
+ * is reached with the configured connection strings or identities (`config.storage`, `config.witnessStorage`).
+ */
+export function createServices(
+  config: Config,
+  time: Clock | (() => number) = hostClock,
+  options: CreateServicesOptions = {},
+): Services {
   const clock: Clock = typeof time === 'function' ? { now: time } : time;
   const now = () => clock.now();
-  const tables = createTableClients(config.storageConnectionString, tableNames(config.tablePrefix));
-  const witnessContainer = BlobServiceClient.fromConnectionString(config.witnessConnectionString, {
-    retryOptions: { maxTries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2000 },
-  }).getContainerClient(
-    `${config.tablePrefix.toLowerCase()}${config.tablePrefix ? '-' : ''}failover-witness`,
-  );
-  const drillReports = BlobServiceClient.fromConnectionString(config.storageConnectionString, {
-    retryOptions: { maxTries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2000 },
-  }).getContainerClient(`${config.tablePrefix.toLowerCase()}${config.tablePrefix ? '-' : ''}drill-reports`);
+  const tables = createTableClients(config.storage, tableNames(config.tablePrefix), options.storage);
+  const containerPrefix = `${config.tablePrefix.toLowerCase()}${config.tablePrefix ? '-' : ''}`;
+  const witnessContainer = createBlobServiceClient(
+    config.witnessStorage,
+    BLOB_RETRIES,
+    options.storage,
+  ).getContainerClient(`${containerPrefix}failover-witness`);
+  const drillReports = createBlobServiceClient(
+    config.storage,
+    BLOB_RETRIES,
+    options.storage,
+  ).getContainerClient(`${containerPrefix}drill-reports`);
   const base = {
     config,
     clock,

@@ -1,4 +1,5 @@
-import { TableServiceClient } from '@azure/data-tables';
+import type { StorageConnection } from '../config/storageConnection';
+import { createTableServiceClient, type StorageClientOptions } from './storageClients';
 
 export interface StorageProbe {
   reachable: boolean;
@@ -7,10 +8,13 @@ export interface StorageProbe {
   error?: string;
 }
 
-/** Checks that the storage account answers, within `timeoutMs`. */
+/**
+ * Checks that the storage account answers (lists one table: with an identity, that also proves the token and the
+ * role assignment), within `timeoutMs`. A bare string is a connection string.
+ */
 export async function probeStorage(
-  connectionString: string,
-  options: { timeoutMs?: number; abortSignal?: AbortSignal } = {},
+  connection: StorageConnection | string,
+  options: { timeoutMs?: number; abortSignal?: AbortSignal; clients?: StorageClientOptions } = {},
 ): Promise<StorageProbe> {
   const started = performance.now();
   const signal = AbortSignal.any([
@@ -18,10 +22,11 @@ export async function probeStorage(
     ...(options.abortSignal ? [options.abortSignal] : []),
   ]);
   try {
-    const client = TableServiceClient.fromConnectionString(connectionString, {
-      allowInsecureConnection: true,
-      retryOptions: { maxRetries: 0 },
-    });
+    const client = createTableServiceClient(
+      typeof connection === 'string' ? { kind: 'connectionString', value: connection } : connection,
+      { retryOptions: { maxRetries: 0 } },
+      options.clients,
+    );
     const pages = client.listTables().byPage({ maxPageSize: 1 });
     await Promise.race([
       pages.next(),

@@ -1,4 +1,6 @@
-import { TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
+import type { StorageConnection } from '../config/storageConnection';
+import { createTableClient, type StorageClientOptions } from './storageClients';
 
 /** The control plane's tables. A prefix isolates one deployment (or one test) from another in the same account. */
 export interface TableNames {
@@ -40,11 +42,19 @@ export function tableNames(prefix = ''): TableNames {
 
 export type TableClients = { [K in keyof TableNames]: TableClient };
 
-export function createTableClients(connectionString: string, names: TableNames): TableClients {
-  const client = (table: string) =>
-    TableClient.fromConnectionString(connectionString, table, {
-      allowInsecureConnection: /UseDevelopmentStorage|http:\/\//i.test(connectionString),
-    });
+/**
+ * A client per table of the state account: from a connection string (Azurite locally: plain HTTP allowed) or an
+ * identity-based connection (the table service URI and a managed identity's tokens). A bare string is a connection
+ * string. `options` carries what tests inject (a credential, an HTTP transport); never the environment.
+ */
+export function createTableClients(
+  connection: StorageConnection | string,
+  names: TableNames,
+  options: StorageClientOptions = {},
+): TableClients {
+  const resolved: StorageConnection =
+    typeof connection === 'string' ? { kind: 'connectionString', value: connection } : connection;
+  const client = (table: string) => createTableClient(resolved, table, options);
   return {
     clusters: client(names.clusters),
     clusterState: client(names.clusterState),

@@ -25,7 +25,7 @@ export async function servicesOnAzurite(
     TABLE_PREFIX: tablePrefix,
     ...env,
   });
-  await ensureTables(createTableClients(config.storageConnectionString, tableNames(config.tablePrefix)));
+  await ensureTables(createTableClients(config.storage, tableNames(config.tablePrefix)));
   const services = createServices(config, now);
   await Promise.all([services.witness.ensureContainer(), services.drills.ensureContainer()]);
   return { azurite, services };

@@ -26,12 +26,19 @@ it('documents every configuration key the control plane reads in the README tabl
   };
   // Environments that take every branch: the Azure credential kinds and the OCI settings.
   const read = new Set<string>();
-  for (const env of [
+  const environments: Record<string, string>[] = [
     base,
     { ...base, AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000' },
     { ...base, AZURE_SUBSCRIPTION_ID: '00000000-0000-0000-0000-000000000000', AZURE_CREDENTIAL: 'static' },
     { ...base, OCI_TENANCY_OCID: 'ocid1.tenancy.oc1..x' },
-  ]) {
+    // The identity form of the storage settings (AzureWebJobsStorage__…, WitnessStorage__…).
+    {
+      NODE_KEY_MASTER: base.NODE_KEY_MASTER,
+      AzureWebJobsStorage__credential: 'managedidentity',
+      WitnessStorage__credential: 'managedidentity',
+    },
+  ];
+  for (const env of environments) {
     for (const key of keysRead(env)) read.add(key);
   }
   const readme = readFileSync(path.resolve(__dirname, '../../../README.md'), 'utf8');
@@ -41,5 +48,7 @@ it('documents every configuration key the control plane reads in the README tabl
   // The test must see what it checks: more than the two required keys, including the cloud ones.
   expect(read.has('AZURE_STATIC_TOKEN')).toBe(true);
   expect(read.has('OCI_PRIVATE_KEY_FILE')).toBe(true);
+  expect(read.has('AzureWebJobsStorage__tableServiceUri')).toBe(true);
+  expect(read.has('WitnessStorage__blobServiceUri')).toBe(true);
   expect([...read].filter((key) => !documented.has(key))).toEqual([]);
 });

@@ -5,6 +5,7 @@ import { summarize } from '../../../shared/domain/drills';
 import { StorageUnavailableError } from '../../../shared/errors';
 import { DrillStore } from '../../../shared/stores/drillStore';
 import { createTableClients, ensureTables, tableNames } from '../../../shared/stores/tableClients';
+import { createBlobServiceClient } from '../../../shared/stores/storageClients';
 import { servicesOnAzurite } from '../../helpers/servicesOnAzurite';
 
 let azurite: RunningAzurite;
@@ -158,7 +159,7 @@ describe('DrillStore', () => {
       const r = report('c6', 2);
       await services.drills.save(r, '<p>wired</p>');
       expect(await services.drills.getHtml('c6', r.drillId)).toBe('<p>wired</p>');
-      const exists = await BlobServiceClient.fromConnectionString(services.config.storageConnectionString)
+      const exists = await createBlobServiceClient(services.config.storage)
         .getContainerClient('drillwire-drill-reports')
         .exists();
       expect(exists).toBe(true);

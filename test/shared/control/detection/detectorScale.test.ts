@@ -23,7 +23,7 @@ beforeAll(async () => {
     NODE_KEY_MASTER: randomBytes(32).toString('base64'),
     TABLE_PREFIX: 'Scale',
   });
-  await ensureTables(createTableClients(config.storageConnectionString, tableNames(config.tablePrefix)));
+  await ensureTables(createTableClients(config.storage, tableNames(config.tablePrefix)));
   services = createServices(config, () => clock);
   const counter: PipelinePolicy = {
     name: 'countRequests',

@@ -24,7 +24,7 @@ beforeAll(async () => {
     NODE_KEY_MASTER: randomBytes(32).toString('base64'),
     TABLE_PREFIX: 'Detect',
   });
-  await ensureTables(createTableClients(config.storageConnectionString, tableNames(config.tablePrefix)));
+  await ensureTables(createTableClients(config.storage, tableNames(config.tablePrefix)));
   // Three "host instances" sharing the storage, each with its own service objects, all on the test's clock.
   for (let i = 0; i < 3; i++) hosts.push(createServices(config, () => clock));
   await hosts[0]!.witness.ensureContainer();

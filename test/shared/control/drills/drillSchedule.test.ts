@@ -39,7 +39,7 @@ beforeAll(async () => {
     NODE_KEY_MASTER: randomBytes(32).toString('base64'),
     TABLE_PREFIX: 'DrillSched',
   });
-  await ensureTables(createTableClients(config.storageConnectionString, tableNames(config.tablePrefix)));
+  await ensureTables(createTableClients(config.storage, tableNames(config.tablePrefix)));
   for (let i = 0; i < 2; i++) hosts.push(createServices(config, () => clock));
 });
 afterAll(async () => {
