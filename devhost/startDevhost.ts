@@ -1,9 +1,16 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { acquireInstanceLock, DevhostStartError } from './instanceLock';
 import { loadFunctionsApp, type LoadedApp } from './app/loadFunctionsApp';
-import { parseOverridableStates, parseTimeSpan } from './app/hostJson';
+import {
+  assertLocalDurableProvider,
+  parseOverridableStates,
+  parseTimeSpan,
+  resolveAppSettingReferences,
+  type HostJson,
+} from './app/hostJson';
 import { triggerKindOf } from './app/registeredFunction';
 import { installHostClock, isManualClock, systemClock, type Clock } from './clock';
 import { DurableEngine } from './durable/durableEngine';
@@ -111,6 +118,17 @@ function close(server: Server): Promise<void> {
   });
 }
 
+/** host.json when it exists and parses (else undefined: loading the app reports what is wrong with it). */
+function readHostJsonIfValid(appDir: string): HostJson | undefined {
+  const file = path.join(appDir, 'host.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as HostJson;
+  } catch {
+    return undefined;
+  }
+}
+
 export const consoleLog: LogFn = (level, message, fields) => {
   const line = fields && Object.keys(fields).length ? `${message} ${JSON.stringify(fields)}` : message;
   (level === 'error' ? console.error : level === 'warn' ? console.warn : console.log)(`[${level}] ${line}`);
@@ -124,6 +142,9 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
   const log = options.log ?? consoleLog;
   const appDir = path.resolve(options.appDir ?? '.');
   const dataDir = path.resolve(options.dataDir ?? path.join(appDir, '.devhost'));
+  // Before anything starts: a host.json in its Azure form (the Durable Task Scheduler) cannot run here.
+  const early = readHostJsonIfValid(appDir);
+  if (early) assertLocalDurableProvider(early);
   const clock = options.clock ?? systemClock;
   const storage = options.storage ?? 'disk';
   const keys =
@@ -132,7 +153,6 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
   const env = options.env ?? realProcess.env;
   const host = options.host ?? '127.0.0.1';
   const requestedPort = options.port ?? 7071;
-
   // Before anything starts (Azurite on the data directory above all): the data directory's lock, then the port.
   const lock = storage === 'disk' ? acquireInstanceLock(dataDir, requestedPort) : undefined;
   const releaseOnExit = () => lock?.release();
@@ -204,7 +224,13 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
       easyAuth = createEasyAuth(users);
     }
     const durableConfig = app.hostJson.extensions?.durableTask ?? {};
-    const hubName = options.hubName ?? durableConfig.hubName ?? 'TestHubName';
+    assertLocalDurableProvider(app.hostJson);
+    // `%TASKHUB_NAME%` and the like resolve from the app settings, as under the real host.
+    const hubName =
+      options.hubName ??
+      (durableConfig.hubName !== undefined
+        ? resolveAppSettingReferences(durableConfig.hubName, env, 'host.json extensions.durableTask.hubName')
+        : 'TestHubName');
     const hasDurable = [...app.functions.values()].some((f) =>
       ['orchestration', 'activity', 'entity'].includes(triggerKindOf(f)),
     );

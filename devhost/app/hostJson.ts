@@ -9,6 +9,13 @@ export interface HostJson {
       maxConcurrentOrchestratorFunctions?: number;
       overridableExistingInstanceStates?: string;
       storageProvider?: {
+        /**
+         * The durable backend: absent or `AzureStorage` (what the devhost runs, on Azurite); anything else (the
+         * Durable Task Scheduler's `azureManaged`, `mssql`, `netherite`) is refused at start.
+         */
+        type?: string;
+        /** The app setting with the backend's connection (`DURABLE_TASK_SCHEDULER_CONNECTION_STRING` for azureManaged). */
+        connectionStringName?: string;
         controlQueueVisibilityTimeout?: string;
         workItemQueueVisibilityTimeout?: string;
         maxQueuePollingInterval?: string;
@@ -54,4 +61,48 @@ export function parseOverridableStates(value: unknown): OverridableStates {
     );
   }
   return match;
+}
+
+/** host.json asks for something the devhost cannot do locally; the message names the setting and the local form. */
+export class HostJsonUnsupportedError extends Error {
+  override readonly name = 'HostJsonUnsupportedError';
+}
+
+/**
+ * host.json `extensions.durableTask.storageProvider.type`, checked before anything starts: the devhost runs the Azure
+ * Storage provider only (on Azurite or a given account). `azureManaged` — the Durable Task Scheduler, the Azure form
+ * of this app's host.json — needs the scheduler (or its emulator) and cannot be honoured; any other provider neither.
+ */
+export function assertLocalDurableProvider(hostJson: HostJson): void {
+  const type: unknown = hostJson.extensions?.durableTask?.storageProvider?.type;
+  if (type === undefined || type === null) return;
+  const setting = 'host.json extensions.durableTask.storageProvider.type';
+  const local = 'the local form is the Azure Storage provider: omit "type" or use "AzureStorage"';
+  if (typeof type !== 'string') throw new HostJsonUnsupportedError(`${setting} must be a string (${local})`);
+  if (type.toLowerCase() === 'azurestorage') return;
+  if (type.toLowerCase() === 'azuremanaged')
+    throw new HostJsonUnsupportedError(
+      `${setting} "${type}" cannot be honoured by the devhost: it needs the Durable Task Scheduler (or its emulator), ` +
+        `which the devhost does not run; ${local} (the Azure deployment keeps "azureManaged")`,
+    );
+  throw new HostJsonUnsupportedError(`${setting} "${type}" is not supported by the devhost; ${local}`);
+}
+
+/**
+ * A host.json value with `%NAME%` app-setting references resolved the way the Functions host does (`"hubName":
+ * "%TASKHUB_NAME%"`); a reference to a setting that is not set is an error naming both.
+ */
+export function resolveAppSettingReferences(
+  value: string,
+  env: Readonly<Record<string, string | undefined>>,
+  where: string,
+): string {
+  return value.replace(/%([^%]+)%/g, (_match, name: string) => {
+    const resolved = env[name]?.trim();
+    if (!resolved)
+      throw new HostJsonUnsupportedError(
+        `${where} refers to the app setting %${name}%, which is not set (set ${name} in the environment or local.settings.json Values)`,
+      );
+    return resolved;
+  });
 }
