@@ -27,6 +27,7 @@ import { startLocalCloud, type LocalCloud } from './cloudSimulator/startLocalClo
 import { realGlobal, realProcess } from './realRequire';
 import { TimerTriggerScheduler } from './timers/timerTriggerScheduler';
 import { createEasyAuth, type EasyAuth } from './auth/easyAuth';
+import { DEFAULT_APPLICATIONS, type LocalApplication } from './auth/localApplications';
 import { hostKeySettings } from './auth/hostKeySettings';
 import {
   DEFAULT_USERS_YAML,
@@ -69,6 +70,11 @@ export interface DevhostOptions {
    */
   users?: LocalUser[];
   /**
+   * Applications of the emulated tenant that call the app with a bearer token (`POST /.auth/devhost/token`), on with
+   * the sign-in. Default: the Azure Monitor action groups' Secure Webhook caller with `ActionGroupsSecureWebhook`.
+   */
+  applications?: LocalApplication[];
+  /**
    * Declare the demo clusters and run real agents for their nodes (devhost/demo), controlled under
    * `/admin/devhost/demo`; their files go to `<dataDir>/demo`. Default false; `npm start` passes `--demo` (`--no-demo` wins).
    */
@@ -93,7 +99,9 @@ export interface Devhost {
   /** The cloud simulator, when started (`cloudSimulator: true`). */
   cloud: LocalCloud | undefined;
   /** The users of the emulated sign-in, when the app trusts the platform's principal header. */
-  signIn: { users: LocalUser[]; url: string } | undefined;
+  signIn:
+    | { users: LocalUser[]; url: string; applications: readonly LocalApplication[]; tokenUrl: string }
+    | undefined;
   /** The demo fleet, when started (`demo: true`). */
   demo: DemoFleet | undefined;
   stop(): Promise<void>;
@@ -215,13 +223,14 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
     // App Service Authentication, emulated, when the app is configured to run behind it.
     let easyAuth: EasyAuth | undefined;
     let users: LocalUser[] | undefined;
+    const applications = options.applications ?? DEFAULT_APPLICATIONS;
     if (env.AUTH_TRUST_CLIENT_PRINCIPAL?.trim().toLowerCase() === 'true') {
       users =
         options.users ??
         (storage === 'disk'
           ? loadOrCreateLocalUsers(path.join(dataDir, 'users.yaml'))
           : parseLocalUsers(DEFAULT_USERS_YAML));
-      easyAuth = createEasyAuth(users);
+      easyAuth = createEasyAuth(users, applications);
     }
     const durableConfig = app.hostJson.extensions?.durableTask ?? {};
     assertLocalDurableProvider(app.hostJson);
@@ -441,7 +450,9 @@ export async function startDevhost(options: DevhostOptions = {}): Promise<Devhos
       clockAdvanced,
       timers,
       cloud,
-      signIn: users ? { users, url: `${url}/.auth/login` } : undefined,
+      signIn: users
+        ? { users, url: `${url}/.auth/login`, applications, tokenUrl: `${url}/.auth/devhost/token` }
+        : undefined,
       demo,
       async stop() {
         if (stopped) return;

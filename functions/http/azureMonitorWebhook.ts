@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
+import { authenticateWebhookPrincipal } from '../../shared/auth/webhookPrincipal';
+import { getConfig } from '../../shared/config/config';
 import { FunctionNames } from '../../shared/constants/functionNames';
 import { parseStrictJson } from '../../shared/contracts/json';
 import { routes } from '../../shared/contracts/routes';
@@ -22,7 +24,7 @@ const operationIdFor = (dedupeKey: string, clusterId: string) =>
   `failover-${createHash('sha256').update(`${dedupeKey}\n${clusterId}`).digest('hex').slice(0, 24)}`;
 
 /**
- * POST /api/v1/webhooks/azure-monitor (function key): an Azure Monitor action group's webhook, common alert schema.
+ * POST /api/v1/webhooks/azure-monitor (function key) and /secure (an action group's Secure Webhook): an Azure Monitor action group's webhook, common alert schema.
  * A fired alert that says the active node of a cluster (its VM, or its region in a Service Health incident) is down
  * starts that cluster's failover — or joins the one running, so five copies of an alert start one — where the
  * cluster's policy allows it (`failover.mode`, anti-flapping). Resolved alerts, alerts on standbys and alerts that
@@ -126,10 +128,48 @@ export async function azureMonitorWebhookHandler(
   };
 }
 
+type Handler = (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>;
+
+/**
+ * The Secure Webhook guard (ROUTE_ACCESS `webhook-principal`): the caller must be a principal App Service
+ * Authentication vouches for, holding the `ActionGroupsSecureWebhook` app role — checked before the body is read or
+ * anything is touched. 401 when the app does not trust the platform's principal (AUTH_TRUST_CLIENT_PRINCIPAL is not
+ * true: the header could be forged) or there is none, 403 naming the role without it.
+ */
+export function requireWebhookPrincipal(handler: Handler): Handler {
+  return async (request, context) => {
+    const decision = authenticateWebhookPrincipal(
+      { header: (name) => request.headers.get(name) },
+      getConfig().auth,
+    );
+    if (!decision.ok) {
+      const { ok: _ok, status, code, message, ...extra } = decision;
+      context.info(`refused the secure Azure Monitor webhook: ${status} ${code}`);
+      return { status, jsonBody: { error: { code, message, ...extra } } };
+    }
+    context.info(`secure Azure Monitor webhook from ${decision.principal.actor}`);
+    return handler(request, context);
+  };
+}
+
 app.http(FunctionNames.azureMonitorWebhook, {
   route: routes.webhookAzureMonitor,
   methods: ['POST'],
   authLevel: 'function',
   extraInputs: [df.input.durableClient()],
   handler: withErrorPolicy(withServices(azureMonitorWebhookHandler)),
+});
+
+/**
+ * POST /api/v1/webhooks/azure-monitor/secure: the same webhook for an action group's Secure Webhook — `anonymous` at
+ * the host (the caller has an Entra token, not a function key); App Service Authentication validates the token and
+ * the app requires the `ActionGroupsSecureWebhook` role (requireWebhookPrincipal). Everything after that is the
+ * function-key route's: de-duplication, 202/200, 503 with Retry-After on a temporary failure.
+ */
+app.http(FunctionNames.azureMonitorSecureWebhook, {
+  route: routes.webhookAzureMonitorSecure,
+  methods: ['POST'],
+  authLevel: 'anonymous',
+  extraInputs: [df.input.durableClient()],
+  handler: withErrorPolicy(requireWebhookPrincipal(withServices(azureMonitorWebhookHandler))),
 });

@@ -30,13 +30,15 @@ export interface ClientPrincipal {
   roles: Role[];
 }
 
-export type PrincipalOutcome =
-  { ok: true; principal: ClientPrincipal } | { ok: false; code: 'InvalidClientPrincipal'; message: string };
+/** A principal header that cannot be read (401). */
+export type InvalidPrincipal = { ok: false; code: 'InvalidClientPrincipal'; message: string };
+
+export type PrincipalOutcome = { ok: true; principal: ClientPrincipal } | InvalidPrincipal;
 
 const MAX_HEADER_CHARS = 16 * 1024;
 const MAX_TEXT = 200;
 
-const invalid = (message: string): PrincipalOutcome => ({
+const invalid = (message: string): InvalidPrincipal => ({
   ok: false,
   code: 'InvalidClientPrincipal',
   message: `the x-ms-client-principal header ${message}`,
@@ -47,12 +49,18 @@ const clean = (value: string) =>
   // eslint-disable-next-line no-control-regex
   value.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, MAX_TEXT);
 
-/**
- * Reads the platform's `x-ms-client-principal` (base64 of JSON `{auth_typ, claims: [{typ, val}], name_typ,
- * role_typ}`). Trust it only when the app runs behind App Service Authentication (`AUTH_TRUST_CLIENT_PRINCIPAL`):
- * otherwise anyone can send it. Roles are the values of the role claims that name a control-plane role.
- */
-export function parseClientPrincipal(header: string): PrincipalOutcome {
+/** The claims of a principal header, decoded and shape-checked but not interpreted. */
+export interface PrincipalClaims {
+  authType: string | undefined;
+  claims: { typ: string; val: string }[];
+  /** The claim type naming the principal (`name_typ`), when given. */
+  nameType: string | undefined;
+  /** The claim type of its roles (`role_typ`), when given: Entra app roles also come as `roles` claims. */
+  roleType: string | undefined;
+}
+
+/** Decodes `x-ms-client-principal` (base64 of JSON `{auth_typ, claims: [{typ, val}], name_typ, role_typ}`). */
+export function readPrincipalClaims(header: string): { ok: true; value: PrincipalClaims } | InvalidPrincipal {
   const text = header.trim();
   if (!text) return invalid('is empty');
   if (text.length > MAX_HEADER_CHARS) return invalid('is too large');
@@ -76,28 +84,60 @@ export function parseClientPrincipal(header: string): PrincipalOutcome {
       return invalid('has a claim that is not {typ, val}');
     pairs.push({ typ, val });
   }
-  const nameType = typeof record.name_typ === 'string' ? record.name_typ : undefined;
-  const roleType = typeof record.role_typ === 'string' ? record.role_typ : undefined;
+  return {
+    ok: true,
+    value: {
+      authType: typeof record.auth_typ === 'string' ? record.auth_typ : undefined,
+      claims: pairs,
+      nameType: typeof record.name_typ === 'string' ? record.name_typ : undefined,
+      roleType: typeof record.role_typ === 'string' ? record.role_typ : undefined,
+    },
+  };
+}
+
+/** Every role claim value of a principal (its `role_typ` claims and the usual role claim types), trimmed. */
+export function roleClaimValues(principal: PrincipalClaims): string[] {
+  const roleTypes = new Set<string>([
+    ...(principal.roleType ? [principal.roleType] : []),
+    ...CLAIM_TYPES.roles,
+  ]);
+  return [...new Set(principal.claims.filter((c) => roleTypes.has(c.typ)).map((c) => c.val.trim()))].filter(
+    (v) => v.length > 0,
+  );
+}
+
+/** The principal's object id (`oid`) and name as recorded (cleaned), when present. */
+export function principalIdentity(principal: PrincipalClaims): {
+  name: string | undefined;
+  objectId: string | undefined;
+} {
   const first = (types: readonly string[]) =>
-    types.map((t) => pairs.find((c) => c.typ === t && c.val.trim())?.val).find((v) => v !== undefined);
-  const name = first([...(nameType ? [nameType] : []), ...CLAIM_TYPES.name]);
+    types
+      .map((t) => principal.claims.find((c) => c.typ === t && c.val.trim())?.val)
+      .find((v) => v !== undefined);
+  const name = first([...(principal.nameType ? [principal.nameType] : []), ...CLAIM_TYPES.name]);
   const objectId = first(CLAIM_TYPES.objectId);
+  return { name: name ? clean(name) : undefined, objectId: objectId ? clean(objectId) : undefined };
+}
+
+/**
+ * Reads the platform's `x-ms-client-principal` (base64 of JSON `{auth_typ, claims: [{typ, val}], name_typ,
+ * role_typ}`). Trust it only when the app runs behind App Service Authentication (`AUTH_TRUST_CLIENT_PRINCIPAL`):
+ * otherwise anyone can send it. Roles are the values of the role claims that name a control-plane role.
+ */
+export function parseClientPrincipal(header: string): PrincipalOutcome {
+  const read = readPrincipalClaims(header);
+  if (!read.ok) return read;
+  const principal = read.value;
+  const { name, objectId } = principalIdentity(principal);
   if (!name && !objectId) return invalid('names nobody (no name or object id claim)');
-  const roleTypes = new Set<string>([...(roleType ? [roleType] : []), ...CLAIM_TYPES.roles]);
-  const roles = [
-    ...new Set(
-      pairs
-        .filter((c) => roleTypes.has(c.typ))
-        .map((c) => c.val.trim().toLowerCase())
-        .filter(isRole),
-    ),
-  ];
+  const roles = [...new Set(roleClaimValues(principal).map((v) => v.toLowerCase()))].filter(isRole);
   return {
     ok: true,
     principal: {
-      authType: typeof record.auth_typ === 'string' ? clean(record.auth_typ) : '',
-      name: name ? clean(name) : undefined,
-      objectId: objectId ? clean(objectId) : undefined,
+      authType: principal.authType ? clean(principal.authType) : '',
+      name,
+      objectId,
       roles,
     },
   };

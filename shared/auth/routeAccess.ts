@@ -10,8 +10,12 @@ import type { Role } from './roles';
  * - `agent`: a node agent's signed request (shared/auth/signedRequest.ts); users and keys get nothing more.
  * - `signed-webhook`: a Standard Webhooks signature (the failover webhook).
  * - `host-function-key`: a function key checked by the Functions host itself (Azure Monitor's webhook URL).
+ * - `webhook-principal`: a principal authenticated by App Service Authentication (trusted only with
+ *   `AUTH_TRUST_CLIENT_PRINCIPAL=true`) holding the app role `ActionGroupsSecureWebhook` — an Azure Monitor action
+ *   group's Secure Webhook (shared/auth/webhookPrincipal.ts). `anonymous` at the host; keys get nothing.
  */
-export type RouteAccess = Role | 'public' | 'agent' | 'signed-webhook' | 'host-function-key';
+export type RouteAccess =
+  Role | 'public' | 'agent' | 'signed-webhook' | 'host-function-key' | 'webhook-principal';
 
 export type HttpMethod = 'GET' | 'PUT' | 'POST' | 'DELETE' | 'PATCH';
 
@@ -41,6 +45,7 @@ export const ROUTE_ACCESS = {
   poolNodes: { GET: 'viewer' },
   poolNodeIdle: { PUT: 'operator' },
   webhookAzureMonitor: { POST: 'host-function-key' },
+  webhookAzureMonitorSecure: { POST: 'webhook-principal' },
   webhookFailover: { POST: 'signed-webhook' },
   agentHeartbeat: { POST: 'agent' },
   agentArbitrate: { POST: 'agent' },

@@ -15,6 +15,7 @@ export const FunctionNames = {
   getOperation: 'getOperation',
   listAudit: 'listAudit',
   azureMonitorWebhook: 'azureMonitorWebhook',
+  azureMonitorSecureWebhook: 'azureMonitorSecureWebhook',
   failoverWebhook: 'failoverWebhook',
   makeActive: 'makeActive',
   failover: 'failover',

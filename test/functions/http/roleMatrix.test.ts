@@ -3,6 +3,7 @@ import { generateKeys } from '../../../devhost/http/hostKeys';
 import { encodeClientPrincipal } from '../../../shared/auth/clientPrincipal';
 import { ROUTE_ACCESS, type HttpMethod, type RouteAccess } from '../../../shared/auth/routeAccess';
 import { roleIncludes, type Role } from '../../../shared/auth/roles';
+import { SECURE_WEBHOOK_ROLE } from '../../../shared/auth/webhookPrincipal';
 import { paths, routes, type RouteName } from '../../../shared/contracts/routes';
 import { startControlPlane, twoNodeCluster, type ControlPlane } from '../../helpers/controlPlane';
 
@@ -177,6 +178,12 @@ const CASES: Record<string, Case> = {
     body: {},
     allowed: [400, 422],
   },
+  'webhookAzureMonitorSecure POST': {
+    access: 'webhook-principal',
+    path: paths.webhookAzureMonitorSecure(),
+    body: {},
+    allowed: [400, 422],
+  },
   'webhookFailover POST': {
     access: 'signed-webhook',
     path: paths.webhookFailover(),
@@ -217,7 +224,9 @@ type Identity =
   | { name: string; kind: 'user'; role: Role; forgedToo?: boolean }
   | { name: string; kind: 'key'; role: Role; hostFunctionKey: boolean }
   | { name: string; kind: 'none' }
-  | { name: string; kind: 'forged' };
+  | { name: string; kind: 'forged' }
+  /** An application's bearer token (the action groups' Secure Webhook caller), made a principal by the platform. */
+  | { name: string; kind: 'webhook' };
 
 const USERS: Record<Role, string> = {
   viewer: 'viewer@example.test',
@@ -230,6 +239,10 @@ const forgedAdmin = encodeClientPrincipal({
   objectId: 'forged',
   roles: ['admin'],
 });
+
+/** The role a 403 names for an access kind (the app role of the Secure Webhook, else the control-plane role). */
+const roleNamed = (access: RouteAccess): string =>
+  access === 'webhook-principal' ? SECURE_WEBHOOK_ROLE : access;
 
 /** Whether the expected statuses are a refusal (401 or 403). */
 const refusal = (statuses: number[]): boolean => statuses.every((s) => s === 401 || s === 403);
@@ -244,8 +257,13 @@ function expected(access: RouteAccess, identity: Identity, allowed: number[]): n
       return [401];
     case 'host-function-key':
       return identity.kind === 'key' && identity.hostFunctionKey ? allowed : [401];
+    case 'webhook-principal':
+      // Only a platform principal counts: one with the role gets through, any other is refused for lacking it.
+      if (identity.kind === 'webhook') return allowed;
+      return identity.kind === 'user' ? [403] : [401];
     default:
       if (identity.kind === 'none' || identity.kind === 'forged') return [401];
+      if (identity.kind === 'webhook') return [403]; // authenticated, but no control-plane role
       return roleIncludes(identity.role, access) ? allowed : [403];
   }
 }
@@ -284,6 +302,19 @@ async function signIn(cp: ControlPlane, user: string): Promise<string> {
   const cookie = response.headers.get('set-cookie') ?? '';
   expect(cookie).toMatch(/^AppServiceAuthSession=/);
   return cookie.split(';')[0] as string;
+}
+
+/** A bearer token for the action groups' application from the emulated tenant (`POST /.auth/devhost/token`). */
+async function actionGroupToken(cp: ControlPlane): Promise<string> {
+  const response = await fetch(`${cp.host.url}/.auth/devhost/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ client_id: 'azns-aad-webhook' }).toString(),
+  });
+  expect(response.status).toBe(200);
+  const token = ((await response.json()) as { access_token: string }).access_token;
+  expect(token).toEqual(expect.any(String));
+  return token;
 }
 
 /** Everything a refused request could have changed, read with the master key. */
@@ -379,6 +410,10 @@ describe('behind App Service Authentication (AUTH_TRUST_CLIENT_PRINCIPAL=true)',
         identity: { name: 'forged admin header (stripped by the front end)', kind: 'forged' },
         headers: { 'x-ms-client-principal': forgedAdmin },
       },
+      {
+        identity: { name: 'action group Secure Webhook token', kind: 'webhook' },
+        headers: { authorization: `Bearer ${await actionGroupToken(cp)}` },
+      },
     ];
   });
   afterAll(async () => {
@@ -433,7 +468,7 @@ describe('behind App Service Authentication (AUTH_TRUST_CLIENT_PRINCIPAL=true)',
         const got = await send(cp, test, method, headers);
         if (!want.includes(got.status))
           wrong.push(`${name} ${method} as ${identity.name}: ${got.status}, not ${want.join('/')}`);
-        else if (got.status === 403 && got.json?.error?.requiredRole !== access)
+        else if (got.status === 403 && got.json?.error?.requiredRole !== roleNamed(access))
           wrong.push(`${name} ${method} as ${identity.name}: the 403 does not name ${access}`);
         else if (typeof got.json?.error?.code !== 'string')
           wrong.push(`${name} ${method} as ${identity.name}: no JSON error`);
@@ -542,6 +577,24 @@ describe('not behind App Service Authentication (AUTH_TRUST_CLIENT_PRINCIPAL uns
     }
     expect(wrong).toEqual([]);
     expect(await snapshot(cp)).toEqual(before);
+    // The secure webhook takes only a principal the platform vouches for: a forged one, even with the role, is 401.
+    const forgedWebhook = encodeClientPrincipal({
+      name: 'mallory',
+      objectId: 'forged',
+      roles: [SECURE_WEBHOOK_ROLE],
+    });
+    const secure = await send(cp, CASES['webhookAzureMonitorSecure POST'] as Case, 'POST', {
+      'x-ms-client-principal': forgedWebhook,
+    });
+    expect(secure).toMatchObject({
+      status: 401,
+      json: {
+        error: {
+          code: 'ClientPrincipalNotTrusted',
+          message: expect.stringContaining('AUTH_TRUST_CLIENT_PRINCIPAL'),
+        },
+      },
+    });
     expect((await fetch(`${cp.host.url}/.auth/login`)).status).toBe(404);
     expect(cp.host.signIn).toBeUndefined();
   });
