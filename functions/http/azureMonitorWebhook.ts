@@ -166,10 +166,14 @@ app.http(FunctionNames.azureMonitorWebhook, {
  * the app requires the `ActionGroupsSecureWebhook` role (requireWebhookPrincipal). Everything after that is the
  * function-key route's: de-duplication, 202/200, 503 with Retry-After on a temporary failure.
  */
+export const azureMonitorSecureWebhook = withErrorPolicy(
+  requireWebhookPrincipal(withServices(azureMonitorWebhookHandler)),
+);
+
 app.http(FunctionNames.azureMonitorSecureWebhook, {
   route: routes.webhookAzureMonitorSecure,
   methods: ['POST'],
   authLevel: 'anonymous',
   extraInputs: [df.input.durableClient()],
-  handler: withErrorPolicy(requireWebhookPrincipal(withServices(azureMonitorWebhookHandler))),
+  handler: azureMonitorSecureWebhook,
 });
