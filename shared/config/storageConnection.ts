@@ -154,10 +154,3 @@ export function sameStorageAccount(a: StorageConnection, b: StorageConnection): 
   const endpointA = blobEndpointOf(a);
   return endpointA !== undefined && endpointA === blobEndpointOf(b);
 }
-
-/** What a log line or an error may say about a connection: its kind and endpoints, never a key or a SAS. */
-export function describeStorageConnection(connection: StorageConnection): string {
-  if (connection.kind === 'connectionString') return 'a connection string';
-  const endpoint = connection.tableServiceUri ?? connection.blobServiceUri ?? 'no endpoint';
-  return `managed identity${connection.clientId ? ` ${connection.clientId}` : ''} to ${endpoint}`;
-}

@@ -56,6 +56,20 @@ it('answers 503 with Retry-After when storage is unavailable, after checking the
       headers: { 'retry-after': expect.any(String) },
       jsonBody: { error: { code: 'TemporarilyUnavailable' } },
     });
+    // A role claim typed by the principal's role_typ (not `roles`) counts too.
+    const byRoleType = Buffer.from(
+      JSON.stringify({
+        auth_typ: 'aad',
+        claims: [
+          { typ: 'oid', val: '00000000-0000-0000-0000-0000000000bb' },
+          { typ: 'urn:example:role', val: 'ActionGroupsSecureWebhook' },
+        ],
+        role_typ: 'urn:example:role',
+      }),
+    ).toString('base64');
+    expect(
+      await azureMonitorSecureWebhook(post({ 'x-ms-client-principal': byRoleType }), context()),
+    ).toMatchObject({ status: 503 });
     expect(
       await azureMonitorSecureWebhook(post({ 'x-ms-client-principal': principal(['admin']) }), context()),
     ).toMatchObject({ status: 403, jsonBody: { error: { requiredRole: 'ActionGroupsSecureWebhook' } } });
