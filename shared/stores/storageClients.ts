@@ -30,7 +30,7 @@ const credentialFor = (connection: IdentityStorageConnection, options: StorageCl
 
 /** Azurite and other plain-HTTP endpoints are allowed for connection strings only (identity needs https). */
 const insecureAllowed = (connectionString: string) =>
-  /UseDevelopmentStorage|http:\/\//i.test(connectionString);
+  /UseDevelopmentStorage|http:\/\/|DefaultEndpointsProtocol=http(;|$)/i.test(connectionString);
 
 export class MissingStorageEndpointError extends Error {
   override readonly name = 'MissingStorageEndpointError';
