@@ -1,6 +1,7 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
 import { encodeClientPrincipal } from '../../../shared/auth/clientPrincipal';
 import { connectionStringFor } from '../../../devhost/storage/startAzurite';
+import { waitFor } from '../../helpers/waitFor';
 
 /**
  * The secure webhook in-process, with storage that does not answer: once the caller is authorized, a temporary
@@ -24,13 +25,23 @@ function post(headers: Record<string, string>): HttpRequest {
 
 const SETTINGS = ['AzureWebJobsStorage', 'NODE_KEY_MASTER', 'AUTH_TRUST_CLIENT_PRINCIPAL'] as const;
 let saved: Record<string, string | undefined>;
+const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+let baselineTimers = 0;
 beforeAll(() => {
+  baselineTimers = timers();
   saved = Object.fromEntries(SETTINGS.map((k) => [k, process.env[k]]));
   process.env.AzureWebJobsStorage = connectionStringFor('127.0.0.1', { blob: 1, queue: 1, table: 1 });
   process.env.NODE_KEY_MASTER = Buffer.alloc(32, 7).toString('base64');
   process.env.AUTH_TRUST_CLIENT_PRINCIPAL = 'true';
 });
-afterAll(() => {
+afterAll(async () => {
+  // The 503 answered at the first failure; the SDKs' other calls go on retrying for a few seconds. Let them end
+  // (their retry timers gone) so no timer outlives the file.
+  await waitFor(() => timers() <= baselineTimers + 1, {
+    timeoutMs: 30_000,
+    intervalMs: 100,
+    description: 'the storage SDKs to stop retrying the dead account',
+  });
   for (const [k, v] of Object.entries(saved)) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
