@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type * as Api from '@opentelemetry/api';
+import type * as SdkMetrics from '@opentelemetry/sdk-metrics';
+import type * as SdkTrace from '@opentelemetry/sdk-trace-base';
+import { realRequire } from '../../devhost/realRequire';
+import { paths } from '../../shared/contracts/routes';
+import { agentRequest, root } from '../helpers/controlPlane';
+import { startLocalStack, type LocalStack } from '../helpers/localStack';
+import { msOf, startOtelTestKit, type OtelTestKit } from '../shared/telemetry/otelTestKit';
+import { activeUnder, FAST } from './e2eSupport';
+
+/**
+ * The telemetry of one real failover through the local stack (devhost, cloud simulator, real agents): the app in the
+ * devhost is loaded by Node's own loader, so the in-memory providers are registered through the same
+ * `@opentelemetry/api` module the app uses — the one Node resolves from the repository — not jest's copy.
+ */
+const appRequire = realRequire(path.join(root, 'package.json'));
+const api = appRequire('@opentelemetry/api') as typeof Api;
+
+let stack: LocalStack;
+let kit: OtelTestKit;
+
+beforeAll(async () => {
+  kit = startOtelTestKit(
+    api,
+    appRequire('@opentelemetry/sdk-trace-base') as typeof SdkTrace,
+    appRequire('@opentelemetry/sdk-metrics') as typeof SdkMetrics,
+  );
+  stack = await startLocalStack();
+});
+afterAll(async () => {
+  await stack?.stopAgents();
+  await stack?.stop();
+  await kit?.stop();
+});
+
+it('traces a failover as one trace with a span per recorded step, and counts heartbeats, the detection, the failover and its RTO', async () => {
+  await stack.declarePair('tel', { detection: FAST });
+  const a = stack.startAgent('tel', 'head-a');
+  stack.startAgent('tel', 'head-b');
+  await activeUnder(stack, 'tel', 'head-a', 1, ['head-b']);
+  // A heartbeat no key signed: refused before the heartbeat service, counted by its code.
+  const forged = await agentRequest(`${stack.url}${paths.agentHeartbeat()}`, {
+    clusterId: 'tel',
+    nodeId: 'head-b',
+    key: randomBytes(32),
+    seq: 1,
+    body: { role: 'standby', epoch: 1, checks: [] },
+  });
+  expect(forged.status).toBe(401);
+
+  await a.kill('SIGKILL');
+  await activeUnder(stack, 'tel', 'head-b', 2);
+  const operations = await stack.operations('tel');
+  const failoverId = operations.find((o) => o.kind === 'failover')?.operationId as string;
+  const failover = await stack.ended('tel', failoverId);
+  expect(failover).toMatchObject({ status: 'succeeded', epoch: 1, toEpoch: 2, rtoMs: expect.any(Number) });
+
+  // Emitted by the activity right after it ended the record: poll the exporter, with a deadline.
+  const root = await stack.until(
+    'the root span of the failover',
+    () =>
+      Promise.resolve(
+        kit
+          .spans()
+          .find(
+            (s) =>
+              s.name === 'operation failover' && s.attributes['failoverplane.operation.id'] === failoverId,
+          ),
+      ),
+    (span) => span !== undefined,
+  );
+  if (!root) throw new Error('no root span');
+  expect(root.attributes).toMatchObject({
+    'failoverplane.cluster.id': 'tel',
+    'failoverplane.operation.id': failoverId,
+    'failoverplane.operation.kind': 'failover',
+    'failoverplane.operation.outcome': 'succeeded',
+    'failoverplane.epoch.from': 1,
+    'failoverplane.epoch.to': 2,
+    'failoverplane.trigger.kind': 'detector',
+    'failoverplane.trigger.reference': failover.trigger.reference,
+    'failoverplane.actor': failover.actor,
+    'failoverplane.rto_ms': failover.rtoMs,
+  });
+  // Emitted once (no retry here), in its own trace.
+  expect(kit.spans().filter((s) => s.name === 'operation failover')).toHaveLength(1);
+  const children = kit.spans().filter((s) => s.parentSpanContext?.spanId === root.spanContext().spanId);
+  const steps = failover.steps as {
+    id: string;
+    name: string;
+    startedAt: number;
+    endedAt?: number;
+    outcome: string;
+  }[];
+  expect(steps.length).toBeGreaterThanOrEqual(5);
+  // One child per recorded step, in the recorded order, with the step's own times, all inside the root.
+  expect(children.map((s) => s.attributes['failoverplane.step.id'])).toEqual(steps.map((s) => s.id));
+  expect(children.map((s) => s.name)).toEqual(steps.map((s) => s.name));
+  expect(children.map((s) => s.attributes['failoverplane.step.outcome'])).toEqual(
+    steps.map((s) => s.outcome),
+  );
+  children.forEach((span, i) => {
+    const step = steps[i] as (typeof steps)[number];
+    expect(span.spanContext().traceId).toBe(root.spanContext().traceId);
+    expect(msOf(span.startTime)).toBe(step.startedAt);
+    if (step.endedAt !== undefined) expect(msOf(span.endTime)).toBe(step.endedAt);
+    expect(msOf(span.startTime)).toBeGreaterThanOrEqual(msOf(root.startTime));
+    expect(msOf(span.endTime)).toBeLessThanOrEqual(msOf(root.endTime));
+  });
+  expect(msOf(root.endTime)).toBe(failover.endedAt);
+
+  const value = async (name: string, attributes: Record<string, unknown> = {}) =>
+    (await kit.points(name))
+      .filter((p) => Object.entries(attributes).every(([k, v]) => p.attributes[k] === v))
+      .map((p) => p.value);
+  expect(await value('failoverplane.failovers', { 'failoverplane.cluster.id': 'tel' })).toEqual([1]);
+  expect(
+    await value('failoverplane.failovers', {
+      'failoverplane.cluster.id': 'tel',
+      'failoverplane.operation.outcome': 'succeeded',
+    }),
+  ).toEqual([1]);
+  expect(await value('failoverplane.detections', { 'failoverplane.cluster.id': 'tel' })).toEqual([1]);
+  const [rto] = await value('failoverplane.rto', { 'failoverplane.cluster.id': 'tel' });
+  expect(rto).toMatchObject({ count: 1, sum: failover.rtoMs });
+  const [accepted] = await value('failoverplane.heartbeats.accepted');
+  expect(accepted).toBeGreaterThan(10);
+  expect(
+    await value('failoverplane.heartbeats.rejected', { 'failoverplane.reason': 'BadSignature' }),
+  ).toEqual([1]);
+});
