@@ -48,6 +48,8 @@ export interface SetupOptions {
  */
 const SLOT = Symbol.for('failover-plane.telemetry');
 
+type Flushable = { forceFlush?: () => Promise<void> };
+
 const nothing = (): Promise<void> => Promise.resolve();
 
 const redact = (text: string, secret: string | undefined) =>
@@ -101,7 +103,16 @@ function startAzureMonitor(connectionString: string): Pick<TelemetrySetup, 'flus
   functions.setTracerProvider(trace.getTracerProvider());
   functions.setMeterProvider(metrics.getMeterProvider());
   require('@azure/functions');
-  return { flush: nothing, shutdown: () => monitor.shutdownAzureMonitor() };
+  return {
+    // The distro's providers, behind the API's globals (the tracer provider behind its proxy).
+    flush: async () => {
+      const proxy = trace.getTracerProvider() as { getDelegate?: () => unknown };
+      const tracers = (proxy.getDelegate?.() ?? proxy) as Flushable;
+      const meters = metrics.getMeterProvider() as Flushable;
+      await Promise.all([tracers.forceFlush?.(), meters.forceFlush?.()]);
+    },
+    shutdown: () => monitor.shutdownAzureMonitor(),
+  };
 }
 
 function start(

@@ -5,7 +5,8 @@ import type * as SdkMetrics from '@opentelemetry/sdk-metrics';
 import type * as SdkTrace from '@opentelemetry/sdk-trace-base';
 import { realRequire } from '../../devhost/realRequire';
 import { paths } from '../../shared/contracts/routes';
-import { agentRequest, root } from '../helpers/controlPlane';
+import { agentRequest, root as repoRoot } from '../helpers/controlPlane';
+import { request } from '../helpers/durableHttp';
 import { startLocalStack, type LocalStack } from '../helpers/localStack';
 import { msOf, startOtelTestKit, type OtelTestKit } from '../shared/telemetry/otelTestKit';
 import { activeUnder, FAST } from './e2eSupport';
@@ -15,7 +16,7 @@ import { activeUnder, FAST } from './e2eSupport';
  * devhost is loaded by Node's own loader, so the in-memory providers are registered through the same
  * `@opentelemetry/api` module the app uses — the one Node resolves from the repository — not jest's copy.
  */
-const appRequire = realRequire(path.join(root, 'package.json'));
+const appRequire = realRequire(path.join(repoRoot, 'package.json'));
 const api = appRequire('@opentelemetry/api') as typeof Api;
 
 let stack: LocalStack;
@@ -130,4 +131,56 @@ it('traces a failover as one trace with a span per recorded step, and counts hea
   expect(
     await value('failoverplane.heartbeats.rejected', { 'failoverplane.reason': 'BadSignature' }),
   ).toEqual([1]);
+});
+
+it('traces a validate drill the same way: the drill operation as the root, its recorded steps as children', async () => {
+  await stack.declarePair('tel-drill', { detection: FAST });
+  stack.startAgent('tel-drill', 'head-a');
+  stack.startAgent('tel-drill', 'head-b');
+  await activeUnder(stack, 'tel-drill', 'head-a', 1, ['head-b']);
+  const started = await request(`${stack.url}${paths.drills('tel-drill')}`, {
+    method: 'POST',
+    key: stack.cp.adminKey,
+    body: { mode: 'validate' },
+  });
+  expect(started.status).toBe(202);
+  const drillId = started.json.drillId as string;
+  const drill = await stack.ended('tel-drill', drillId, 60_000);
+  expect(drill).toMatchObject({ kind: 'drill', status: 'succeeded' });
+  const root = await stack.until(
+    'the root span of the drill',
+    () =>
+      Promise.resolve(
+        kit
+          .spans()
+          .find(
+            (s) => s.name === 'operation drill' && s.attributes['failoverplane.operation.id'] === drillId,
+          ),
+      ),
+    (span) => span !== undefined,
+  );
+  if (!root) throw new Error('no root span');
+  expect(root.attributes).toMatchObject({
+    'failoverplane.cluster.id': 'tel-drill',
+    'failoverplane.operation.kind': 'drill',
+    'failoverplane.operation.outcome': 'succeeded',
+    'failoverplane.epoch.from': 1,
+    'failoverplane.trigger.kind': 'api',
+  });
+  const children = kit.spans().filter((s) => s.parentSpanContext?.spanId === root.spanContext().spanId);
+  const steps = (drill.steps ?? []) as { id: string }[];
+  expect(steps.length).toBeGreaterThan(0);
+  expect(children.map((s) => s.attributes['failoverplane.step.id'])).toEqual(steps.map((s) => s.id));
+  expect(
+    await stack.until(
+      'the drill counted',
+      () => kit.points('failoverplane.operations'),
+      (points) =>
+        points.some(
+          (p) =>
+            p.attributes['failoverplane.operation.kind'] === 'drill' &&
+            p.attributes['failoverplane.operation.outcome'] === 'succeeded',
+        ),
+    ),
+  ).toBeDefined();
 });

@@ -1,7 +1,10 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import * as api from '@opentelemetry/api';
 import * as sdkMetrics from '@opentelemetry/sdk-metrics';
@@ -202,6 +205,77 @@ describe('setupTelemetry', () => {
         .map((r) => r.body.toString('latin1'))
         .join('');
       expect(metricsBody).toContain('failoverplane.heartbeats.accepted');
+    });
+  });
+
+  describe('Azure Monitor', () => {
+    // A stand-in ingestion endpoint: the exporter sends only over HTTPS, so it serves a self-signed certificate the
+    // process under test trusts (fixtures/README.md).
+    const fixtures = path.join(__dirname, 'fixtures');
+    const cert = path.join(fixtures, 'ingestion-test-cert.pem');
+    let ingestion: ReturnType<typeof createHttpsServer>;
+    const tracked: { path: string; body: string }[] = [];
+    beforeAll(async () => {
+      ingestion = createHttpsServer(
+        { cert: readFileSync(cert), key: readFileSync(path.join(fixtures, 'ingestion-test-key.pem')) },
+        (req, res) => {
+          const chunks: Buffer[] = [];
+          req.on('data', (c: Buffer) => chunks.push(c));
+          req.on('end', () => {
+            const raw = Buffer.concat(chunks);
+            const body = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw;
+            tracked.push({ path: req.url ?? '', body: body.toString('utf8') });
+            res
+              .writeHead(200, { 'content-type': 'application/json' })
+              .end(JSON.stringify({ itemsReceived: 1, itemsAccepted: 1, errors: [] }));
+          });
+        },
+      );
+      await new Promise<void>((resolve) => ingestion.listen(0, '127.0.0.1', resolve));
+    });
+    afterAll(async () => {
+      await new Promise((resolve) => ingestion.close(resolve));
+    });
+
+    it('sends operation traces and metrics to Application Insights with the Functions instrumentation registered, never logging the connection string', async () => {
+      const { port } = ingestion.address() as AddressInfo;
+      const key = '00000000-0000-4000-8000-0000000000a1';
+      const connectionString = `InstrumentationKey=${key};IngestionEndpoint=https://127.0.0.1:${port}/`;
+      const dist = path.join(root, 'dist/shared/telemetry');
+      const script = `
+        const { setupTelemetry } = require(${JSON.stringify(path.join(dist, 'setupTelemetry.js'))});
+        const { emitOperationTelemetry } = require(${JSON.stringify(path.join(dist, 'emitOperationTelemetry.js'))});
+        const { countHeartbeat } = require(${JSON.stringify(path.join(dist, 'countHeartbeat.js'))});
+        const setup = setupTelemetry(process.env, { log: (l) => console.log(l) });
+        console.log('exporter', setup.exporter);
+        emitOperationTelemetry(JSON.parse(process.argv[1]));
+        countHeartbeat({ ok: true });
+        setup.flush().then(() => setup.shutdown()).then(() => process.exit(0), (e) => { console.error(String(e)); process.exit(1); });
+      `;
+      const { stdout, stderr } = await run(process.execPath, ['-e', script, JSON.stringify(failover)], {
+        env: {
+          PATH: process.env.PATH,
+          APPLICATIONINSIGHTS_CONNECTION_STRING: connectionString,
+          NODE_EXTRA_CA_CERTS: cert,
+          // Every trace (the distro's default rate limit starts at none), and no calls to Microsoft's endpoints.
+          OTEL_TRACES_SAMPLER: 'always_on',
+          APPLICATIONINSIGHTS_STATSBEAT_DISABLED: 'true',
+          APPLICATIONINSIGHTS_SDKSTATS_DISABLED: 'true',
+        },
+      });
+      expect(stdout).toContain('exporter azure-monitor');
+      expect(stdout).toContain('telemetry: Azure Monitor (Application Insights)');
+      // The Functions instrumentation patched @azure/functions: it told the worker it sends the telemetry itself.
+      expect(stdout).toContain('WorkerOpenTelemetryEnabled');
+      expect(`${stdout}${stderr}`).not.toContain(key);
+      const track = tracked
+        .filter((t) => t.path.startsWith('/v2.1/track'))
+        .map((t) => t.body)
+        .join('\n');
+      expect(track).toContain('operation failover');
+      expect(track).toContain('revoke the lease of epoch 3');
+      expect(track).toContain('"failoverplane.cluster.id":"hpc-1"');
+      expect(track).toContain('failoverplane.heartbeats.accepted');
     });
   });
 });
