@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { describeTelemetryConfig, loadTelemetryConfig } from '../../../shared/telemetry/telemetryConfig';
 import { TelemetryConfigError } from '../../../shared/telemetry/telemetryConfigError';
 
@@ -49,7 +50,7 @@ describe('loadTelemetryConfig', () => {
   it('never shows the connection string when the configuration is serialised, inspected or described', () => {
     const config = loadTelemetryConfig({ APPLICATIONINSIGHTS_CONNECTION_STRING: CONNECTION });
     expect(JSON.stringify(config)).not.toContain(KEY);
-    expect(require('node:util').inspect(config)).not.toContain(KEY);
+    expect(inspect(config)).not.toContain(KEY);
     expect(describeTelemetryConfig(config)).toBe('Azure Monitor (Application Insights)');
     expect(Object.isFrozen(config)).toBe(true);
   });
