@@ -36,7 +36,7 @@ export interface SetupOptions {
   global?: object;
   /** Where console mode writes its lines. Default: stdout. */
   write?: (line: string) => void;
-  /** Where setup says what it did or why telemetry is off. Default: `console.warn` for problems, else silent. */
+  /** Where setup says what it did or why telemetry is off. Default: `console.warn` for problems, else `console.log`. */
   log?: (message: string) => void;
   /** How often metrics are exported (console and OTLP modes). Default 60 s (console), 15 s (OTLP). */
   metricIntervalMs?: number;
@@ -176,7 +176,8 @@ export function setupTelemetry(
   const existing = holder[SLOT];
   if (existing) return existing;
   const warn = options.log ?? ((message: string) => console.warn(message));
-  const info = options.log ?? (() => undefined);
+  // One line at load saying where telemetry goes (nothing when it is off).
+  const info = options.log ?? ((message: string) => console.log(message));
   let setup: TelemetrySetup;
   let secret: string | undefined;
   try {
