@@ -3,9 +3,11 @@ import path from 'node:path';
 import type * as Api from '@opentelemetry/api';
 import type * as SdkMetrics from '@opentelemetry/sdk-metrics';
 import type * as SdkTrace from '@opentelemetry/sdk-trace-base';
+import { putArmScaleSet } from '../../devhost/cloudSimulator/armResources';
+import { LOCAL_AZURE_SUBSCRIPTION } from '../../devhost/cloudSimulator/startLocalCloud';
 import { realRequire } from '../../devhost/realRequire';
 import { paths } from '../../shared/contracts/routes';
-import { agentRequest, root as repoRoot } from '../helpers/controlPlane';
+import { agentRequest, root as repoRoot, twoNodeCluster } from '../helpers/controlPlane';
 import { request } from '../helpers/durableHttp';
 import { startLocalStack, type LocalStack } from '../helpers/localStack';
 import { msOf, startOtelTestKit, type OtelTestKit } from '../shared/telemetry/otelTestKit';
@@ -183,4 +185,70 @@ it('traces a validate drill the same way: the drill operation as the root, its r
         ),
     ),
   ).toBeDefined();
+});
+
+it('traces a spillover run: the run as the root, its recorded steps (headroom, plans, provisioning) as children', async () => {
+  const model = stack.cp.host.cloud?.simulator.model;
+  if (!model) throw new Error('the stack runs without the cloud simulator');
+  const size = 'Standard_NC24ads_A100_v4';
+  const group = putArmScaleSet(model, {
+    subscriptionId: LOCAL_AZURE_SUBSCRIPTION,
+    resourceGroup: 'hpc-demo',
+    name: 'tel-spill-we',
+    region: 'westeurope',
+    size,
+    instances: 0,
+  }).id;
+  // Room for the 2 nodes asked for: quota above what is used, and capacity.
+  const site = model.site('azure', 'westeurope');
+  const family = model.sizes.get(size);
+  if (!site || !family) throw new Error('the simulator has no westeurope or no GPU size');
+  const use = model.quotaUse(site);
+  site.quotas[family.family] = { limit: (use[family.family]?.used ?? 0) + 2 * family.cores };
+  if (site.quotas.cores) site.quotas.cores = { limit: (use.cores?.used ?? 0) + 10_000 };
+  site.capacity[size] = 2;
+  const declared = await request(`${stack.url}${paths.cluster('tel-spill')}`, {
+    method: 'PUT',
+    key: stack.cp.adminKey,
+    body: {
+      ...twoNodeCluster('tel-spill'),
+      pools: [
+        { id: 'gpu', desired: 0, sites: [{ id: 'we', cloud: 'azure', region: 'westeurope', size, group }] },
+      ],
+    },
+  });
+  expect(declared.status).toBe(201);
+  const demand = await request(`${stack.url}${paths.poolDemand('tel-spill', 'gpu')}`, {
+    method: 'PUT',
+    key: stack.cp.adminKey,
+    body: { desired: 2 },
+  });
+  expect(demand.status).toBe(202);
+  const operationId = demand.json.spillover.operationId as string;
+  const run = await stack.ended('tel-spill', operationId, 60_000);
+  expect(run).toMatchObject({ kind: 'spillover', status: 'succeeded' });
+  const root = await stack.until(
+    'the root span of the spillover',
+    () =>
+      Promise.resolve(
+        kit
+          .spans()
+          .find(
+            (s) =>
+              s.name === 'operation spillover' && s.attributes['failoverplane.operation.id'] === operationId,
+          ),
+      ),
+    (span) => span !== undefined,
+  );
+  if (!root) throw new Error('no root span');
+  expect(root.attributes).toMatchObject({
+    'failoverplane.cluster.id': 'tel-spill',
+    'failoverplane.operation.kind': 'spillover',
+    'failoverplane.operation.outcome': 'succeeded',
+  });
+  const children = kit.spans().filter((s) => s.parentSpanContext?.spanId === root.spanContext().spanId);
+  const steps = run.steps as { id: string; startedAt: number }[];
+  expect(steps.map((s) => s.id)).toEqual(expect.arrayContaining(['headroom-1', 'plan-1', 'provision-1-we']));
+  expect(children.map((s) => s.attributes['failoverplane.step.id'])).toEqual(steps.map((s) => s.id));
+  expect(children.map((s) => msOf(s.startTime))).toEqual(steps.map((s) => s.startedAt));
 });
