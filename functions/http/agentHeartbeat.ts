@@ -11,6 +11,7 @@ import type { Services } from '../../shared/services/services';
 import { withServices } from '../common/withServices';
 import { readSignedRequest } from './agentHttp';
 import { refusalToHttp } from './refusalToHttp';
+import { countHeartbeat } from '../../shared/telemetry/countHeartbeat';
 
 /**
  * POST /api/v1/agent/heartbeat: a signed heartbeat (anonymous at the host level; the signature is the
@@ -24,13 +25,20 @@ export async function agentHeartbeatHandler(
   invocation: InvocationContext,
 ): Promise<HttpResponseInit> {
   const signed = await readSignedRequest(request, services);
-  if (!signed.ok) return signed.response;
+  if (!signed.ok) return rejected(signed.response);
   const outcome = await services.agents.heartbeats.handle(signed.verified, signed.body);
   if (!outcome.ok) return refusalToHttp(outcome);
   if (outcome.verifiedActive)
     await tellOperation(invocation, signed.verified.clusterId, outcome.verifiedActive);
   if (outcome.activeSilent) await detectNow(services, invocation, signed.verified.clusterId);
   return { status: 200, jsonBody: outcome.reply };
+}
+
+/** A heartbeat refused before the heartbeat service saw it (its signature): counted by its error code. */
+function rejected(response: HttpResponseInit): HttpResponseInit {
+  const body = response.jsonBody as { error?: { code?: unknown } } | undefined;
+  countHeartbeat({ ok: false, code: typeof body?.error?.code === 'string' ? body.error.code : 'Rejected' });
+  return response;
 }
 
 /**

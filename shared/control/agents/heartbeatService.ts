@@ -20,6 +20,7 @@ import {
 } from './agentRequests';
 import { refuse, type Outcome, type Refusal } from '../common/outcome';
 import { silence } from '../detection/failureDetector';
+import { countHeartbeat } from '../../telemetry/countHeartbeat';
 
 export type { AgentCommand, HeartbeatReply } from '../../contracts/agentApi';
 
@@ -80,6 +81,12 @@ export class HeartbeatService {
   ) {}
 
   async handle(request: VerifiedRequest, rawBody: Buffer): Promise<HeartbeatOutcome> {
+    const outcome = await this.#judge(request, rawBody);
+    countHeartbeat(outcome); // a counter: the heartbeat path stays one storage write
+    return outcome;
+  }
+
+  async #judge(request: VerifiedRequest, rawBody: Buffer): Promise<HeartbeatOutcome> {
     const parsed = parseAgentBody(rawBody, heartbeatBodySchema, 'heartbeat');
     if (!parsed.ok) return parsed.refusal;
     const document = await this.directory.document(request.clusterId);

@@ -3,6 +3,7 @@ import { detectFailure } from '../../domain/decisions';
 import type { OperationRecord, OperationStatus } from '../../stores/operationStore';
 import { mapLimit } from '../../util/mapLimit';
 import type { Services } from '../../services/services';
+import { countDetection } from '../../telemetry/countDetection';
 
 export interface Detection {
   clusterId: string;
@@ -106,6 +107,7 @@ async function recordDetection(
     evidence,
   });
   if (result.created) {
+    countDetection(clusterId);
     await services.audit.append({
       clusterId,
       at: now,

@@ -15,6 +15,7 @@ import { latestHeartbeats } from '../operations/makeActivePlan';
 import { nodeRef } from '../operations/nodeRef';
 import { renderDrillReportHtml } from './renderDrillReportHtml';
 import { runValidateChecks } from './runValidateChecks';
+import { emitOperationTelemetry } from '../../telemetry/emitOperationTelemetry';
 import type {
   BeginDrillOutcome,
   DrillEnd,
@@ -551,7 +552,7 @@ export function createDrillActivities(services: Services) {
     };
     await services.drills.save(report, renderDrillReportHtml(report));
     const summary = reasons.length > 0 ? reasons.join('; ') : `drill ${result}`;
-    await services.operations.update(input.clusterId, input.drillId, (op) =>
+    const ended = await services.operations.update(input.clusterId, input.drillId, (op) =>
       op.endedAt !== undefined
         ? op
         : {
@@ -564,6 +565,7 @@ export function createDrillActivities(services: Services) {
             ...(measured.rtoMs !== undefined ? { rtoMs: measured.rtoMs } : {}),
           },
     );
+    emitOperationTelemetry(ended);
     const missed = [
       measured.rtoMs !== undefined && measured.rtoMs > plan.objectives.rtoMs ? 'rto' : undefined,
       measured.rpoMs !== undefined && measured.rpoMs > plan.objectives.rpoMs ? 'rpo' : undefined,

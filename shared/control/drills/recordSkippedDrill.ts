@@ -2,6 +2,7 @@ import type { DrillReport } from '../../domain/drills';
 import type { Services } from '../../services/services';
 import type { DrillInput } from './drillTypes';
 import { renderDrillReportHtml } from './renderDrillReportHtml';
+import { emitOperationTelemetry } from '../../telemetry/emitOperationTelemetry';
 
 /**
  * A drill that could not start because another operation (or drill) was running on the cluster: recorded as
@@ -11,7 +12,7 @@ import { renderDrillReportHtml } from './renderDrillReportHtml';
 export async function recordSkippedDrill(services: Services, input: DrillInput, why: string): Promise<void> {
   const now = services.now();
   const stored = await services.clusters.getDocument(input.clusterId);
-  const { created } = await services.operations.createOnce({
+  const { created, operation } = await services.operations.createOnce({
     clusterId: input.clusterId,
     operationId: input.drillId,
     kind: 'drill',
@@ -33,6 +34,7 @@ export async function recordSkippedDrill(services: Services, input: DrillInput, 
     outcome: { result: 'skipped' },
   });
   if (!created) return;
+  emitOperationTelemetry(operation);
   const report: DrillReport = {
     drillId: input.drillId,
     clusterId: input.clusterId,

@@ -22,6 +22,7 @@ import { withWitnessDecision } from '../common/witnessDecision';
 import { nodeRef } from './nodeRef';
 import { AUTOMATIC_TRIGGERS, automaticFailoverRefusal } from './failoverPolicy';
 import { endDetection } from '../detection/failureDetector';
+import { emitOperationTelemetry } from '../../telemetry/emitOperationTelemetry';
 import type {
   AdvanceInput,
   AdvanceOutcome,
@@ -437,7 +438,7 @@ async function finish(
   now: number,
   rtoFrom?: number,
 ): Promise<void> {
-  await services.operations.finish(input.clusterId, input.operationId, {
+  const ended = await services.operations.finish(input.clusterId, input.operationId, {
     status: result.status,
     reason: result.reason,
     at: now,
@@ -445,6 +446,7 @@ async function finish(
     ...(result.code !== undefined ? { code: result.code } : {}),
     ...(rtoFrom !== undefined ? { rtoMs: Math.max(0, now - rtoFrom) } : {}),
   });
+  emitOperationTelemetry(ended);
   // The detection that started a failover ends with it (the detector no longer shows it as running).
   if (
     input.trigger.kind === 'detector' &&

@@ -9,6 +9,7 @@ import type { OperationStep } from '../../stores/operationStore';
 import type { PoolState } from '../../stores/poolStore';
 import { findPool } from './findPool';
 import { mergeHeadroom, readHeadroom, siteRef } from './readHeadroom';
+import { emitOperationTelemetry } from '../../telemetry/emitOperationTelemetry';
 import type {
   BeginSpilloverOutcome,
   FinishSpilloverInput,
@@ -472,7 +473,7 @@ export function createSpilloverActivities(services: Services) {
                 reason: `${placed} of ${demand} placed`,
                 rounds,
               };
-      await services.operations.update(input.clusterId, input.operationId, (op) =>
+      const ended = await services.operations.update(input.clusterId, input.operationId, (op) =>
         op.endedAt !== undefined
           ? op
           : {
@@ -485,6 +486,7 @@ export function createSpilloverActivities(services: Services) {
               endedAt: now,
             },
       );
+      emitOperationTelemetry(ended);
       if (found.ok)
         await services.pools.update(
           input.clusterId,
