@@ -25,7 +25,9 @@ function isObject(value) {
  */
 function hostJsonFor(base, backend) {
   if (!BACKENDS.includes(backend)) {
-    throw new RangeError(`unknown durable backend ${JSON.stringify(backend)} (expected ${BACKENDS.join(' or ')})`);
+    throw new RangeError(
+      `unknown durable backend ${JSON.stringify(backend)} (expected ${BACKENDS.join(' or ')})`,
+    );
   }
   if (!isObject(base) || base.version !== '2.0') {
     throw new TypeError('base must be a host.json object with version "2.0"');

@@ -22,7 +22,11 @@ class PackageError extends Error {
 }
 
 function parseArgs(argv, env) {
-  const options = { backend: env.DURABLE_BACKEND || 'scheduler', root: path.join(__dirname, '..'), out: undefined };
+  const options = {
+    backend: env.DURABLE_BACKEND || 'scheduler',
+    root: path.join(__dirname, '..'),
+    out: undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -80,7 +84,9 @@ function deployPackageLock(lock) {
 function packageForAzure(options) {
   const { root, out, backend } = options;
   if (!BACKENDS.includes(backend)) {
-    throw new PackageError(`DURABLE_BACKEND must be ${BACKENDS.join(' or ')} (got ${JSON.stringify(backend)})`);
+    throw new PackageError(
+      `DURABLE_BACKEND must be ${BACKENDS.join(' or ')} (got ${JSON.stringify(backend)})`,
+    );
   }
   const rootFromOut = path.relative(out, root);
   if (rootFromOut === '' || (!rootFromOut.startsWith('..') && !path.isAbsolute(rootFromOut))) {
@@ -111,14 +117,25 @@ function packageForAzure(options) {
   return { out, backend, dirs: RUNTIME_DIST_DIRS.map((d) => `dist/${d}`) };
 }
 
-module.exports = { packageForAzure, parseArgs, deployPackageJson, deployPackageLock, PackageError, RUNTIME_DIST_DIRS };
+module.exports = {
+  packageForAzure,
+  parseArgs,
+  deployPackageJson,
+  deployPackageLock,
+  PackageError,
+  RUNTIME_DIST_DIRS,
+};
 
 if (require.main === module) {
   try {
     const result = packageForAzure(parseArgs(process.argv.slice(2), process.env));
-    console.log(`Staged ${path.relative(process.cwd(), result.out) || '.'} for Azure (durable backend: ${result.backend})`);
+    console.log(
+      `Staged ${path.relative(process.cwd(), result.out) || '.'} for Azure (durable backend: ${result.backend})`,
+    );
   } catch (error) {
-    console.error(`package:azure: ${error instanceof PackageError || error instanceof RangeError ? error.message : error}`);
+    console.error(
+      `package:azure: ${error instanceof PackageError || error instanceof RangeError ? error.message : error}`,
+    );
     process.exit(1);
   }
 }

@@ -59,9 +59,9 @@ output out string = '\${rg.name}'
 
 describe('tokenize', () => {
   it('reads strings with escapes and interpolations (braces and quotes inside) as one token each', () => {
-    const strings = tokenize("var a = 'it\\'s \${f('}')} {x}'").filter((t) => t.kind === 'string');
+    const strings = tokenize("var a = 'it\\'s ${f('}')} {x}'").filter((t) => t.kind === 'string');
     expect(strings).toHaveLength(1);
-    expect(strings[0].interpolated).toBe(true);
+    expect(strings[0]!.interpolated).toBe(true);
     expect(tokenize("var a = 'it\\'s'").find((t) => t.kind === 'string')?.value).toBe("it's");
   });
 
@@ -71,8 +71,8 @@ describe('tokenize', () => {
   });
 
   it('reads multi-line strings verbatim', () => {
-    const token = tokenize("var a = '''\nx } ' \${y}\n'''").find((t) => t.kind === 'string');
-    expect(token?.value).toBe("x } ' \${y}\n");
+    const token = tokenize("var a = '''\nx } ' ${y}\n'''").find((t) => t.kind === 'string');
+    expect(token?.value).toBe("x } ' ${y}\n");
   });
 
   it.each([
@@ -101,7 +101,7 @@ describe('readBicep', () => {
       ['list', 'string', true, false],
       ['nullable', 'string', false, false],
     ]);
-    expect(file.params[0].decorators.map((d) => d.name)).toEqual(['minLength', 'description']);
+    expect(file.params[0]!.decorators.map((d) => d.name)).toEqual(['minLength', 'description']);
   });
 
   it('lists resources (nested ones too) with type and API version, and modules with their paths', () => {
@@ -117,14 +117,14 @@ describe('readBicep', () => {
   });
 
   it('reads conditions, bodies, properties, conditional object vars and call arguments', () => {
-    const stg = file.resources[1];
+    const stg = file.resources[1]!;
     expect(conditionOf(stg)).toBe("name != 'x'");
-    expect(conditionOf(file.resources[0])).toBeUndefined();
+    expect(conditionOf(file.resources[0]!)).toBeUndefined();
     expect(textOf(property(bodyOf(stg), 'properties', 'roleDefinitionId') ?? [])).toBe("roles [ 'Reader' ]");
-    const settings = objectVar(file.vars[2]);
+    const settings = objectVar(file.vars[2]!);
     expect(settings.condition).toBe('enabled');
     expect(settings.keys.map((k) => k.key)).toEqual(['A_SETTING', 'quoted-key']);
-    const m = file.modules[0];
+    const m = file.modules[0]!;
     expect(callArguments(property(bodyOf(m), 'params', 'a') ?? [], 'union')).toEqual([
       'settings',
       '{ B : 1 }',

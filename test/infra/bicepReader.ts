@@ -34,35 +34,48 @@ export class BicepSyntaxError extends Error {
   }
 }
 
+/** `tokens[i]`, which must exist. */
+function tokenAt(tokens: readonly Token[], i: number): Token {
+  const t = tokens[i];
+  if (!t) throw new Error(`internal: no token ${i}`);
+  return t;
+}
+
 const PUNCT = ['==', '!=', '<=', '>=', '&&', '||', '??', '?.', '.?', '=~', '!~', '=>', '::'];
 const OPEN: Record<string, string> = { '{': '}', '[': ']', '(': ')' };
 const CLOSE = new Set(Object.values(OPEN));
 
 /** Reads a `'…'` string starting at `start` (the opening quote); returns the index after it. */
-function scanString(src: string, start: number, file: string, line: () => number): { end: number; value: string; interpolated: boolean } {
+function scanString(
+  src: string,
+  start: number,
+  file: string,
+  line: () => number,
+): { end: number; value: string; interpolated: boolean } {
   let i = start + 1;
   let value = '';
   let interpolated = false;
   while (i < src.length) {
-    const c = src[i];
+    const c = src.charAt(i);
     if (c === '\\') {
-      const next = src[i + 1];
+      const next = src.charAt(i + 1);
       const escapes: Record<string, string> = { n: '\n', r: '\r', t: '\t', '\\': '\\', "'": "'", $: '$' };
-      if (next === 'u' && src[i + 2] === '{') {
+      if (next === 'u' && src.charAt(i + 2) === '{') {
         const close = src.indexOf('}', i + 3);
         if (close < 0) throw new BicepSyntaxError(file, line(), 'unterminated \\u{…} escape');
         value += String.fromCodePoint(parseInt(src.slice(i + 3, close), 16));
         i = close + 1;
         continue;
       }
-      if (next === undefined || !(next in escapes)) throw new BicepSyntaxError(file, line(), `bad escape \\${next ?? ''}`);
+      if (next === undefined || !(next in escapes))
+        throw new BicepSyntaxError(file, line(), `bad escape \\${next ?? ''}`);
       value += escapes[next];
       i += 2;
       continue;
     }
     if (c === '\n') throw new BicepSyntaxError(file, line(), 'newline in a single-line string');
     if (c === "'") return { end: i + 1, value, interpolated };
-    if (c === '$' && src[i + 1] === '{') {
+    if (c === '$' && src.charAt(i + 1) === '{') {
       interpolated = true;
       i = scanInterpolation(src, i + 2, file, line);
       continue;
@@ -78,7 +91,7 @@ function scanInterpolation(src: string, start: number, file: string, line: () =>
   let depth = 0;
   let i = start;
   while (i < src.length) {
-    const c = src[i];
+    const c = src.charAt(i);
     if (c === "'") {
       i = scanString(src, i, file, line).end;
       continue;
@@ -104,15 +117,15 @@ export function tokenize(src: string, file = '<bicep>'): Token[] {
   const push = (kind: TokenKind, text: string, extra: Partial<Token> = {}) =>
     tokens.push({ kind, text, line, depth: stack.length, ...extra });
   while (i < src.length) {
-    const c = src[i];
+    const c = src.charAt(i);
     if (c === '\n') {
       push('newline', '\n');
       line++;
       i++;
     } else if (c === ' ' || c === '\t' || c === '\r') i++;
-    else if (c === '/' && src[i + 1] === '/') {
-      while (i < src.length && src[i] !== '\n') i++;
-    } else if (c === '/' && src[i + 1] === '*') {
+    else if (c === '/' && src.charAt(i + 1) === '/') {
+      while (i < src.length && src.charAt(i) !== '\n') i++;
+    } else if (c === '/' && src.charAt(i + 1) === '*') {
       const end = src.indexOf('*/', i + 2);
       if (end < 0) throw new BicepSyntaxError(file, line, 'unterminated block comment');
       line += (src.slice(i, end).match(/\n/g) ?? []).length;
@@ -130,12 +143,12 @@ export function tokenize(src: string, file = '<bicep>'): Token[] {
       i = end;
     } else if (/[A-Za-z_]/.test(c)) {
       let j = i + 1;
-      while (j < src.length && /[A-Za-z0-9_]/.test(src[j])) j++;
+      while (j < src.length && /[A-Za-z0-9_]/.test(src.charAt(j))) j++;
       push('ident', src.slice(i, j));
       i = j;
     } else if (/[0-9]/.test(c)) {
       let j = i + 1;
-      while (j < src.length && /[0-9.]/.test(src[j])) j++;
+      while (j < src.length && /[0-9.]/.test(src.charAt(j))) j++;
       push('number', src.slice(i, j));
       i = j;
     } else if (c in OPEN) {
@@ -145,19 +158,24 @@ export function tokenize(src: string, file = '<bicep>'): Token[] {
     } else if (CLOSE.has(c)) {
       const open = stack.pop();
       if (!open || OPEN[open.char] !== c)
-        throw new BicepSyntaxError(file, line, `unbalanced ${c}${open ? ` (opened ${open.char} on line ${open.line})` : ''}`);
+        throw new BicepSyntaxError(
+          file,
+          line,
+          `unbalanced ${c}${open ? ` (opened ${open.char} on line ${open.line})` : ''}`,
+        );
       push('punct', c);
       i++;
     } else {
       const two = src.slice(i, i + 2);
       const text = PUNCT.includes(two) ? two : c;
-      if (!/^[-+*/%!<>=?:.,@|&~]+$/.test(text)) throw new BicepSyntaxError(file, line, `unexpected character ${c}`);
+      if (!/^[-+*/%!<>=?:.,@|&~]+$/.test(text))
+        throw new BicepSyntaxError(file, line, `unexpected character ${c}`);
       push('punct', text);
       i += text.length;
     }
   }
-  if (stack.length > 0) {
-    const open = stack[stack.length - 1];
+  const open = stack[stack.length - 1];
+  if (open) {
     throw new BicepSyntaxError(file, open.line, `${open.char} is never closed`);
   }
   return tokens;
@@ -222,14 +240,20 @@ function valueTokens(tokens: readonly Token[], start: number): { value: Token[];
   const depth = tokens[start]?.depth ?? 0;
   let i = start;
   while (i < tokens.length) {
-    const t = tokens[i];
+    const t = tokenAt(tokens, i);
     if (t.kind === 'newline' && t.depth === depth) break;
     i++;
   }
   return { value: tokens.slice(start, i).filter((t) => t.kind !== 'newline' || t.depth > depth), end: i };
 }
 
-const expectKind = (file: string, t: Token | undefined, kind: TokenKind, what: string, line: number): Token => {
+const expectKind = (
+  file: string,
+  t: Token | undefined,
+  kind: TokenKind,
+  what: string,
+  line: number,
+): Token => {
   if (!t || t.kind !== kind) throw new BicepSyntaxError(file, t?.line ?? line, `expected ${what}`);
   return t;
 };
@@ -247,7 +271,7 @@ export function readBicep(src: string, file = '<bicep>'): BicepFile {
   let decorators: Decorator[] = [];
   let i = 0;
   while (i < tokens.length) {
-    const t = tokens[i];
+    const t = tokenAt(tokens, i);
     if (t.kind === 'newline') {
       i++;
       continue;
@@ -282,11 +306,17 @@ export function readBicep(src: string, file = '<bicep>'): BicepFile {
       while (tokens[j]?.text === '[' && tokens[j + 1]?.text === ']') j += 2;
       if (tokens[j]?.text === '?') j++;
       const hasValue = tokens[j]?.text === '=';
-      if (keyword === 'output' && !hasValue) throw new BicepSyntaxError(file, line, `output ${name} has no value`);
+      if (keyword === 'output' && !hasValue)
+        throw new BicepSyntaxError(file, line, `output ${name} has no value`);
       const { value, end } = hasValue ? valueTokens(tokens, j + 1) : { value: [], end: j };
       const base = { name, line, decorators, value, type: type.text };
       if (keyword === 'param')
-        params.push({ ...base, kind: 'param', hasDefault: hasValue, secure: decorators.some((d) => d.name === 'secure') });
+        params.push({
+          ...base,
+          kind: 'param',
+          hasDefault: hasValue,
+          secure: decorators.some((d) => d.name === 'secure'),
+        });
       else outputs.push({ ...base, kind: 'output' });
       decorators = [];
       i = end;
@@ -299,14 +329,22 @@ export function readBicep(src: string, file = '<bicep>'): BicepFile {
       i = end;
     } else if (keyword === 'resource' || keyword === 'module') {
       const name = expectKind(file, tokens[i + 1], 'ident', `a ${keyword} symbol`, line).text;
-      const ref = expectKind(file, tokens[i + 2], 'string', `the ${keyword}'s ${keyword === 'module' ? 'path' : 'type'}`, line);
-      if (ref.value === undefined) throw new BicepSyntaxError(file, line, `the ${keyword} ${name}'s reference is interpolated`);
+      const ref = expectKind(
+        file,
+        tokens[i + 2],
+        'string',
+        `the ${keyword}'s ${keyword === 'module' ? 'path' : 'type'}`,
+        line,
+      );
+      if (ref.value === undefined)
+        throw new BicepSyntaxError(file, line, `the ${keyword} ${name}'s reference is interpolated`);
       let j = i + 3;
       const existing = tokens[j]?.text === 'existing';
       if (existing) j++;
       if (tokens[j]?.text !== '=') throw new BicepSyntaxError(file, line, `expected = in ${keyword} ${name}`);
       const { value, end } = valueTokens(tokens, j + 1);
-      if (keyword === 'module') modules.push({ kind: 'module', name, line, decorators, value, path: ref.value });
+      if (keyword === 'module')
+        modules.push({ kind: 'module', name, line, decorators, value, path: ref.value });
       else {
         resources.push(resourceDecl(name, line, decorators, value, ref.value, existing, false));
         resources.push(...nestedResources(file, value));
@@ -351,7 +389,7 @@ function resourceDecl(
 function nestedResources(file: string, body: readonly Token[]): ResourceDecl[] {
   const found: ResourceDecl[] = [];
   for (let i = 0; i < body.length; i++) {
-    const t = body[i];
+    const t = tokenAt(body, i);
     const previous = body[i - 1];
     if (t.kind !== 'ident' || t.text !== 'resource' || (previous && previous.kind !== 'newline')) continue;
     const name = expectKind(file, body[i + 1], 'ident', 'a nested resource symbol', t.line).text;
@@ -367,8 +405,9 @@ function nestedResources(file: string, body: readonly Token[]): ResourceDecl[] {
 
 /** The index of the bracket closing the one at `open` in `tokens`. */
 function closing(tokens: readonly Token[], open: number): number {
-  const depth = tokens[open].depth;
-  for (let i = open + 1; i < tokens.length; i++) if (tokens[i].depth === depth && CLOSE.has(tokens[i].text)) return i;
+  const depth = tokenAt(tokens, open).depth;
+  for (let i = open + 1; i < tokens.length; i++)
+    if (tokenAt(tokens, i).depth === depth && CLOSE.has(tokenAt(tokens, i).text)) return i;
   throw new Error('unbalanced tokens');
 }
 
@@ -385,18 +424,18 @@ export function objectProperties(tokens: readonly Token[]): ObjectProperty[] {
   const open = tokens.findIndex((t) => t.text === '{');
   if (open < 0) return [];
   const end = closing(tokens, open);
-  const inner = tokens[open].depth + 1;
+  const inner = tokenAt(tokens, open).depth + 1;
   const props: ObjectProperty[] = [];
   let i = open + 1;
   while (i < end) {
-    const t = tokens[i];
+    const t = tokenAt(tokens, i);
     if (t.kind === 'newline' || t.text === ',') {
       i++;
       continue;
     }
     if (t.text === 'resource' && t.kind === 'ident' && tokens[i + 1]?.kind === 'ident') {
       // A nested resource declaration, not a property: skip it.
-      while (i < end && !(tokens[i].depth === inner && tokens[i].kind === 'newline')) i++;
+      while (i < end && !(tokenAt(tokens, i).depth === inner && tokenAt(tokens, i).kind === 'newline')) i++;
       continue;
     }
     if (t.depth !== inner || tokens[i + 1]?.text !== ':' || (t.kind !== 'ident' && t.kind !== 'string'))
@@ -404,7 +443,14 @@ export function objectProperties(tokens: readonly Token[]): ObjectProperty[] {
     // An interpolated key (`'${identityId}': {}`) is kept as written.
     const key = t.kind === 'ident' ? t.text : (t.value ?? t.text);
     let j = i + 2;
-    while (j < end && !(tokens[j].depth === inner && (tokens[j].kind === 'newline' || tokens[j].text === ','))) j++;
+    while (
+      j < end &&
+      !(
+        tokenAt(tokens, j).depth === inner &&
+        (tokenAt(tokens, j).kind === 'newline' || tokenAt(tokens, j).text === ',')
+      )
+    )
+      j++;
     props.push({ key, value: tokens.slice(i + 2, j) });
     i = j;
   }
@@ -449,7 +495,7 @@ export function loopOf(decl: ResourceDecl | ModuleDecl): string | undefined {
   const t = decl.value.filter((x) => x.kind !== 'newline');
   if (t[0]?.text !== '[' || t[1]?.text !== 'for') return undefined;
   const inAt = t.findIndex((x) => x.text === 'in');
-  const colon = t.findIndex((x, i) => i > inAt && x.text === ':' && x.depth === t[0].depth + 1);
+  const colon = t.findIndex((x, i) => i > inAt && x.text === ':' && x.depth === tokenAt(t, 0).depth + 1);
   return textOf(t.slice(inAt + 1, colon));
 }
 
@@ -464,7 +510,10 @@ export function objectVar(decl: VarDecl): { keys: ObjectProperty[]; condition?: 
   const question = decl.value.findIndex((t) => t.text === '?' && t.depth === decl.value[0]?.depth);
   const firstBrace = decl.value.findIndex((t) => t.text === '{');
   if (question >= 0 && question < firstBrace) {
-    return { keys: objectProperties(decl.value.slice(question + 1)), condition: textOf(decl.value.slice(0, question)) };
+    return {
+      keys: objectProperties(decl.value.slice(question + 1)),
+      condition: textOf(decl.value.slice(0, question)),
+    };
   }
   return { keys: objectProperties(decl.value) };
 }
@@ -474,7 +523,7 @@ export function callArguments(tokens: readonly Token[], fn: string): string[] {
   const at = tokens.findIndex((t, i) => t.text === fn && tokens[i + 1]?.text === '(');
   if (at < 0) return [];
   const end = closing(tokens, at + 1);
-  const depth = tokens[at + 1].depth + 1;
+  const depth = tokenAt(tokens, at + 1).depth + 1;
   const args: string[] = [];
   let current: Token[] = [];
   for (const t of tokens.slice(at + 2, end)) {

@@ -73,7 +73,8 @@ const ARM_OPERATIONS: Record<string, string> = {
 
 /** GUID-shaped strings allowed in Bicep (not role ids). */
 const OTHER_GUIDS: Record<string, string> = {
-  '461e8683-5575-4561-ac7f-899cc907d62a': 'appId of the "AzNS AAD Webhook" application (action group Secure Webhooks)',
+  '461e8683-5575-4561-ac7f-899cc907d62a':
+    'appId of the "AzNS AAD Webhook" application (action group Secure Webhooks)',
 };
 
 const files = readInfra();
@@ -97,7 +98,9 @@ interface Assignment {
 function assignments(): Assignment[] {
   const found: Assignment[] = [];
   for (const [name, file] of files) {
-    for (const resource of file.resources.filter((r) => r.type === 'Microsoft.Authorization/roleAssignments')) {
+    for (const resource of file.resources.filter(
+      (r) => r.type === 'Microsoft.Authorization/roleAssignments',
+    )) {
       const id = property(bodyOf(resource), 'properties', 'roleDefinitionId');
       const role = roleName(id?.filter((t) => t.kind !== 'newline').slice(4));
       const text = textOf(id ?? []);
@@ -127,7 +130,7 @@ function assignments(): Assignment[] {
   return found;
 }
 
-describe('the managed identity\'s roles', () => {
+describe("the managed identity's roles", () => {
   it('are exactly the ones the code needs, where it needs them', () => {
     const sort = (list: readonly Assignment[]) => [...list].map((a) => `${a.role} @ ${a.at}`).sort();
     expect(sort(assignments())).toEqual(sort(NEEDED));
@@ -135,13 +138,16 @@ describe('the managed identity\'s roles', () => {
 
   it('come from the one role table, which holds exactly the needed roles with GUIDs', () => {
     expect(Object.keys(table).sort()).toEqual([...new Set(NEEDED.map((n) => n.role))].sort());
-    for (const guid of Object.values(table)) expect(guid).toMatch(/^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/);
+    for (const guid of Object.values(table))
+      expect(guid).toMatch(/^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/);
     // Well-known built-in role ids (docs: Azure built-in roles).
     expect(table['Reader']).toBe('acdd72a7-3385-48ef-bd42-f606fba81ae7');
     expect(table['Durable Task Data Contributor']).toBe('0ad04412-c4d5-4796-b79c-f76d14c8d402');
     for (const [name, file] of files) {
       for (const token of file.tokens.filter((t) => t.kind === 'string')) {
-        for (const guid of token.text.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi) ?? [])
+        for (const guid of token.text.match(
+          /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi,
+        ) ?? [])
           expect(`${name}: ${guid} ${guid in OTHER_GUIDS}`).toBe(`${name}: ${guid} true`);
       }
     }
@@ -149,13 +155,18 @@ describe('the managed identity\'s roles', () => {
 
   it('go to the user-assigned identity only (no deployer or other principal)', () => {
     for (const [name, file] of files) {
-      for (const resource of file.resources.filter((r) => r.type === 'Microsoft.Authorization/roleAssignments'))
+      for (const resource of file.resources.filter(
+        (r) => r.type === 'Microsoft.Authorization/roleAssignments',
+      ))
         expect(`${name}: ${textOf(property(bodyOf(resource), 'properties', 'principalId') ?? [])}`).toBe(
           `${name}: principalId`,
         );
       for (const module of file.modules) {
         const principal = property(bodyOf(module), 'params', 'principalId');
-        if (principal) expect(`${name}:${module.name}: ${textOf(principal)}`).toBe(`${name}:${module.name}: identity . outputs . principalId`);
+        if (principal)
+          expect(`${name}:${module.name}: ${textOf(principal)}`).toBe(
+            `${name}:${module.name}: identity . outputs . principalId`,
+          );
       }
     }
   });
@@ -165,11 +176,15 @@ describe('the managed identity\'s roles', () => {
       path.join(REPO_ROOT, 'shared', 'providers', 'azure', 'azureComputeProvider.ts'),
       'utf8',
     );
-    const operations = [...new Set([...source.matchAll(/this\.#client\.(\w+)\.(\w+)/g)].map((m) => `${m[1]}.${m[2]}`))];
+    const operations = [
+      ...new Set([...source.matchAll(/this\.#client\.(\w+)\.(\w+)/g)].map((m) => `${m[1]}.${m[2]}`)),
+    ];
     expect(operations.length).toBeGreaterThan(0);
     for (const operation of operations) {
       const role = ARM_OPERATIONS[operation];
-      expect(`${operation}: ${role ?? 'no role'}`).toMatch(new RegExp(`^${operation.replace('.', '\\.')}: (${Object.keys(table).join('|')})$`));
+      expect(`${operation}: ${role ?? 'no role'}`).toMatch(
+        new RegExp(`^${operation.replace('.', '\\.')}: (${Object.keys(table).join('|')})$`),
+      );
     }
   });
 });
