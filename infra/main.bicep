@@ -63,8 +63,8 @@ param ociPrivateKey string = ''
 @description('Optional TABLE_PREFIX for the state tables.')
 param tablePrefix string = ''
 
-@description('Application Insights with local auth disabled: ingestion with the identity (Monitoring Metrics Publisher).')
-param appInsightsEntraAuth bool = true
+@description('Application Insights with local auth disabled: ingestion only with Entra tokens of the identity (Monitoring Metrics Publisher). Off by default: the app\'s OpenTelemetry exporter must be given the identity\'s credential first (see infra/README.md).')
+param appInsightsEntraAuth bool = false
 
 @description('Deploy the example action group and Service Health / Resource Health alerts (examples/alerts.bicep).')
 param deployAlertExamples bool = false
