@@ -99,7 +99,7 @@ describe('readBicep', () => {
       ['name', 'string', false, false],
       ['secret', 'string', true, true],
       ['list', 'string', true, false],
-      ['nullable', 'string', false, false],
+      ['nullable', 'string', true, false],
     ]);
     expect(file.params[0]!.decorators.map((d) => d.name)).toEqual(['minLength', 'description']);
   });

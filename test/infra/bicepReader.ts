@@ -196,7 +196,7 @@ interface DeclarationBase {
 export interface ParamDecl extends DeclarationBase {
   readonly kind: 'param';
   readonly type: string;
-  /** True when the param has a default value (so it need not be passed). */
+  /** True when the param has a default value or is nullable (`string?`), so it need not be passed. */
   readonly hasDefault: boolean;
   readonly secure: boolean;
 }
@@ -304,7 +304,8 @@ export function readBicep(src: string, file = '<bicep>'): BicepFile {
       let j = i + 3;
       // Array types (`string[]`) and nullable types (`string?`).
       while (tokens[j]?.text === '[' && tokens[j + 1]?.text === ']') j += 2;
-      if (tokens[j]?.text === '?') j++;
+      const nullable = tokens[j]?.text === '?';
+      if (nullable) j++;
       const hasValue = tokens[j]?.text === '=';
       if (keyword === 'output' && !hasValue)
         throw new BicepSyntaxError(file, line, `output ${name} has no value`);
@@ -314,7 +315,7 @@ export function readBicep(src: string, file = '<bicep>'): BicepFile {
         params.push({
           ...base,
           kind: 'param',
-          hasDefault: hasValue,
+          hasDefault: hasValue || nullable,
           secure: decorators.some((d) => d.name === 'secure'),
         });
       else outputs.push({ ...base, kind: 'output' });
