@@ -40,6 +40,7 @@ export default tseslint.config(
       'node_modules/**',
       'coverage/**',
       '.devhost/**',
+      '.azure-package/**',
       'test/fixtures/**',
       'bin/**',
     ],
