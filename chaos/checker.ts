@@ -70,7 +70,8 @@ export interface CheckInput {
   cloudRequests: readonly CloudRequest[];
   armActions: readonly ArmActionRecord[];
   operations: readonly OperationOutcome[];
-  liveness?: LivenessInput;
+  /** One per schedule: when its faults stopped. */
+  liveness?: readonly LivenessInput[];
 }
 
 export type ViolationRule =
@@ -287,7 +288,7 @@ export function checkRun(input: CheckInput): Violation[] {
     ...checkHooks(input.hooks),
     ...checkCloud(input.cloudRequests, input.armActions),
     ...checkOperations(input.operations),
-    ...(input.liveness ? checkLiveness(input.journals, input.liveness) : []),
+    ...(input.liveness ?? []).flatMap((l) => checkLiveness(input.journals, l)),
   ];
 }
 
