@@ -547,8 +547,8 @@ export class Agent {
       return;
     }
     const lease = this.#lease;
+    this.#journalStopped('the lease lapsed');
     this.#dropLease();
-    this.#d.journal?.stopped('the lease lapsed');
     const s = this.#d.state.current;
     if (s.role === 'standby') {
       this.#log.debug('lease ended while standby', { epoch: lease?.epoch });
@@ -921,6 +921,7 @@ export class Agent {
   async #demote(request: DemoteRequest): Promise<void> {
     const state = this.#d.state;
     this.#fenceRequested = this.#fenceRequested || request.fence;
+    this.#journalStopped(`demote: ${request.reason}`);
     // The lease of this epoch is over; one granted under a newer epoch (queued promotion) is kept.
     if (this.#lease && this.#lease.epoch <= request.epoch) this.#dropLease();
     await state.update((st) => {
@@ -928,7 +929,6 @@ export class Agent {
       st.roleEpoch = st.roleEpoch ?? request.epoch;
       st.demotedEpoch = Math.max(st.demotedEpoch, request.epoch);
     });
-    this.#d.journal?.stopped(`demote: ${request.reason}`);
     const context: HookContext = {
       operation: 'demote',
       operationId: request.operationId,
@@ -1027,7 +1027,18 @@ export class Agent {
     if (!journal) return;
     const s = this.#d.state.current;
     if (this.mayActAsActive()) journal.acting(s.roleEpoch ?? s.highestEpoch);
-    else journal.stopped(s.role === 'active' ? 'the lease lapsed' : `role ${s.role}`);
+    else this.#journalStopped(s.role === 'active' ? 'the lease lapsed' : `role ${s.role}`);
+  }
+
+  /**
+   * Closes the journal's open interval, if any, at the moment the agent stopped acting: now, or the end of its lease
+   * when that came first (a process paused past its lease notices only when it runs again: it did not act meanwhile).
+   */
+  #journalStopped(reason: string): void {
+    const journal = this.#d.journal;
+    if (!journal) return;
+    const end = this.#leaseEndsAt();
+    journal.stopped(reason, end === null ? 0 : Math.max(0, this.#d.clock.now() - end));
   }
 
   #leaseRemaining(): number | null {
@@ -1299,8 +1310,8 @@ export class Agent {
     await Promise.all(this.#loopPromises);
     this.#acks.stop();
     await this.#acks.settled();
+    this.#journalStopped(`the agent stopped: ${reason}`);
     this.#dropLease();
-    this.#d.journal?.stopped(`the agent stopped: ${reason}`);
     await this.#writeStatus();
     this.#log.info('stopped', { role: this.role });
   }

@@ -21,8 +21,11 @@ export interface JournalRecord {
 export interface ActingJournal {
   /** The agent may act as active now, under `epoch`: opens an interval (`start`, fsynced) or extends it (`tick`). */
   acting(epoch: number): void;
-  /** The agent no longer acts as active: closes the open interval, if any (`end`). */
-  stopped(reason: string): void;
+  /**
+   * The agent no longer acts as active: closes the open interval, if any (`end`), dated `endedAgoMs` before now
+   * (when it stopped acting earlier than it could write: its lease ran out while the process was paused).
+   */
+  stopped(reason: string, endedAgoMs?: number): void;
   close(): void;
 }
 
@@ -35,6 +38,7 @@ export class FileActingJournal implements ActingJournal {
   readonly #base: { cluster: string; node: string; pid: number };
   readonly #now: () => bigint;
   #open: number | null = null;
+  #last = 0n;
 
   constructor(
     file: string,
@@ -57,9 +61,12 @@ export class FileActingJournal implements ActingJournal {
     this.#write({ t: 'tick', epoch });
   }
 
-  stopped(reason: string): void {
+  stopped(reason: string, endedAgoMs = 0): void {
     if (this.#open === null) return;
-    this.#write({ t: 'end', epoch: this.#open, reason });
+    const now = this.#now();
+    const at = now - BigInt(Math.max(0, Math.round(endedAgoMs * 1e6)));
+    // Never before the interval's last record: the agent acted then.
+    this.#write({ t: 'end', epoch: this.#open, reason }, at > this.#last ? at : this.#last);
     this.#open = null;
   }
 
@@ -67,8 +74,9 @@ export class FileActingJournal implements ActingJournal {
     closeSync(this.#fd);
   }
 
-  #write(record: Pick<JournalRecord, 't' | 'epoch' | 'reason'>): void {
-    const line: JournalRecord = { ...record, ...this.#base, mono: this.#now().toString() };
+  #write(record: Pick<JournalRecord, 't' | 'epoch' | 'reason'>, at: bigint = this.#now()): void {
+    this.#last = at;
+    const line: JournalRecord = { ...record, ...this.#base, mono: at.toString() };
     writeSync(this.#fd, `${JSON.stringify(line)}\n`);
   }
 }

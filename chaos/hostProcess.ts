@@ -39,7 +39,9 @@ export interface HostProcess {
  */
 export function crashTestApp(dir: string, visibility = '00:00:02'): string {
   mkdirSync(dir, { recursive: true });
-  const hostJson = JSON.parse(readFileSync(path.join(root, 'host.json'), 'utf8'));
+  const hostJson = JSON.parse(readFileSync(path.join(root, 'host.json'), 'utf8')) as {
+    extensions: { durableTask: Record<string, unknown> };
+  };
   hostJson.extensions.durableTask = {
     ...hostJson.extensions.durableTask,
     storageProvider: {

@@ -154,17 +154,16 @@ export async function runChaos(options: ChaosOptions): Promise<{ summary: ChaosS
   let poweredOff = 0;
   const offSince = new Map<ChaosNode, number>();
 
-  const status = async (cluster: string) => {
+  const status = async (cluster: string): Promise<{ activeNodeId?: string | null } | undefined> => {
     const r = await stack.request('GET', paths.clusterStatus(cluster));
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the status is read leniently
-    return r.status === 200 ? (r.json as any) : undefined;
+    return r.status === 200 ? (r.json as { activeNodeId?: string | null }) : undefined;
   };
   const nodesOf = (cluster: string) => stack.nodes.filter((n) => n.cluster === cluster);
   const resolve = async (e: ScheduledEvent): Promise<ChaosNode> => {
     const nodes = nodesOf(e.cluster);
     let active: string | undefined;
     if (e.target !== 'any' && !stack.hostDown)
-      active = (await status(e.cluster).catch(() => undefined))?.activeNodeId;
+      active = (await status(e.cluster).catch(() => undefined))?.activeNodeId ?? undefined;
     const pool =
       e.target === 'active' && active
         ? nodes.filter((n) => n.node === active)
@@ -175,7 +174,7 @@ export async function runChaos(options: ChaosOptions): Promise<{ summary: ChaosS
   };
 
   /** What undoes each fault still in force, run at its end or when the schedule's faults stop. */
-  const restorations = new Set<{ run: () => Promise<void> | void; timer: NodeJS.Timeout }>();
+  const restorations = new Set<{ run: () => Promise<void>; timer: NodeJS.Timeout }>();
   const restoreAfter = (ms: number, what: string, run: () => Promise<void> | void) => {
     const entry = {
       run: async () => {
@@ -301,7 +300,7 @@ export async function runChaos(options: ChaosOptions): Promise<{ summary: ChaosS
     log(`${describeEvent(schedule, e)} -> ${answer}`);
   };
 
-  const everyClusterActiveSince = async (since: bigint): Promise<boolean> => {
+  const everyClusterActiveSince = (since: bigint): boolean => {
     const records = readJournals(stack.journalDir);
     return clusterIds.every((c) =>
       records.some((r) => r.cluster === c && r.t !== 'end' && BigInt(r.mono) >= since),
@@ -367,8 +366,9 @@ export async function runChaos(options: ChaosOptions): Promise<{ summary: ChaosS
           const q = `?limit=100${continuation ? `&continuation=${encodeURIComponent(continuation)}` : ''}`;
           const r = await stack.request('GET', `${paths.operations(c)}${q}`);
           if (r.status !== 200) throw new Error(`operations of ${c}: ${r.status}`);
-          operations.push(...(r.json.operations as OperationOutcome[]));
-          continuation = r.json.continuation as string | undefined;
+          const page = r.json as { operations: OperationOutcome[]; continuation?: string };
+          operations.push(...page.operations);
+          continuation = page.continuation;
         } while (continuation);
       }
       return operations.every((o) => o.status !== 'pending' && o.status !== 'running');
@@ -386,7 +386,7 @@ export async function runChaos(options: ChaosOptions): Promise<{ summary: ChaosS
       journals,
       hooks,
       cloudRequests: model.requestLog,
-      armActions: armActions(model),
+      armActions: [...armActions(model), ...stack.repairs].sort((a, b) => a.at - b.at),
       operations,
       liveness,
     };

@@ -12,6 +12,7 @@ import {
 } from '../devhost/cloudSimulator/startLocalCloud';
 import { signStandardWebhook } from '../shared/auth/standardWebhooks';
 import { paths } from '../shared/contracts/routes';
+import type { ArmActionRecord } from './checker';
 import { FaultProxy } from './faultProxy';
 import { CHAOS_HOOK_SCRIPT } from './hookScript';
 import { crashTestApp, freePort, repoRoot, spawnHost, type HostProcess } from './hostProcess';
@@ -57,9 +58,10 @@ export interface StackOptions {
   log?: (line: string) => void;
 }
 
-interface Http {
+/** An answer of the control plane: read leniently by whoever asked. */
+export interface Http {
   status: number;
-  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- answers are read leniently
+  json: unknown;
 }
 
 /**
@@ -72,6 +74,8 @@ interface Http {
  */
 export class ChaosStack {
   readonly nodes: ChaosNode[] = [];
+  /** The harness's repairs of powered-off VMs: starts outside ARM, listed with ARM's actions for the checker. */
+  readonly repairs: ArmActionRecord[] = [];
   readonly clusters: string[] = [];
   host!: HostProcess;
   hostDown = false;
@@ -205,7 +209,7 @@ export class ChaosStack {
       const issued = await this.request('POST', paths.nodeKey(cluster, n.node));
       if (issued.status !== 201) throw new Error(`key of ${cluster}/${n.node}: ${issued.status}`);
       const keyFile = path.join(this.options.dir, 'agents', `${cluster}-${n.node}.key`);
-      writeFileSync(keyFile, `${issued.json.key as string}\n`, { mode: 0o600 });
+      writeFileSync(keyFile, `${(issued.json as { key: string }).key}\n`, { mode: 0o600 });
       const hook = (name: string) => ({
         name,
         command: [this.#hookScript, this.hookLog, this.controlDir],
@@ -311,6 +315,7 @@ export class ChaosStack {
     const vm = this.#cloud.simulator.model.vms.get(node.vmId);
     if (!vm || vm.powerState === 'running' || vm.target) return false;
     vm.powerState = 'running';
+    this.repairs.push({ at: this.#cloud.simulator.model.clock.now(), action: 'start', resourceId: vm.id });
     return true;
   }
 

@@ -56,6 +56,24 @@ describe('FileActingJournal', () => {
     expect(records[4]?.reason).toBe('the lease lapsed');
   });
 
+  it('dates an end when the agent stopped acting, never before the last record', () => {
+    const file = path.join(dir, 'ago.jsonl');
+    let now = 1_000_000_000n;
+    const journal = new FileActingJournal(file, { cluster: 'c', node: 'n' }, () => now);
+    journal.acting(1);
+    now += 5_000_000_000n; // 5 s later (a paused process runs again)
+    journal.stopped('the lease lapsed', 3000);
+    journal.acting(2);
+    journal.stopped('demote', 60_000);
+    journal.close();
+    expect(read(file).map((r) => [r.t, r.mono])).toEqual([
+      ['start', '1000000000'],
+      ['end', '3000000000'],
+      ['start', '6000000000'],
+      ['end', '6000000000'],
+    ]);
+  });
+
   it('is off unless FAILOVER_AGENT_JOURNAL names a file', () => {
     expect(journalFromEnv({}, { cluster: 'c', node: 'n' })).toBeUndefined();
     const file = path.join(dir, 'env.jsonl');
@@ -86,8 +104,12 @@ class MemoryJournal implements ActingJournal {
     this.#open = true;
     this.calls.push(`acting ${epoch}`);
   }
-  stopped(reason: string): void {
-    if (this.#open) this.calls.push(`stopped ${reason}`);
+  readonly ago: number[] = [];
+  stopped(reason: string, endedAgoMs = 0): void {
+    if (this.#open) {
+      this.calls.push(`stopped ${reason}`);
+      this.ago.push(endedAgoMs);
+    }
     this.#open = false;
   }
   close(): void {}
@@ -110,6 +132,15 @@ async function setup() {
   store.state = initialState('bcm-head', 'head-a');
   const controlPlane = new FakeControlPlane(clock);
   const journal = new MemoryJournal();
+  // `paused` ms are added to what the agent reads of the clock, not to when its timers fire: a process that was
+  // stopped runs its overdue timers late (ManualClock alone fires every timer at its own time).
+  const skew = { paused: 0 };
+  const skewed = {
+    now: () => clock.now() + skew.paused,
+    wallNow: () => clock.wallNow() + skew.paused,
+    setTimer: (fn: () => void, ms: number) => clock.setTimer(fn, ms),
+    clearTimer: (handle: Parameters<ManualClock['clearTimer']>[0]) => clock.clearTimer(handle),
+  };
   const agent = new Agent({
     settings,
     client: controlPlane,
@@ -117,12 +148,12 @@ async function setup() {
     hooks: new FakeHooks(),
     state: await StateKeeper.open(store, 'bcm-head', 'head-a'),
     writeStatus: () => Promise.resolve(),
-    clock,
+    clock: skewed,
     log: memoryLogger().log,
     random: () => 0.5,
     journal,
   });
-  return { clock, controlPlane, journal, agent };
+  return { clock, skew, controlPlane, journal, agent };
 }
 
 /** Lets the agent's loops run what the clock made due. */
@@ -160,7 +191,21 @@ describe('the agent keeps the journal', () => {
     t.clock.advance(4000);
     await t.agent.idle();
     expect(t.journal.calls).toEqual(['acting 1', 'stopped the lease lapsed']);
+    expect(t.journal.ago).toEqual([0]);
     expect(t.agent.mayActAsActive()).toBe(false);
+  });
+
+  it('dates the end at the lease end when the agent notices late (a process paused past its lease)', async () => {
+    const t = await setup();
+    t.controlPlane.answer(grant(1, 4000, [promote(1)]));
+    await t.agent.heartbeatOnce();
+    await t.agent.idle();
+    // The lease timer runs 2.5 s late (SIGSTOP, then SIGCONT): the end is the lease's, not when it was written.
+    t.skew.paused = 2500;
+    t.clock.advance(4000);
+    await t.agent.idle();
+    expect(t.journal.calls).toEqual(['acting 1', 'stopped the lease lapsed']);
+    expect(t.journal.ago).toEqual([2500]);
   });
 
   it('closes the interval when a demote command starts', async () => {

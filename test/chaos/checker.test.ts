@@ -171,10 +171,10 @@ describe('checkRun', () => {
   it('finds a cluster with no active within the bound after the faults stopped', () => {
     const journals = [...interval('c1', 'a', 1, 0, 5000, { end: false }), ...interval('c2', 'a', 1, 0, 1000)];
     const liveness = { healedAt: 2000n * MS, boundMs: 1000, clusters: ['c1', 'c2'] };
-    const found = checkRun(base({ journals, liveness }));
+    const found = checkRun(base({ journals, liveness: [liveness] }));
     expect(found.map((v) => [v.rule, v.cluster])).toEqual([['liveness', 'c2']]);
     const late = checkRun(
-      base({ journals: interval('c1', 'a', 1, 4000, 5000), liveness: { ...liveness, clusters: ['c1'] } }),
+      base({ journals: interval('c1', 'a', 1, 4000, 5000), liveness: [{ ...liveness, clusters: ['c1'] }] }),
     );
     expect(late[0]?.message).toMatch(/first after 2000\.0 ms/);
   });
