@@ -246,8 +246,19 @@ export async function runChaos(options: ChaosOptions): Promise<{ summary: ChaosS
       }
       case 'cloud-fault': {
         const region = node.region ?? 'westeurope';
-        const kind = random.pick<SimFaultKind>(['ServerError', 'Throttled', 'Slow', 'AllocationFailed']);
         const model = stack.cloud.simulator.model;
+        if (random.next() < 0.25) {
+          // The region is down: its requests are refused (the fence cannot be confirmed: the lease decides).
+          const site = model.site('azure', region);
+          if (!site || site.down) return;
+          site.down = 'refuse';
+          note(`cloud region azure/${region} down`);
+          restoreAfter(e.durationMs, `region ${region}`, () => {
+            delete site.down;
+          });
+          return;
+        }
+        const kind = random.pick<SimFaultKind>(['ServerError', 'Throttled', 'Slow', 'AllocationFailed']);
         const fault = model.addFault({
           cloud: 'azure',
           region,
@@ -285,8 +296,11 @@ export async function runChaos(options: ChaosOptions): Promise<{ summary: ChaosS
       });
       answer = `${target.node} ${r.status}`;
     } else if (kind === 'drill') {
-      const mode = random.pick(['validate', 'failover'] as const);
-      const r = await stack.request('POST', paths.drills(e.cluster), { mode });
+      const mode = random.pick(['validate', 'switchover', 'failover'] as const);
+      const r = await stack.request('POST', paths.drills(e.cluster), {
+        mode,
+        ...(mode === 'failover' ? { confirm: true } : {}),
+      });
       answer = `${mode} ${r.status}`;
     } else {
       const statuses = await stack.duplicateWebhook(

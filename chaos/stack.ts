@@ -202,6 +202,8 @@ export class ChaosStack {
       nodes,
       detection: CHAOS_DETECTION,
       failover: CHAOS_FAILOVER_POLICY,
+      // Failover drills silence the active for real: allowed, they are one more way to change the active.
+      drill: { allowFailover: true },
     });
     if (put.status !== 201)
       throw new Error(`declaring ${cluster}: ${put.status} ${JSON.stringify(put.json)}`);
