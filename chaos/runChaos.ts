@@ -61,6 +61,8 @@ export interface ChaosSummary {
   operationsByKindAndStatus: Record<string, number>;
   /** Nodes whose VM the control plane powered off (its fence), killed with it. */
   poweredOff: number;
+  /** Failovers the harness asked for, as an operator, for clusters left with NO ACTIVE after the faults stopped. */
+  operatorRecoveries: number;
   violations: number;
   violationsByRule: Record<string, number>;
   livenessBoundMs: number;
@@ -152,6 +154,7 @@ export async function runChaos(options: ChaosOptions): Promise<{ summary: ChaosS
   const liveness: LivenessInput[] = [];
   let livenessWorstMs = 0;
   let poweredOff = 0;
+  let operatorRecoveries = 0;
   const offSince = new Map<ChaosNode, number>();
 
   const status = async (cluster: string): Promise<{ activeNodeId?: string | null } | undefined> => {
@@ -361,7 +364,30 @@ export async function runChaos(options: ChaosOptions): Promise<{ summary: ChaosS
       for (const n of stack.nodes) if (stack.repairVm(n)) log(`repaired the VM of ${n.cluster}/${n.node}`);
       const healedAt = monoNs();
       const healedWall = Date.now();
-      const live = await until(() => everyClusterActiveSince(healedAt), livenessBoundMs);
+      // A failover that found no healthy target leaves its cluster with NO ACTIVE until an operator acts (README
+      // "Operations"): the harness is that operator, once the faults stopped, and counts it.
+      const asked = new Map<string, number>();
+      const recover = async () => {
+        const records = readJournals(stack.journalDir);
+        for (const c of clusterIds) {
+          if (records.some((r) => r.cluster === c && r.t !== 'end' && BigInt(r.mono) >= healedAt)) continue;
+          if (Date.now() - (asked.get(c) ?? 0) < 10_000) continue;
+          const s = (await status(c).catch(() => undefined)) as
+            { noActiveReason?: string | null } | undefined;
+          if (!s?.noActiveReason) continue;
+          asked.set(c, Date.now());
+          const r = await stack.request('POST', paths.failover(c), {
+            reason: 'chaos: operator recovery of a cluster with no active',
+          });
+          operatorRecoveries++;
+          log(`${c}: NO ACTIVE (${s.noActiveReason}) after the faults: operator failover -> ${r.status}`);
+        }
+      };
+      const live = await until(async () => {
+        if (everyClusterActiveSince(healedAt)) return true;
+        await recover();
+        return false;
+      }, livenessBoundMs);
       const took = Date.now() - healedWall;
       livenessWorstMs = Math.max(livenessWorstMs, took);
       liveness.push({ healedAt, boundMs: livenessBoundMs, clusters: clusterIds });
@@ -427,6 +453,7 @@ export async function runChaos(options: ChaosOptions): Promise<{ summary: ChaosS
       failovers,
       operationsByKindAndStatus,
       poweredOff,
+      operatorRecoveries,
       violations: violations.length,
       violationsByRule,
       livenessBoundMs,

@@ -108,9 +108,22 @@ export class ChaosStack {
 
   static async start(options: StackOptions): Promise<ChaosStack> {
     const stack = new ChaosStack(options);
-    await stack.#start();
+    // Should the harness's process exit without `stop`, no agent or devhost outlives it.
+    process.on('exit', stack.#killAll);
+    try {
+      await stack.#start();
+    } catch (error) {
+      await stack.stop();
+      throw error;
+    }
     return stack;
   }
+
+  readonly #killAll = (): void => {
+    for (const n of this.nodes) if (n.child && n.child.exitCode === null) n.child.kill('SIGKILL');
+    const host = this.host as HostProcess | undefined;
+    if (host && host.process.exitCode === null) host.process.kill('SIGKILL');
+  };
 
   async #start(): Promise<void> {
     const { dir } = this.options;
@@ -369,6 +382,7 @@ export class ChaosStack {
   }
 
   async stop(): Promise<void> {
+    process.off('exit', this.#killAll);
     if (this.#watch) clearInterval(this.#watch);
     await Promise.all(
       this.nodes.map(async (n) => {
@@ -377,12 +391,16 @@ export class ChaosStack {
         await n.proxy.stop();
       }),
     );
-    if (this.host && this.host.process.exitCode === null && this.host.process.signalCode === null) {
-      this.host.process.kill('SIGKILL');
-      await this.host.exited;
+    const host = this.host as HostProcess | undefined;
+    if (host && host.process.exitCode === null && host.process.signalCode === null) {
+      host.process.kill('SIGKILL');
+      await host.exited;
     }
-    await this.#cloud?.stop();
-    await this.#azurite?.stop();
+    // Either may be missing when the start failed halfway.
+    const cloud = this.#cloud as LocalCloud | undefined;
+    const azurite = this.#azurite as RunningAzurite | undefined;
+    await cloud?.stop();
+    await azurite?.stop();
   }
 
   /** Removes the run's directory (after `stop`). */
