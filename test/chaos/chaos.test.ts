@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { runChaos, type ChaosSummary } from '../../chaos/runChaos';
 
 /**
@@ -52,5 +53,6 @@ it('catches a deliberately broken agent that keeps acting after its lease lapsed
   expect(report).toContain('--seed 3');
   expect(report).toMatch(/\[overlap\] chaos-1: two actives at once/);
   expect(summary.dir).toBeDefined(); // kept for a run with violations
+  if (summary.dir) rmSync(summary.dir, { recursive: true, force: true });
   log(summarize(summary));
 }, 180_000);
