@@ -14,6 +14,7 @@ import type { CheckRound, CheckRunner } from './checks';
 import { sleep, type Clock, type TimerHandle } from './clock';
 import type { AgentConfig, HookOperation } from './config';
 import { configuredOperations, type HookContext, type HookRunner, type OperationResult } from './hooks';
+import type { ActingJournal } from './journal';
 import { errorMessage, type Logger } from './log';
 import type { CommandRecord, HookReport, Role, StateKeeper } from './state';
 
@@ -70,6 +71,8 @@ export interface AgentDeps {
   random?: () => number;
   /** Hook results of the previous run, shown by `status` until new ones replace them. */
   previousHooks?: Partial<Record<HookOperation, OperationResult>>;
+  /** The acting journal (opt-in, for the chaos checker): none by default. */
+  journal?: ActingJournal;
 }
 
 export interface LastHeartbeat {
@@ -236,9 +239,14 @@ export class Agent {
     return this.#intervalMs;
   }
 
-  /** Whether the agent may act as active now: role active and a lease that holds, on the monotonic clock. */
+  /** Whether the agent holds a lease now (whatever its role), on the monotonic clock. */
   holdsLease(): boolean {
     return this.#leaseHolds();
+  }
+
+  /** Whether the agent may act as active now: role active and a lease that holds, on the monotonic clock. */
+  mayActAsActive(): boolean {
+    return this.#d.state.current.role === 'active' && this.#leaseHolds();
   }
 
   /** Command acknowledgements the control plane has not answered yet (persisted: re-sent after a restart). */
@@ -539,6 +547,7 @@ export class Agent {
       return;
     }
     const lease = this.#lease;
+    this.#journalStopped('the lease lapsed');
     this.#dropLease();
     const s = this.#d.state.current;
     if (s.role === 'standby') {
@@ -840,6 +849,7 @@ export class Agent {
       await state.update((st) => {
         st.role = 'active';
       });
+      this.#journalTick();
       await this.#finishCommand(command.id, result.status, result.detail, [result]);
       this.#log.info('active', { epoch: command.epoch, leaseEndsInMs: this.#leaseRemaining() });
       await this.#writeStatus();
@@ -911,6 +921,7 @@ export class Agent {
   async #demote(request: DemoteRequest): Promise<void> {
     const state = this.#d.state;
     this.#fenceRequested = this.#fenceRequested || request.fence;
+    this.#journalStopped(`demote: ${request.reason}`);
     // The lease of this epoch is over; one granted under a newer epoch (queued promotion) is kept.
     if (this.#lease && this.#lease.epoch <= request.epoch) this.#dropLease();
     await state.update((st) => {
@@ -1005,6 +1016,29 @@ export class Agent {
     // No steps is no power-off: never acknowledged as a fence.
     const status = result.steps.length === 0 ? 'fail' : result.status;
     await this.#finishCommand(command.id, status, result.detail, [result]);
+  }
+
+  /**
+   * The journal's record of this loop iteration (when one is kept): `mayActAsActive` — role active and a lease that
+   * holds on the monotonic clock, checked right now — extends the acting interval, anything else closes it.
+   */
+  #journalTick(): void {
+    const journal = this.#d.journal;
+    if (!journal) return;
+    const s = this.#d.state.current;
+    if (this.mayActAsActive()) journal.acting(s.roleEpoch ?? s.highestEpoch);
+    else this.#journalStopped(s.role === 'active' ? 'the lease lapsed' : `role ${s.role}`);
+  }
+
+  /**
+   * Closes the journal's open interval, if any, at the moment the agent stopped acting: now, or the end of its lease
+   * when that came first (a process paused past its lease notices only when it runs again: it did not act meanwhile).
+   */
+  #journalStopped(reason: string): void {
+    const journal = this.#d.journal;
+    if (!journal) return;
+    const end = this.#leaseEndsAt();
+    journal.stopped(reason, end === null ? 0 : Math.max(0, this.#d.clock.now() - end));
   }
 
   #leaseRemaining(): number | null {
@@ -1206,6 +1240,7 @@ export class Agent {
       // A drill's silence: the loop waits it out (a kick does not end it), then heartbeats at once.
       const silent = this.#silentFor();
       if (silent > 0) {
+        this.#journalTick();
         await sleep(clock, silent, this.#loops.signal);
         continue;
       }
@@ -1215,6 +1250,7 @@ export class Agent {
         this.#log.error('heartbeat broke', { error: errorMessage(error) });
         this.#failures++;
       }
+      this.#journalTick();
       if (this.#loops.signal.aborted) break;
       const kick = new AbortController();
       this.#kick = kick;
@@ -1274,6 +1310,7 @@ export class Agent {
     await Promise.all(this.#loopPromises);
     this.#acks.stop();
     await this.#acks.settled();
+    this.#journalStopped(`the agent stopped: ${reason}`);
     this.#dropLease();
     await this.#writeStatus();
     this.#log.info('stopped', { role: this.role });

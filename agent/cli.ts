@@ -8,6 +8,7 @@ import { ControlPlaneClient } from './client';
 import { systemClock } from './clock';
 import { loadConfig, type AgentConfig, type HookOperation } from './config';
 import { ConfiguredHooks, type OperationResult } from './hooks';
+import { journalFromEnv } from './journal';
 import { errorMessage, Logger } from './log';
 import { readStatus, renderStatus } from './status';
 import { FileStateStore, lockStateDir, SequenceAllocator, StateKeeper, STATUS_FILE } from './state';
@@ -214,6 +215,8 @@ async function runLocked(
     requestTimeoutMs: config.controlPlane.requestTimeoutMs,
     arbitrateTimeoutMs: config.controlPlane.arbitrateTimeoutMs,
   });
+  // The acting journal, for the chaos checker: only when FAILOVER_AGENT_JOURNAL names a file.
+  const journal = journalFromEnv(process.env, { cluster: config.clusterId, node: config.nodeId });
   const agent = new Agent({
     settings: settingsFromConfig(config),
     client,
@@ -226,6 +229,7 @@ async function runLocked(
     clock,
     log,
     previousHooks,
+    ...(journal ? { journal } : {}),
   });
 
   let exitCode: number = EXIT.ok;
@@ -280,6 +284,7 @@ async function runLocked(
     exitCode = EXIT.failure;
   } finally {
     if (firstContact) clearTimeout(firstContact);
+    journal?.close();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }

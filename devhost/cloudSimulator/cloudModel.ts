@@ -75,6 +75,10 @@ export interface SimRequestLogEntry {
   method: string;
   path: string;
   status: number;
+  /** The request's idempotency key (OCI `opc-retry-token`), when it had one. */
+  idempotencyKey?: string;
+  /** Answered from that key's first result: nothing changed. */
+  replayed?: boolean;
 }
 
 export interface OperationRecord {

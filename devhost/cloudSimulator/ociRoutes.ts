@@ -239,10 +239,10 @@ function replay(model: CloudModel, key: string | undefined, signature: string): 
   if (record.request !== signature)
     return ociError(409, 'Conflict', 'The retry token was already used for a different request.');
   const vm = model.vms.get(record.instanceId);
-  if (vm) return ok(view(model, vm));
+  if (vm) return { ...ok(view(model, vm)), replayed: true };
   const gone = simState(model).terminated.get(record.instanceId);
   return gone
-    ? ok(gone)
+    ? { ...ok(gone), replayed: true }
     : ociError(409, 'InvalidatedRetryToken', 'The resource of this retry token no longer exists.');
 }
 

@@ -11,7 +11,13 @@ export interface SimRequest {
 }
 
 export type SimReply =
-  | { status: number; headers?: Record<string, string>; body?: unknown }
+  | {
+      status: number;
+      headers?: Record<string, string>;
+      body?: unknown;
+      /** Answered from an idempotency key's first result: nothing changed (logged for the chaos checker). */
+      replayed?: boolean;
+    }
   /** The site is down: refuse the connection (reset) or never answer. */
   | { drop: 'refuse' | 'hang' };
 

@@ -96,12 +96,15 @@ async function handle(
       const params = route.pattern.exec(url.pathname)?.groups ?? {};
       reply = await route.handle(request, { ...params }, model);
       if (route.cloud !== 'admin') {
+        const token = req.headers['opc-retry-token'];
         model.requestLog.push({
           at: model.clock.now(),
           cloud: route.cloud,
           method: request.method,
           path: url.pathname,
           status: 'drop' in reply ? 0 : reply.status,
+          ...(typeof token === 'string' ? { idempotencyKey: token } : {}),
+          ...('replayed' in reply && reply.replayed ? { replayed: true } : {}),
         });
         if (model.requestLog.length > 20_000) model.requestLog.splice(0, model.requestLog.length - 20_000);
       }
