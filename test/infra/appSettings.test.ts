@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../shared/config/config';
+import { loadTelemetryConfig } from '../../shared/telemetry/telemetryConfig';
 import { bodyOf, callArguments, objectVar, property, textOf } from './bicepReader';
 import { REPO_ROOT, readInfra } from './infraFiles';
 
@@ -18,10 +19,14 @@ interface HostJson {
 /**
  * The app's configuration loaders: each reads settings from an environment. The test runs every loader on the
  * environment the Bicep provides and records what it reads. Add a loader here when one is added to the app
- * (e.g. loadTelemetryConfig from shared/telemetry/telemetryConfig.ts).
+ * (as loadTelemetryConfig from shared/telemetry/telemetryConfig.ts was).
  */
 const LOADERS: readonly { name: string; load: (env: Env) => unknown }[] = [
   { name: 'loadConfig (shared/config/config.ts)', load: (env) => loadConfig(env) },
+  {
+    name: 'loadTelemetryConfig (shared/telemetry/telemetryConfig.ts)',
+    load: (env) => loadTelemetryConfig(env),
+  },
 ];
 
 /** Settings a loader may read that the Bicep deliberately does not set in Azure, and why. */
@@ -171,22 +176,6 @@ function hostJsonSettings(backend: string): string[] {
 const setFor = (setting: BicepSetting | undefined, backend: string) =>
   !!setting && (setting.condition === undefined || setting.condition === `durableBackend == '${backend}'`);
 
-// Helper D's identity forms in loadConfig (agreed names): until they are merged, loadConfig requires the
-// connection-string AzureWebJobsStorage and cannot accept the Azure environment. Remove this gate after the merge.
-const identityFormsSupported = (() => {
-  const { error } = readsOf(LOADERS[0]!.load, fullEnv);
-  return !(
-    error instanceof ConfigError && error.problems.some((p) => p.startsWith('AzureWebJobsStorage is not set'))
-  );
-})();
-
-/** The witness's identity form (agreed names, session 4), read by loadConfig once the identity forms land. */
-const WITNESS_IDENTITY_FORM = [
-  'WitnessStorage__blobServiceUri',
-  'WitnessStorage__credential',
-  'WitnessStorage__clientId',
-];
-
 describe('app settings (infra/app/api.bicep)', () => {
   it('are read from the appsettings resource, each set once', () => {
     expect(settings.length).toBeGreaterThan(10);
@@ -210,8 +199,6 @@ describe('app settings (infra/app/api.bicep)', () => {
   it('sets nothing nobody reads: each is read by a loader, host.json, or the Functions host', () => {
     const used = new Set<string>([...Object.keys(READ_BY_THE_HOST), ...BACKENDS.flatMap(hostJsonSettings)]);
     for (const { load } of LOADERS) for (const name of readsOf(load, fullEnv).reads) used.add(name);
-    // Until helper D's identity forms are merged, loadConfig does not read the witness's identity form yet.
-    if (!identityFormsSupported) for (const name of WITNESS_IDENTITY_FORM) used.add(name);
     expect(settings.map((s) => s.name).filter((name) => !used.has(name))).toEqual([]);
   });
 
@@ -293,7 +280,7 @@ describe('app settings (infra/app/api.bicep)', () => {
   // Optional settings are conditional in the Bicep (OCI_* only with ociTenancyOcid, AUTH_KEYS/FAILOVER_WEBHOOK_SECRETS
   // only when given, TABLE_PREFIX only when given): the loaders must accept the environment both without any of
   // them and with all of them.
-  (identityFormsSupported ? it.each(LOADERS) : it.skip.each(LOADERS))(
+  it.each(LOADERS)(
     '$name accepts the Azure environment, with and without the optional settings',
     ({ load }) => {
       for (const env of [alwaysEnv, fullEnv]) {
