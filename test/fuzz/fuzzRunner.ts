@@ -110,7 +110,9 @@ export function describeRequest(request: FuzzRequest): string {
     request.body === undefined
       ? ''
       : ` body(${request.body.length} chars)=${JSON.stringify(request.body.slice(0, 500))}`;
-  return `${request.method} ${request.path} auth=${JSON.stringify(request.auth)} headers=${JSON.stringify(request.headers)} content-type=${request.contentType ?? '(none)'}${body}`;
+  const path =
+    request.path.length > 300 ? `${request.path.slice(0, 300)}…(${request.path.length} chars)` : request.path;
+  return `${request.method} ${path} auth=${JSON.stringify(request.auth)} headers=${JSON.stringify(request.headers)} content-type=${request.contentType ?? '(none)'}${body}`;
 }
 
 /**
@@ -161,12 +163,12 @@ export class FuzzSession {
   }
 
   /**
-   * After an accepted write: moves the manual clock on (so what the request started — an arbitration window, a
-   * timeout — runs its course instead of leaving the next request waiting for it), then waits (polling, with a
+   * After an accepted write: moves the manual clock on when the request started something (202: an arbitration
+   * window, a timeout runs its course instead of leaving the next request waiting for it), then waits (polling, with a
    * deadline) until the task hub is idle and two reads of the state agree, and keeps that state.
    */
-  private async settle(timeoutMs = 20_000): Promise<void> {
-    this.target.clock.advance(SETTLE_ADVANCE_MS);
+  private async settle(advance = true, timeoutMs = 20_000): Promise<void> {
+    if (advance) this.target.clock.advance(SETTLE_ADVANCE_MS);
     const deadline = Date.now() + timeoutMs;
     let previous = await this.reader.snapshot();
     for (;;) {
@@ -179,8 +181,27 @@ export class FuzzSession {
       if (Date.now() > deadline)
         throw new Error('the state did not settle within 20 s after an accepted request');
       previous = current;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise((resolve) => setTimeout(resolve, 10));
     }
+  }
+
+  /**
+   * Which of `requests` (each refused) changes the state: each is sent again alone, the state compared after it.
+   * The answer names the first that does, or lists them all when none does twice.
+   */
+  private async culprit(requests: FuzzRequest[], options: FuzzOptions): Promise<string> {
+    for (const request of requests) {
+      const before = this.baseline as StateSnapshot;
+      const response = await this.target.send(request);
+      await options.afterEachRequest?.();
+      const after = await this.reader.snapshot();
+      this.baseline = after;
+      if (after.digest !== before.digest)
+        return `replayed alone, this request (answered ${response.status}) changed ${changedParts(before, after).join(', ')}:\n    ${describeRequest(request)}`;
+    }
+    return `no request of the batch changed the state again when replayed alone; the batch's refused requests:\n${requests
+      .map((r) => `    ${describeRequest(r)}`)
+      .join('\n')}`;
   }
 
   async fuzzRoute(route: string, options: FuzzOptions): Promise<RouteResult> {
@@ -194,7 +215,12 @@ export class FuzzSession {
       maxLength: batch,
       size: 'max',
     });
+    // A change of state is named by replaying the batch one request at a time (not by shrinking, which would
+    // replay it again and again while the change, once made, may not happen twice); the runs left are skipped.
+    let stateFailure: string | undefined;
     const property = fc.asyncProperty(arbitrary, async (requests) => {
+      if (stateFailure) return;
+      const rejected: FuzzRequest[] = [];
       for (const request of requests) {
         const response = await this.target.send(request);
         await options.afterEachRequest?.();
@@ -210,18 +236,17 @@ export class FuzzSession {
           result.accepted++;
           // An accepted read must not change the state either (checked at the end of the batch); an accepted
           // write may: the state is re-read once it settled.
-          if (request.method !== 'GET') await this.settle();
-        }
+          if (request.method !== 'GET') {
+            await this.settle(response.status === 202);
+            rejected.length = 0;
+          }
+        } else rejected.push(request);
       }
       const before = this.baseline as StateSnapshot;
       const after = await this.reader.snapshot();
       if (after.digest !== before.digest) {
         this.baseline = after;
-        throw new FuzzFailure(
-          `rejected requests changed the state (${changedParts(before, after).join(', ')})\n  requests:\n${requests
-            .map((r) => `    ${describeRequest(r)}`)
-            .join('\n')}`,
-        );
+        stateFailure = `rejected requests changed the state (${changedParts(before, after).join(', ')})\n  ${await this.culprit(rejected, options)}`;
       }
     });
     // Rounds until `runs` requests went out; round k uses seed + k, so FUZZ_SEED=<round seed> replays a round.
@@ -230,7 +255,9 @@ export class FuzzSession {
       const seed = options.seed + round;
       const numRuns = Math.max(1, Math.ceil((options.runs - result.requests) / meanBatch));
       const details = await fc.check(property, { seed, numRuns });
-      if (details.failed) {
+      if (stateFailure)
+        result.failure = `${route}: seed ${seed} (replay: FUZZ_SEED=${seed} FUZZ_ROUTES='${route}' npm run fuzz):\n  ${stateFailure}`;
+      else if (details.failed) {
         const error = details.errorInstance;
         const message = error instanceof Error ? error.message : String(error);
         result.failure = `${route}: seed ${seed} (replay: FUZZ_SEED=${seed} FUZZ_ROUTES='${route}' npm run fuzz), path ${details.counterexamplePath ?? '?'}, shrunk ${details.numShrinks} times:\n  ${message}`;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { ManualClock } from '../../devhost';
 import { generateKeys } from '../../devhost/http/hostKeys';
 import { signRequest } from '../../shared/auth/signedRequest';
@@ -115,10 +116,15 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
       headers['webhook-signature'] = signStandardWebhook(webhookSecret, id, seconds, body ?? '');
     }
     Object.assign(headers, request.headers);
+    const sentBody = body !== undefined && request.method !== 'GET' ? body : undefined;
+    // fetch (like every WHATWG URL user) resolves `.` and `..` segments, `%2e` ones too, before sending: a path with
+    // one goes out as it is through node:http, as a hand-made client or a proxy would send it.
+    if (DOT_SEGMENT.test(request.path.split('?')[0] as string))
+      return rawSend(target.host, request.method, request.path, headers, sentBody);
     const response = await fetch(target, {
       method: request.method,
       headers,
-      ...(body !== undefined && request.method !== 'GET' ? { body } : {}),
+      ...(sentBody !== undefined ? { body: sentBody } : {}),
       redirect: 'manual',
     });
     return {
@@ -129,7 +135,61 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
     };
   }
 
+  // Each agent heartbeats once, as a real one does when it starts: its heartbeat row exists from then on (a signed
+  // request refused later only moves the row's sequence number, which the state comparison leaves out).
+  for (const node of FUZZ_NODES) {
+    const first = await send({
+      route: 'agentHeartbeat POST',
+      method: 'POST',
+      path: paths.agentHeartbeat(),
+      headers: {},
+      contentType: 'application/json',
+      body: JSON.stringify({ role: node === 'head-a' ? 'active' : 'standby', epoch: 1, checks: [] }),
+      auth: { kind: 'agent', signed: true, clusterId: FUZZ_CLUSTER, nodeId: node },
+    });
+    if (first.status !== 200)
+      throw new Error(`the first heartbeat of ${node}: ${first.status} ${first.text}`);
+  }
   return { cp, url, clock, credentials, send, stop: () => cp.stop() };
+}
+
+const DOT_SEGMENT = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
+
+/** One request with its path exactly as given (no dot-segment resolution). */
+function rawSend(
+  host: string,
+  method: string,
+  rawPath: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+): Promise<FuzzResponse> {
+  const [hostname, port] = host.split(':') as [string, string];
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        hostname,
+        port: Number(port),
+        method,
+        path: rawPath,
+        headers: { ...headers, ...(body !== undefined ? { 'content-length': Buffer.byteLength(body) } : {}) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            contentType: String(res.headers['content-type'] ?? ''),
+            retryAfter: res.headers['retry-after'] ?? null,
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 function keyOf(auth: FuzzRequest['auth'], credentials: FuzzCredentials): string | undefined {
