@@ -66,7 +66,9 @@ export type FuzzAuth =
   | { kind: 'badKey' }
   | { kind: 'functionKey' }
   | { kind: 'agent'; signed: boolean; clusterId: string; nodeId: string; replay?: boolean }
-  | { kind: 'webhook'; signed: boolean };
+  | { kind: 'webhook'; signed: boolean }
+  /** An `x-ms-client-principal` header (the app trusts it in the fuzz target, as behind App Service Authentication). */
+  | { kind: 'principal'; header: string };
 
 /** One generated request, as sent (and as printed when it fails). */
 export interface FuzzRequest {

@@ -50,7 +50,7 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
   keys.functionKeys['operator-fuzz'] = randomBytes(32).toString('base64url');
   const webhookSecret = `whsec_${randomBytes(32).toString('base64')}`;
   const cp = await startControlPlane(
-    { FAILOVER_WEBHOOK_SECRETS: webhookSecret, AUTH_TRUST_CLIENT_PRINCIPAL: 'false' },
+    { FAILOVER_WEBHOOK_SECRETS: webhookSecret, AUTH_TRUST_CLIENT_PRINCIPAL: 'true' },
     { clock, keys, cloudSimulator: true },
   );
   const url = cp.host.url;
@@ -87,6 +87,7 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
     if (request.contentType !== undefined) headers['content-type'] = request.contentType;
     const key = keyOf(request.auth, credentials);
     if (key !== undefined) headers['x-functions-key'] = key;
+    if (request.auth.kind === 'principal') headers['x-ms-client-principal'] = request.auth.header;
     const body = request.body;
     if (request.auth.kind === 'agent' && request.auth.signed) {
       const node = request.auth.nodeId;
