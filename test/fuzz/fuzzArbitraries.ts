@@ -370,6 +370,8 @@ function authArbitrary(access: string): fc.Arbitrary<FuzzAuth> {
             { kind: 'agent', signed: true, clusterId: FUZZ_CLUSTER, nodeId: 'head-a', replay: true },
             { kind: 'agent', signed: true, clusterId: FUZZ_CLUSTER, nodeId: 'no-such-node' },
             { kind: 'agent', signed: true, clusterId: 'no-such-cluster', nodeId: 'head-a' },
+            { kind: 'agent', signed: true, clusterId: FUZZ_CLUSTER, nodeId: 'head-b', skewMs: -600_000 },
+            { kind: 'agent', signed: true, clusterId: FUZZ_CLUSTER, nodeId: 'head-b', skewMs: 600_000 },
           ),
         },
         {
@@ -385,6 +387,14 @@ function authArbitrary(access: string): fc.Arbitrary<FuzzAuth> {
     case 'signed-webhook':
       return fc.oneof(
         { weight: 3, arbitrary: fc.constant<FuzzAuth>({ kind: 'webhook', signed: true }) },
+        {
+          weight: 1,
+          arbitrary: fc.constantFrom<FuzzAuth>(
+            { kind: 'webhook', signed: true, replayId: true },
+            { kind: 'webhook', signed: true, skewMs: -600_000 },
+            { kind: 'webhook', signed: true, skewMs: 600_000 },
+          ),
+        },
         { weight: 1, arbitrary: fc.constant<FuzzAuth>({ kind: 'webhook', signed: false }) },
         { weight: 1, arbitrary: fc.oneof(none, badKey) },
       );

@@ -65,8 +65,24 @@ export type FuzzAuth =
   | { kind: 'role'; role: Role }
   | { kind: 'badKey' }
   | { kind: 'functionKey' }
-  | { kind: 'agent'; signed: boolean; clusterId: string; nodeId: string; replay?: boolean }
-  | { kind: 'webhook'; signed: boolean }
+  | {
+      kind: 'agent';
+      signed: boolean;
+      clusterId: string;
+      nodeId: string;
+      /** Send sequence number 1 again. */
+      replay?: boolean;
+      /** Sign with a timestamp this far from the control plane's clock. */
+      skewMs?: number;
+    }
+  | {
+      kind: 'webhook';
+      signed: boolean;
+      /** Sign with a timestamp this far from the control plane's clock. */
+      skewMs?: number;
+      /** Deliver again under the first delivery's id (a replay or a retry). */
+      replayId?: boolean;
+    }
   /** An `x-ms-client-principal` header (the app trusts it in the fuzz target, as behind App Service Authentication). */
   | { kind: 'principal'; header: string };
 

@@ -102,7 +102,7 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
           clusterId: request.auth.clusterId,
           nodeId: node,
           keyVersion: 1,
-          timestamp: clock.now(),
+          timestamp: clock.now() + (request.auth.skewMs ?? 0),
           seq: request.auth.replay ? 1 : seq,
           key: credentials.agentKeys[node] ?? randomBytes(32),
         }),
@@ -110,8 +110,8 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
     }
     if (request.auth.kind === 'webhook' && request.auth.signed) {
       webhookCounter++;
-      const id = `msg_fuzz_${webhookCounter}`;
-      const seconds = Math.floor(clock.now() / 1000);
+      const id = request.auth.replayId ? 'msg_fuzz_1' : `msg_fuzz_${webhookCounter}`;
+      const seconds = Math.floor((clock.now() + (request.auth.skewMs ?? 0)) / 1000);
       headers['webhook-id'] = id;
       headers['webhook-timestamp'] = String(seconds);
       headers['webhook-signature'] = signStandardWebhook(webhookSecret, id, seconds, body ?? '');
