@@ -17,6 +17,8 @@ export interface FuzzOptions {
   batch?: number;
   /** Only these `<route> <method>` entries (default: all). */
   only?: string[];
+  /** A further check of each answer (tests: a stand-in bug, to prove a failure is shrunk and printed). */
+  extraCheck?: (request: FuzzRequest, response: FuzzResponse) => string | undefined;
   /** Called after each request (tests: a write behind the app's back, to prove the state check fails). */
   afterEachRequest?: () => Promise<void>;
   /** Also print the refusals by status and error code. */
@@ -226,7 +228,7 @@ export class FuzzSession {
         await options.afterEachRequest?.();
         result.requests++;
         result.statuses[response.status] = (result.statuses[response.status] ?? 0) + 1;
-        const problem = responseProblem(request, response);
+        const problem = responseProblem(request, response) ?? options.extraCheck?.(request, response);
         if (!problem && response.status >= 400) {
           const code = `${response.status} ${errorCode(response.text)}`;
           result.codes[code] = (result.codes[code] ?? 0) + 1;

@@ -67,6 +67,26 @@ it('flags what the fuzzer must catch: a 5xx, a 503 even with Retry-After, a 4xx 
   expect(responseProblem(request, response(200, 'ok', 'text/plain'))).toBeUndefined();
 });
 
+it('shrinks a failing answer to one request and prints the seed that replays it', async () => {
+  // A stand-in bug: any PATCH (a method the route does not serve) counts as a failure.
+  const run = () =>
+    session.fuzzRoute('failover POST', {
+      runs: 200,
+      seed: SEED,
+      batch: 4,
+      extraCheck: (request) => (request.method === 'PATCH' ? 'PATCH answered' : undefined),
+    });
+  const first = await run();
+  expect(first.failure).toMatch(
+    /seed \d+ \(replay: FUZZ_SEED=\d+ FUZZ_ROUTES='failover POST' npm run fuzz\)/,
+  );
+  expect(first.failure).toMatch(/PATCH answered\n {2}request: PATCH \/api\/v1\/clusters\//);
+  expect(first.failure?.match(/request: /g)).toHaveLength(1);
+  // The same seed finds the same request again.
+  const again = await run();
+  expect(again.failure?.split('request: ')[1]).toBe(first.failure?.split('request: ')[1]);
+});
+
 it('catches a rejected request that changes the state, and names it', async () => {
   // A write straight to the app's storage between two requests stands in for a handler that writes before it refuses.
   const failure = await session.fuzzRoute('health GET', {
