@@ -398,6 +398,21 @@ function authArbitrary(access: string): fc.Arbitrary<FuzzAuth> {
         { weight: 1, arbitrary: fc.constant<FuzzAuth>({ kind: 'webhook', signed: false }) },
         { weight: 1, arbitrary: fc.oneof(none, badKey) },
       );
+    case 'webhook-principal':
+      return fc.oneof(
+        { weight: 6, arbitrary: fc.constant<FuzzAuth>({ kind: 'bearer', token: 'action-groups' }) },
+        {
+          weight: 1,
+          arbitrary: fc.oneof(
+            none,
+            badKey,
+            fc.constant<FuzzAuth>({ kind: 'functionKey' }),
+            fc.constant<FuzzAuth>({ kind: 'bearer', token: 'garbage' }),
+            fc.constant<FuzzAuth>({ kind: 'role', role: 'admin' }),
+          ),
+        },
+        { weight: 1, arbitrary: principalHeader },
+      );
     case 'host-function-key':
       return fc.oneof(
         { weight: 6, arbitrary: fc.constant<FuzzAuth>({ kind: 'functionKey' }) },

@@ -84,7 +84,9 @@ export type FuzzAuth =
       replayId?: boolean;
     }
   /** An `x-ms-client-principal` header (the app trusts it in the fuzz target, as behind App Service Authentication). */
-  | { kind: 'principal'; header: string };
+  | { kind: 'principal'; header: string }
+  /** An `Authorization: Bearer` token: the action groups' application's (issued by the emulated tenant) or garbage. */
+  | { kind: 'bearer'; token: 'action-groups' | 'garbage' };
 
 /** One generated request, as sent (and as printed when it fails). */
 export interface FuzzRequest {
@@ -159,6 +161,7 @@ export const FUZZ_ROUTES: Record<string, FuzzRouteSpec> = {
     body: { idle: true },
   },
   'webhookAzureMonitor POST': { access: 'host-function-key', params: {}, body: ALERT },
+  'webhookAzureMonitorSecure POST': { access: 'webhook-principal', params: {}, body: ALERT },
   'webhookFailover POST': {
     access: 'signed-webhook',
     params: {},

@@ -23,6 +23,8 @@ export interface FuzzCredentials {
   functionKey: string;
   agentKeys: Record<string, Buffer>;
   webhookSecret: string;
+  /** A bearer token of the action groups' application (the secure Azure Monitor webhook's caller). */
+  actionGroupsToken: string;
 }
 
 export interface FuzzTarget {
@@ -70,7 +72,15 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
     if (issued.status !== 201) throw new Error(`issuing the key of ${node}: ${issued.status}`);
     agentKeys[node] = Buffer.from(((await issued.json()) as { key: string }).key, 'base64');
   }
+  const tokenResponse = await fetch(`${url}/.auth/devhost/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ client_id: 'azns-aad-webhook' }).toString(),
+  });
+  const { access_token: actionGroupsToken } = (await tokenResponse.json()) as { access_token?: string };
+  if (!actionGroupsToken) throw new Error(`the action groups' token: ${tokenResponse.status}`);
   const credentials: FuzzCredentials = {
+    actionGroupsToken,
     keys: {
       viewer: keys.functionKeys.default as string,
       operator: keys.functionKeys['operator-fuzz'],
@@ -88,6 +98,10 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
     const key = keyOf(request.auth, credentials);
     if (key !== undefined) headers['x-functions-key'] = key;
     if (request.auth.kind === 'principal') headers['x-ms-client-principal'] = request.auth.header;
+    if (request.auth.kind === 'bearer')
+      headers.authorization = `Bearer ${
+        request.auth.token === 'action-groups' ? credentials.actionGroupsToken : 'fuzz-not-a-token'
+      }`;
     const body = request.body;
     if (request.auth.kind === 'agent' && request.auth.signed) {
       const node = request.auth.nodeId;
