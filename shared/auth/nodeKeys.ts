@@ -34,3 +34,24 @@ export function deriveNodeKey(
     ),
   );
 }
+
+/**
+ * Derives the cluster's peer key: HKDF-SHA256 over the master key, salt `failover-plane/peer-key/v1`, info
+ * `<clusterId>`. Every node of the cluster holds it (issued with its node key); agents sign their peer requests
+ * (promises) with it, so a node outside the cluster cannot bind one inside it.
+ */
+export function derivePeerKey(masterKey: Buffer, clusterId: string): Buffer {
+  if (!Buffer.isBuffer(masterKey) || masterKey.length < MIN_MASTER_KEY_BYTES) {
+    throw new RangeError(`the master key must be at least ${MIN_MASTER_KEY_BYTES} bytes`);
+  }
+  assertId(clusterId, 'clusterId');
+  return Buffer.from(
+    hkdfSync(
+      'sha256',
+      masterKey,
+      Buffer.from('failover-plane/peer-key/v1', 'utf8'),
+      Buffer.from(clusterId, 'utf8'),
+      NODE_KEY_BYTES,
+    ),
+  );
+}

@@ -41,6 +41,33 @@ export const gpuReportSchema = z
   .strict();
 export type GpuReport = z.infer<typeof gpuReportSchema>;
 
+/** A peer listener's URL as agents advertise it: `http(s)://host:port`, no path beyond `/`. */
+export const peerUrlSchema = z
+  .string()
+  .max(300)
+  .regex(/^https?:\/\/[A-Za-z0-9._\-:[\]]+(\/)?$/, 'must be http(s)://host:port');
+
+/** The peer part of a heartbeat. */
+export const peerHeartbeatSchema = z
+  .object({
+    /** Where this node's peer listener is reached by the other nodes of the cluster. */
+    url: peerUrlSchema.optional(),
+    /** The promise binding this node now (it accepts no promotion until it lapses). */
+    promise: z
+      .object({
+        to: idSchema,
+        epoch: epochSchema,
+        /** What is left of it, on this node's clock, when the heartbeat is sent. */
+        remainingMs: z.number().int().min(0).max(BOUNDS.durationMs),
+      })
+      .strict()
+      .optional(),
+    /** The highest epoch the control plane said was revoked: this node promises nothing under it or below. */
+    closedEpoch: epochSchema.optional(),
+  })
+  .strict();
+export type PeerHeartbeat = z.infer<typeof peerHeartbeatSchema>;
+
 /** POST /api/v1/agent/heartbeat */
 export const heartbeatBodySchema = z
   .object({
@@ -53,6 +80,8 @@ export const heartbeatBodySchema = z
     gpu: z.array(gpuReportSchema).max(BOUNDS.gpus).optional(),
     /** The hooks the agent has configured (`promote`, `demote`, `fence`, `fence-peer`, ...): what a drill checks. */
     hooks: z.array(z.string().min(1).max(64)).max(32).optional(),
+    /** Peer promises (shared/domain/peerPromises.ts): what this node offers and holds. */
+    peer: peerHeartbeatSchema.optional(),
   })
   .strict();
 export type HeartbeatBody = z.infer<typeof heartbeatBodySchema>;
@@ -95,6 +124,18 @@ export const heartbeatReplySchema = z.object({
   lease: z.object({ durationMs: z.number().int().positive().max(BOUNDS.durationMs) }).nullable(),
   commands: z.array(agentCommandSchema).max(100).default([]),
   heartbeatIntervalMs: z.number().int().min(50).max(600_000),
+  /** The answer's epoch is revoked: a standby promises nothing under it any more (peer promises). */
+  revoked: z.boolean().optional(),
+  /**
+   * With a lease, when the cluster uses peer leases: the epoch's promotable set (fixed per epoch) and where each
+   * node's peer listener is. The active holds a peer lease only with a promise from every node listed.
+   */
+  peers: z
+    .object({
+      epoch: epochSchema,
+      nodes: z.array(z.object({ nodeId: idSchema, url: peerUrlSchema.nullable() })).max(64),
+    })
+    .optional(),
 });
 export type HeartbeatReply = z.infer<typeof heartbeatReplySchema>;
 

@@ -1,4 +1,4 @@
-import type { CheckReport } from '../contracts/agentApi';
+import type { CheckReport, PeerHeartbeat } from '../contracts/agentApi';
 
 export type { CheckReport } from '../contracts/agentApi';
 
@@ -24,6 +24,8 @@ export interface NodeHeartbeat {
    * transit time (positive: the agent's clock is behind). What a validate drill's agent-clock check reads.
    */
   clockSkewMs?: number;
+  /** What the node said of peer promises (its listener URL, the promise binding it, the epoch it closed). */
+  peer?: PeerHeartbeat;
 }
 
 /** What the failure detector needs of the cluster document, copied into the state (see ARCHITECTURE.md). */
@@ -81,6 +83,19 @@ export interface ClusterState {
    * carry a `drill-silence` command (id `drill-silence-<drillId>`) until the drill ends or the epoch moves on.
    */
   drillSilence?: { nodeId: string; epoch: number; silenceMs: number; drillId: string };
+  /**
+   * Peer promises (shared/domain/peerPromises.ts): the promotable set of `epoch`, fixed when the epoch began (the
+   * promotion, reaffirmation or first grant that started it) and never changed within it: the active's grants carry
+   * it, and the active holds a peer lease only with a promise from every node in it. Absent: peer leases are off
+   * under this epoch (document `detection.peerLeases: false`, or a state written before they existed).
+   */
+  promotable?: string[];
+  /**
+   * A standby's promise to the active under `epoch`, as its heartbeat reported it: the active is alive and reaches its
+   * peer although the control plane does not hear it. Until `until` the detector records no failure. Written by the
+   * heartbeat path (at most once per heartbeat interval while it holds).
+   */
+  peerConfirmed?: { by: string; epoch: number; until: number; at: number };
 }
 
 /** The next `activeStreak` after a heartbeat granted to `record.nodeId` under `epoch` (pure). */
@@ -109,6 +124,8 @@ export interface DetectionView {
   heard: { nodeId: string; at: number } | null;
   /** The detection policy copied from the document (null: a state written before the copy existed). */
   policy: DetectionPolicyCopy | null;
+  /** Until when a standby's promise confirms the active alive under `epoch` (absent: no such promise). */
+  peerConfirmedUntil?: number;
 }
 
 export function detectionView(state: ClusterState): DetectionView {
@@ -121,6 +138,9 @@ export function detectionView(state: ClusterState): DetectionView {
       ? { nodeId: state.activeHeartbeat.nodeId, at: state.activeHeartbeat.receivedAt }
       : null,
     policy: state.detection ?? null,
+    ...(state.peerConfirmed && state.peerConfirmed.epoch === state.epoch
+      ? { peerConfirmedUntil: state.peerConfirmed.until }
+      : {}),
   };
 }
 
