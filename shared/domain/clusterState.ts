@@ -159,8 +159,10 @@ export function initialClusterState(
   activeNodeId: string,
   now: number,
   detection?: DetectionPolicyCopy,
+  promotable?: readonly string[],
 ): ClusterState {
   return {
+    ...(promotable ? { promotable: [...promotable] } : {}),
     ...(detection
       ? {
           detection: {

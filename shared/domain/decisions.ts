@@ -74,13 +74,16 @@ export function promote(
   now: number,
   driftMarginMs: number,
   reason: string,
+  options: { promotable?: readonly string[] } = {},
 ): ClusterState {
   const decision = mayPromote(state, now, driftMarginMs);
   if (!decision.allowed) throw new Error(`promotion of ${nodeId} refused: ${decision.reason}`);
   // The role change a shown plan hastened the heartbeats for has happened: back to the normal interval.
-  const { hastenUntil: _hastened, ...rest } = state;
+  // So do the previous epoch's peer fields: the new epoch has its own promotable set (or none: peer leases off).
+  const { hastenUntil: _hastened, promotable: _set, peerConfirmed: _confirmed, ...rest } = state;
   return {
     ...rest,
+    ...(options.promotable ? { promotable: [...options.promotable] } : {}),
     epoch: state.epoch + 1,
     activeNodeId: nodeId,
     leaseExpiresAt: null,
@@ -95,10 +98,24 @@ export function promote(
  * Keeps the current active under a new epoch (arbitration won by the active): its lease carries on, and every
  * command issued under the old epoch — including any to the loser — is refused from now on.
  */
-export function reaffirm(state: ClusterState, now: number, reason: string): ClusterState {
+export function reaffirm(
+  state: ClusterState,
+  now: number,
+  reason: string,
+  options: { promotable?: readonly string[] } = {},
+): ClusterState {
   if (state.revoked || state.activeNodeId === null)
     throw new Error('only an unrevoked active can be reaffirmed');
-  return { ...state, epoch: state.epoch + 1, updatedAt: now, reason };
+  // The new epoch's promotable set: as given, else the old one carried on (the same active, the same peers).
+  const { promotable: old, peerConfirmed: _confirmed, ...rest } = state;
+  const promotable = options.promotable ?? old;
+  return {
+    ...rest,
+    ...(promotable ? { promotable: [...promotable] } : {}),
+    epoch: state.epoch + 1,
+    updatedAt: now,
+    reason,
+  };
 }
 
 export interface DetectionPolicyLike {
