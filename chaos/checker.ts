@@ -52,6 +52,8 @@ export interface OperationOutcome {
   kind: string;
   status: string;
   reason?: string;
+  /** A detection's ending: the failover that handled it and why it ended so (its reason is here, not above). */
+  outcome?: { reason?: unknown };
 }
 
 export interface LivenessInput {
@@ -245,7 +247,13 @@ const ENDED = new Set(['succeeded', 'refused', 'superseded']);
 
 function checkOperations(operations: readonly OperationOutcome[]): Violation[] {
   return operations
-    .filter((o) => !(ENDED.has(o.status) || (o.status === 'failed' && !!o.reason)))
+    .filter(
+      (o) =>
+        !(
+          ENDED.has(o.status) ||
+          (o.status === 'failed' && (!!o.reason || typeof o.outcome?.reason === 'string'))
+        ),
+    )
     .map((o) => ({
       rule: 'operation-not-ended' as const,
       cluster: o.clusterId,

@@ -5,9 +5,11 @@ import net from 'node:net';
  * - `open`: forwarded both ways;
  * - `cut`: a two-way partition — open connections dropped, new ones accepted and never answered (black hole);
  * - `replies-lost`: a one-way partition — the agent's requests reach the control plane (a heartbeat is heard, a lease
- *   may be granted) but nothing comes back to the agent.
+ *   may be granted) but nothing comes back to the agent;
+ * - `stall`: a stalled server (Azurite paused) — connections stay open, nothing moves either way until the link
+ *   opens again, then everything held goes through.
  */
-export type LinkMode = 'open' | 'cut' | 'replies-lost';
+export type LinkMode = 'open' | 'cut' | 'replies-lost' | 'stall';
 
 /**
  * A loopback TCP proxy the chaos harness owns, between one agent and the devhost (devhost/demo/partitionProxy.ts,
@@ -16,10 +18,17 @@ export type LinkMode = 'open' | 'cut' | 'replies-lost';
 export class FaultProxy {
   readonly #server: net.Server;
   readonly #open = new Set<net.Socket>();
+  /** Connections held by a stall: the client, and its upstream once connected. */
+  readonly #held = new Set<{ client: net.Socket; upstream?: net.Socket }>();
   #mode: LinkMode = 'open';
   readonly port: number;
 
-  private constructor(server: net.Server, port: number) {
+  private constructor(
+    server: net.Server,
+    port: number,
+    /** The port it forwards to. */
+    readonly targetPort: number,
+  ) {
     this.#server = server;
     this.port = port;
   }
@@ -34,7 +43,7 @@ export class FaultProxy {
         resolve((server.address() as net.AddressInfo).port);
       });
     });
-    ready.proxy = new FaultProxy(server, port);
+    ready.proxy = new FaultProxy(server, port, targetPort);
     return ready.proxy;
   }
 
@@ -54,6 +63,20 @@ export class FaultProxy {
       client.pause(); // black hole: nothing goes through, nothing comes back
       return;
     }
+    if (this.#mode === 'stall') {
+      client.pause(); // held until the link opens: then connected and forwarded
+      this.#held.add({ client });
+      return;
+    }
+    this.#forward(client, targetPort, targetHost);
+  }
+
+  #targetPort = 0;
+  #targetHost = '127.0.0.1';
+
+  #forward(client: net.Socket, targetPort: number, targetHost: string): void {
+    this.#targetPort = targetPort;
+    this.#targetHost = targetHost;
     const dropReplies = this.#mode === 'replies-lost';
     const upstream = net.connect(targetPort, targetHost);
     this.#open.add(upstream);
@@ -67,13 +90,30 @@ export class FaultProxy {
     if (dropReplies)
       upstream.resume(); // read and discard: the control plane answers, the agent never hears it
     else upstream.pipe(client);
+    client.resume();
   }
 
-  /** Sets the link's mode; open connections are dropped so the next request sees it at once. */
+  /**
+   * Sets the link's mode; open connections are dropped so the next request sees it at once — except for a stall,
+   * which holds them (nothing read or written) and lets them go on when the link opens again.
+   */
   set(mode: LinkMode): void {
+    const previous = this.#mode;
     this.#mode = mode;
+    if (mode === 'stall') {
+      for (const socket of this.#open) socket.pause();
+      return;
+    }
+    if (previous === 'stall' && mode === 'open') {
+      for (const socket of this.#open) socket.resume();
+      for (const { client } of this.#held)
+        if (!client.destroyed) this.#forward(client, this.#targetPort || this.targetPort, this.#targetHost);
+      this.#held.clear();
+      return;
+    }
     for (const socket of this.#open) socket.destroy();
     this.#open.clear();
+    this.#held.clear();
   }
 
   async stop(): Promise<void> {

@@ -143,7 +143,7 @@ export async function runChaos(options: ChaosOptions): Promise<{ summary: ChaosS
     dir,
     clusters: clusterCount,
     nodesPerCluster,
-    ...(options.broken ? { broken: options.broken, sites: 'on-prem' as const } : {}),
+    ...(options.broken ? { broken: options.broken, sites: 'on-prem' as const, peerLeases: false } : {}),
     log,
   });
   // Targets are resolved when a fault fires (the active then), with a PRNG of its own: same seed, same choices
@@ -227,8 +227,52 @@ export async function runChaos(options: ChaosOptions): Promise<{ summary: ChaosS
         );
         restoreAfter(e.durationMs, `heal ${who}`, () => node.proxy.set('open'));
         return;
+      case 'peer-partition': {
+        if (node.peerProxy.mode !== 'open') return;
+        // Two-way: nobody reaches the node's peer listener. One-way: the requests arrive (a promise may be given
+        // and persisted, binding the node) but the answers are lost.
+        const mode = random.next() < 0.7 ? 'cut' : 'replies-lost';
+        node.peerProxy.set(mode);
+        note(`${mode === 'cut' ? 'two-way' : 'one-way (answers lost)'} partition: peers -> ${who}`);
+        restoreAfter(e.durationMs, `heal peers -> ${who}`, () => node.peerProxy.set('open'));
+        return;
+      }
+      case 'host-outage': {
+        if (hostRestart || stack.storageStalled) return;
+        note(`control-plane outage: devhost down for ${e.durationMs} ms`);
+        let up: () => void = () => undefined;
+        hostRestart = new Promise<void>((resolve) => (up = resolve)).finally(() => (hostRestart = undefined));
+        await stack.stopHost();
+        restoreAfter(e.durationMs, 'devhost restart after the outage', async () => {
+          try {
+            await stack.startHost();
+          } finally {
+            up();
+          }
+        });
+        return;
+      }
+      case 'storage-stall':
+        if (stack.storageStalled || hostRestart) return;
+        stack.stallStorage();
+        note(`storage stalled for ${e.durationMs} ms (every Azurite request of the control plane hangs)`);
+        restoreAfter(e.durationMs, 'storage', () => stack.resumeStorage());
+        return;
+      case 'clock-step': {
+        const file = stack.clockFile(node);
+        if (existsSync(file)) return;
+        // Within the control plane's 60 s tolerance (60%), or beyond it (the agent's requests are refused: its
+        // lease lapses and it fences itself), either way.
+        const within = random.next() < 0.6;
+        const size = within ? random.int(2_000, 40_000) : random.int(90_000, 300_000);
+        const offset = random.next() < 0.5 ? -size : size;
+        writeFileSync(file, `${offset}\n`);
+        note(`wall clock of ${who} stepped by ${offset} ms (${within ? 'within' : 'beyond'} the tolerance)`);
+        restoreAfter(e.durationMs, `clock of ${who}`, () => rmSync(file, { force: true }));
+        return;
+      }
       case 'host-kill':
-        if (hostRestart) return;
+        if (hostRestart || stack.storageStalled) return;
         note('SIGKILL devhost, restart on the same storage');
         hostRestart = stack.killHost().finally(() => (hostRestart = undefined));
         return;

@@ -10,6 +10,10 @@ export const FAULT_KINDS = [
   'hook-slow',
   'hook-fail',
   'cloud-fault',
+  'peer-partition',
+  'host-outage',
+  'storage-stall',
+  'clock-step',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -65,6 +69,10 @@ const FAULT_WEIGHTS: Record<FaultKind, number> = {
   'hook-slow': 2,
   'hook-fail': 2,
   'cloud-fault': 2,
+  'peer-partition': 2,
+  'host-outage': 1,
+  'storage-stall': 1,
+  'clock-step': 2,
 };
 
 /** The fault schedules of a run: a function of the options alone (`--seed N` replays them). */
@@ -88,9 +96,13 @@ export function makeSchedules(options: ScheduleOptions): Schedule[] {
       const atMs = 1000 + random.int(0, window - 1000);
       const longest = Math.max(500, options.durationMs - atMs);
       const drawn =
-        kind === 'agent-pause' || kind === 'partition' || kind === 'replies-lost'
+        kind === 'agent-pause' || kind === 'partition' || kind === 'replies-lost' || kind === 'peer-partition'
           ? random.int(Math.round(options.leaseMs / 2), options.leaseMs * 3)
-          : random.int(500, options.leaseMs * 2);
+          : kind === 'host-outage'
+            ? random.int(options.leaseMs, options.leaseMs * 6)
+            : kind === 'storage-stall'
+              ? random.int(Math.round(options.leaseMs / 4), options.leaseMs * 2)
+              : random.int(500, options.leaseMs * 2);
       const durationMs =
         kind === 'host-kill' ? 0 : Math.min(longest, Math.max(options.minFaultMs ?? 0, drawn));
       events.push({
@@ -98,7 +110,7 @@ export function makeSchedules(options: ScheduleOptions): Schedule[] {
         kind,
         cluster: random.pick(options.clusters),
         target:
-          kind === 'host-kill' || kind === 'cloud-fault'
+          kind === 'host-kill' || kind === 'host-outage' || kind === 'storage-stall' || kind === 'cloud-fault'
             ? 'any'
             : (options.target ?? random.weighted(['active', 'standby', 'any'] as const, [3, 1, 1])),
         durationMs,

@@ -4,6 +4,7 @@ import { chmodSync, closeSync, mkdirSync, openSync, rmSync, writeFileSync } from
 import path from 'node:path';
 import YAML from 'yaml';
 import { startAzurite, type RunningAzurite } from '../devhost';
+import { connectionStringFor } from '../devhost/storage/startAzurite';
 import { putArmVm } from '../devhost/cloudSimulator/armResources';
 import {
   LOCAL_AZURE_SUBSCRIPTION,
@@ -38,6 +39,11 @@ export interface ChaosNode {
   vmId?: string;
   region?: string;
   proxy: FaultProxy;
+  /**
+   * The fault proxy in front of the node's peer listener: the other nodes ask this node for promises through it
+   * (its advertised peer URL), so cutting it partitions the node from its peers (issue 15).
+   */
+  peerProxy: FaultProxy;
   configPath: string;
   child?: ChildProcess;
   /** running; paused (SIGSTOP); killed (SIGKILL, waiting for its restart); off (its VM was powered off). */
@@ -56,6 +62,12 @@ export interface StackOptions {
    */
   sites?: 'mixed' | 'on-prem';
   log?: (line: string) => void;
+  /**
+   * The clusters' `detection.peerLeases` (default on). The broken-agent proof turns it off: there the active is cut
+   * off from the control plane so that a failover happens while the broken agent keeps acting, and a peer lease
+   * would (rightly) keep the control plane from failing over at all.
+   */
+  peerLeases?: boolean;
 }
 
 /** An answer of the control plane: read leniently by whoever asked. */
@@ -84,6 +96,9 @@ export class ChaosStack {
   readonly hookLog: string;
   readonly controlDir: string;
   #azurite!: RunningAzurite;
+  /** Fault proxies in front of Azurite's blob, queue and table ports: the devhost's storage goes through them. */
+  #storageProxies: FaultProxy[] = [];
+  #storageConnection = '';
   #cloud!: LocalCloud;
   #port = 0;
   #appDir = '';
@@ -133,6 +148,10 @@ export class ChaosStack {
     writeFileSync(this.#hookScript, CHAOS_HOOK_SCRIPT);
     chmodSync(this.#hookScript, 0o755);
     this.#azurite = await startAzurite({ inMemory: false, location: path.join(dir, 'azurite') });
+    const { blob, queue, table } = this.#azurite.ports;
+    this.#storageProxies = await Promise.all([blob, queue, table].map((p) => FaultProxy.start(p)));
+    const [pb, pq, pt] = this.#storageProxies.map((p) => p.port) as [number, number, number];
+    this.#storageConnection = connectionStringFor('127.0.0.1', { blob: pb, queue: pq, table: pt });
     this.#cloud = await startLocalCloud({ transitionMs: 100 });
     this.#port = await freePort();
     this.#appDir = crashTestApp(path.join(dir, 'app'));
@@ -158,12 +177,40 @@ export class ChaosStack {
       appDir: this.#appDir,
       dataDir: path.join(this.options.dir, 'devhost'),
       port: this.#port,
-      connectionString: this.#azurite.connectionString,
+      connectionString: this.#storageConnection,
       hub: this.#hub,
       env: this.#env,
       startTimeoutMs: 60_000,
     });
     this.hostDown = false;
+  }
+
+  /** A storage stall (Azurite paused, as seen from the control plane): requests hang until `resumeStorage`. */
+  stallStorage(): void {
+    for (const p of this.#storageProxies) p.set('stall');
+  }
+
+  resumeStorage(): void {
+    for (const p of this.#storageProxies) p.set('open');
+  }
+
+  get storageStalled(): boolean {
+    return this.#storageProxies.some((p) => p.mode === 'stall');
+  }
+
+  /** The file whose content steps a node's agent's wall clock (ms; see chaos/clockStep.ts). */
+  clockFile(node: Pick<ChaosNode, 'cluster' | 'node'>): string {
+    return path.join(this.controlDir, `${node.cluster}-${node.node}.clock`);
+  }
+
+  /**
+   * A control-plane outage: SIGKILLs the devhost and leaves it down until `startHost` (every agent's requests are
+   * refused meanwhile, as when the Functions app or its network is down).
+   */
+  async stopHost(): Promise<void> {
+    this.hostDown = true;
+    this.host.process.kill('SIGKILL');
+    await this.host.exited;
   }
 
   /** SIGKILLs the devhost (mid-operation, whatever it was doing) and starts it again on the same storage and port. */
@@ -199,12 +246,14 @@ export class ChaosStack {
         ...(i > 0 ? { priority: 10 * i } : {}),
       });
       const proxy = await FaultProxy.start(this.#port);
+      const peerProxy = await FaultProxy.start(await freePort());
       this.nodes.push({
         cluster,
         node,
         ...(vmId ? { vmId } : {}),
         ...(region ? { region } : {}),
         proxy,
+        peerProxy,
         configPath: path.join(this.options.dir, 'agents', `${cluster}-${node}.yaml`),
         state: 'killed',
       });
@@ -213,7 +262,7 @@ export class ChaosStack {
       id: cluster,
       kind: this.options.nodesPerCluster > 2 ? 'multi-region' : 'active-passive',
       nodes,
-      detection: CHAOS_DETECTION,
+      detection: { ...CHAOS_DETECTION, ...(this.options.peerLeases === false ? { peerLeases: false } : {}) },
       failover: CHAOS_FAILOVER_POLICY,
       // Failover drills silence the active for real: allowed, they are one more way to change the active.
       drill: { allowFailover: true },
@@ -224,7 +273,10 @@ export class ChaosStack {
       const issued = await this.request('POST', paths.nodeKey(cluster, n.node));
       if (issued.status !== 201) throw new Error(`key of ${cluster}/${n.node}: ${issued.status}`);
       const keyFile = path.join(this.options.dir, 'agents', `${cluster}-${n.node}.key`);
-      writeFileSync(keyFile, `${(issued.json as { key: string }).key}\n`, { mode: 0o600 });
+      const { key, peerKey } = issued.json as { key: string; peerKey?: string };
+      writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
+      const peerKeyFile = path.join(this.options.dir, 'agents', `${cluster}-${n.node}.peer.key`);
+      if (peerKey) writeFileSync(peerKeyFile, `${peerKey}\n`, { mode: 0o600 });
       const hook = (name: string) => ({
         name,
         command: [this.#hookScript, this.hookLog, this.controlDir],
@@ -247,6 +299,18 @@ export class ChaosStack {
           lease: { fenceMarginMs: 300 },
           log: { level: 'info' },
           hooks: { promote: [hook('promote')], demote: [hook('demote')], fence: [hook('fence')] },
+          // Peer promises: the listener on the port the node's peer proxy forwards to; the others reach it through
+          // that proxy (its advertised URL).
+          ...(peerKey
+            ? {
+                peerListener: {
+                  address: '127.0.0.1',
+                  port: n.peerProxy.targetPort,
+                  advertiseUrl: n.peerProxy.url,
+                  keyFile: peerKeyFile,
+                },
+              }
+            : {}),
         }),
       );
     }
@@ -261,13 +325,18 @@ export class ChaosStack {
         ? path.join(root, 'dist/chaos/brokenAgent.js')
         : path.join(root, 'bin/failover-agent.js');
     const logFd = openSync(path.join(this.options.dir, 'agents', `${node.cluster}-${node.node}.log`), 'a');
-    const child = spawn(process.execPath, [entry, 'run', '--config', node.configPath], {
-      stdio: ['ignore', logFd, logFd],
-      env: {
-        ...process.env,
-        FAILOVER_AGENT_JOURNAL: this.journalFile(node),
+    const child = spawn(
+      process.execPath,
+      ['--require', path.join(root, 'dist/chaos/clockStep.js'), entry, 'run', '--config', node.configPath],
+      {
+        stdio: ['ignore', logFd, logFd],
+        env: {
+          ...process.env,
+          FAILOVER_AGENT_JOURNAL: this.journalFile(node),
+          CHAOS_CLOCK_FILE: this.clockFile(node),
+        },
       },
-    });
+    );
     closeSync(logFd);
     child.once('exit', () => {
       if (node.child === child && node.state === 'running') {
@@ -389,6 +458,7 @@ export class ChaosStack {
         n.state = 'killed';
         await this.signal(n, 'SIGKILL');
         await n.proxy.stop();
+        await n.peerProxy.stop();
       }),
     );
     const host = this.host as HostProcess | undefined;
@@ -400,6 +470,7 @@ export class ChaosStack {
     const cloud = this.#cloud as LocalCloud | undefined;
     const azurite = this.#azurite as RunningAzurite | undefined;
     await cloud?.stop();
+    await Promise.all(this.#storageProxies.map((p) => p.stop()));
     await azurite?.stop();
   }
 

@@ -150,6 +150,13 @@ describe('checkRun', () => {
             { ...op, status: 'succeeded' },
             { ...op, status: 'refused' },
             { ...op, status: 'failed', reason: 'no candidate' },
+            // A detection carries the reason in its outcome (the failover that handled it, and why).
+            {
+              ...op,
+              kind: 'failure-detected',
+              status: 'failed',
+              outcome: { reason: 'no healthy node to promote' },
+            },
           ],
         }),
       ),
@@ -159,11 +166,13 @@ describe('checkRun', () => {
         operations: [
           { ...op, status: 'running' },
           { ...op, status: 'failed' },
+          { ...op, status: 'failed', outcome: {} },
         ],
       }),
     );
     expect(bad.map((v) => v.message)).toEqual([
       'operation op-1 (failover) did not end: running',
+      'operation op-1 (failover) failed without a reason',
       'operation op-1 (failover) failed without a reason',
     ]);
   });
