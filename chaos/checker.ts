@@ -330,3 +330,28 @@ export function parseJsonLines<T>(text: string): T[] {
   }
   return out;
 }
+
+/**
+ * The longest stretch of [from, to] (monotonic ns) in which no node of `cluster` acted as active, in ns: 0 when the
+ * cluster always had an active. What the control-plane outage figures of `npm run bench:failover` and the peer
+ * promise tests measure (an interval still open at `to` counts up to `to`).
+ */
+export function longestGap(
+  intervals: readonly ActingInterval[],
+  cluster: string,
+  from: bigint,
+  to: bigint,
+): bigint {
+  const spans = intervals
+    .filter((i) => i.cluster === cluster && i.end >= from && i.start <= to)
+    .map((i) => [i.start < from ? from : i.start, i.end > to ? to : i.end] as const)
+    .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  let longest = 0n;
+  let covered = from;
+  for (const [start, end] of spans) {
+    if (start > covered && start - covered > longest) longest = start - covered;
+    if (end > covered) covered = end;
+  }
+  if (to > covered && to - covered > longest) longest = to - covered;
+  return longest;
+}

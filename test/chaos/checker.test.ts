@@ -3,7 +3,9 @@ import {
   actingIntervals,
   checkRun,
   formatViolations,
+  longestGap,
   parseJsonLines,
+  type ActingInterval,
   type CheckInput,
 } from '../../chaos/checker';
 
@@ -186,5 +188,32 @@ describe('checkRun', () => {
       base({ journals: interval('c1', 'a', 1, 4000, 5000), liveness: [{ ...liveness, clusters: ['c1'] }] }),
     );
     expect(late[0]?.message).toMatch(/first after 2000\.0 ms/);
+  });
+});
+
+describe('longestGap', () => {
+  const iv = (node: string, start: number, end: number): ActingInterval => ({
+    cluster: 'c1',
+    node,
+    pid: 1,
+    epoch: 1,
+    start: BigInt(start),
+    end: BigInt(end),
+    endedBy: 'end',
+    records: [],
+  });
+
+  it('is 0 when the intervals cover the window, overlapping or clipped at its edges', () => {
+    expect(longestGap([iv('a', 0, 60), iv('b', 50, 200)], 'c1', 10n, 150n)).toBe(0n);
+  });
+
+  it('finds the longest uncovered stretch, at the start, between intervals or at the end', () => {
+    expect(longestGap([iv('a', 30, 40), iv('b', 45, 60)], 'c1', 0n, 100n)).toBe(40n);
+    expect(longestGap([iv('a', 0, 40), iv('b', 90, 100)], 'c1', 0n, 100n)).toBe(50n);
+    expect(longestGap([iv('a', 5, 95)], 'c1', 0n, 100n)).toBe(5n);
+  });
+
+  it('counts only the cluster asked about, and the whole window when nobody acted', () => {
+    expect(longestGap([{ ...iv('a', 0, 100), cluster: 'c2' }], 'c1', 0n, 100n)).toBe(100n);
   });
 });
