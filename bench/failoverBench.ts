@@ -41,6 +41,8 @@ import { startDevhost, type Devhost } from '../devhost';
 import { realProcess } from '../devhost/realRequire';
 import { exitIfStuck, quietLogger, round, type LogTally } from './benchKit';
 import { ControlPlaneApi } from './failoverBench/controlPlaneApi';
+import { CHAOS_DETECTION } from '../chaos/stack';
+import { measureCpOutages } from './failoverBench/cpOutage';
 import { describe, distribution, span, type Distribution } from './failoverBench/figures';
 import { killRun, type KillRun } from './failoverBench/killRuns';
 import { LocalCluster, windowOf, type Policy } from './failoverBench/localCluster';
@@ -53,6 +55,14 @@ import {
 } from './failoverBench/regionOutage';
 
 const RUNS = Number(process.env.FAILOVER_BENCH_RUNS ?? 20);
+/** Control-plane outage lengths (s) of part 4 (issue 15), and its runs of an active dying under a promise. */
+const CP_OUTAGES = (process.env.FAILOVER_BENCH_CP_OUTAGES ?? '10,60,300')
+  .split(',')
+  .filter(Boolean)
+  .map(Number);
+const PROMISE_RUNS = Number(process.env.FAILOVER_BENCH_PROMISE_RUNS ?? 10);
+/** `cp-outage`: part 4 only. */
+const ONLY = process.env.FAILOVER_BENCH_ONLY;
 const OUTAGE_CLUSTERS = Number(process.env.FAILOVER_BENCH_OUTAGE_CLUSTERS ?? 100);
 const SINGLE_RUNS = 5;
 const EXIT_GRACE_MS = 5_000;
@@ -351,8 +361,45 @@ async function measureRegionOutage(api: ControlPlaneApi) {
   return { single: singleDist, perCluster, started, running, result: r, problems: problems.length };
 }
 
+/** Part 4 (issue 15): control-plane outages and the promise's extra delay, added to `summary`. */
+async function measureCpOutagePart(summary: Record<string, unknown>): Promise<void> {
+  if (CP_OUTAGES.some((s) => !(s > 0)) || !Number.isInteger(PROMISE_RUNS) || PROMISE_RUNS < 0)
+    throw new Error('FAILOVER_BENCH_CP_OUTAGES must list positive seconds; FAILOVER_BENCH_PROMISE_RUNS >= 0');
+  log(
+    `control-plane outages (issue 15): ${CP_OUTAGES.join(', ')} s on a two-node cluster of real agents with peer ` +
+      `promises (heartbeat ${CHAOS_DETECTION.heartbeatIntervalMs} ms × ${CHAOS_DETECTION.missedHeartbeats}, lease ` +
+      `${CHAOS_DETECTION.leaseMs} ms), devhost child SIGKILLed and restarted; then ${PROMISE_RUNS} deaths of the ` +
+      'active under a promise (cut off from the control plane, or during an outage)',
+  );
+  const figures = await measureCpOutages(CP_OUTAGES, PROMISE_RUNS, log);
+  log(`  extra failover delay a promise adds: ${describe(figures.extraDelay)}`);
+  log(`  death → the standby acting: ${describe(figures.deathToPromoted)}`);
+  const outageSelfFences = figures.outages.reduce((n, o) => n + o.selfFences, 0);
+  const outageActiveGapMs = figures.outages.reduce((m, o) => Math.max(m, o.gapMs), 0);
+  log(
+    `  targets (issue 15): self-fences ${outageSelfFences} (target 0), longest gap ${outageActiveGapMs} ms (target 0)`,
+  );
+  Object.assign(summary, {
+    outageSeconds: CP_OUTAGES,
+    outageSelfFences,
+    outageActiveGapMs,
+    outageSameActiveAndEpoch: figures.outages.every((o) => o.sameActive && o.sameEpoch),
+    promiseRuns: figures.runs.length,
+    promiseExtraDelayP50Ms: round(figures.extraDelay.p50, 0),
+    promiseExtraDelayP99Ms: round(figures.extraDelay.p99, 0),
+    promiseDeathToPromotedP99Ms: round(figures.deathToPromoted.p99, 0),
+  });
+}
+
 async function main(): Promise<void> {
   const wallStart = performance.now();
+  if (ONLY === 'cp-outage') {
+    const summary: Record<string, unknown> = {};
+    await measureCpOutagePart(summary);
+    summary.wallSec = round((performance.now() - wallStart) / 1000, 1);
+    console.log(JSON.stringify(summary));
+    return;
+  }
   if (!existsSync(path.join(REPO_ROOT, 'dist/agent/cli.js')) || !existsSync(AGENT_BIN))
     throw new Error('build first: npm run build');
   if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('FAILOVER_BENCH_RUNS must be a positive integer');
@@ -491,6 +538,7 @@ async function main(): Promise<void> {
             .join(', ')}`
         : ''),
   );
+  await measureCpOutagePart(summary);
   const wallSeconds = (performance.now() - wallStart) / 1000;
   log(`wall time ${round(wallSeconds, 1)} s`);
   summary.wallSec = round(wallSeconds, 1);

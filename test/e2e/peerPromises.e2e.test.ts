@@ -34,7 +34,9 @@ const intervals = (): ActingInterval[] => actingIntervals(journal());
 const of = (node: string) => intervals().filter((i) => i.node === node);
 /** Whether `node` acts as active now: its last interval has no `end` and ticked within two leases. */
 const actingNow = (node: string): boolean => {
-  const last = journal().filter((r) => r.node === node).at(-1);
+  const last = journal()
+    .filter((r) => r.node === node)
+    .at(-1);
   return !!last && last.t !== 'end' && msBetween(BigInt(last.mono), nowNs()) < 2 * leaseMs;
 };
 
@@ -50,16 +52,19 @@ function agentFile(node: ChaosNode, file: string): unknown {
 /** The promise `node`'s agent reports it is bound by (status.json), if any. */
 function promiseOf(node: ChaosNode): { to: string; epoch: number } | undefined {
   const status = agentFile(node, 'status.json') as
-    | { peer?: { promise?: { to: string; epoch: number } | null } }
-    | undefined;
-  return status?.peer?.promise ?? undefined;
+    { peer?: { promises?: { to: string; epoch: number; remainingMs: number }[] } } | undefined;
+  return status?.peer?.promises?.find((p) => p.remainingMs > 0);
 }
 
-async function until<T>(what: string, probe: () => T | Promise<T>, timeoutMs: number): Promise<NonNullable<T>> {
+async function until<T>(
+  what: string,
+  probe: () => T | Promise<T>,
+  timeoutMs: number,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
-    if (value) return value as NonNullable<T>;
+    if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -113,29 +118,33 @@ afterAll(async () => {
   stack?.removeFiles();
 }, 60_000);
 
-it(`a ${OUTAGE_MS / 1000} s control-plane outage: the active keeps acting on its peer's promise, then resumes its lease under the same epoch`, async () => {
-  const before = await settledActive('n1');
-  const from = nowNs();
-  await stack.stopHost();
-  // The standby promises within a heartbeat interval or two of the active's first failed heartbeat.
-  const promise = await until('n2 bound by a promise to n1', () => promiseOf(n2), 10_000);
-  expect(promise).toMatchObject({ to: 'n1', epoch: before.epoch });
-  // The outage lasts its full length; the active must act all along (checked on every poll, not only at the end).
-  const end = Date.now() + OUTAGE_MS;
-  while (Date.now() < end) {
-    expect(actingNow('n1')).toBe(true);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  await stack.startHost();
-  const after = await settledActive('n1', 30_000);
-  expect(after.epoch).toBe(before.epoch);
-  const to = nowNs();
-  // Never a moment without an active, and the active never stopped (no self-fence): one interval across it all.
-  expect(Number(longestGap(intervals(), CLUSTER, from, to))).toBe(0);
-  const across = of('n1').filter((i) => i.start <= from && i.end >= to - BigInt(2 * leaseMs) * 1_000_000n);
-  expect(across).toHaveLength(1);
-  expect(of('n2').filter((i) => i.end >= from)).toHaveLength(0);
-}, OUTAGE_MS + 120_000);
+it(
+  `a ${OUTAGE_MS / 1000} s control-plane outage: the active keeps acting on its peer's promise, then resumes its lease under the same epoch`,
+  async () => {
+    const before = await settledActive('n1');
+    const from = nowNs();
+    await stack.stopHost();
+    // The standby promises within a heartbeat interval or two of the active's first failed heartbeat.
+    const promise = await until('n2 bound by a promise to n1', () => promiseOf(n2), 10_000);
+    expect(promise).toMatchObject({ to: 'n1', epoch: before.epoch });
+    // The outage lasts its full length; the active must act all along (checked on every poll, not only at the end).
+    const end = Date.now() + OUTAGE_MS;
+    while (Date.now() < end) {
+      expect(actingNow('n1')).toBe(true);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await stack.startHost();
+    const after = await settledActive('n1', 30_000);
+    expect(after.epoch).toBe(before.epoch);
+    const to = nowNs();
+    // Never a moment without an active, and the active never stopped (no self-fence): one interval across it all.
+    expect(Number(longestGap(intervals(), CLUSTER, from, to))).toBe(0);
+    const across = of('n1').filter((i) => i.start <= from && i.end >= to - BigInt(2 * leaseMs) * 1_000_000n);
+    expect(across).toHaveLength(1);
+    expect(of('n2').filter((i) => i.end >= from)).toHaveLength(0);
+  },
+  OUTAGE_MS + 120_000,
+);
 
 it('an outage with the peers cut off from each other as well: the active fences itself at its lease end as today; the standby is promoted only after it', async () => {
   await settledActive('n1');
@@ -157,7 +166,8 @@ it('an outage with the peers cut off from each other as well: the active fences 
   expect(promoted.start).toBeGreaterThan(fenced.end);
   // No two actives at any instant since the outage began.
   for (const a of of('n1').filter((i) => i.end > from))
-    for (const b of of('n2').filter((i) => i.end > from)) expect(a.end < b.start || b.end < a.start).toBe(true);
+    for (const b of of('n2').filter((i) => i.end > from))
+      expect(a.end < b.start || b.end < a.start).toBe(true);
   n1.proxy.set('open');
   n1.peerProxy.set('open');
   n2.peerProxy.set('open');
@@ -170,14 +180,15 @@ it('the active dies during an outage: when the control plane returns, the failov
   expect(promise.to).toBe('n2');
   await stack.signal(n2, 'SIGKILL');
   const killedAt = nowNs();
+  // The promise's end as n1 persisted it (CLOCK_MONOTONIC ms, promises.json): n2 is dead, so it renews no more
+  // (one answer in flight at the kill could only have moved it later).
+  const stored = agentFile(n1, 'promises.json') as
+    { promises?: { to: string; endsAtMonoMs: number }[] } | undefined;
+  const promisedUntil = stored?.promises?.find((p) => p.to === 'n2')?.endsAtMonoMs;
+  expect(promisedUntil).toBeGreaterThan(Number(killedAt) / 1e6);
   await stack.startHost();
   const promoted = await until('n1 acting as active', () => of('n1').find((i) => i.start > killedAt), 60_000);
-  // The promise's end as n1 persisted it (CLOCK_MONOTONIC ms, promises.json), read once the promotion happened.
-  const stored = agentFile(n1, 'promises.json') as
-    | { promises?: { to: string; untilMonoMs?: number }[] }
-    | undefined;
-  const until2 = stored?.promises?.find((p) => p.to === 'n2')?.untilMonoMs;
-  if (until2 !== undefined) expect(Number(promoted.start) / 1e6).toBeGreaterThanOrEqual(until2);
+  expect(Number(promoted.start) / 1e6).toBeGreaterThanOrEqual(promisedUntil as number);
   // And n1 never acted while n2 still could: n2's last acting moment is before n1's start.
   const last = of('n2').at(-1);
   expect(last && last.end < promoted.start).toBe(true);
