@@ -1,5 +1,10 @@
 import type { GpuReport } from '../../shared/contracts/agentApi';
-import type { ClusterStatus, NodeStatus } from '../../shared/domain/clusterStatus';
+import {
+  peerConfirmedSentence,
+  promiseSentence,
+  type ClusterStatus,
+  type NodeStatus,
+} from '../../shared/domain/clusterStatus';
 import { duration, mark, pad, safe, time } from './text';
 
 /** What the status block needs beyond the status body: the document's objectives. */
@@ -63,8 +68,10 @@ export function renderStatusBlock(status: ClusterStatus, objectives: StatusObjec
   for (const node of status.nodes) {
     const reports =
       node.reportedRole && node.reportedRole !== node.role ? ` (reports ${safe(node.reportedRole)})` : '';
+    // A server from before peer promises sends no `promise`: read it leniently.
+    const promise = (node as Partial<NodeStatus>).promise;
     lines.push(
-      `${node.active ? '*' : ' '} ${pad(safe(node.nodeId), 20)} ${pad(node.role, 8)} ${pad(safe(node.site), 28)} heartbeat ${heartbeat(node, objectives.detectionWindowMs)}${reports}`,
+      `${node.active ? '*' : ' '} ${pad(safe(node.nodeId), 20)} ${pad(node.role, 8)} ${pad(safe(node.site), 28)} heartbeat ${heartbeat(node, objectives.detectionWindowMs)}${reports}${promise ? `, ${promiseSentence(promise)}` : ''}`,
     );
     for (const check of node.checks)
       lines.push(
@@ -90,7 +97,9 @@ export function renderStatusBlock(status: ClusterStatus, objectives: StatusObjec
           : `until ${time(status.leaseExpiresAt)} (${duration(status.leaseRemainingMs)} left)`
     }`,
   );
+  const confirmed = (status as Partial<ClusterStatus>).activePeerConfirmed;
   if (status.activeSteppedDown) lines.push(`Active:  ${safe(status.activeNodeId)} stepped down`);
+  else if (confirmed) lines.push(`Active:  ${safe(status.activeNodeId)} ${peerConfirmedSentence(confirmed)}`);
   else if (status.activeNeverHeard)
     lines.push(`Active:  ${safe(status.activeNodeId)} never heard from under epoch ${status.epoch}`);
   lines.push(

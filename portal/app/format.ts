@@ -17,6 +17,19 @@ export function time(at: number | string | null | undefined): string {
   return `${date.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }
 
+/**
+ * Peer promises: the active the control plane does not hear but a standby's promise confirms alive (the status's
+ * `activePeerConfirmed`), in the words every status renderer uses.
+ */
+export function peerConfirmedText(confirmed: { by: string; until: string }): string {
+  return `ACTIVE (unreachable from the control plane, confirmed alive by its peer ${confirmed.by} until ${confirmed.until})`;
+}
+
+/** A standby bound by a promise (a node status's `promise`): `promised <A> (epoch E) for <n> s`. */
+export function promiseText(promise: { to: string; epoch: number; remainingMs: number }): string {
+  return `promised ${promise.to} (epoch ${promise.epoch}) for ${Math.ceil(promise.remainingMs / 1000)} s`;
+}
+
 /** A compact one-line rendering of a detail object. */
 export function compact(value: unknown, max = 240): string {
   if (value === undefined || value === null) return '';

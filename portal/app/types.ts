@@ -25,6 +25,8 @@ export interface NodeStatus {
   gpu: unknown;
   hooks: string[] | null;
   clockSkewMs: number | null;
+  /** The promise binding it now (peer promises; absent from servers that predate them). */
+  promise?: { to: string; epoch: number; remainingMs: number } | null;
 }
 
 export interface GpuReport {
@@ -58,6 +60,8 @@ export interface ClusterStatus {
   leaseExpired: boolean;
   activeSteppedDown: boolean;
   activeNeverHeard: boolean;
+  /** The active is silent to the control plane but its peer confirms it alive (absent from older servers). */
+  activePeerConfirmed?: { by: string; epoch: number; until: string } | null;
   witness: {
     epoch: number;
     activeNodeId: string | null;

@@ -1,6 +1,7 @@
 import type { DrillSummary } from './drills';
 import type { ClusterDocument } from './clusterDocument';
 import { activeHeardAt, detectionView, type ClusterState, type NodeHeartbeat } from './clusterState';
+import { peerConfirmation, type PromiseReport } from './peerPromises';
 
 export interface NodeStatus {
   nodeId: string;
@@ -22,6 +23,11 @@ export interface NodeStatus {
   hooks: string[] | null;
   /** Its clock offset as last measured (receive time − the signed timestamp; null: not measured). */
   clockSkewMs: number | null;
+  /**
+   * Peer promises: the promise binding it now, as its latest heartbeat reported it (it accepts no promotion until it
+   * lapses): to whom, under which epoch, and what is left of it now (null: not bound).
+   */
+  promise: { to: string; epoch: number; remainingMs: number } | null;
 }
 
 export interface ClusterStatus {
@@ -43,6 +49,12 @@ export interface ClusterStatus {
   activeSteppedDown: boolean;
   /** The active was never heard from as the active under this epoch: no failure of it can be detected yet. */
   activeNeverHeard: boolean;
+  /**
+   * Peer promises: the active is silent to the control plane (not heard for two heartbeat intervals) but a standby
+   * holds a live promise to it under the current epoch — as its heartbeat reports it, or as the state recorded it:
+   * the active is alive and reaches its peer. `by` is that peer, `until` when its promise ends (null otherwise).
+   */
+  activePeerConfirmed: { by: string; epoch: number; until: string } | null;
   /**
    * The witness record as stored; `behindState` when its epoch is lower than the state's (the heartbeat path raises
    * the epoch of an active that demoted itself without a witness write: the witness catches up at the next
@@ -85,6 +97,50 @@ export interface WitnessLine {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+
+/** The status line of an active the control plane does not hear but its peer confirms alive (see `activePeerConfirmed`). */
+export function peerConfirmedSentence(confirmed: { by: string; until: string }): string {
+  return `ACTIVE (unreachable from the control plane, confirmed alive by its peer ${printable(confirmed.by)} until ${printable(confirmed.until)})`;
+}
+
+/** A bound node's promise as the status shows it: `promised <A> (epoch E) for <n> s`. */
+export function promiseSentence(promise: { to: string; epoch: number; remainingMs: number }): string {
+  return `promised ${printable(promise.to)} (epoch ${printable(String(promise.epoch))}) for ${Math.ceil(promise.remainingMs / 1000)} s`;
+}
+
+/** The promise binding a node now, from its latest heartbeat (receive time + what was left when it was sent). */
+function livePromise(hb: NodeHeartbeat | undefined, now: number): NodeStatus['promise'] {
+  const promise = hb?.peer?.promise;
+  if (!hb || !promise) return null;
+  const remainingMs = hb.receivedAt + promise.remainingMs - now;
+  return remainingMs > 0 ? { to: promise.to, epoch: promise.epoch, remainingMs } : null;
+}
+
+/** Whether the active is silent to the control plane and a standby's live promise confirms it alive (see above). */
+function activePeerConfirmed(
+  state: ClusterState | undefined,
+  activeHb: NodeHeartbeat | undefined,
+  heartbeats: ReadonlyMap<string, NodeHeartbeat>,
+  heartbeatIntervalMs: number,
+  now: number,
+): ClusterStatus['activePeerConfirmed'] {
+  if (!state || state.revoked || state.activeNodeId === null) return null;
+  if (activeHb && now - activeHb.receivedAt < 2 * heartbeatIntervalMs) return null;
+  const reports: PromiseReport[] = [];
+  for (const hb of heartbeats.values())
+    if (hb.peer?.promise) reports.push({ nodeId: hb.nodeId, ...hb.peer.promise, receivedAt: hb.receivedAt });
+  const recorded = state.peerConfirmed;
+  if (recorded)
+    reports.push({
+      nodeId: recorded.by,
+      to: state.activeNodeId,
+      epoch: recorded.epoch,
+      remainingMs: recorded.until - recorded.at,
+      receivedAt: recorded.at,
+    });
+  const confirmed = peerConfirmation(state, reports, now);
+  return confirmed ? { by: confirmed.by, epoch: confirmed.epoch, until: iso(confirmed.until) } : null;
+}
 
 /** The `cmha status`-like view of a cluster, from its document, state, heartbeats, witness and operations. Pure. */
 /** The prefix of a state's reason when a failover left the cluster with no active (see clusterOperation.ts). */
@@ -150,6 +206,13 @@ export function buildClusterStatus(input: {
     leaseExpired: leaseLeft === 0 || (leaseLeft !== null && activeSteppedDown),
     activeSteppedDown,
     activeNeverHeard: state !== undefined && activeNodeId !== null && !heardAsActive,
+    activePeerConfirmed: activePeerConfirmed(
+      state,
+      activeHb,
+      latest,
+      document.detection.heartbeatIntervalMs,
+      now,
+    ),
     witness,
     runningOperations: input.operations.map((o) => ({
       operationId: o.operationId,
@@ -174,6 +237,7 @@ export function buildClusterStatus(input: {
         gpu: hb?.gpu ?? null,
         hooks: hb?.hooks ?? null,
         clockSkewMs: hb?.clockSkewMs ?? null,
+        promise: livePromise(hb, now),
       };
     }),
     lastDrill: input.lastDrill ? lastDrillLine(input.lastDrill) : null,
@@ -240,8 +304,9 @@ export function renderClusterStatusText(status: ClusterStatus): string {
   for (const node of status.nodes) {
     const reports =
       node.reportedRole && node.reportedRole !== node.role ? ` (reports ${node.reportedRole})` : '';
+    const promised = node.promise ? `, ${promiseSentence(node.promise)}` : '';
     lines.push(
-      `${node.active ? '*' : ' '} ${pad(node.nodeId, 20)} ${pad(node.role, 8)} ${pad(node.site, 28)} last heartbeat ${age(node.lastHeartbeatAgeMs)}${reports}`,
+      `${node.active ? '*' : ' '} ${pad(node.nodeId, 20)} ${pad(node.role, 8)} ${pad(node.site, 28)} last heartbeat ${age(node.lastHeartbeatAgeMs)}${reports}${promised}`,
     );
     for (const check of node.checks) {
       const mark = check.status === 'ok' ? ' OK ' : check.status === 'warn' ? 'WARN' : 'FAIL';
@@ -252,6 +317,8 @@ export function renderClusterStatusText(status: ClusterStatus): string {
   const active = printable(status.activeNodeId ?? '');
   if (status.activeSteppedDown)
     lines.push(`Active: ${active} stepped down (it demoted itself under epoch ${status.epoch})`);
+  else if (status.activePeerConfirmed)
+    lines.push(`Active: ${active} ${peerConfirmedSentence(status.activePeerConfirmed)}`);
   else if (status.activeNeverHeard)
     lines.push(
       `Active: ${active} never heard from under epoch ${status.epoch} (no failure of it can be detected yet)`,

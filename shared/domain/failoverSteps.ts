@@ -1,3 +1,4 @@
+import type { PeerHeartbeat } from '../contracts/agentApi';
 import type { ClusterState } from './clusterState';
 import {
   arbitrate,
@@ -10,6 +11,13 @@ import {
   type HealthCheck,
   type PromotionDecision,
 } from './decisions';
+import {
+  peerConfirmation,
+  peerLeasesEndAt,
+  promotableSet,
+  type PromiseReport,
+  type PromiserEvidence,
+} from './peerPromises';
 
 /**
  * The step rules of the failover (unplanned) and make-active (planned) operations: given the operation's plan, what
@@ -21,6 +29,10 @@ import {
  */
 
 export type FailoverKind = 'failover' | 'make-active';
+
+/** What started an operation (the operation record's `trigger.kind`). */
+export type FailoverTrigger =
+  'detector' | 'webhook' | 'api' | 'portal' | 'arbitration' | 'schedule' | 'drill';
 
 /**
  * How the old active is fenced: power it off through the cloud provider, demote it through its agent, or neither
@@ -50,6 +62,21 @@ export interface FailoverPlan {
   candidates: readonly FailoverCandidate[];
   /** How a failover fences the old active (see `defaultFenceMethod`). make-active always demotes gracefully. */
   fencing: FenceMethod;
+  /**
+   * Every node of the cluster document (`candidates` may leave some out: a failover's avoided regions): what the
+   * promotable set of the epoch a promotion begins is made of. Absent: the candidates.
+   */
+  nodes?: readonly string[];
+  /**
+   * Whether the cluster uses peer promises (document `detection.peerLeases`, default true): a promotion then records
+   * the new epoch's promotable set. Absent: as under the epoch being ended (on when the state has a promotable set).
+   */
+  peerLeases?: boolean;
+  /**
+   * What started the operation. A failover the failure detector started is refused while a standby reports a live
+   * promise to the active (`ActiveConfirmedAliveByPeer`). Absent: no such refusal.
+   */
+  trigger?: FailoverTrigger;
 }
 
 /** A promotion the operation committed (recorded by the caller after the If-Match write succeeded). */
@@ -128,6 +155,11 @@ export interface NodeEvidence {
    * a `stopped` standby can be started and then promoted (a cold standby).
    */
   power?: 'stopped' | 'running' | 'unknown';
+  /**
+   * What its latest heartbeat (received at `lastHeartbeatAt`) said of peer promises: the promise binding it (it
+   * accepts no promotion until it lapses) and the highest epoch it closed (it promises nothing under it).
+   */
+  peer?: PeerHeartbeat;
 }
 
 export interface FailoverEvidence {
@@ -182,7 +214,12 @@ export type FailoverRefusalCode =
   /** A failover found no healthy node to promote (the old active included): the cluster is left with no active. */
   | 'NoHealthyTarget'
   /** A make-active failed and there is no original active to roll back to. */
-  | 'NothingToRollBackTo';
+  | 'NothingToRollBackTo'
+  /**
+   * A failover the failure detector started, of an active a standby reports a live promise to under the current
+   * epoch: the active is alive and reaches its peer; only the control plane does not hear it. Nothing was changed.
+   */
+  | 'ActiveConfirmedAliveByPeer';
 
 /** Why a make-active rolls back to the original active. */
 export type RollBackReason =
@@ -244,6 +281,8 @@ export interface FailoverDecisions {
     now: number,
     driftMarginMs: number,
     reason: string,
+    /** The new epoch's promotable set (peer promises), when the cluster uses them. */
+    options?: { promotable?: readonly string[] },
   ): ClusterState;
 }
 
@@ -356,12 +395,129 @@ export function targetProblem(input: FailoverStepInput, target: string, rpo = tr
   return null;
 }
 
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/**
+ * The promise binding `node` at `now`, as its latest heartbeat reported it: it ends at that heartbeat's receive time
+ * plus what was left of it when it was sent (later than its true end: the sending took time). Undefined: not bound.
+ */
+export function reportedPromise(
+  node: NodeEvidence | undefined,
+  now: number,
+): { to: string; epoch: number; until: number } | undefined {
+  const promise = node?.peer?.promise;
+  if (!promise || node?.lastHeartbeatAt === undefined) return undefined;
+  const until = node.lastHeartbeatAt + promise.remainingMs;
+  return until > now ? { to: promise.to, epoch: promise.epoch, until } : undefined;
+}
+
+/** Whether a promotion records the new epoch's promotable set: the plan says, else as under the current epoch. */
+export function usesPeerLeases(plan: FailoverPlan, state: ClusterState): boolean {
+  return plan.peerLeases ?? state.promotable !== undefined;
+}
+
+/** What the nodes' latest heartbeats say of their promises and the epochs they closed (`peerLeasesEndAt`'s input). */
+export function promiserEvidence(nodes: readonly NodeEvidence[]): PromiserEvidence[] {
+  return nodes.flatMap((n) =>
+    n.lastHeartbeatAt === undefined
+      ? []
+      : [
+          {
+            nodeId: n.nodeId,
+            receivedAt: n.lastHeartbeatAt,
+            closedEpoch: n.peer?.closedEpoch ?? 0,
+            ...(n.peer?.promise ? { promise: n.peer.promise } : {}),
+          },
+        ],
+  );
+}
+
+/**
+ * Rule (peer promises): the holder of the state's (revoked) epoch may hold a peer lease from the nodes of that
+ * epoch's promotable set, which refuse promotion by themselves while bound; a node outside the set (added later)
+ * refuses nothing, so it is promoted only once the holder is confirmed fenced, or every peer lease it could hold has
+ * certainly ended (`peerLeasesEndAt`: a node of the set closed the epoch and its promise ended, plus the drift
+ * margin). Null when `nodeId` may be promoted as far as peer leases go; else until when (null: until new evidence)
+ * and why not.
+ */
+export function peerLeaseBlock(
+  input: FailoverStepInput,
+  nodeId: string,
+): { until: number | null; reason: string } | null {
+  const { state, evidence, policy, now } = input;
+  const set = state.promotable;
+  if (set === undefined || set.includes(nodeId) || nodeId === state.activeNodeId || state.fenced) return null;
+  const end = peerLeasesEndAt(
+    state.epoch,
+    set,
+    promiserEvidence(evidence.nodes),
+    policy.detection.driftMarginMs,
+  );
+  if (end !== null && now >= end) return null;
+  const holder = state.activeNodeId ?? 'the old active';
+  const outside = `${nodeId} is outside the promotable set of epoch ${state.epoch} (${set.join(', ') || 'none'})`;
+  return end === null
+    ? {
+        until: null,
+        reason: `${outside} and no node of that set has reported closing epoch ${state.epoch}: ${holder} may still hold a peer lease (waiting for such a report, or for ${holder}'s fencing)`,
+      }
+    : {
+        until: end,
+        reason: `${outside}: every peer lease ${holder} could hold under epoch ${state.epoch} ends by ${iso(end)}`,
+      };
+}
+
+/** Why `nodeId` cannot be promoted yet on account of peer promises (rules b and c), or undefined. */
+function peerHold(input: FailoverStepInput, nodeId: string): { until: number; reason: string } | undefined {
+  const { evidence, policy, now } = input;
+  const bound = reportedPromise(
+    evidence.nodes.find((n) => n.nodeId === nodeId),
+    now,
+  );
+  if (bound)
+    return {
+      until: bound.until,
+      reason: `${nodeId} is bound by its promise to ${bound.to} (epoch ${bound.epoch}) until ${iso(bound.until)}: it accepts no promotion before`,
+    };
+  const block = peerLeaseBlock(input, nodeId);
+  if (block)
+    return { until: block.until ?? now + policy.detection.heartbeatIntervalMs, reason: block.reason };
+  return undefined;
+}
+
+/**
+ * The promise a standby reports to the current, unrevoked active under the current epoch, live at `now` (from the
+ * nodes' latest heartbeats, or as the heartbeat path recorded it in the state): the active is alive.
+ */
+export function activeConfirmedByPeer(
+  state: ClusterState,
+  nodes: readonly NodeEvidence[],
+  now: number,
+): { by: string; until: number; epoch: number } | undefined {
+  const reports: PromiseReport[] = nodes.flatMap((n) =>
+    n.peer?.promise && n.lastHeartbeatAt !== undefined
+      ? [{ nodeId: n.nodeId, ...n.peer.promise, receivedAt: n.lastHeartbeatAt }]
+      : [],
+  );
+  const recorded = state.peerConfirmed;
+  if (recorded && recorded.by !== state.activeNodeId)
+    reports.push({
+      nodeId: recorded.by,
+      to: state.activeNodeId ?? '',
+      epoch: recorded.epoch,
+      remainingMs: recorded.until - recorded.at,
+      receivedAt: recorded.at,
+    });
+  return peerConfirmation(state, reports, now);
+}
+
 /**
  * The failover's target rule: among the nodes other than the old active that have no failing check, the one
  * `arbitrate` prefers (fewer failing, then fewer warning checks — a stale heartbeat or a lag above the RPO warns —
- * then the lower priority number, then the node id). When no other node qualifies but the old active is healthy (a
- * false alarm, or it came back), it is reinstated under the new epoch: a cluster with a live node is never left
- * without an active. Null when no node qualifies.
+ * then the lower priority number, then the node id), preferring one free to take over now (peer promises: not bound
+ * by a promise, not waiting for the old active's peer leases to end) when there is one. When no other node qualifies
+ * but the old active is healthy (a false alarm, or it came back), it is reinstated under the new epoch: a cluster
+ * with a live node is never left without an active. Null when no node qualifies.
  */
 export function chooseTarget(
   input: FailoverStepInput,
@@ -382,8 +538,21 @@ export function chooseTarget(
     }))
     .filter(isHealthy);
   const others = healthy.filter((c) => c.nodeId !== oldActive);
-  if (others.length > 0)
+  if (others.length > 0) {
+    const held = new Map(
+      others.flatMap((c) => {
+        const hold = peerHold(input, c.nodeId);
+        return hold ? [[c.nodeId, hold.reason] as const] : [];
+      }),
+    );
+    const free = others.filter((c) => !held.has(c.nodeId));
+    if (free.length > 0 && held.size > 0)
+      return {
+        target: arbitrate(free, null).winner,
+        reason: `the healthiest standby free to take over now, by priority (not ${[...held.values()].join('; ')})`,
+      };
     return { target: arbitrate(others, null).winner, reason: 'the healthiest standby, by priority' };
+  }
   if (healthy.length > 0 && oldActive !== null)
     return { target: oldActive, reason: `no healthy standby; ${oldActive}, the old active, is healthy` };
   return null;
@@ -546,6 +715,18 @@ export function nextFailoverStep(
       const problem = targetProblem(input, leg.target);
       if (problem) return { step: 'refuse', ...problem };
     }
+    // The detector saw the active silent to the control plane, but a standby it asked for a promise says it is alive:
+    // no failover for that alone (a webhook's or an operator's failover goes ahead: the peer closes the epoch when it
+    // learns the revocation, and its promise lapses before any promotion).
+    if (!makeActive && !leg.rollingBack && !progress.retry && plan.trigger === 'detector') {
+      const confirmed = activeConfirmedByPeer(state, input.evidence.nodes, now);
+      if (confirmed)
+        return {
+          step: 'refuse',
+          code: 'ActiveConfirmedAliveByPeer',
+          message: `${state.activeNodeId ?? '?'} is unreachable from the control plane but confirmed alive by its peer ${confirmed.by} (a promise under epoch ${confirmed.epoch} until ${iso(confirmed.until)})`,
+        };
+    }
     return {
       step: 'revoke',
       epoch: state.epoch,
@@ -631,6 +812,11 @@ export function nextFailoverStep(
   }
   if (target === null)
     return { step: 'refuse', code: 'NothingToRollBackTo', message: `${what} has no node to promote` };
+  // Peer promises: a bound target refuses the promotion until its promise lapses; a target outside the epoch's
+  // promotable set waits for the old active's fencing or the end of every peer lease it could hold.
+  const hold = peerHold(input, target);
+  if (hold) return { step: 'wait', until: hold.until, reason: hold.reason };
+  const nodeIds = plan.nodes ?? plan.candidates.map((c) => c.nodeId);
   return {
     step: 'promote',
     target,
@@ -641,6 +827,7 @@ export function nextFailoverStep(
       now,
       margin,
       `${what}: ${target} active under epoch ${state.epoch + 1}`,
+      usesPeerLeases(plan, state) ? { promotable: promotableSet(nodeIds, target) } : undefined,
     ),
   };
 }

@@ -1,6 +1,6 @@
 import { api, apiPaths, can } from '../api.js';
 import { fill, h } from '../dom.js';
-import { duration, time } from '../format.js';
+import { duration, peerConfirmedText, promiseText, time } from '../format.js';
 import type { Page } from '../page.js';
 import type { ClusterAnswer, GpuReport, NodeStatus } from '../types.js';
 import { badge, clusterNav, links } from '../widgets.js';
@@ -132,7 +132,12 @@ export const clusterPage: Page = (context, [clusterId = '']) => {
         h('dt', {}, 'Kind'),
         h('dd', {}, cluster.kind),
         h('dt', {}, 'Active'),
-        h('dd', { id: 'active-node' }, status.activeNodeId ?? 'none'),
+        h(
+          'dd',
+          { id: 'active-node' },
+          status.activeNodeId ?? 'none',
+          status.activePeerConfirmed ? ` ${peerConfirmedText(status.activePeerConfirmed)}` : '',
+        ),
         h('dt', {}, 'Epoch'),
         h('dd', { id: 'epoch' }, String(status.epoch)),
         h('dt', {}, 'Lease'),
@@ -176,7 +181,12 @@ export const clusterPage: Page = (context, [clusterId = '']) => {
             badge(n.role, n.role === 'active' ? 'good' : 'neutral'),
             ` (${n.reportedRole ?? 'not heard'}${n.reportedEpoch !== null ? ` @${n.reportedEpoch}` : ''})`,
           ),
-          h('td', {}, n.lastHeartbeatAgeMs === null ? 'never' : `${duration(n.lastHeartbeatAgeMs)} ago`),
+          h(
+            'td',
+            {},
+            n.lastHeartbeatAgeMs === null ? 'never' : `${duration(n.lastHeartbeatAgeMs)} ago`,
+            n.promise ? h('div', { class: 'muted small' }, promiseText(n.promise)) : '',
+          ),
           h(
             'td',
             {},

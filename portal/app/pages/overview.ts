@@ -1,6 +1,6 @@
 import { api, apiPaths } from '../api.js';
 import { fill, h } from '../dom.js';
-import { duration } from '../format.js';
+import { duration, peerConfirmedText } from '../format.js';
 import type { Page } from '../page.js';
 import type { ClusterAnswer, ClusterListItem, ClusterStatus, ClusterDocument, PoolView } from '../types.js';
 import { badge, links } from '../widgets.js';
@@ -21,6 +21,12 @@ export function clusterHealth(
   const window = detectionWindowMs(document);
   const silent = status.nodes.filter((n) => n.lastHeartbeatAgeMs === null || n.lastHeartbeatAgeMs > window);
   const failing = status.nodes.filter((n) => n.checks.some((c) => c.status === 'fail'));
+  // Silent to the control plane but confirmed alive by its peer: not failed over, but not heard either.
+  if (status.activePeerConfirmed)
+    return {
+      word: 'degraded',
+      why: `${status.activeNodeId} ${peerConfirmedText(status.activePeerConfirmed)}`,
+    };
   if (status.leaseExpired) return { word: 'degraded', why: 'the active lease is over' };
   if (silent.length > 0)
     return { word: 'degraded', why: `not heard from: ${silent.map((n) => n.nodeId).join(', ')}` };

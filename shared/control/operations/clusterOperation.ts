@@ -31,6 +31,11 @@ import type {
   ClusterOperationResult,
 } from './clusterOperationTypes';
 
+/** Whether the cluster uses peer promises: document `detection.peerLeases`, default true. */
+export function peerLeasesOn(document: ClusterDocument): boolean {
+  return (document.detection as { peerLeases?: boolean }).peerLeases !== false;
+}
+
 /** How many decisions one turn may take before it hands back to the orchestrator (steps that write nothing loop). */
 const MAX_STEPS_PER_TURN = 12;
 
@@ -159,6 +164,10 @@ export async function beginClusterOperation(
       .filter((n) => input.kind === 'make-active' || !input.avoidRegions.includes(n.site.region))
       .map((n) => ({ nodeId: n.id, priority: n.priority })),
     fencing: fenceNode ? defaultFenceMethod(fenceNode.compute) : 'lease-wait',
+    nodes: document.nodes.map((n) => n.id),
+    peerLeases: peerLeasesOn(document),
+    // A failover drill's own failover is the drill's measurement, not the detector's judgement of a silent active.
+    trigger: drillFailover ? 'drill' : input.trigger.kind,
   };
   await services.audit.append({
     clusterId: input.clusterId,
@@ -210,6 +219,8 @@ async function gatherEvidence(
       nodeId: node.id,
       ...(latest ? { lastHeartbeatAt: latest.receivedAt, checks: latest.checks } : {}),
       ...(latest?.replicationLagMs !== undefined ? { replicationLagMs: latest.replicationLagMs } : {}),
+      // Peer promises: the promise binding it, the epoch it closed (the step rules' rules on promises read them).
+      ...(latest?.peer !== undefined ? { peer: latest.peer } : {}),
       ...(ack ? { promoteAck: ack } : {}),
       ...(streak?.nodeId === node.id
         ? { activeHeartbeats: { epoch: streak.epoch, count: streak.count } }

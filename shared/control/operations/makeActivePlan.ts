@@ -99,6 +99,7 @@ export function nodeEvidence(hb: NodeHeartbeat): NodeEvidence {
     lastHeartbeatAt: hb.receivedAt,
     checks: hb.checks.map((c) => ({ name: c.name, status: c.status })),
     ...(hb.replicationLagMs !== undefined ? { replicationLagMs: hb.replicationLagMs } : {}),
+    ...(hb.peer !== undefined ? { peer: hb.peer } : {}),
   };
 }
 

@@ -10,7 +10,7 @@ import type {
   ClusterOperationInput,
 } from '../../../../shared/control/operations/clusterOperationTypes';
 import { grantLease } from '../../../../shared/domain/decisions';
-import { nextActiveStreak } from '../../../../shared/domain/clusterState';
+import { nextActiveStreak, type NodeHeartbeat } from '../../../../shared/domain/clusterState';
 import type { Services } from '../../../../shared/services/services';
 
 /**
@@ -56,7 +56,12 @@ async function cluster(id: string, failover: Record<string, unknown> = {}) {
   await standbyHeard(id, 'head-b', 200);
 }
 
-async function standbyHeard(clusterId: string, nodeId: string, replicationLagMs: number) {
+async function standbyHeard(
+  clusterId: string,
+  nodeId: string,
+  replicationLagMs: number,
+  peer?: NodeHeartbeat['peer'],
+) {
   const existing = await services.heartbeats.get(clusterId, nodeId);
   await services.heartbeats.put(
     {
@@ -68,6 +73,7 @@ async function standbyHeard(clusterId: string, nodeId: string, replicationLagMs:
       epoch: 1,
       checks: [{ name: 'ping', status: 'ok' }],
       replicationLagMs,
+      ...(peer ? { peer } : {}),
     },
     existing?.etag,
   );
@@ -369,6 +375,72 @@ describe('automatic failovers (detector, webhook, arbitration)', () => {
       result: { operationId: 'failover-redelivered', status: 'refused' },
     });
     expect((await services.operations.list('am4')).operations).toHaveLength(1);
+  });
+});
+
+describe('peer promises (issue 15)', () => {
+  const promiseToA = (remainingMs: number) => ({ promise: { to: 'head-a', epoch: 1, remainingMs } });
+
+  it('the plan carries the document’s nodes, its peer-lease setting and the trigger', async () => {
+    await cluster('pp0');
+    const op = await run({ ...input('pp0', 'failover', null), trigger: { kind: 'webhook' } });
+    expect(op.plan).toMatchObject({ nodes: ['head-a', 'head-b'], peerLeases: true, trigger: 'webhook' });
+  });
+
+  it('a detector failover of an active its standby reports a live promise to is refused before revoking', async () => {
+    await cluster('pp1');
+    clock += 6000; // head-a silent to the control plane, its lease over
+    await standbyHeard('pp1', 'head-b', 100, promiseToA(3000));
+    await services.operations.createOnce({
+      clusterId: 'pp1',
+      operationId: 'detect-1-9',
+      kind: 'failure-detected',
+      status: 'pending',
+      createdAt: clock,
+      updatedAt: clock,
+      epoch: 1,
+      evidence: {},
+    });
+    const op = await run({
+      ...input('pp1', 'failover', null),
+      trigger: { kind: 'detector', reference: 'detect-1-9' },
+      actor: 'controller',
+    });
+    const outcome = await op.turn();
+    expect(outcome).toMatchObject({
+      next: 'end',
+      result: { status: 'refused', code: 'ActiveConfirmedAliveByPeer', activeNodeId: 'head-a', epoch: 1 },
+    });
+    if (outcome.next !== 'end') throw new Error('expected the end');
+    expect(outcome.result.reason).toContain(
+      `confirmed alive by its peer head-b (a promise under epoch 1 until ${new Date(clock + 3000).toISOString()})`,
+    );
+    expect((await services.clusters.getState('pp1'))?.state).toMatchObject({ epoch: 1, revoked: false });
+  });
+
+  it('a webhook failover revokes, then promotes the bound standby only once its promise lapsed', async () => {
+    await cluster('pp2');
+    clock += 6000; // the old lease (T0 + 4000) and the drift margin are over
+    await standbyHeard('pp2', 'head-b', 100, promiseToA(2500));
+    const op = await run({
+      ...input('pp2', 'failover', null),
+      trigger: { kind: 'webhook', reference: 'alert-9:Fired' },
+    });
+    const first = await op.turn();
+    expect(first).toMatchObject({
+      next: 'wait',
+      waitingFor: expect.stringMatching(/head-b is bound by its promise/),
+    });
+    expect((await services.clusters.getState('pp2'))?.state).toMatchObject({ epoch: 1, revoked: true });
+    // head-b heard the revocation: it closed epoch 1 and its promise lapsed.
+    clock += 1000;
+    await standbyHeard('pp2', 'head-b', 100, { closedEpoch: 1 });
+    expect((await op.turn()).next).toBe('wait');
+    expect((await services.clusters.getState('pp2'))?.state).toMatchObject({
+      epoch: 2,
+      activeNodeId: 'head-b',
+      promotable: ['head-a'],
+    });
   });
 });
 
