@@ -109,6 +109,14 @@ function main(): void {
     actions: 0,
     selfDemotions: 0,
     selfDemotionReaffirms: 0,
+    peerLeaseIntervals: 0,
+    peerActions: 0,
+    promisesGranted: 0,
+    boundRefusals: 0,
+    peerConfirmations: 0,
+    cpOutages: 0,
+    longCpOutages: 0,
+    peerPartitions: 0,
     simulatedMs: 0,
   };
   let violating = 0;
@@ -129,6 +137,14 @@ function main(): void {
     totals.actions += result.stats.actions;
     totals.selfDemotions += result.stats.selfDemotions;
     totals.selfDemotionReaffirms += result.stats.selfDemotionReaffirms;
+    totals.peerLeaseIntervals += result.stats.peerLeaseIntervals;
+    totals.peerActions += result.stats.peerActions;
+    totals.promisesGranted += result.stats.promisesGranted;
+    totals.boundRefusals += result.stats.boundRefusals;
+    totals.peerConfirmations += result.stats.peerConfirmations;
+    totals.cpOutages += result.stats.cpOutages;
+    totals.longCpOutages += result.stats.longCpOutages;
+    totals.peerPartitions += result.stats.peerPartitions;
     totals.simulatedMs += result.simulatedMs;
     if (options.verbose) {
       console.log(`seed ${seed}: ${describe(result)}`);
@@ -157,6 +173,14 @@ function main(): void {
     actions: totals.actions,
     selfDemotions: totals.selfDemotions,
     selfDemotionReaffirms: totals.selfDemotionReaffirms,
+    peerLeaseIntervals: totals.peerLeaseIntervals,
+    peerActions: totals.peerActions,
+    promisesGranted: totals.promisesGranted,
+    boundRefusals: totals.boundRefusals,
+    peerConfirmations: totals.peerConfirmations,
+    cpOutages: totals.cpOutages,
+    longCpOutages: totals.longCpOutages,
+    peerPartitions: totals.peerPartitions,
     simulatedHours: Number((totals.simulatedMs / 3_600_000).toFixed(2)),
     wallMs: Math.round(performance.now() - started),
     ...(options.brokenRule ? { brokenRule: options.brokenRule } : {}),

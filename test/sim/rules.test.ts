@@ -32,6 +32,13 @@ const EXPECTED: Record<BrokenRule, Expectation> = {
   // the pre-fix schema minimum (1% of the lease): promotes up to ~1% of the lease too early, fewer milliseconds than
   // the new active's first heartbeat round trip, so only check 3(b) sees it
   'single-clock-drift-margin': { kind: 'lease-outlives-promotion', within: 200, overlapWithin: null },
+  // peer promises: a crash of a bound standby forgets its promise while the active still counts on it
+  'promise-not-persisted': { kind: 'action-without-promise', within: 200, overlapWithin: 300 },
+  // the active's peer lease outlives the promise by the answer's delay (long peer-network delays)
+  'promise-from-receive-time': { kind: 'action-outside-lease', within: 200, overlapWithin: 300 },
+  // 3-node clusters with one peer partitioned from the active: that peer is unbound and gets promoted
+  'peer-lease-some-peers': { kind: 'action-without-promise', within: 200, overlapWithin: 300 },
+  'promotion-while-bound': { kind: 'bound-node-promoted', within: 200, overlapWithin: 200 },
 };
 
 const runs = new Map<string, ReturnType<typeof runSimulation>>();
