@@ -176,7 +176,7 @@ export function makeScenario(seed: number, options: ScenarioOptions = {}): Scena
   const cycle = detectionWindow + leaseMs + driftMarginMs; // roughly one failover
   // Peer promises: drawn from a stream of their own, so the draws above and below stay as they were.
   const peerRng = new Prng(mix32((seed ^ 0x9ee2_5eed) >>> 0));
-  const peerLeases = peerRng.chance(0.8);
+  const peerLeases = peerRng.chance(0.5);
   const peerNetwork: Scenario['network'] = {
     baseDelayMs: peerRng.range(0.1, 3),
     jitterMeanMs: peerRng.range(0.2, 15),
