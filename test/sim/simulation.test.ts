@@ -211,8 +211,8 @@ describe('determinism', () => {
   });
 
   it('gives the same violations for the same seed under a broken rule', () => {
-    const a = runSimulation({ seed: 3, brokenRule: BROKEN_RULES[0] });
-    const b = runSimulation({ seed: 3, brokenRule: BROKEN_RULES[0] });
+    const a = runSimulation({ seed: 1, brokenRule: BROKEN_RULES[0] });
+    const b = runSimulation({ seed: 1, brokenRule: BROKEN_RULES[0] });
     expect(a.violations.length).toBeGreaterThan(0);
     expect(strip(b)).toEqual(strip(a));
   });
