@@ -72,6 +72,8 @@ export interface ScenarioOptions {
   durationMs?: number;
   /** Per-instance clock skew bound of the controller instances (0: one control-plane clock). */
   controllerSkewMs?: number;
+  /** Force peer leases on or off in every scenario (default: drawn, half the scenarios). */
+  peerLeases?: boolean;
 }
 
 export const DEFAULT_DURATION_MS = 60_000;
@@ -176,7 +178,8 @@ export function makeScenario(seed: number, options: ScenarioOptions = {}): Scena
   const cycle = detectionWindow + leaseMs + driftMarginMs; // roughly one failover
   // Peer promises: drawn from a stream of their own, so the draws above and below stay as they were.
   const peerRng = new Prng(mix32((seed ^ 0x9ee2_5eed) >>> 0));
-  const peerLeases = peerRng.chance(0.5);
+  const drawnPeerLeases = peerRng.chance(0.5);
+  const peerLeases = options.peerLeases ?? drawnPeerLeases;
   const peerNetwork: Scenario['network'] = {
     baseDelayMs: peerRng.range(0.1, 3),
     jitterMeanMs: peerRng.range(0.2, 15),

@@ -19,6 +19,8 @@ export interface SimOptions {
   verbose?: boolean;
   /** Skew bound between controller instances' clocks (default 0: one control-plane clock). */
   controllerSkewMs?: number;
+  /** Force peer leases on or off (default: drawn per seed). */
+  peerLeases?: boolean;
 }
 
 export interface SimResult {
@@ -70,6 +72,7 @@ export function runSimulation(options: SimOptions): SimResult {
   const scenario = makeScenario(options.seed, {
     durationMs: options.durationMs,
     controllerSkewMs: options.controllerSkewMs,
+    peerLeases: options.peerLeases,
   });
   const world = createWorld(
     scenario,

@@ -72,6 +72,16 @@ describe('sim/cli', () => {
     expect(lines).toContainEqual(expect.stringMatching(/^digest [0-9a-f]{8}$/));
   });
 
+  it('forces peer leases on or off in every scenario', () => {
+    const on = cli('--seeds', '4', '--peer-leases', 'on');
+    expect(on.status).toBe(0);
+    expect(on.summary).toMatchObject({ seeds: 4, violations: 0, peerLeases: true });
+    expect(on.summary.promisesGranted).toBeGreaterThan(0);
+    const off = cli('--seeds', '4', '--peer-leases', 'off');
+    expect(off.summary).toMatchObject({ peerLeases: false, promisesGranted: 0, peerActions: 0 });
+    expect(cli('--peer-leases', 'maybe').status).toBe(2);
+  });
+
   it('refuses unknown arguments', () => {
     const { status, stderr } = cli('--broken', 'nope');
     expect(status).toBe(2);
