@@ -1,7 +1,20 @@
 import type { HealthCheck } from '../shared/domain/decisions';
+import {
+  bindingPromise,
+  decidePromise,
+  mayAcceptPromotion,
+  withPromise,
+  type HeldPromise,
+  type PeerPromise,
+} from '../shared/domain/peerPromises';
 import { DriftingClock } from './clock';
 import { mix32, Prng } from './prng';
-import type { DownMessage, World } from './world';
+import type { DownMessage, PeerMessage, World } from './world';
+
+/** A promise the active holds, with the true send time of its request (the checker's; the rule may time it otherwise). */
+interface Held extends HeldPromise {
+  trueSentAt: number;
+}
 
 interface Lease {
   grantId: number;
@@ -45,6 +58,22 @@ export class Agent {
   private acting = false;
   /** Its own stream, so replication draws leave the agent's other draws (and the schedules) as they were. */
   private readonly replicationRng: Prng;
+  /** Persisted (unless the broken rule promise-not-persisted): the promises it gave, ends on its own clock. */
+  private promises: PeerPromise[] = [];
+  /** Persisted: the highest epoch the control plane told it was revoked (it promises nothing under it). */
+  private closedEpoch = 0;
+  /** In memory: the promotable set of the latest grant (`peers` of the reply). */
+  private peers: { epoch: number; nodes: string[] } | null = null;
+  /** In memory: the promises it holds as the active. */
+  private held: Held[] = [];
+  /** Whether its latest heartbeat got an answer (a failed one makes it ask its peers at the next interval). */
+  private lastAnswered = true;
+  private lastPeriodicSeq = 0;
+  /** The promise requests outstanding: request id → send time on its clock. */
+  private readonly asked = new Map<number, number>();
+  private nextReqId = 1;
+  /** The real end of the lease segment open now (control-plane lease or peer lease, whichever ends later). */
+  private segmentEnd = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly id: string,
@@ -72,6 +101,11 @@ export class Agent {
 
   get holdsLease(): boolean {
     return this.lease !== null;
+  }
+
+  /** Whether a live promise binds it now. */
+  get isBound(): boolean {
+    return this.alive && bindingPromise(this.promises, this.localNow) !== undefined;
   }
 
   start(): void {
@@ -102,10 +136,28 @@ export class Agent {
   }
 
   private heartbeat(periodic = true): void {
+    if (periodic && !this.lastAnswered) this.askPeers();
     const seq = ++this.seq;
     this.outstanding.set(seq, this.localNow);
     this.outstanding.delete(seq - 256);
+    if (periodic) {
+      this.lastAnswered = false;
+      this.lastPeriodicSeq = seq;
+    }
     const replicationLagMs = this.replicationLag();
+    const binding = bindingPromise(this.promises, this.localNow);
+    const peer = {
+      ...(binding
+        ? {
+            promise: {
+              to: binding.to,
+              epoch: binding.epoch,
+              remainingMs: Math.ceil(binding.until - this.localNow),
+            },
+          }
+        : {}),
+      ...(this.closedEpoch > 0 ? { closedEpoch: this.closedEpoch } : {}),
+    };
     this.world.toControlPlane({
       type: 'heartbeat',
       node: this.id,
@@ -117,6 +169,7 @@ export class Agent {
         ? { demotedAtEpoch: this.demotedEpoch }
         : {}),
       ...(replicationLagMs === undefined ? {} : { replicationLagMs }),
+      ...(this.world.scenario.peerLeases && (peer.promise || peer.closedEpoch) ? { peer } : {}),
     });
     if (periodic) this.scheduleHeartbeat(this.world.scenario.detection.heartbeatIntervalMs);
   }
@@ -144,13 +197,19 @@ export class Agent {
       return;
     }
     if (message.type === 'promoted') {
-      if (message.epoch >= this.highestEpoch) this.heartbeat(false);
+      if (message.epoch >= this.highestEpoch && !this.refusesWhileBound('promote command', message.epoch))
+        this.heartbeat(false);
       return;
     }
     const sentLocal = this.outstanding.get(message.seq);
     if (sentLocal === undefined) return;
+    if (message.seq >= this.lastPeriodicSeq) this.lastAnswered = true;
     const previousHighest = this.highestEpoch;
     this.highestEpoch = Math.max(this.highestEpoch, message.epoch);
+    if (message.revoked && message.epoch > this.closedEpoch) {
+      this.closedEpoch = message.epoch; // persisted
+      w.stats.epochsClosed++;
+    }
     if (!message.granted) {
       const refused = message.reason === 'not-active' || message.reason === 'revoked';
       if (refused && w.scenario.dropsLeaseOnRefusal && this.lease && message.epoch >= this.lease.epoch) {
@@ -168,6 +227,7 @@ export class Agent {
       w.recorder.note(w.now, this.id, `refuses stale grant v${message.grantId} e${message.epoch}`);
       return;
     }
+    if (this.refusesWhileBound('grant', message.epoch)) return;
     const startLocal = w.rules.agent.leaseFromSendTime ? sentLocal : this.localNow;
     const current = this.lease;
     if (
@@ -183,9 +243,14 @@ export class Agent {
       leaseMs: message.leaseMs,
     };
     this.lease = lease;
+    if (message.peers) this.peers = { epoch: message.peers.epoch, nodes: [...message.peers.nodes] };
+    if (!current || current.epoch !== message.epoch) this.held = [];
     const endLocal = w.rules.agentLeaseEndsAt(startLocal, message.leaseMs);
-    const end = Number.isFinite(endLocal) ? this.clock.realAt(endLocal) : Number.POSITIVE_INFINITY;
-    w.recorder.openSegment(this.id, message.grantId, message.epoch, w.now, end);
+    const cpEnd = Number.isFinite(endLocal) ? this.clock.realAt(endLocal) : Number.POSITIVE_INFINITY;
+    const peerEnd = this.peerLeaseEndLocal();
+    const end = peerEnd === null ? cpEnd : Math.max(cpEnd, this.clock.realAt(peerEnd));
+    this.segmentEnd = end;
+    w.recorder.openSegment(this.id, message.grantId, message.epoch, w.now, end, cpEnd);
     // the lease timer: the product's agent self-fences when its lease ends, whether or not it is acting then
     if (Number.isFinite(end))
       w.sched.at(
@@ -221,8 +286,11 @@ export class Agent {
     }
     const w = this.world;
     const local = this.localNow;
-    if (w.rules.agentHoldsLease(lease.startLocal, lease.leaseMs, local)) {
+    const cp = w.rules.agentHoldsLease(lease.startLocal, lease.leaseMs, local);
+    const peerEnd = cp ? null : this.peerLeaseEndLocal();
+    if (cp || (peerEnd !== null && local < peerEnd)) {
       w.stats.actions++;
+      if (!cp) w.stats.peerActions++;
       w.recorder.action({
         t: w.now,
         node: this.id,
@@ -231,6 +299,19 @@ export class Agent {
         local,
         grantSentLocal: lease.sentLocal,
         leaseMs: lease.leaseMs,
+        ...(cp
+          ? {}
+          : {
+              peer: {
+                promotable: [...(this.peers?.nodes ?? [])],
+                held: this.held.map((h) => ({
+                  from: h.from,
+                  epoch: h.epoch,
+                  sentAt: h.trueSentAt,
+                  durationMs: h.durationMs,
+                })),
+              },
+            }),
       });
       this.scheduleAct();
     } else {
@@ -242,10 +323,16 @@ export class Agent {
   /** Fires at the real instant the lease's own check turns false (re-armed if the lease was renewed meanwhile). */
   private leaseTimer(lease: Lease): void {
     if (this.lease !== lease) return; // renewed (the new lease has its own timer) or already dropped
-    if (this.world.rules.agentHoldsLease(lease.startLocal, lease.leaseMs, this.localNow)) {
-      // rounding between the two clocks: look again a microsecond later
-      this.world.sched.after(
-        0.001,
+    const local = this.localNow;
+    const peerEnd = this.peerLeaseEndLocal();
+    if (
+      this.world.rules.agentHoldsLease(lease.startLocal, lease.leaseMs, local) ||
+      (peerEnd !== null && local < peerEnd)
+    ) {
+      // rounding between the two clocks, or a peer lease renewed meanwhile: look again at its end
+      const at = peerEnd !== null && local < peerEnd ? this.clock.realAt(peerEnd) : this.world.now;
+      this.world.sched.at(
+        Math.max(at, this.world.now + 0.001),
         this.guarded(() => this.leaseTimer(lease)),
       );
       return;
@@ -275,6 +362,143 @@ export class Agent {
     w.recorder.closeSegment(this.id, w.now, why);
     w.recorder.note(w.now, this.id, `drops lease e${this.lease.epoch}: ${why}`);
     this.lease = null;
+    this.held = [];
+    this.asked.clear();
+    this.segmentEnd = Number.NEGATIVE_INFINITY;
+  }
+
+  // ---- peer promises (shared/domain/peerPromises.ts) ----
+
+  /** The end of its peer lease on its clock: promises under its lease's epoch from every node of the set. */
+  private peerLeaseEndLocal(): number | null {
+    const lease = this.lease;
+    const peers = this.peers;
+    if (!lease || !peers || peers.epoch !== lease.epoch) return null;
+    return this.world.rules.peerLeaseEndsAt(peers.nodes, lease.epoch, this.held);
+  }
+
+  /** The active, its last heartbeat unanswered: asks every promotable peer for a promise of its lease's length. */
+  private askPeers(): void {
+    const lease = this.lease;
+    const peers = this.peers;
+    const w = this.world;
+    if (!w.scenario.peerLeases || !lease || !peers || peers.epoch !== lease.epoch) return;
+    for (const to of peers.nodes) {
+      const reqId = this.nextReqId++;
+      this.asked.set(reqId, this.localNow);
+      this.asked.delete(reqId - 64);
+      w.toPeer({
+        type: 'promise-request',
+        from: this.id,
+        to,
+        epoch: lease.epoch,
+        durationMs: w.scenario.detection.leaseMs,
+        incarnation: this.incarnation,
+        reqId,
+      });
+    }
+  }
+
+  receivePeer(message: PeerMessage): void {
+    if (message.type === 'promise-answer' && message.incarnation !== this.incarnation) return;
+    this.guarded(() =>
+      message.type === 'promise-request' ? this.promiseRequest(message) : this.promiseAnswer(message),
+    )();
+  }
+
+  /** Decides on receipt; a granted promise is recorded (and persisted) in the same step, then answered. */
+  private promiseRequest(m: Extract<PeerMessage, { type: 'promise-request' }>): void {
+    const w = this.world;
+    const now = this.localNow;
+    const decision = decidePromise(
+      {
+        nodeId: this.id,
+        role: this.lease ? 'active' : 'standby',
+        highestEpoch: this.highestEpoch,
+        closedEpoch: this.closedEpoch,
+        holdsLease: this.lease !== null,
+        promises: this.promises,
+      },
+      { from: m.from, epoch: m.epoch, durationMs: m.durationMs },
+      now,
+    );
+    const answer = (granted: boolean, code?: string) =>
+      w.toPeer({
+        type: 'promise-answer',
+        from: this.id,
+        to: m.from,
+        granted,
+        epoch: m.epoch,
+        durationMs: m.durationMs,
+        incarnation: m.incarnation,
+        reqId: m.reqId,
+        ...(code ? { code } : {}),
+      });
+    if (!decision.granted) {
+      w.stats.promisesRefused++;
+      answer(false, decision.code);
+      return;
+    }
+    const bound = this.promises.length > 0 && bindingPromise(this.promises, now) !== undefined;
+    this.promises = withPromise(this.promises, decision.promise, now);
+    this.highestEpoch = Math.max(this.highestEpoch, m.epoch);
+    w.stats.promisesGranted++;
+    w.recorder.promise({
+      node: this.id,
+      to: decision.promise.to,
+      epoch: decision.promise.epoch,
+      start: w.now,
+      end: this.clock.realAt(decision.promise.until),
+      endedBy: 'its end',
+    });
+    if (!bound)
+      w.recorder.note(
+        w.now,
+        this.id,
+        `promises ${m.from} under e${m.epoch} until ${this.clock.realAt(decision.promise.until).toFixed(1)}`,
+      );
+    answer(true);
+  }
+
+  private promiseAnswer(m: Extract<PeerMessage, { type: 'promise-answer' }>): void {
+    const w = this.world;
+    const sentAt = this.asked.get(m.reqId);
+    const lease = this.lease;
+    if (!m.granted || sentAt === undefined || !lease || lease.epoch !== m.epoch) return;
+    const held: Held = {
+      from: m.from,
+      epoch: m.epoch,
+      sentAt: w.rules.peer.promiseFromSendTime ? sentAt : this.localNow,
+      durationMs: m.durationMs,
+      trueSentAt: sentAt,
+    };
+    // one per peer: the latest-ending
+    const same = this.held.find((h) => h.from === m.from && h.epoch === m.epoch);
+    if (same && same.sentAt + same.durationMs >= held.sentAt + held.durationMs) return;
+    this.held = [...this.held.filter((h) => h !== same), held];
+    const peerEnd = this.peerLeaseEndLocal();
+    if (peerEnd === null) return;
+    const end = this.clock.realAt(peerEnd);
+    if (end <= this.segmentEnd || end <= w.now) return;
+    const cpEndLocal = w.rules.agentLeaseEndsAt(lease.startLocal, lease.leaseMs);
+    const cpEnd = Number.isFinite(cpEndLocal) ? this.clock.realAt(cpEndLocal) : Number.POSITIVE_INFINITY;
+    if (this.segmentEnd <= cpEnd || this.segmentEnd < w.now) {
+      w.stats.peerLeaseIntervals++;
+      w.recorder.note(w.now, this.id, `holds a peer lease under e${lease.epoch} until ${end.toFixed(1)}`);
+    }
+    this.segmentEnd = end;
+    w.recorder.openSegment(this.id, lease.grantId, lease.epoch, w.now, end, cpEnd);
+  }
+
+  /** A node bound by a promise accepts no promotion: no grant, no promote command (`mayAcceptPromotion`). */
+  private refusesWhileBound(what: string, epoch: number): boolean {
+    const may = mayAcceptPromotion(this.promises, this.localNow);
+    if (may.allowed) return false;
+    const w = this.world;
+    if (!w.rules.peer.boundRefusesPromotion) return false;
+    w.stats.boundRefusals++;
+    w.recorder.note(w.now, this.id, `refuses ${what} under e${epoch}: ${may.reason}`);
+    return true;
   }
 
   /** The two sides of a peer link lost: ask the control plane for the vote. */
@@ -298,6 +522,12 @@ export class Agent {
     this.pending = [];
     this.outstanding.clear();
     this.acting = false;
+    this.peers = null;
+    this.lastAnswered = true;
+    if (!w.rules.peer.promisesPersisted && this.promises.length > 0) {
+      w.stats.promisesForgotten += w.recorder.forgetPromises(this.id, w.now);
+      this.promises = [];
+    }
     w.recorder.note(w.now, this.id, `${why}; restarts in ${downMs.toFixed(0)} ms`);
     w.sched.after(downMs, () => this.restart());
   }

@@ -1,6 +1,7 @@
 import { agentHoldsLease } from '../shared/domain/decisions';
+import { agentHoldsPeerLease } from '../shared/domain/peerPromises';
 import type { Commit } from './store';
-import type { ActionRecord, LeaseSegment, LogEntry } from './trace';
+import type { ActionRecord, LeaseSegment, LogEntry, PromiseInterval } from './trace';
 
 /**
  * The invariant checker. It reads the whole trace of a run, in simulated real time, after the run:
@@ -19,6 +20,15 @@ import type { ActionRecord, LeaseSegment, LogEntry } from './trace';
  *    an epoch below E, and no lease segment under an epoch below E extends past tp (the promotion claims every
  *    older lease has provably ended: this holds whether or not the old holder happened to act in the gap);
  *    (c) each node's actions carry non-decreasing epochs.
+ * 4. Peer leases (a node acts under its peer lease alone once its control-plane lease ran out):
+ *    (a) such an action passes the domain's agentHoldsPeerLease on the node's clock, over the epoch's whole
+ *        promotable set, from the TRUE send times of the requests (1(c) for peer leases);
+ *    (b) at that instant every node of the set holds, persisted, a promise to it under its epoch;
+ *    (c) no node starts a lease segment while it holds a promise to another node (a bound node accepts no
+ *        promotion);
+ *    (d) 3(b) for peer leases: a promotion does not end an older epoch's peer lease (the promoted node waits for its
+ *        promise to lapse), so 3(b) counts only the control-plane part of a segment, and instead no action under the
+ *        peer lease of epoch E comes after a lease segment under a newer epoch started.
  */
 
 export type ViolationKind =
@@ -29,10 +39,12 @@ export type ViolationKind =
   | 'action-epoch-mismatch'
   | 'superseded-epoch-action'
   | 'lease-outlives-promotion'
-  | 'epoch-regressed';
+  | 'epoch-regressed'
+  | 'action-without-promise'
+  | 'bound-node-promoted';
 
 export interface Violation {
-  invariant: 1 | 2 | 3;
+  invariant: 1 | 2 | 3 | 4;
   kind: ViolationKind;
   t: number;
   nodes: string[];
@@ -43,6 +55,8 @@ export interface CheckInput {
   actions: readonly ActionRecord[];
   segments: readonly LeaseSegment[];
   commits: readonly Commit[];
+  /** The promises the nodes gave, as they held them (absent: no peer promises in the run). */
+  promises?: readonly PromiseInterval[];
 }
 
 export interface CheckResult {
@@ -71,6 +85,7 @@ export function checkInvariants(input: CheckInput): CheckResult {
   checkStoreHistory(input.commits, add);
   checkActionEpochs(input.actions, input.commits, add);
   const minPromotionSlackMs = checkSegmentsAgainstPromotions(input.segments, input.commits, add);
+  checkPeerLeases(input.actions, input.segments, input.promises ?? [], add);
   violations.sort((a, b) => a.t - b.t || a.invariant - b.invariant);
   return { violations, minHandoverGapMs, minPromotionSlackMs };
 }
@@ -115,7 +130,7 @@ function checkActionsAgainstLeases(
   }
   for (const list of byNode.values()) list.sort((a, b) => a.start - b.start);
   for (const a of actions) {
-    if (!agentHoldsLease(a.grantSentLocal, a.leaseMs, a.local)) {
+    if (!a.peer && !agentHoldsLease(a.grantSentLocal, a.leaseMs, a.local)) {
       add({
         invariant: 1,
         kind: 'action-outside-lease',
@@ -236,7 +251,7 @@ function checkActionEpochs(
         lo = mid + 1;
       } else hi = mid - 1;
     }
-    if (found >= 0 && a.epoch < (promotedUpTo[found] as number)) {
+    if (!a.peer && found >= 0 && a.epoch < (promotedUpTo[found] as number)) {
       const p = promotions.slice(0, found + 1).find((c) => c.state.epoch > a.epoch) as Commit;
       add({
         invariant: 3,
@@ -271,13 +286,15 @@ function checkSegmentsAgainstPromotions(
   let minSlack = Number.POSITIVE_INFINITY;
   for (const p of promotions) {
     let latestEnd = Number.NEGATIVE_INFINITY;
-    for (const s of segments)
-      if (s.epoch < p.state.epoch && s.start <= p.t && s.end <= p.t) latestEnd = Math.max(latestEnd, s.end);
+    for (const s of segments) {
+      const end = cpEnd(s);
+      if (s.epoch < p.state.epoch && s.start <= p.t && end <= p.t) latestEnd = Math.max(latestEnd, end);
+    }
     minSlack = Math.min(minSlack, p.t - latestEnd);
   }
   for (const s of segments) {
     for (const p of promotions) {
-      if (p.state.epoch <= s.epoch || p.t >= s.end) continue;
+      if (p.state.epoch <= s.epoch || p.t >= cpEnd(s)) continue;
       add({
         invariant: 3,
         kind: 'lease-outlives-promotion',
@@ -285,12 +302,96 @@ function checkSegmentsAgainstPromotions(
         nodes: [s.node, p.state.activeNodeId ?? '?'],
         message:
           `${p.state.activeNodeId} was promoted to e${p.state.epoch} at ${ms(p.t)} while ` +
-          `${fmtSegment(s)} still ran (${ms(s.end - p.t)} ms too early)`,
+          `${fmtSegment(s)} still ran (${ms(cpEnd(s) - p.t)} ms too early)`,
       });
       break;
     }
   }
   return minSlack;
+}
+
+/** The end of the control-plane lease part of a segment. */
+const cpEnd = (s: LeaseSegment) => Math.min(s.end, s.cpEnd ?? s.end);
+
+/** 4. */
+function checkPeerLeases(
+  actions: readonly ActionRecord[],
+  segments: readonly LeaseSegment[],
+  promises: readonly PromiseInterval[],
+  add: (v: Violation) => void,
+): void {
+  const byPromiser = new Map<string, PromiseInterval[]>();
+  for (const p of promises) {
+    const list = byPromiser.get(p.node) ?? [];
+    list.push(p);
+    byPromiser.set(p.node, list);
+  }
+  // 4(d): the highest epoch of any segment started by each instant
+  const starts = [...segments].sort((a, b) => a.start - b.start);
+  const highest: number[] = [];
+  let h = 0;
+  for (const s of starts) {
+    h = Math.max(h, s.epoch);
+    highest.push(h);
+  }
+  for (const a of actions) {
+    const peer = a.peer;
+    if (!peer) continue;
+    if (!agentHoldsPeerLease(peer.promotable, a.epoch, peer.held, a.local))
+      add({
+        invariant: 4,
+        kind: 'action-outside-lease',
+        t: a.t,
+        nodes: [a.node],
+        message:
+          `${a.node} acted under its peer lease of e${a.epoch} at ${ms(a.t)} (its clock ${ms(a.local)}) without a ` +
+          `live promise, timed from its request's send time, from every node of {${peer.promotable.join(',')}}`,
+      });
+    for (const nodeId of peer.promotable) {
+      const covered = (byPromiser.get(nodeId) ?? []).some(
+        (p) => p.to === a.node && p.epoch === a.epoch && p.start <= a.t && a.t < p.end,
+      );
+      if (!covered)
+        add({
+          invariant: 4,
+          kind: 'action-without-promise',
+          t: a.t,
+          nodes: [a.node, nodeId],
+          message: `${a.node} acted under its peer lease of e${a.epoch} at ${ms(a.t)} while ${nodeId} held no promise to it`,
+        });
+    }
+    let lo = 0;
+    let hi = starts.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if ((starts[mid] as LeaseSegment).start <= a.t) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (found >= 0 && (highest[found] as number) > a.epoch)
+      add({
+        invariant: 4,
+        kind: 'superseded-epoch-action',
+        t: a.t,
+        nodes: [a.node],
+        message: `${a.node} acted under its peer lease of e${a.epoch} at ${ms(a.t)}, after a lease under e${highest[found]} began`,
+      });
+  }
+  for (const s of segments) {
+    const bound = (byPromiser.get(s.node) ?? []).find(
+      (p) => p.to !== s.node && p.start <= s.start && s.start < p.end,
+    );
+    if (bound)
+      add({
+        invariant: 4,
+        kind: 'bound-node-promoted',
+        t: s.start,
+        nodes: [s.node, bound.to],
+        message: `${fmtSegment(s)} began while ${s.node} was bound by its promise to ${bound.to} under e${bound.epoch} until ${ms(bound.end)}`,
+      });
+  }
 }
 
 /** The log lines around a violation: what led to it. */

@@ -4,6 +4,7 @@
  *   node dist/sim/cli.js --seeds N [--from S]        runs seeds S .. S+N-1 (S defaults to 1)
  *   node dist/sim/cli.js --seed S [--verbose]         one run; --verbose prints its whole log
  *   options: --broken <rule>  --duration <ms of simulated time per seed>  --controller-skew <ms>  --reports <n>
+ *            --peer-leases on|off (force peer promises in every scenario; default: drawn, half of them)
  *
  * Prints one line per run that broke the invariant (with the first violations and a trace excerpt for the first
  * few), and as the LAST line one JSON object with the totals. Exits 1 when any run broke the invariant.
@@ -19,13 +20,15 @@ interface CliOptions {
   brokenRule?: BrokenRule;
   durationMs?: number;
   controllerSkewMs?: number;
+  peerLeases?: boolean;
   reports: number;
 }
 
 function usage(problem: string): never {
   console.error(`${problem}
 usage: cli.js --seeds N [--from S] | --seed S [--verbose]
-       [--broken ${BROKEN_RULES.join('|')}] [--duration MS] [--controller-skew MS] [--reports N]`);
+       [--broken ${BROKEN_RULES.join('|')}] [--duration MS] [--controller-skew MS] [--reports N]
+       [--peer-leases on|off]`);
   process.exit(2);
 }
 
@@ -70,6 +73,12 @@ function parseArgs(argv: readonly string[]): CliOptions {
       case '--controller-skew':
         options.controllerSkewMs = int();
         break;
+      case '--peer-leases': {
+        const v = value();
+        if (v !== 'on' && v !== 'off') usage(`--peer-leases: on or off, not ${v}`);
+        options.peerLeases = v === 'on';
+        break;
+      }
       case '--reports':
         options.reports = int();
         break;
@@ -109,6 +118,14 @@ function main(): void {
     actions: 0,
     selfDemotions: 0,
     selfDemotionReaffirms: 0,
+    peerLeaseIntervals: 0,
+    peerActions: 0,
+    promisesGranted: 0,
+    boundRefusals: 0,
+    peerConfirmations: 0,
+    cpOutages: 0,
+    longCpOutages: 0,
+    peerPartitions: 0,
     simulatedMs: 0,
   };
   let violating = 0;
@@ -120,6 +137,7 @@ function main(): void {
       verbose: options.verbose,
       durationMs: options.durationMs,
       controllerSkewMs: options.controllerSkewMs,
+      peerLeases: options.peerLeases,
     });
     totals.failovers += result.stats.revokes;
     totals.promotions += result.stats.promotions;
@@ -129,6 +147,14 @@ function main(): void {
     totals.actions += result.stats.actions;
     totals.selfDemotions += result.stats.selfDemotions;
     totals.selfDemotionReaffirms += result.stats.selfDemotionReaffirms;
+    totals.peerLeaseIntervals += result.stats.peerLeaseIntervals;
+    totals.peerActions += result.stats.peerActions;
+    totals.promisesGranted += result.stats.promisesGranted;
+    totals.boundRefusals += result.stats.boundRefusals;
+    totals.peerConfirmations += result.stats.peerConfirmations;
+    totals.cpOutages += result.stats.cpOutages;
+    totals.longCpOutages += result.stats.longCpOutages;
+    totals.peerPartitions += result.stats.peerPartitions;
     totals.simulatedMs += result.simulatedMs;
     if (options.verbose) {
       console.log(`seed ${seed}: ${describe(result)}`);
@@ -157,9 +183,18 @@ function main(): void {
     actions: totals.actions,
     selfDemotions: totals.selfDemotions,
     selfDemotionReaffirms: totals.selfDemotionReaffirms,
+    peerLeaseIntervals: totals.peerLeaseIntervals,
+    peerActions: totals.peerActions,
+    promisesGranted: totals.promisesGranted,
+    boundRefusals: totals.boundRefusals,
+    peerConfirmations: totals.peerConfirmations,
+    cpOutages: totals.cpOutages,
+    longCpOutages: totals.longCpOutages,
+    peerPartitions: totals.peerPartitions,
     simulatedHours: Number((totals.simulatedMs / 3_600_000).toFixed(2)),
     wallMs: Math.round(performance.now() - started),
     ...(options.brokenRule ? { brokenRule: options.brokenRule } : {}),
+    ...(options.peerLeases === undefined ? {} : { peerLeases: options.peerLeases }),
   };
   console.log(JSON.stringify(summary));
   process.exitCode = violating > 0 ? 1 : 0;

@@ -17,6 +17,7 @@ import {
   type FenceMethod,
   type FencingEvidence,
 } from '../shared/domain/failoverSteps';
+import { peerConfirmation, promotableSet } from '../shared/domain/peerPromises';
 import type { Prng } from './prng';
 import type { CommitKind, Versioned } from './store';
 import type { UpMessage, World } from './world';
@@ -71,6 +72,8 @@ export class ControllerInstance {
   private pending: (() => void)[] = [];
   private op: FailoverOp | null = null;
   private arbitration: Map<string, ArbitrationCandidate> | null = null;
+  /** When this instance's detector started (its clock): a silence is counted from no earlier than this. */
+  private startedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly index: number,
@@ -106,6 +109,7 @@ export class ControllerInstance {
   }
 
   start(): void {
+    this.startedAt = this.now;
     this.afterLocal(this.rng.range(0, this.world.scenario.detection.heartbeatIntervalMs), () =>
       this.detectorTick(),
     );
@@ -171,6 +175,12 @@ export class ControllerInstance {
     );
   }
 
+  /** The promotable set of an epoch whose active is `active` (when peer leases are on). */
+  private promotable(active: string): { promotable?: string[] } {
+    const w = this.world;
+    return w.scenario.peerLeases ? { promotable: promotableSet(w.scenario.nodes, active) } : {};
+  }
+
   runsOp(opId: number): boolean {
     return this.alive && this.op !== null && this.op.id === opId;
   }
@@ -213,6 +223,9 @@ export class ControllerInstance {
     w.heartbeats.set(m.node, now);
     if (m.replicationLagMs === undefined) w.replicationLag.delete(m.node);
     else w.replicationLag.set(m.node, m.replicationLagMs);
+    const promise = m.peer?.promise;
+    if (promise) w.promiseReports.set(m.node, { nodeId: m.node, ...promise, receivedAt: now });
+    else w.promiseReports.delete(m.node);
     const leaseMs = w.scenario.detection.leaseMs;
     const attempt = (n: number) =>
       this.read(
@@ -228,27 +241,34 @@ export class ControllerInstance {
             m.demotedAtEpoch >= s.epoch &&
             m.epoch <= s.epoch;
           const base = reaffirming
-            ? w.rules.reaffirm(s, now, `${m.node} demoted itself under epoch ${s.epoch}; active again`)
+            ? w.rules.reaffirm(s, now, `${m.node} demoted itself under epoch ${s.epoch}; active again`, {
+                ...this.promotable(m.node),
+              })
             : s;
           const decision = w.rules.grantLease(base, m.node, m.epoch, now, leaseMs);
-          const answer = (granted: boolean, epoch: number, grantId: number, reason: string) =>
+          const answer = (granted: boolean, state: ClusterState, grantId: number, reason: string) =>
             w.toAgent(m.node, {
               type: 'heartbeat-response',
               incarnation: m.incarnation,
               seq: m.seq,
               granted,
-              epoch,
+              epoch: state.epoch,
               leaseMs,
               grantId,
               reason,
+              // every reply says whether its epoch is revoked; grants carry the epoch's promotable set
+              ...(w.scenario.peerLeases ? { revoked: state.revoked } : {}),
+              ...(granted && w.scenario.peerLeases && state.promotable && state.promotable.length > 0
+                ? { peers: { epoch: state.epoch, nodes: [...state.promotable] } }
+                : {}),
             });
           if (!decision.granted) {
-            answer(false, v.state.epoch, 0, decision.reason);
+            answer(false, v.state, 0, decision.reason);
             return;
           }
           const kind = reaffirming ? 'reaffirm-grant' : 'grant';
           this.write(v.etag, decision.state, kind, m.node, (version) => {
-            if (version !== null) answer(true, decision.state.epoch, version, 'granted');
+            if (version !== null) answer(true, decision.state, version, 'granted');
             else if (n < 2) attempt(n + 1);
             // else: no answer (a 503); the agent's lease simply runs out
           });
@@ -274,8 +294,14 @@ export class ControllerInstance {
         }
         if (s.activeNodeId === null) return;
         const now = this.now;
-        const last = w.heartbeats.get(s.activeNodeId);
+        // the control plane's own outage is not the node's silence: count it from when this detector started
+        const heard = w.heartbeats.get(s.activeNodeId);
+        const last = heard === undefined ? undefined : Math.max(heard, this.startedAt);
         if (!detectFailure(last, now, w.scenario.detection).failed) return;
+        if (w.scenario.peerLeases && peerConfirmation(s, [...w.promiseReports.values()], now)) {
+          w.stats.peerConfirmations++; // silent to the control plane, confirmed alive by its peer
+          return;
+        }
         if (
           w.scenario.flappingGuard &&
           !failoverAllowed(w.failoverHistory, now, w.scenario.document.failover).allowed
@@ -342,7 +368,9 @@ export class ControllerInstance {
           w.stats.witnessBusy++;
           return;
         }
-        const next = w.rules.reaffirm(s, this.now, `arbitration won by the active ${winner}`);
+        const next = w.rules.reaffirm(s, this.now, `arbitration won by the active ${winner}`, {
+          ...this.promotable(winner),
+        });
         this.write(v.etag, next, 'reaffirm', this.name, (version) => {
           if (version !== null) {
             w.stats.reaffirms++;
@@ -458,7 +486,13 @@ export class ControllerInstance {
     if (depth > 8) throw new Error(`op${op.id}: nextFailoverStep keeps answering without I/O`);
     const w = this.world;
     const now = this.now;
-    const step = nextFailoverStep(this.stepInput(op, v.state), w.rules);
+    // failoverSteps' promote step does not pass the promotable set yet: pass it here
+    const decisions = {
+      ...w.rules,
+      promote: (state: ClusterState, nodeId: string, t: number, margin: number, reason: string) =>
+        w.rules.promote(state, nodeId, t, margin, reason, { ...this.promotable(nodeId) }),
+    };
+    const step = nextFailoverStep(this.stepInput(op, v.state), decisions);
     switch (step.step) {
       case 'superseded':
         return this.finish(op, `superseded: the state is at e${step.epoch}`);

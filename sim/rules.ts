@@ -11,6 +11,7 @@ import {
   revoke,
   type LeaseDecision,
 } from '../shared/domain/decisions';
+import { peerLeaseEndsAt, type HeldPromise } from '../shared/domain/peerPromises';
 
 /**
  * The rules the simulated actors run. `correctRules` are the product's own functions from shared/domain; each
@@ -21,7 +22,23 @@ import {
  */
 export interface Rules extends FailoverDecisions {
   grantLease(state: ClusterState, nodeId: string, epoch: number, now: number, leaseMs: number): LeaseDecision;
-  reaffirm(state: ClusterState, now: number, reason: string): ClusterState;
+  reaffirm(
+    state: ClusterState,
+    now: number,
+    reason: string,
+    options?: { promotable?: readonly string[] },
+  ): ClusterState;
+  /** `decisions.promote`, which also takes the new epoch's promotable set. */
+  promote(
+    state: ClusterState,
+    nodeId: string,
+    now: number,
+    driftMarginMs: number,
+    reason: string,
+    options?: { promotable?: readonly string[] },
+  ): ClusterState;
+  /** The end of the active's peer lease on its clock (`peerPromises.peerLeaseEndsAt`), null when it holds none. */
+  peerLeaseEndsAt(promotable: readonly string[], epoch: number, held: readonly HeldPromise[]): number | null;
   agentHoldsLease(grantSentAtMonotonic: number, leaseMs: number, nowMonotonic: number): boolean;
   /**
    * The monotonic instant at which `agentHoldsLease` turns false (its closed form), so the recorder knows, in real
@@ -41,6 +58,15 @@ export interface Rules extends FailoverDecisions {
    * controller files every demotion acknowledgement under the epoch and node it is fencing, whatever it says.
    */
   readonly controller: { fenceEvidenceChecked: boolean };
+  /** Peer promises: the safeguards around the pure rules of shared/domain/peerPromises.ts. */
+  readonly peer: {
+    /** A promise is persisted before the answer and survives a crash. */
+    promisesPersisted: boolean;
+    /** The active times a promise from the send time of its request (false: from the answer's receipt). */
+    promiseFromSendTime: boolean;
+    /** A node bound by a promise refuses grants and promote commands (`mayAcceptPromotion`). */
+    boundRefusesPromotion: boolean;
+  };
 }
 
 export const correctRules: Rules = {
@@ -55,6 +81,8 @@ export const correctRules: Rules = {
   store: { ifMatch: true },
   agent: { leaseFromSendTime: true, refusesStaleGrants: true },
   controller: { fenceEvidenceChecked: true },
+  peerLeaseEndsAt: (promotable, epoch, held) => peerLeaseEndsAt(promotable, epoch, held),
+  peer: { promisesPersisted: true, promiseFromSendTime: true, boundRefusesPromotion: true },
 };
 
 export const BROKEN_RULES = [
@@ -79,6 +107,14 @@ export const BROKEN_RULES = [
    * covering the drift of one clock when two (agent and control plane) drift independently.
    */
   'single-clock-drift-margin',
+  /** A crash of the promising node forgets its promises (not persisted before the answer). */
+  'promise-not-persisted',
+  /** The active times its peer lease from the receipt of the answer instead of the send time of the request. */
+  'promise-from-receive-time',
+  /** The active holds a peer lease with a promise from any one promotable peer instead of every one. */
+  'peer-lease-some-peers',
+  /** A standby bound by a promise still accepts a grant (a promotion). */
+  'promotion-while-bound',
 ] as const;
 
 export type BrokenRule = (typeof BROKEN_RULES)[number];
@@ -97,8 +133,8 @@ export function rulesFor(broken: BrokenRule | undefined, policy: { leaseMs: numb
         mayPromote: (state, now, margin) =>
           state.revoked || state.activeNodeId === null ? { allowed: true } : mayPromote(state, now, margin),
         // The real promotion, told the old lease is over (revoked and fenced) whatever the truth.
-        promote: (state, nodeId, now, margin, reason) =>
-          promote({ ...state, revoked: true, fenced: true }, nodeId, now, margin, reason),
+        promote: (state, nodeId, now, margin, reason, options) =>
+          promote({ ...state, revoked: true, fenced: true }, nodeId, now, margin, reason, options),
       };
     case 'grant-after-revoke':
       return {
@@ -128,15 +164,36 @@ export function rulesFor(broken: BrokenRule | undefined, policy: { leaseMs: numb
       return {
         ...correctRules,
         mayPromote: (state, now) => mayPromote(state, now, 0),
-        promote: (state, nodeId, now, _margin, reason) => promote(state, nodeId, now, 0, reason),
+        promote: (state, nodeId, now, _margin, reason, options) =>
+          promote(state, nodeId, now, 0, reason, options),
       };
     case 'single-clock-drift-margin': {
       const margin = Math.ceil(policy.leaseMs * MAX_CLOCK_DRIFT_RATE);
       return {
         ...correctRules,
         mayPromote: (state, now) => mayPromote(state, now, margin),
-        promote: (state, nodeId, now, _margin, reason) => promote(state, nodeId, now, margin, reason),
+        promote: (state, nodeId, now, _margin, reason, options) =>
+          promote(state, nodeId, now, margin, reason, options),
       };
     }
+    case 'promise-not-persisted':
+      return { ...correctRules, peer: { ...correctRules.peer, promisesPersisted: false } };
+    case 'promise-from-receive-time':
+      return { ...correctRules, peer: { ...correctRules.peer, promiseFromSendTime: false } };
+    case 'peer-lease-some-peers':
+      return {
+        ...correctRules,
+        // any one peer's promise is enough: the latest end over the peers taken one at a time
+        peerLeaseEndsAt: (promotable, epoch, held) => {
+          let end: number | null = null;
+          for (const nodeId of promotable) {
+            const one = peerLeaseEndsAt([nodeId], epoch, held);
+            if (one !== null && (end === null || one > end)) end = one;
+          }
+          return end;
+        },
+      };
+    case 'promotion-while-bound':
+      return { ...correctRules, peer: { ...correctRules.peer, boundRefusesPromotion: false } };
   }
 }

@@ -57,12 +57,23 @@ export interface Scenario {
    * the nodes report none). Each heartbeat's lag is drawn anew: within half the RPO, or (`behindP`) up to 3 × RPO.
    */
   replication: { behindP: number } | null;
+  /**
+   * Peer promises (document `detection.peerLeases`, default true): the control plane records each epoch's promotable
+   * set and sends it with grants; the active asks its peers for promises while its heartbeats fail.
+   */
+  peerLeases: boolean;
+  /** The network between agents: its own delays, loss and duplication (long delays up to twice the lease). */
+  peerNetwork: Scenario['network'];
+  /** Mean time between peer-network partitions, control-plane outages and crashes of a standby bound by a promise. */
+  peerFaultMeanMs: { peerPartition: number; cpOutage: number; boundCrash: number };
 }
 
 export interface ScenarioOptions {
   durationMs?: number;
   /** Per-instance clock skew bound of the controller instances (0: one control-plane clock). */
   controllerSkewMs?: number;
+  /** Force peer leases on or off in every scenario (default: drawn, half the scenarios). */
+  peerLeases?: boolean;
 }
 
 export const DEFAULT_DURATION_MS = 60_000;
@@ -165,6 +176,23 @@ export function makeScenario(seed: number, options: ScenarioOptions = {}): Scena
   );
   const detectionWindow = heartbeatIntervalMs * missedHeartbeats;
   const cycle = detectionWindow + leaseMs + driftMarginMs; // roughly one failover
+  // Peer promises: drawn from a stream of their own, so the draws above and below stay as they were.
+  const peerRng = new Prng(mix32((seed ^ 0x9ee2_5eed) >>> 0));
+  const drawnPeerLeases = peerRng.chance(0.5);
+  const peerLeases = options.peerLeases ?? drawnPeerLeases;
+  const peerNetwork: Scenario['network'] = {
+    baseDelayMs: peerRng.range(0.1, 3),
+    jitterMeanMs: peerRng.range(0.2, 15),
+    longDelayP: peerRng.chance(0.3) ? 0 : peerRng.range(0, 0.05),
+    longDelayMaxMs: peerRng.range(100, 2 * leaseMs),
+    lossP: peerRng.chance(0.3) ? 0 : peerRng.range(0, 0.08),
+    dupP: peerRng.chance(0.3) ? 0 : peerRng.range(0, 0.04),
+  };
+  const peerFaultMeanMs = {
+    peerPartition: cycle * peerRng.range(1.5, 6),
+    cpOutage: cycle * peerRng.range(2, 8),
+    boundCrash: cycle * peerRng.range(2, 8),
+  };
   return {
     seed,
     durationMs: options.durationMs ?? DEFAULT_DURATION_MS,
@@ -210,5 +238,8 @@ export function makeScenario(seed: number, options: ScenarioOptions = {}): Scena
     actMinMs: 20,
     actMaxMs: rng.range(60, 200),
     replication,
+    peerLeases,
+    peerNetwork,
+    peerFaultMeanMs,
   };
 }

@@ -1,4 +1,5 @@
 import { initialClusterState } from '../shared/domain/clusterState';
+import { promotableSet } from '../shared/domain/peerPromises';
 import { Agent } from './agent';
 import { checkInvariants, traceExcerpt, type Violation } from './checker';
 import { ControllerInstance } from './controller';
@@ -18,6 +19,8 @@ export interface SimOptions {
   verbose?: boolean;
   /** Skew bound between controller instances' clocks (default 0: one control-plane clock). */
   controllerSkewMs?: number;
+  /** Force peer leases on or off (default: drawn per seed). */
+  peerLeases?: boolean;
 }
 
 export interface SimResult {
@@ -42,7 +45,14 @@ export function createWorld(scenario: Scenario, rules: Rules, verbose = false): 
   const rng = new Prng(scenario.seed).fork(0x51);
   const world = new World(scenario, rules, rng, verbose, (w) => {
     const declaredAt = w.controllerClock.localAt(0);
-    const initial = initialClusterState(scenario.document.id, scenario.nodes[0] as string, declaredAt);
+    const active = scenario.nodes[0] as string;
+    const initial = initialClusterState(
+      scenario.document.id,
+      active,
+      declaredAt,
+      undefined,
+      scenario.peerLeases ? promotableSet(scenario.nodes, active) : undefined,
+    );
     return new StateStore(initial, rules.store.ifMatch, 0);
   });
   const declaredAt = world.controllerClock.localAt(0);
@@ -62,6 +72,7 @@ export function runSimulation(options: SimOptions): SimResult {
   const scenario = makeScenario(options.seed, {
     durationMs: options.durationMs,
     controllerSkewMs: options.controllerSkewMs,
+    peerLeases: options.peerLeases,
   });
   const world = createWorld(
     scenario,
@@ -81,6 +92,7 @@ export function runSimulation(options: SimOptions): SimResult {
     actions: recorder.actions,
     segments: recorder.segments,
     commits: store.commits,
+    promises: recorder.promises,
   });
   world.stats.minHandoverGapMs = minHandoverGapMs;
   world.stats.minPromotionSlackMs = minPromotionSlackMs;
@@ -179,6 +191,63 @@ function injectFaults(world: World): void {
   every(s.faultMeanMs.peerLinkLost, () => {
     recorder.note(world.now, 'net', 'peer link lost: both sides ask for arbitration');
     for (const a of agents) a.requestArbitration();
+  });
+  injectPeerFaults(world, agents, lease);
+}
+
+/**
+ * Faults of the peer-promise model, from a stream of their own: peer-network partitions (one pair, one way or both,
+ * independent of the control-plane links), control-plane outages of any length (every instance down, or every node
+ * cut off from it; from a fraction of a lease to many leases) and crashes of a standby bound by a promise.
+ */
+function injectPeerFaults(world: World, agents: Agent[], lease: number): void {
+  const { scenario: s, sched, stats, recorder } = world;
+  const rng = new Prng(s.seed).fork(0x9ee2);
+  const every = (mean: number, fn: () => void) => {
+    const next = () =>
+      sched.after(rng.exp(mean), () => {
+        fn();
+        next();
+      });
+    next();
+  };
+  every(s.peerFaultMeanMs.peerPartition, () => {
+    if (agents.length < 2) return;
+    const a = rng.pick(agents);
+    const b = rng.pick(agents.filter((x) => x !== a));
+    const both = rng.chance(0.5);
+    const ms = rng.range(200, 6 * lease);
+    stats.peerPartitions++;
+    world.partitionPeers(a.id, b.id, both, ms);
+    recorder.note(
+      world.now,
+      'net',
+      `peer partition ${a.id}${both ? '<>' : '>'}${b.id} for ${ms.toFixed(0)} ms`,
+    );
+  });
+  every(s.peerFaultMeanMs.cpOutage, () => {
+    const r = rng.float();
+    const ms =
+      r < 0.4
+        ? rng.range(200, lease)
+        : r < 0.7
+          ? rng.range(lease, 3 * lease)
+          : rng.range(3 * lease, 15 * lease);
+    stats.cpOutages++;
+    if (ms > 3 * lease) stats.longCpOutages++;
+    if (rng.chance(0.5)) {
+      recorder.note(world.now, 'net', `control-plane outage: every instance down for ${ms.toFixed(0)} ms`);
+      for (const c of world.controllers) c.crash(ms);
+    } else {
+      recorder.note(world.now, 'net', `control-plane outage: every node cut off for ${ms.toFixed(0)} ms`);
+      for (const a of agents) world.partition(a.id, true, true, ms);
+    }
+  });
+  every(s.peerFaultMeanMs.boundCrash, () => {
+    const bound = agents.filter((a) => a.isBound);
+    if (bound.length === 0) return;
+    stats.boundCrashes++;
+    rng.pick(bound).crash(rng.range(100, 3000), 'crashes while bound');
   });
 }
 

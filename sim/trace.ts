@@ -12,6 +12,25 @@ export interface ActionRecord {
   local: number;
   grantSentLocal: number;
   leaseMs: number;
+  /**
+   * Set when the node acted under its peer lease alone (its control-plane lease had run out): the epoch's promotable
+   * set as its grant carried it, and the promises it held with the TRUE send times of their requests.
+   */
+  peer?: {
+    promotable: string[];
+    held: { from: string; epoch: number; sentAt: number; durationMs: number }[];
+  };
+}
+
+/** A promise as the promising node held it, in real time: from its grant to its end (or its loss in a crash). */
+export interface PromiseInterval {
+  /** The promising node. */
+  node: string;
+  to: string;
+  epoch: number;
+  start: number;
+  end: number;
+  endedBy: string;
 }
 
 /**
@@ -26,6 +45,8 @@ export interface LeaseSegment {
   start: number;
   end: number;
   endedBy: string;
+  /** When the control-plane lease within it ends (absent: at `end`); past it the node acts under its peer lease. */
+  cpEnd?: number;
 }
 
 export interface LogEntry {
@@ -37,6 +58,8 @@ export interface LogEntry {
 export class Recorder {
   readonly actions: ActionRecord[] = [];
   readonly segments: LeaseSegment[] = [];
+  readonly promises: PromiseInterval[] = [];
+  private readonly lastPromise = new Map<string, PromiseInterval>();
   readonly log: LogEntry[] = [];
   private readonly open = new Map<string, LeaseSegment>();
 
@@ -55,9 +78,24 @@ export class Recorder {
     this.actions.push(record);
   }
 
-  openSegment(node: string, grantId: number, epoch: number, start: number, end: number): void {
+  openSegment(
+    node: string,
+    grantId: number,
+    epoch: number,
+    start: number,
+    end: number,
+    cpEnd?: number,
+  ): void {
     this.closeSegment(node, start, 'newer grant');
-    const segment: LeaseSegment = { node, grantId, epoch, start, end, endedBy: 'lease end' };
+    const segment: LeaseSegment = {
+      node,
+      grantId,
+      epoch,
+      start,
+      end,
+      endedBy: 'lease end',
+      ...(cpEnd !== undefined && cpEnd < end ? { cpEnd } : {}),
+    };
     this.open.set(node, segment);
   }
 
@@ -70,6 +108,29 @@ export class Recorder {
       segment.endedBy = endedBy;
     }
     if (segment.end > segment.start) this.segments.push(segment);
+  }
+
+  /** A promise given (or renewed: merged into the interval it extends, so the list stays short). */
+  promise(interval: PromiseInterval): void {
+    const last = this.lastPromise.get(`${interval.node}>${interval.to}@${interval.epoch}`);
+    if (last && last.end >= interval.start && last.endedBy === 'its end') {
+      last.end = Math.max(last.end, interval.end);
+      return;
+    }
+    this.promises.push(interval);
+    this.lastPromise.set(`${interval.node}>${interval.to}@${interval.epoch}`, interval);
+  }
+
+  /** A crash forgot `node`'s promises (broken rule): their intervals end now. */
+  forgetPromises(node: string, at: number): number {
+    let n = 0;
+    for (const p of this.promises)
+      if (p.node === node && p.end > at) {
+        p.end = at;
+        p.endedBy = 'forgotten in a crash';
+        n++;
+      }
+    return n;
   }
 
   closeAll(at: number): void {

@@ -1,4 +1,5 @@
 import type { HealthCheck } from '../shared/domain/decisions';
+import type { PromiseReport } from '../shared/domain/peerPromises';
 import type { Agent } from './agent';
 import { DriftingClock } from './clock';
 import type { ControllerInstance } from './controller';
@@ -21,6 +22,8 @@ export type UpMessage =
       demotedAtEpoch?: number;
       /** How far behind the active its replica is (scenarios with replication). */
       replicationLagMs?: number;
+      /** Peer promises (agentApi heartbeat `peer`): the promise that binds it, the epoch it knows revoked. */
+      peer?: { promise?: { to: string; epoch: number; remainingMs: number }; closedEpoch?: number };
     }
   | { type: 'arbitrate'; node: string; epoch: number; checks: HealthCheck[] }
   | { type: 'demote-ack'; node: string; epoch: number; opId: number; instance: number };
@@ -36,10 +39,37 @@ export type DownMessage =
       leaseMs: number;
       grantId: number;
       reason: string;
+      /** The reply's epoch is revoked (sent to every node: a standby closes the epoch). */
+      revoked?: boolean;
+      /** With a grant, when peer leases are on: the epoch's promotable set. */
+      peers?: { epoch: number; nodes: string[] };
     }
   | { type: 'demote'; epoch: number; opId: number; instance: number }
   /** The promote command: the target heartbeats at once to collect its lease (it acts only on a granted lease). */
   | { type: 'promoted'; epoch: number };
+
+/** Agent → agent, over the peer network (PEER_ROUTES.promise and its answer). */
+export type PeerMessage =
+  | {
+      type: 'promise-request';
+      from: string;
+      to: string;
+      epoch: number;
+      durationMs: number;
+      incarnation: number;
+      reqId: number;
+    }
+  | {
+      type: 'promise-answer';
+      from: string;
+      to: string;
+      granted: boolean;
+      epoch: number;
+      durationMs: number;
+      incarnation: number;
+      reqId: number;
+      code?: string;
+    };
 
 export interface Stats {
   events: number;
@@ -85,6 +115,30 @@ export interface Stats {
   demotesAcked: number;
   flappingGuardBlocks: number;
   witnessBusy: number;
+  /** Promises given by standbys (persisted before the answer). */
+  promisesGranted: number;
+  /** Promise requests refused (epoch behind or closed, not a bare standby, bound to another). */
+  promisesRefused: number;
+  /** Stretches where an agent's acting window was extended by a peer lease beyond its control-plane lease. */
+  peerLeaseIntervals: number;
+  /** Actions taken under a peer lease alone (the control-plane lease had run out). */
+  peerActions: number;
+  /** Grants and promote commands a standby refused because a promise bound it. */
+  boundRefusals: number;
+  /** Detector rounds that found the active silent but confirmed alive by a standby's promise. */
+  peerConfirmations: number;
+  /** Epochs standbys closed on a `revoked` reply. */
+  epochsClosed: number;
+  /** Control-plane outages: every instance down, or every node cut off from it. */
+  cpOutages: number;
+  /** Outages longer than three leases. */
+  longCpOutages: number;
+  /** Partitions of the peer network (one pair, one way or both). */
+  peerPartitions: number;
+  /** Crashes aimed at a standby bound by a promise. */
+  boundCrashes: number;
+  /** Promises lost in a crash (only under the broken rule promise-not-persisted). */
+  promisesForgotten: number;
   /** Smallest real-time gap between one node's lease ending and another node's starting (a near miss). */
   minHandoverGapMs: number;
   /** Smallest time from the end of the last older-epoch lease to a promotion's commit (how tight rule 3 ran). */
@@ -129,6 +183,18 @@ export function emptyStats(): Stats {
     demotesAcked: 0,
     flappingGuardBlocks: 0,
     witnessBusy: 0,
+    promisesGranted: 0,
+    promisesRefused: 0,
+    peerLeaseIntervals: 0,
+    peerActions: 0,
+    boundRefusals: 0,
+    peerConfirmations: 0,
+    epochsClosed: 0,
+    cpOutages: 0,
+    longCpOutages: 0,
+    peerPartitions: 0,
+    boundCrashes: 0,
+    promisesForgotten: 0,
     minHandoverGapMs: Number.POSITIVE_INFINITY,
     minPromotionSlackMs: Number.POSITIVE_INFINITY,
   };
@@ -164,6 +230,8 @@ export class World {
   readonly netRng: Prng;
   readonly storeRng: Prng;
   readonly faultRng: Prng;
+  /** The peer network's own stream (so the other streams draw as they did before peer promises). */
+  readonly peerNetRng: Prng;
   readonly controlRng: Prng;
   readonly store: StateStore;
   readonly recorder: Recorder;
@@ -178,7 +246,11 @@ export class World {
   /** Times (controller clock) of committed failovers, for the flapping guard. */
   readonly failoverHistory: number[] = [];
   readonly witness = new Witness();
+  /** Each node's latest promise report (the heartbeat table's row), for the detector's peerConfirmation. */
+  readonly promiseReports = new Map<string, PromiseReport>();
   private readonly cuts = new Map<string, Cut>();
+  /** Peer links cut, per direction `from>to`, until a time (independent of the control-plane links). */
+  private readonly peerCuts = new Map<string, number>();
   private nextOpId = 1;
 
   constructor(
@@ -192,6 +264,7 @@ export class World {
     this.storeRng = rng.fork(2);
     this.faultRng = rng.fork(3);
     this.controlRng = rng.fork(4);
+    this.peerNetRng = rng.fork(5);
     this.recorder = new Recorder(verbose);
     this.controllerClock = new DriftingClock(scenario.controllerClock.drift, scenario.controllerClock.offset);
     this.store = initialStore(this);
@@ -213,19 +286,24 @@ export class World {
     this.cuts.set(node, cut);
   }
 
+  /** Cuts the peer link from `a` to `b` (and back if `both`) for `ms`. */
+  partitionPeers(a: string, b: string, both: boolean, ms: number): void {
+    for (const key of both ? [`${a}>${b}`, `${b}>${a}`] : [`${a}>${b}`])
+      this.peerCuts.set(key, Math.max(this.peerCuts.get(key) ?? 0, this.now + ms));
+  }
+
   private isCut(node: string, up: boolean, at: number): boolean {
     const cut = this.cuts.get(node);
     if (!cut) return false;
     return at < (up ? cut.upUntil : cut.downUntil);
   }
 
-  private delay(): number {
-    const n = this.scenario.network;
-    if (n.longDelayP > 0 && this.netRng.chance(n.longDelayP)) {
+  private delay(n: Scenario['network'] = this.scenario.network, rng: Prng = this.netRng): number {
+    if (n.longDelayP > 0 && rng.chance(n.longDelayP)) {
       this.stats.messagesLongDelayed++;
-      return this.netRng.range(n.baseDelayMs, n.longDelayMaxMs);
+      return rng.range(n.baseDelayMs, n.longDelayMaxMs);
     }
-    return n.baseDelayMs + this.netRng.exp(n.jitterMeanMs);
+    return n.baseDelayMs + rng.exp(n.jitterMeanMs);
   }
 
   /**
@@ -233,30 +311,45 @@ export class World {
    * when it would arrive; each copy gets its own delay.
    */
   private transmit(node: string, up: boolean, deliver: () => void): void {
-    if (this.isCut(node, up, this.now)) {
+    this.send((t) => this.isCut(node, up, t), this.scenario.network, this.netRng, deliver);
+  }
+
+  private send(cut: (t: number) => boolean, n: Scenario['network'], rng: Prng, deliver: () => void): void {
+    if (cut(this.now)) {
       this.stats.messagesLost++;
       return;
     }
-    const n = this.scenario.network;
-    if (n.lossP > 0 && this.netRng.chance(n.lossP)) {
+    if (n.lossP > 0 && rng.chance(n.lossP)) {
       this.stats.messagesLost++;
       return;
     }
     let copies = 1;
-    if (n.dupP > 0 && this.netRng.chance(n.dupP)) {
+    if (n.dupP > 0 && rng.chance(n.dupP)) {
       copies = 2;
       this.stats.messagesDuplicated++;
     }
     for (let i = 0; i < copies; i++) {
-      const at = this.now + this.delay();
+      const at = this.now + this.delay(n, rng);
       this.sched.at(at, () => {
-        if (this.isCut(node, up, this.now)) {
+        if (cut(this.now)) {
           this.stats.messagesLost++;
           return;
         }
         deliver();
       });
     }
+  }
+
+  /** Agent to agent over the peer network: its own delays, loss, duplication and partitions. */
+  toPeer(message: PeerMessage): void {
+    this.recorder.detail(this.now, message.from, () => `→ ${message.to} ${JSON.stringify(message)}`);
+    const key = `${message.from}>${message.to}`;
+    this.send(
+      (t) => t < (this.peerCuts.get(key) ?? 0),
+      this.scenario.peerNetwork,
+      this.peerNetRng,
+      () => this.agents.get(message.to)?.receivePeer(message),
+    );
   }
 
   toControlPlane(message: UpMessage): void {

@@ -171,3 +171,72 @@ describe('the agent', () => {
     expect(agent.holdsLease).toBe(true); // still on its epoch-3 lease
   });
 });
+
+describe('the agent and peer promises', () => {
+  const request = (epoch: number, reqId: number) => ({
+    type: 'promise-request' as const,
+    from: 'n1',
+    to: 'n2',
+    epoch,
+    durationMs: LEASE,
+    incarnation: 0,
+    reqId,
+  });
+
+  it('a standby promises, stays bound across a crash, refuses grants and promote commands until the promise ends', () => {
+    const { world, sent } = agentsOnly({ peerLeases: true });
+    const n2 = world.agents.get('n2');
+    if (!n2) throw new Error('no n2');
+    n2.start();
+    world.sched.at(100, () => n2.receivePeer(request(1, 1)));
+    world.sched.at(500, () => n2.crash(300, 'crashes'));
+    world.sched.runUntil(1500);
+    expect(world.stats.promisesGranted).toBe(1);
+    expect(n2.isBound).toBe(true); // persisted: the crash kept it
+    const hb = sent.filter((s) => s.message.type === 'heartbeat' && s.message.node === 'n2').pop();
+    expect(hb?.message).toMatchObject({ peer: { promise: { to: 'n1', epoch: 1 } } });
+    // promoted meanwhile (the control plane's grant under epoch 2): refused while bound
+    const seq = (hb?.message as { seq: number }).seq;
+    deliver(world, 'n2', { type: 'promoted', epoch: 2 });
+    deliver(world, 'n2', grant(seq, 2, 9, LEASE, 1));
+    expect(n2.holdsLease).toBe(false);
+    expect(world.stats.boundRefusals).toBe(2);
+    // it promises nothing under epoch 1 any more (it saw epoch 2)
+    n2.receivePeer(request(1, 2));
+    expect(world.stats.promisesRefused).toBe(1);
+    // the promise ends at receive time + lease + margin; then a grant is taken
+    const end = world.recorder.promises[0]?.end ?? Number.NaN;
+    expect(end).toBeGreaterThan(100 + LEASE);
+    world.sched.runUntil(end + 1);
+    expect(n2.isBound).toBe(false);
+    const next = sent.filter((s) => s.message.type === 'heartbeat' && s.message.node === 'n2').pop();
+    deliver(world, 'n2', grant((next?.message as { seq: number }).seq, 2, 10, LEASE, 1));
+    expect(n2.holdsLease).toBe(true);
+  });
+
+  it('a standby told its epoch is revoked closes it: promises nothing under it, says so in its heartbeats', () => {
+    const { world, sent } = agentsOnly({ peerLeases: true });
+    const n2 = world.agents.get('n2');
+    if (!n2) throw new Error('no n2');
+    n2.start();
+    world.sched.runUntil(world.scenario.detection.heartbeatIntervalMs + 10);
+    const hb = sent.find((s) => s.message.type === 'heartbeat' && s.message.node === 'n2');
+    deliver(world, 'n2', {
+      type: 'heartbeat-response',
+      incarnation: 0,
+      seq: (hb?.message as { seq: number }).seq,
+      granted: false,
+      epoch: 1,
+      leaseMs: LEASE,
+      grantId: 0,
+      reason: 'not-active',
+      revoked: true,
+    });
+    n2.receivePeer(request(1, 1));
+    expect(world.stats.epochsClosed).toBe(1);
+    expect(world.stats.promisesGranted).toBe(0);
+    world.sched.runUntil(world.now + 2 * world.scenario.detection.heartbeatIntervalMs);
+    const last = sent.filter((s) => s.message.type === 'heartbeat' && s.message.node === 'n2').pop();
+    expect(last?.message).toMatchObject({ peer: { closedEpoch: 1 } });
+  });
+});

@@ -247,3 +247,88 @@ describe('traceExcerpt', () => {
     expect(lines.join('\n')).not.toMatch(/too (early|late)/);
   });
 });
+
+describe('checkInvariants: peer leases (4)', () => {
+  /** a on its control-plane lease until 1000, then on its peer lease (b's promises) until 2000; revoked at 1100. */
+  const commits = () =>
+    history(
+      [0, 'grant', 'a', { leaseExpiresAt: 1000 }],
+      [1100, 'revoke', 'cp0', { revoked: true }],
+      [1500, 'promote', 'cp0', { epoch: 2, activeNodeId: 'b', revoked: false, leaseExpiresAt: null }],
+    );
+  const peerSegment = { ...segment('a', 1, 2, 10, 2000), cpEnd: 1000 };
+  const promise = (end: number, endedBy = 'its end') => ({
+    node: 'b',
+    to: 'a',
+    epoch: 1,
+    start: 900,
+    end,
+    endedBy,
+  });
+  /** An action under the peer lease alone: b's promise asked for at `sentAt`, for 1000 ms. */
+  const peerAction = (t: number, sentAt = 950) => ({
+    ...action('a', 1, 2, t, 0, 1000),
+    peer: { promotable: ['b'], held: [{ from: 'b', epoch: 1, sentAt, durationMs: 1000 }] },
+  });
+
+  it('accepts acting on a peer lease past a promotion whose node waits out its promise', () => {
+    const result = checkInvariants({
+      commits: commits(),
+      segments: [peerSegment, segment('b', 2, 5, 2100, 3000)],
+      actions: [peerAction(1600), peerAction(1900)],
+      promises: [promise(2050)],
+    });
+    expect(result.violations).toEqual([]);
+  });
+
+  it('flags an action on a peer lease past its end from the true send time (4a)', () => {
+    const r = checkInvariants({
+      commits: commits(),
+      segments: [peerSegment],
+      actions: [peerAction(1960, 950)],
+      promises: [promise(2050)],
+    });
+    expect(kinds(r)).toEqual(['action-outside-lease']);
+    expect(r.violations[0]?.invariant).toBe(4);
+  });
+
+  it('flags an action on a peer lease while a node of the set holds no promise (4b)', () => {
+    const r = checkInvariants({
+      commits: commits(),
+      segments: [peerSegment],
+      actions: [peerAction(1600)],
+      promises: [promise(1200, 'forgotten in a crash')],
+    });
+    expect(kinds(r)).toEqual(['action-without-promise']);
+  });
+
+  it('flags a node that starts a lease while bound by a promise to another (4c)', () => {
+    const r = checkInvariants({
+      commits: commits(),
+      segments: [peerSegment, segment('b', 2, 5, 1900, 3000)],
+      actions: [],
+      promises: [promise(2050)],
+    });
+    expect(kinds(r)).toEqual(expect.arrayContaining(['bound-node-promoted', 'overlapping-leases']));
+  });
+
+  it('flags an action on an old epoch’s peer lease after a newer epoch’s lease began (4d)', () => {
+    const r = checkInvariants({
+      commits: commits(),
+      segments: [{ ...peerSegment, end: 1700 }, segment('b', 2, 5, 1750, 3000)],
+      actions: [peerAction(1800)],
+      promises: [promise(2050)],
+    });
+    expect(kinds(r)).toContain('superseded-epoch-action');
+  });
+
+  it('still holds the control-plane part of a segment to 3(b)', () => {
+    const r = checkInvariants({
+      commits: commits(),
+      segments: [{ ...peerSegment, cpEnd: 1600 }],
+      actions: [],
+      promises: [promise(2050)],
+    });
+    expect(kinds(r)).toEqual(['lease-outlives-promotion']);
+  });
+});

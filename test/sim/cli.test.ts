@@ -34,6 +34,14 @@ describe('sim/cli', () => {
       actions: expect.any(Number),
       selfDemotions: expect.any(Number),
       selfDemotionReaffirms: expect.any(Number),
+      peerLeaseIntervals: expect.any(Number),
+      peerActions: expect.any(Number),
+      promisesGranted: expect.any(Number),
+      boundRefusals: expect.any(Number),
+      peerConfirmations: expect.any(Number),
+      cpOutages: expect.any(Number),
+      longCpOutages: expect.any(Number),
+      peerPartitions: expect.any(Number),
       simulatedHours: expect.any(Number),
       wallMs: expect.any(Number),
     });
@@ -62,6 +70,16 @@ describe('sim/cli', () => {
     expect(lines[0]).toMatch(/^seed 6826: \d nodes/);
     expect(lines.some((l) => /→ cp \{"type":"heartbeat"/.test(l))).toBe(true);
     expect(lines).toContainEqual(expect.stringMatching(/^digest [0-9a-f]{8}$/));
+  });
+
+  it('forces peer leases on or off in every scenario', () => {
+    const on = cli('--seeds', '4', '--peer-leases', 'on');
+    expect(on.status).toBe(0);
+    expect(on.summary).toMatchObject({ seeds: 4, violations: 0, peerLeases: true });
+    expect(on.summary.promisesGranted).toBeGreaterThan(0);
+    const off = cli('--seeds', '4', '--peer-leases', 'off');
+    expect(off.summary).toMatchObject({ peerLeases: false, promisesGranted: 0, peerActions: 0 });
+    expect(cli('--peer-leases', 'maybe').status).toBe(2);
   });
 
   it('refuses unknown arguments', () => {

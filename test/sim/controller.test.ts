@@ -1,5 +1,6 @@
 import { checkInvariants } from '../../sim/checker';
 import { correctRules } from '../../sim/rules';
+import { makeScenario } from '../../sim/scenario';
 import { createWorld } from '../../sim/simulation';
 import type { UpMessage } from '../../sim/world';
 import { quietScenario } from './helpers';
@@ -17,6 +18,7 @@ const check = (world: ReturnType<typeof running>) =>
     actions: world.recorder.actions,
     segments: world.recorder.segments,
     commits: world.store.commits,
+    promises: world.recorder.promises,
   });
 
 describe('the control plane', () => {
@@ -46,6 +48,45 @@ describe('the control plane', () => {
       if (!fenced)
         expect(controllerTime).toBeGreaterThanOrEqual((promote.prev.leaseExpiresAt ?? 0) + driftMarginMs);
       expect(world.agents.get('n2')?.holdsLease).toBe(true);
+      expect(check(world).violations).toEqual([]);
+    }
+  });
+
+  it('with peer leases, keeps an active cut off from it but confirmed alive by its peer, without a failover', () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      // a detection window of 5 intervals: the active notices a failed heartbeat one interval late, asks at the
+      // next, and the standby reports its promise in its next heartbeat — a window of 2 or 3 can fire first
+      const detection = { ...makeScenario(seed).detection, missedHeartbeats: 5 };
+      const world = running({ peerLeases: true, detection }, seed);
+      world.sched.at(3000, () => world.partition('n1', true, true, 20_000));
+      world.sched.runUntil(20_000);
+      expect(world.store.commits.filter((c) => c.kind === 'revoke' || c.kind === 'promote')).toEqual([]);
+      expect(world.stats.peerConfirmations).toBeGreaterThan(0);
+      expect(world.stats.promisesGranted).toBeGreaterThan(5);
+      // n1 acted throughout on its peer lease: actions past its control-plane lease, none by n2
+      const late = world.recorder.actions.filter((a) => a.t > 3000 + 2 * world.scenario.detection.leaseMs);
+      expect(late.length).toBeGreaterThan(10);
+      expect(late.every((a) => a.node === 'n1' && a.peer !== undefined)).toBe(true);
+      // back: the next heartbeat resumes the control-plane lease, no role change
+      world.sched.runUntil(30_000);
+      expect(world.store.current).toMatchObject({ epoch: 1, activeNodeId: 'n1', revoked: false });
+      expect(world.agents.get('n1')?.holdsLease).toBe(true);
+      expect(check(world).violations).toEqual([]);
+    }
+  });
+
+  it('with peer leases, fails over once the peer link is cut too, after the standby’s promise lapsed', () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      const world = running({ peerLeases: true }, seed);
+      world.sched.at(3000, () => world.partition('n1', true, true, 60_000));
+      world.sched.at(8000, () => world.partitionPeers('n1', 'n2', true, 60_000));
+      world.sched.runUntil(40_000);
+      const promote = world.store.commits.find((c) => c.kind === 'promote');
+      expect(promote?.state).toMatchObject({ epoch: 2, activeNodeId: 'n2' });
+      expect(world.agents.get('n2')?.holdsLease).toBe(true);
+      const lastPromise = Math.max(...world.recorder.promises.map((p) => p.end));
+      const n2Start = Math.min(...world.recorder.segments.filter((s) => s.node === 'n2').map((s) => s.start));
+      expect(n2Start).toBeGreaterThanOrEqual(lastPromise);
       expect(check(world).violations).toEqual([]);
     }
   });

@@ -4,8 +4,8 @@ import { createWorld } from '../../sim/simulation';
 import type { DownMessage, UpMessage, World } from '../../sim/world';
 
 /**
- * A scenario with a quiet network (1 ms, no loss, duplication or long delays), exact clocks, no witness and no
- * replication lag.
+ * A scenario with a quiet network (1 ms, no loss, duplication or long delays; the peer network too), exact clocks, no
+ * witness, no replication lag and peer leases off (tests of peer promises turn them on).
  */
 export function quietScenario(patch: Partial<Scenario> = {}, seed = 1): Scenario {
   const s = makeScenario(seed);
@@ -22,6 +22,8 @@ export function quietScenario(patch: Partial<Scenario> = {}, seed = 1): Scenario
     network: { baseDelayMs: 1, jitterMeanMs: 1e-9, longDelayP: 0, longDelayMaxMs: 0, lossP: 0, dupP: 0 },
     storeNet: { baseDelayMs: 1, jitterMeanMs: 1e-9, lostReplyP: 0, timeoutMs: 100 },
     replication: null,
+    peerLeases: false,
+    peerNetwork: { baseDelayMs: 1, jitterMeanMs: 1e-9, longDelayP: 0, longDelayMaxMs: 0, lossP: 0, dupP: 0 },
     ...patch,
   };
 }
