@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { LogFn } from '../durable/engineContext';
@@ -154,15 +155,18 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
       for (const node of cluster.nodes) {
         const keyFile = path.join(clusterDir, `${node.id}.key`);
         const versionFile = `${keyFile}-version`;
-        if (created || !existsSync(keyFile) || !existsSync(versionFile)) {
+        // The cluster's peer key (peer promises), the same for every node: written with each node's key.
+        const peerKeyFile = path.join(clusterDir, 'peer.key');
+        if (created || !existsSync(keyFile) || !existsSync(versionFile) || !existsSync(peerKeyFile)) {
           const issued = await api(
             'POST',
             `/api/v1/clusters/${cluster.id}/nodes/${node.id}/key${created ? '' : '?rotate=true'}`,
           );
-          const answer = issued.json as { key?: string; keyVersion?: number } | undefined;
-          if (issued.status !== 201 || !answer?.key)
+          const answer = issued.json as { key?: string; keyVersion?: number; peerKey?: string } | undefined;
+          if (issued.status !== 201 || !answer?.key || !answer.peerKey)
             throw new DemoFleetError(`the key of ${cluster.id}/${node.id}: ${issued.status}`);
           writeFileSync(keyFile, `${answer.key}\n`, { mode: 0o600 });
+          writeFileSync(peerKeyFile, `${answer.peerKey}\n`, { mode: 0o600 });
           writeFileSync(versionFile, `${answer.keyVersion ?? 1}\n`);
         }
         const keyVersion = Number(readFileSync(versionFile, 'utf8').trim()) || 1;
@@ -176,6 +180,8 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
               keyFile,
               keyVersion,
               stateDir: path.join(clusterDir, `${node.id}-state`),
+              peerPort: await freeLoopbackPort(),
+              peerKeyFile,
               hookScript,
               hookLog,
               nvidiaSmi,
@@ -301,6 +307,10 @@ interface AgentConfigPaths {
   keyFile: string;
   keyVersion: number;
   stateDir: string;
+  /** The loopback port of the agent's peer listener (peer promises). */
+  peerPort: number;
+  /** The cluster's peer key file. */
+  peerKeyFile: string;
   hookScript: string;
   hookLog: string;
   nvidiaSmi: string;
@@ -324,6 +334,12 @@ export function agentConfig(
     node: node.id,
     controlPlane: { url: paths.url, allowInsecureHttp: true, firstContactTimeoutMs: 0 },
     key: { file: paths.keyFile, version: paths.keyVersion },
+    peerListener: {
+      address: '127.0.0.1',
+      port: paths.peerPort,
+      advertiseUrl: `http://127.0.0.1:${paths.peerPort}`,
+      keyFile: paths.peerKeyFile,
+    },
     stateDir: paths.stateDir,
     heartbeat: { initialIntervalMs: DEMO_DETECTION.heartbeatIntervalMs, maxBackoffMs: 2000 },
     lease: { fenceMarginMs: 300 },
@@ -333,6 +349,22 @@ export function agentConfig(
     shutdown: { timeoutMs: 5000 },
     log: { level: 'info' },
   };
+}
+
+/**
+ * A loopback TCP port free right now (the OS picks it; closed again at once): where a demo agent's peer listener
+ * goes. Another process could take it before the agent binds it; the demo agents then fail to start, loudly.
+ */
+export async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no port'))));
+    });
+  });
 }
 
 /** The part of `GET …/status` the health check reads. */
