@@ -458,8 +458,9 @@ export class HeartbeatService {
     const heardAt = activeHeardAt(view);
     if (heardAt === undefined) return false;
     // Late enough that the next interval may end the window, and later than a cached state can make it look.
+    // Counted as the detector counts it: from no earlier than this host's start (its own outage is no silence).
     const suspectAfter = Math.max((missedHeartbeats - 1) * interval, 2 * interval + this.stateTtlMs);
-    return record.receivedAt - heardAt >= suspectAfter;
+    return record.receivedAt - Math.max(heardAt, this.services.startedAt) >= suspectAfter;
   }
 
   #activeSilent(state: ClusterState, record: NodeHeartbeat): boolean {

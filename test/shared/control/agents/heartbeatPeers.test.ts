@@ -2,7 +2,7 @@ import type { RunningAzurite } from '../../../../devhost';
 import { declareCluster } from '../../../../shared/control/clusters/clusterAdmin';
 import { hastenHeartbeats } from '../../../../shared/control/agents/hastenHeartbeats';
 import { detectFailures } from '../../../../shared/control/detection/failureDetector';
-import type { HeartbeatReply } from '../../../../shared/contracts/agentApi';
+import { heartbeatReplySchema, type HeartbeatReply } from '../../../../shared/contracts/agentApi';
 import { promote, revoke } from '../../../../shared/domain/decisions';
 import type { ClusterState } from '../../../../shared/domain/clusterState';
 import { MAX_PROMISE_MS, promiseMarginMs } from '../../../../shared/domain/peerPromises';
@@ -147,6 +147,8 @@ describe('heartbeat answers and rows', () => {
     const row = await services.heartbeats.get('pr1', 'head-b');
     expect(row?.record.peer).toEqual({ url: B });
     const reply = await beat('pr1', 'head-a', 'active', { peer: { url: A } });
+    // What the agent reads the answer with.
+    expect(heartbeatReplySchema.parse(reply)).toEqual(reply);
     expect(reply.peers).toEqual({
       epoch: 1,
       nodes: [

@@ -119,6 +119,30 @@ describe('a restarted control plane host', () => {
     ]);
   });
 
+  it("hastens a standby's heartbeats only when the window counted from the start is about to end", async () => {
+    clock = T0;
+    const before = startHost();
+    await declareCluster(before, 'restart-urgent', twoNodeCluster('restart-urgent'), 'test');
+    await heardFromActive(before, 'restart-urgent');
+    clock = T0 + 60_000;
+    const restarted = startHost();
+    const standbyBeat = async (seq: number) => {
+      const outcome = await restarted.agents.heartbeats.handle(
+        { ok: true, clusterId: 'restart-urgent', nodeId: 'head-b', keyVersion: 1, seq, timestamp: clock },
+        Buffer.from(JSON.stringify({ role: 'standby', epoch: 1, checks: [] })),
+      );
+      if (!outcome.ok) throw new Error(JSON.stringify(outcome));
+      return outcome;
+    };
+    expect(await standbyBeat(1)).toMatchObject({ reply: { heartbeatIntervalMs: 1000 } });
+    clock = T0 + 64_000; // one interval before the window counted from the start ends
+    const late = await standbyBeat(2);
+    expect(late).toMatchObject({ reply: { heartbeatIntervalMs: 100 } });
+    expect(late).not.toHaveProperty('activeSilent');
+    clock = T0 + 65_000;
+    expect(await standbyBeat(3)).toMatchObject({ activeSilent: true });
+  });
+
   it('an active heard again after the restart is measured from that heartbeat as always', async () => {
     clock = T0;
     const host = startHost();
