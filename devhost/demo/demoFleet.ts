@@ -17,6 +17,7 @@ import {
   type DemoStep,
 } from './demoClusters';
 import { PartitionProxy } from './partitionProxy';
+import { PeerSwitch } from './peerSwitch';
 
 export interface DemoFleetOptions {
   /** The devhost's URL (`http://127.0.0.1:<port>`): the fleet declares its clusters there. */
@@ -135,6 +136,15 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
 
   const clusters = demoClusters();
   const agents: DemoAgent[] = [];
+  // The peer network: a node's peer traffic goes through the switch in front of its listener, cut while either end
+  // is partitioned (a demo partition cuts the node off its peers as well as off the control plane).
+  const switches: PeerSwitch[] = [];
+  const proxies = new Map<string, PartitionProxy>();
+  const peerCut = (clusterId: string) => (from: string | undefined, to: string) =>
+    from === undefined ||
+    proxies.get(`${clusterId}/${from}`)?.partitioned !== false ||
+    proxies.get(`${clusterId}/${to}`)?.partitioned !== false;
+  const stopSwitches = () => Promise.all(switches.map((s) => s.stop()));
   const echo = options.echo ?? true;
   const onLog = (agentName: string) => (record: Record<string, unknown>) => {
     if (!echo) return;
@@ -171,6 +181,10 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
         }
         const keyVersion = Number(readFileSync(versionFile, 'utf8').trim()) || 1;
         const proxy = await PartitionProxy.start(Number(new URL(options.url).port));
+        proxies.set(`${cluster.id}/${node.id}`, proxy);
+        const peerPort = await freeLoopbackPort();
+        const peerSwitch = await PeerSwitch.start(node.id, peerPort, peerCut(cluster.id));
+        switches.push(peerSwitch);
         const configPath = path.join(clusterDir, `${node.id}.yaml`);
         writeFileSync(
           configPath,
@@ -180,7 +194,8 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
               keyFile,
               keyVersion,
               stateDir: path.join(clusterDir, `${node.id}-state`),
-              peerPort: await freeLoopbackPort(),
+              peerPort,
+              peerUrl: peerSwitch.url,
               peerKeyFile,
               hookScript,
               hookLog,
@@ -205,6 +220,7 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
     }
   } catch (error) {
     await Promise.all(agents.map((a) => a.stop()));
+    await stopSwitches();
     throw error;
   }
 
@@ -262,6 +278,7 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
     async stop() {
       stopped = true;
       await Promise.all(agents.map((a) => a.stop()));
+      await stopSwitches();
     },
   };
 }
@@ -309,6 +326,11 @@ interface AgentConfigPaths {
   stateDir: string;
   /** The loopback port of the agent's peer listener (peer promises). */
   peerPort: number;
+  /**
+   * The URL the agent advertises for it (default `http://127.0.0.1:<peerPort>`): the demo fleet's peer switch in
+   * front of the listener, so a demo partition cuts the peer traffic too.
+   */
+  peerUrl?: string;
   /** The cluster's peer key file. */
   peerKeyFile: string;
   hookScript: string;
@@ -337,7 +359,7 @@ export function agentConfig(
     peerListener: {
       address: '127.0.0.1',
       port: paths.peerPort,
-      advertiseUrl: `http://127.0.0.1:${paths.peerPort}`,
+      advertiseUrl: paths.peerUrl ?? `http://127.0.0.1:${paths.peerPort}`,
       keyFile: paths.peerKeyFile,
     },
     stateDir: paths.stateDir,
