@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
@@ -96,17 +96,35 @@ export const applyCommand: Command = {
   },
 };
 
-const keySchema = z.object({ nodeId: z.string(), keyVersion: z.number(), key: z.string() });
+const keySchema = z.object({
+  nodeId: z.string(),
+  keyVersion: z.number(),
+  key: z.string(),
+  /** The cluster's peer key (peer promises); absent from a control plane older than them. */
+  peerKey: z.string().optional(),
+});
 
-/** `failoverctl node-key <cluster> <node> [--rotate]`: the node's agent key, shown once. */
+/**
+ * `failoverctl node-key <cluster> <node> [--rotate] [--out DIR]`: the node's agent key and the cluster's peer key,
+ * shown once, or written to `DIR/<node>.key` and `DIR/peer.key` (mode 0600) instead of being shown.
+ */
 export const nodeKeyCommand: Command = {
   name: 'node-key',
   args: '<cluster> <node>',
   summary: "issue a node's agent key (shown once), or rotate it",
   details: [
-    "Put the key in the agent's configuration; it is never shown again (--rotate issues the next version).",
+    "Put the key in the agent's configuration (key.file); it is never shown again (--rotate issues the next version).",
+    'The cluster peer key that comes with it goes in peerListener.keyFile (the same for every node of the cluster).',
+    '--out DIR writes both to DIR/<node>.key and DIR/peer.key (mode 0600) instead of showing them.',
   ],
-  options: { rotate: { type: 'boolean', help: 'issue the next key version' }, json: JSON_OPTION },
+  options: {
+    rotate: { type: 'boolean', help: 'issue the next key version' },
+    out: {
+      type: 'string',
+      help: 'write the keys to DIR/<node>.key and DIR/peer.key instead of showing them',
+    },
+    json: JSON_OPTION,
+  },
   minArgs: 2,
   maxArgs: 2,
   json: true,
@@ -119,15 +137,45 @@ export const nodeKeyCommand: Command = {
         method: 'POST',
       },
     );
-    if (json) {
+    const out = stringFlag(flags, 'out');
+    if (json && out === undefined) {
       printJson(io.out, answer);
       return 0;
     }
     const parsed = keySchema.safeParse(answer);
     if (!parsed.success) throw new UnavailableError('the control plane answered a key the CLI cannot read');
-    io.out(
-      `key version ${parsed.data.keyVersion} of ${safe(clusterId)}/${safe(parsed.data.nodeId)} (shown once):\n${parsed.data.key}\n`,
-    );
+    const { keyVersion, key, peerKey } = parsed.data;
+    const who = `${safe(clusterId)}/${safe(parsed.data.nodeId)}`;
+    if (out !== undefined) {
+      const keyFile = path.join(out, `${nodeId}.key`);
+      const peerKeyFile = path.join(out, 'peer.key');
+      try {
+        mkdirSync(out, { recursive: true, mode: 0o700 });
+        writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
+        if (peerKey !== undefined) writeFileSync(peerKeyFile, `${peerKey}\n`, { mode: 0o600 });
+      } catch (error) {
+        throw new UsageError(
+          `cannot write the keys to ${out}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+        );
+      }
+      const written = {
+        nodeId: parsed.data.nodeId,
+        keyVersion,
+        keyFile,
+        ...(peerKey ? { peerKeyFile } : {}),
+      };
+      if (json) printJson(io.out, written);
+      else
+        io.out(
+          `key version ${keyVersion} of ${who} written to ${safe(keyFile)}` +
+            (peerKey !== undefined ? `; the cluster peer key to ${safe(peerKeyFile)}` : '') +
+            '\n',
+        );
+      return 0;
+    }
+    io.out(`key version ${keyVersion} of ${who} (shown once):\n${key}\n`);
+    if (peerKey !== undefined)
+      io.out(`peer key of ${safe(clusterId)} (peerListener.keyFile; shown once):\n${peerKey}\n`);
     return 0;
   },
 };

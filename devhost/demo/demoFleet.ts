@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { LogFn } from '../durable/engineContext';
@@ -16,6 +17,7 @@ import {
   type DemoStep,
 } from './demoClusters';
 import { PartitionProxy } from './partitionProxy';
+import { PeerSwitch } from './peerSwitch';
 
 export interface DemoFleetOptions {
   /** The devhost's URL (`http://127.0.0.1:<port>`): the fleet declares its clusters there. */
@@ -134,6 +136,15 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
 
   const clusters = demoClusters();
   const agents: DemoAgent[] = [];
+  // The peer network: a node's peer traffic goes through the switch in front of its listener, cut while either end
+  // is partitioned (a demo partition cuts the node off its peers as well as off the control plane).
+  const switches: PeerSwitch[] = [];
+  const proxies = new Map<string, PartitionProxy>();
+  const peerCut = (clusterId: string) => (from: string | undefined, to: string) =>
+    from === undefined ||
+    proxies.get(`${clusterId}/${from}`)?.partitioned !== false ||
+    proxies.get(`${clusterId}/${to}`)?.partitioned !== false;
+  const stopSwitches = () => Promise.all(switches.map((s) => s.stop()));
   const echo = options.echo ?? true;
   const onLog = (agentName: string) => (record: Record<string, unknown>) => {
     if (!echo) return;
@@ -154,19 +165,26 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
       for (const node of cluster.nodes) {
         const keyFile = path.join(clusterDir, `${node.id}.key`);
         const versionFile = `${keyFile}-version`;
-        if (created || !existsSync(keyFile) || !existsSync(versionFile)) {
+        // The cluster's peer key (peer promises), the same for every node: written with each node's key.
+        const peerKeyFile = path.join(clusterDir, 'peer.key');
+        if (created || !existsSync(keyFile) || !existsSync(versionFile) || !existsSync(peerKeyFile)) {
           const issued = await api(
             'POST',
             `/api/v1/clusters/${cluster.id}/nodes/${node.id}/key${created ? '' : '?rotate=true'}`,
           );
-          const answer = issued.json as { key?: string; keyVersion?: number } | undefined;
-          if (issued.status !== 201 || !answer?.key)
+          const answer = issued.json as { key?: string; keyVersion?: number; peerKey?: string } | undefined;
+          if (issued.status !== 201 || !answer?.key || !answer.peerKey)
             throw new DemoFleetError(`the key of ${cluster.id}/${node.id}: ${issued.status}`);
           writeFileSync(keyFile, `${answer.key}\n`, { mode: 0o600 });
+          writeFileSync(peerKeyFile, `${answer.peerKey}\n`, { mode: 0o600 });
           writeFileSync(versionFile, `${answer.keyVersion ?? 1}\n`);
         }
         const keyVersion = Number(readFileSync(versionFile, 'utf8').trim()) || 1;
         const proxy = await PartitionProxy.start(Number(new URL(options.url).port));
+        proxies.set(`${cluster.id}/${node.id}`, proxy);
+        const peerPort = await freeLoopbackPort();
+        const peerSwitch = await PeerSwitch.start(node.id, peerPort, peerCut(cluster.id));
+        switches.push(peerSwitch);
         const configPath = path.join(clusterDir, `${node.id}.yaml`);
         writeFileSync(
           configPath,
@@ -176,6 +194,9 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
               keyFile,
               keyVersion,
               stateDir: path.join(clusterDir, `${node.id}-state`),
+              peerPort,
+              peerUrl: peerSwitch.url,
+              peerKeyFile,
               hookScript,
               hookLog,
               nvidiaSmi,
@@ -199,6 +220,7 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
     }
   } catch (error) {
     await Promise.all(agents.map((a) => a.stop()));
+    await stopSwitches();
     throw error;
   }
 
@@ -256,6 +278,7 @@ export async function startDemoFleet(options: DemoFleetOptions): Promise<DemoFle
     async stop() {
       stopped = true;
       await Promise.all(agents.map((a) => a.stop()));
+      await stopSwitches();
     },
   };
 }
@@ -301,6 +324,15 @@ interface AgentConfigPaths {
   keyFile: string;
   keyVersion: number;
   stateDir: string;
+  /** The loopback port of the agent's peer listener (peer promises). */
+  peerPort: number;
+  /**
+   * The URL the agent advertises for it (default `http://127.0.0.1:<peerPort>`): the demo fleet's peer switch in
+   * front of the listener, so a demo partition cuts the peer traffic too.
+   */
+  peerUrl?: string;
+  /** The cluster's peer key file. */
+  peerKeyFile: string;
   hookScript: string;
   hookLog: string;
   nvidiaSmi: string;
@@ -324,6 +356,12 @@ export function agentConfig(
     node: node.id,
     controlPlane: { url: paths.url, allowInsecureHttp: true, firstContactTimeoutMs: 0 },
     key: { file: paths.keyFile, version: paths.keyVersion },
+    peerListener: {
+      address: '127.0.0.1',
+      port: paths.peerPort,
+      advertiseUrl: paths.peerUrl ?? `http://127.0.0.1:${paths.peerPort}`,
+      keyFile: paths.peerKeyFile,
+    },
     stateDir: paths.stateDir,
     heartbeat: { initialIntervalMs: DEMO_DETECTION.heartbeatIntervalMs, maxBackoffMs: 2000 },
     lease: { fenceMarginMs: 300 },
@@ -333,6 +371,22 @@ export function agentConfig(
     shutdown: { timeoutMs: 5000 },
     log: { level: 'info' },
   };
+}
+
+/**
+ * A loopback TCP port free right now (the OS picks it; closed again at once): where a demo agent's peer listener
+ * goes. Another process could take it before the agent binds it; the demo agents then fail to start, loudly.
+ */
+export async function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no port'))));
+    });
+  });
 }
 
 /** The part of `GET …/status` the health check reads. */

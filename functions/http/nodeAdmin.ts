@@ -8,7 +8,10 @@ import { withServices } from '../common/withServices';
 import { idParam, jsonError, withErrorPolicy } from './httpResponses';
 import { refusalToHttp } from './refusalToHttp';
 
-/** POST /api/v1/clusters/{clusterId}/nodes/{nodeId}/key[?rotate=true] (admin): the node's key, shown once. */
+/**
+ * POST /api/v1/clusters/{clusterId}/nodes/{nodeId}/key[?rotate=true] (admin): the node's key and the cluster's peer
+ * key, shown once (`no-store`, never logged).
+ */
 export async function issueNodeKeyHandler(
   services: Services,
   request: HttpRequest,
@@ -32,6 +35,8 @@ export async function issueNodeKeyHandler(
       nodeId: outcome.nodeId,
       keyVersion: outcome.keyVersion,
       key: outcome.key,
+      // The cluster's peer key (peer promises): the agent keeps it beside its node key (`peerListener.keyFile`).
+      peerKey: outcome.peerKey,
     },
     headers: { 'cache-control': 'no-store' },
   };

@@ -109,8 +109,21 @@ export const detectionSchema = z
     missedHeartbeats: z.number().int().min(2).max(100).default(5),
     leaseMs: z.number().int().min(1000).max(300_000).default(4000),
     driftMarginMs: z.number().int().min(0).max(60_000).default(500),
+    /**
+     * Peer promises (issue 15): while the active cannot renew its lease from the control plane it may hold a peer
+     * lease — a promise from every node that could be promoted under its epoch to accept no promotion until the
+     * lease ends — instead of self-fencing; the control plane then records each epoch's promotable set, sends it
+     * with every lease grant, and does not fail over while a standby reports such a promise to the active. Default
+     * true; false: no promotable set is recorded for new epochs, and the active self-fences when it loses the
+     * control plane, as before. A document stored before the key existed reads as true (`peerLeasesOn`).
+     */
+    peerLeases: z.boolean().default(true),
   })
   .strict();
+
+/** Whether peer leases are on for a cluster's detection policy (absent in documents stored before them: on). */
+export const peerLeasesOn = (detection: { peerLeases?: boolean } | undefined): boolean =>
+  detection?.peerLeases !== false;
 
 export const failoverSchema = z
   .object({

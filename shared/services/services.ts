@@ -50,6 +50,12 @@ export interface Services {
   tables: TableClients;
   /** `clock.now()`. */
   now(): number;
+  /**
+   * When these services were created (the clock's time): when this host process started serving. The failure
+   * detector measures an active's silence from no earlier than this, so the control plane's own outage is not
+   * counted as the node's silence.
+   */
+  startedAt: number;
 }
 
 export interface CreateServicesOptions {
@@ -100,6 +106,7 @@ export function createServices(
     drills: new DrillStore(tables.drills, drillReports),
     providers: new ProviderRegistry(config.cloud, now),
     now,
+    startedAt: now(),
   };
   const services = base as Services;
   const directory = new AgentDirectory(services);

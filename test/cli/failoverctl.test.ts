@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -368,6 +368,25 @@ describe('apply and node-key', () => {
     const rotated = await runCli(['node-key', 'golden', 'head-b', '--rotate', '--json'], { env });
     expect(rotated.code).toBe(0);
     expect(JSON.parse(rotated.stdout)).toMatchObject({ nodeId: 'head-b', keyVersion: 2 });
+  });
+
+  it('shows the cluster peer key with the node key, or writes both to --out DIR (mode 0600), never showing them', async () => {
+    await declare('peerkeys');
+    const rotated = await runCli(['node-key', 'peerkeys', 'head-b', '--rotate', '--json'], { env });
+    const peerKey = (JSON.parse(rotated.stdout) as { peerKey: string }).peerKey;
+    expect(Buffer.from(peerKey, 'base64')).toHaveLength(32);
+    const shown = await runCli(['node-key', 'peerkeys', 'head-a', '--rotate'], { env });
+    expect(shown.stdout.trim().split('\n').slice(2)).toEqual([
+      'peer key of peerkeys (peerListener.keyFile; shown once):',
+      peerKey,
+    ]);
+    const out = path.join(dir, 'keys-head-b');
+    const written = await runCli(['node-key', 'peerkeys', 'head-b', '--rotate', '--out', out], { env });
+    expect(written.code).toBe(0);
+    expect(written.stdout).not.toContain(peerKey);
+    expect(readFileSync(path.join(out, 'peer.key'), 'utf8')).toBe(`${peerKey}\n`);
+    expect(statSync(path.join(out, 'peer.key')).mode & 0o777).toBe(0o600);
+    expect(Buffer.from(readFileSync(path.join(out, 'head-b.key'), 'utf8').trim(), 'base64')).toHaveLength(32);
   });
 });
 

@@ -10,6 +10,8 @@ import {
   type NodeHeartbeat,
 } from '../../domain/clusterState';
 import { grantLease, reaffirm } from '../../domain/decisions';
+import { peerLeasesOn } from '../../domain/clusterDocument';
+import { MAX_PROMISE_MS, peerConfirmation, promiseMarginMs } from '../../domain/peerPromises';
 import type { Services } from '../../services/services';
 import {
   heartbeatBodySchema,
@@ -21,6 +23,7 @@ import {
 import { refuse, type Outcome, type Refusal } from '../common/outcome';
 import { silence } from '../detection/failureDetector';
 import { countHeartbeat } from '../../telemetry/countHeartbeat';
+import { epochPromotable, MAX_REPLY_PEERS } from '../clusters/epochPromotable';
 
 export type { AgentCommand, HeartbeatReply } from '../../contracts/agentApi';
 
@@ -73,11 +76,18 @@ export class HeartbeatService {
   readonly #rows = new Map<string, { seq: number; keyVersion: number; etag: string }>();
   /** Per cluster, the silence (`<epoch>-<heard at>`) a standby's heartbeat last reported: reported once. */
   readonly #silences = new Map<string, string>();
+  /**
+   * Per cluster, the peer listener URL each node last advertised (`peer.url` of its heartbeat; null: none), read from
+   * the heartbeat rows at most once per `peerUrlTtlMs` and kept current by the heartbeats this process handles: what
+   * a grant's `peers` lists without a read per heartbeat.
+   */
+  readonly #peerUrls = new Map<string, { urls: Map<string, string | null>; readAt: number }>();
 
   constructor(
     private readonly services: Services,
     private readonly directory: AgentDirectory,
     private readonly stateTtlMs = 1000,
+    private readonly peerUrlTtlMs = 10_000,
   ) {}
 
   async handle(request: VerifiedRequest, rawBody: Buffer): Promise<HeartbeatOutcome> {
@@ -108,6 +118,7 @@ export class HeartbeatService {
       ...(body.gpu !== undefined ? { gpu: body.gpu } : {}),
       ...(body.demotedAtEpoch !== undefined ? { demotedAtEpoch: body.demotedAtEpoch } : {}),
       ...(body.hooks !== undefined ? { hooks: body.hooks } : {}),
+      ...(body.peer !== undefined ? { peer: body.peer } : {}),
       // The agent's clock offset plus the transit time (the signed timestamp is within the tolerance already).
       clockSkewMs: receivedAt - request.timestamp,
     };
@@ -122,7 +133,7 @@ export class HeartbeatService {
       const reply =
         cached.state.activeNodeId === record.nodeId && !cached.state.revoked
           ? await this.#asActive(document, cached, record, body.demotedAtEpoch)
-          : await this.#asStandby(document, cached.state, record, attempt > 0);
+          : await this.#asStandby(document, cached, record, attempt > 0);
       if (reply !== 'conflict') return reply;
     }
     return busy(`the state of ${request.clusterId}`);
@@ -175,15 +186,17 @@ export class HeartbeatService {
     const inFlight = this.#refreshing.get(document.id);
     if (inFlight && !fresh) return inFlight;
     const generation = this.#generation(document.id);
+    const declaredActive = document.nodes.find((n) => n.role === 'active')?.id ?? '';
     const refresh = (async () => {
       const stored =
         (await this.services.clusters.getState(document.id)) ??
         (await this.services.clusters.createState(
           initialClusterState(
             document.id,
-            document.nodes.find((n) => n.role === 'active')?.id ?? '',
+            declaredActive,
             now,
             document.detection,
+            epochPromotable(document, declaredActive),
           ),
         ));
       const entry = { ...stored, readAt: now };
@@ -248,13 +261,17 @@ export class HeartbeatService {
         `promote-${state.epoch}`,
       );
       if (ack?.event.epoch === state.epoch && ack.event.outcome === 'failed')
-        return this.#asStandby(document, state, record, false);
+        return this.#asStandby(document, cached, record, false);
     }
     const base = raise
-      ? reaffirm(
-          state,
-          record.receivedAt,
-          `${record.nodeId} demoted itself under epoch ${state.epoch}; active again`,
+      ? withoutUnsetPromotable(
+          reaffirm(
+            state,
+            record.receivedAt,
+            `${record.nodeId} demoted itself under epoch ${state.epoch}; active again`,
+            { promotable: epochPromotable(document, record.nodeId) },
+          ),
+          document,
         )
       : state;
     const decision = grantLease(
@@ -267,18 +284,26 @@ export class HeartbeatService {
     if (!decision.granted) return epochAhead(record.epoch, state.epoch, 'epoch');
     const former = state.activeHeartbeat;
     if (former && former.nodeId !== record.nodeId) await this.#carry(former);
+    // The epoch's promotable set, recorded with its first grant when the epoch began without one (a state written
+    // before peer leases, a promotion that did not record it) while the document has peer leases on. Once set it is
+    // never changed within the epoch: the active counts promises against exactly this set.
+    const promotable =
+      decision.state.promotable ??
+      (peerLeasesOn(document.detection) ? epochPromotable(document, record.nodeId) : undefined);
     const next: ClusterState = {
       ...decision.state,
+      ...(promotable ? { promotable } : {}),
       activeHeartbeat: record,
       activeStreak: nextActiveStreak(state.activeStreak, record, decision.state.epoch),
     };
+    const peers = await this.#peersOf(document, next);
     const write = await this.services.clusters.replaceState(next, cached.etag);
     if (!write.ok) return 'conflict';
     this.#setState(document.id, { state: next, etag: write.etag, readAt: cached.readAt });
     const reached = next.activeStreak?.count === document.failover.verifyHeartbeats;
     return {
       ok: true,
-      reply: this.#reply(document, next, record, decision.leaseMs),
+      reply: { ...this.#reply(document, next, record, decision.leaseMs), ...(peers ? { peers } : {}) },
       ...(reached ? { verifiedActive: { nodeId: record.nodeId, epoch: next.epoch } } : {}),
     };
   }
@@ -308,10 +333,11 @@ export class HeartbeatService {
 
   async #asStandby(
     document: ClusterDocument,
-    state: ClusterState,
+    cached: CachedState,
     record: NodeHeartbeat,
     fresh: boolean,
   ): Promise<HeartbeatOutcome | 'conflict'> {
+    let { state } = cached;
     const last = await this.#lastSeq(record, state, fresh);
     const refused = sequenceRefusal({ seq: record.seq, keyVersion: record.keyVersion ?? 1 }, last);
     if (refused) return refused;
@@ -322,10 +348,86 @@ export class HeartbeatService {
       return 'conflict';
     }
     this.#rows.set(key, { seq: record.seq, keyVersion: record.keyVersion ?? 1, etag: write.etag });
+    this.#peerUrls.get(record.clusterId)?.urls.set(record.nodeId, record.peer?.url ?? null);
+    state = (await this.#confirmByPeer(document, cached, record)) ?? state;
     return {
       ok: true,
       reply: this.#reply(document, state, record, null),
       ...(this.#activeSilent(state, record) ? { activeSilent: true as const } : {}),
+    };
+  }
+
+  /**
+   * A standby's heartbeat reporting a promise to the current, unrevoked active under the current epoch
+   * (`peerConfirmation`) records it in the state (`peerConfirmed`): the active is alive and reaches its peer, so the
+   * detector records no failure before the promise ends. Written with If-Match over the state the confirmation was
+   * judged on, only when the state has none under this epoch or the one it has is more than a heartbeat interval
+   * old — at most about one extra state write per interval while the control plane does not hear the active. A lost
+   * race is judged again on a fresh read once, then left to the next heartbeat: never a write over an unseen state.
+   * Returns the state written, if any.
+   */
+  async #confirmByPeer(
+    document: ClusterDocument,
+    cached: CachedState,
+    record: NodeHeartbeat,
+  ): Promise<ClusterState | undefined> {
+    const promise = record.peer?.promise;
+    if (!promise) return undefined;
+    // No promise lasts longer than the longest a node gives (plus its margin), whatever a heartbeat claims.
+    const longest = MAX_PROMISE_MS + promiseMarginMs(MAX_PROMISE_MS);
+    const report = {
+      nodeId: record.nodeId,
+      to: promise.to,
+      epoch: promise.epoch,
+      remainingMs: Math.min(promise.remainingMs, longest),
+      receivedAt: record.receivedAt,
+    };
+    let entry = cached;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const { state } = entry;
+      const confirmed = peerConfirmation(state, [report], record.receivedAt);
+      if (!confirmed) return undefined;
+      const current = state.peerConfirmed;
+      const recent =
+        current !== undefined &&
+        current.epoch === state.epoch &&
+        current.until >= record.receivedAt &&
+        record.receivedAt - current.at <= document.detection.heartbeatIntervalMs;
+      if (recent || (current?.epoch === state.epoch && current.until >= confirmed.until)) return undefined;
+      const next: ClusterState = {
+        ...state,
+        peerConfirmed: { ...confirmed, at: record.receivedAt },
+      };
+      const write = await this.services.clusters.replaceState(next, entry.etag);
+      if (write.ok) {
+        this.#setState(document.id, { state: next, etag: write.etag, readAt: entry.readAt });
+        return next;
+      }
+      if (attempt === 0) entry = await this.#state(document, true);
+    }
+    return undefined;
+  }
+
+  /**
+   * The `peers` of a grant: the epoch's promotable set with each node's advertised peer URL, when the document has
+   * peer leases on and the set is non-empty (and small enough to send whole). Reads the heartbeat rows at most once
+   * per `peerUrlTtlMs` per cluster (one query), never writes.
+   */
+  async #peersOf(document: ClusterDocument, state: ClusterState): Promise<HeartbeatReply['peers']> {
+    const set = state.promotable;
+    if (!peerLeasesOn(document.detection) || !set || set.length === 0 || set.length > MAX_REPLY_PEERS)
+      return undefined;
+    const now = this.services.now();
+    let known = this.#peerUrls.get(document.id);
+    if (!known || now - known.readAt >= this.peerUrlTtlMs) {
+      const rows = await this.services.heartbeats.listForCluster(document.id);
+      known = { urls: new Map(rows.map((r) => [r.nodeId, r.peer?.url ?? null])), readAt: now };
+      this.#peerUrls.set(document.id, known);
+    }
+    const urls = known.urls;
+    return {
+      epoch: state.epoch,
+      nodes: set.map((nodeId) => ({ nodeId, url: urls.get(nodeId) ?? null })),
     };
   }
 
@@ -348,16 +450,22 @@ export class HeartbeatService {
         streak.count < document.failover.verifyHeartbeats
       );
     }
-    const heardAt = activeHeardAt(detectionView(state));
+    const view = detectionView(state);
+    // The active is confirmed alive by a peer's promise: no detection before the confirmation ends (unless it is
+    // about to end within an interval).
+    if (view.peerConfirmedUntil !== undefined && view.peerConfirmedUntil - record.receivedAt > interval)
+      return false;
+    const heardAt = activeHeardAt(view);
     if (heardAt === undefined) return false;
     // Late enough that the next interval may end the window, and later than a cached state can make it look.
+    // Counted as the detector counts it: from no earlier than this host's start (its own outage is no silence).
     const suspectAfter = Math.max((missedHeartbeats - 1) * interval, 2 * interval + this.stateTtlMs);
-    return record.receivedAt - heardAt >= suspectAfter;
+    return record.receivedAt - Math.max(heardAt, this.services.startedAt) >= suspectAfter;
   }
 
   #activeSilent(state: ClusterState, record: NodeHeartbeat): boolean {
     if (state.activeNodeId === record.nodeId) return false;
-    const silent = silence(detectionView(state), record.receivedAt);
+    const silent = silence(detectionView(state), record.receivedAt, this.services.startedAt);
     if (!silent) return false;
     const key = `${state.epoch}-${silent.heardAt}`;
     if (this.#silences.get(state.clusterId) === key) return false;
@@ -420,6 +528,8 @@ export class HeartbeatService {
       role,
       epoch: state.epoch,
       lease: leaseMs === null ? null : { durationMs: leaseMs },
+      // To every node: a standby told its epoch is revoked promises nothing more under it (peer promises).
+      ...(state.revoked ? { revoked: true } : {}),
       commands,
       heartbeatIntervalMs: this.#urgent(document, state, record)
         ? urgentIntervalMs(document.detection.heartbeatIntervalMs)
@@ -445,4 +555,14 @@ function lastAccepted(
     fromState.keyVersion > fromRow.keyVersion ||
     (fromState.keyVersion === fromRow.keyVersion && fromState.seq > fromRow.seq);
   return stateLater ? fromState : fromRow;
+}
+
+/**
+ * A reaffirmation's state when the document has peer leases off: no promotable set under the new epoch (reaffirm
+ * carries the old epoch's otherwise).
+ */
+function withoutUnsetPromotable(state: ClusterState, document: ClusterDocument): ClusterState {
+  if (peerLeasesOn(document.detection)) return state;
+  const { promotable: _dropped, ...rest } = state;
+  return rest;
 }

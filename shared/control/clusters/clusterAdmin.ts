@@ -1,5 +1,5 @@
 import { parse as parseYaml } from 'yaml';
-import { deriveNodeKey } from '../../auth/nodeKeys';
+import { deriveNodeKey, derivePeerKey } from '../../auth/nodeKeys';
 import { parseStrictJson } from '../../contracts/json';
 import { parseClusterDocument, type ClusterDocument } from '../../domain/clusterDocument';
 import { initialClusterState, type DetectionPolicyCopy } from '../../domain/clusterState';
@@ -7,6 +7,7 @@ import { buildClusterStatus, type ClusterStatus } from '../../domain/clusterStat
 import { ConcurrencyError, WitnessNotFoundError } from '../../errors';
 import type { Services } from '../../services/services';
 import { refuse, type Outcome } from '../common/outcome';
+import { epochPromotable } from './epochPromotable';
 
 export interface DeclarationWarning {
   code: 'RolesNotApplied';
@@ -116,21 +117,29 @@ export async function declareCluster(
       const write = await services.clusters.writeDocument(document, now, undefined);
       if (!write.ok) continue; // another declaration created it first: validate against that one
       await services.clusters.createState(
-        initialClusterState(document.id, declaredActive, now, document.detection),
+        initialClusterState(
+          document.id,
+          declaredActive,
+          now,
+          document.detection,
+          epochPromotable(document, declaredActive),
+        ),
       );
       // A state that existed already (created beside a document that then lost to ours) gets this policy.
       await syncDetectionCopy(services, document.id);
       await audit(services, document, now, actor, 'cluster-created');
       return { ok: true, created: true, changed: true, document, warnings: [] };
     }
+    const storedActive = stored.document.nodes.find((n) => n.role === 'active')?.id ?? '';
     const state =
       storedState ??
       (await services.clusters.createState(
         initialClusterState(
           document.id,
-          stored.document.nodes.find((n) => n.role === 'active')?.id ?? '',
+          storedActive,
           now,
           stored.document.detection,
+          epochPromotable(stored.document, storedActive),
         ),
       ));
     const activeNodeId = state.state.activeNodeId;
@@ -244,11 +253,13 @@ export async function clusterStatus(
   });
 }
 
-export type IssueKeyOutcome = Outcome<{ nodeId: string; keyVersion: number; key: string }>;
+export type IssueKeyOutcome = Outcome<{ nodeId: string; keyVersion: number; key: string; peerKey: string }>;
 
 /**
  * Issues a node's key for enrollment: version 1 once; `rotate` issues the next version (the previous one stays
- * valid until the agent uses the new one). The key is derived, returned once, and never stored or logged.
+ * valid until the agent uses the new one). The key is derived, returned once, and never stored or logged. With it
+ * comes the cluster's peer key (`derivePeerKey`, the same for every node of the cluster and every rotation): what
+ * the agents sign and verify their peer-promise requests with. Neither is ever stored, logged or audited.
  */
 export async function issueNodeKey(
   services: Services,
@@ -298,6 +309,7 @@ export async function issueNodeKey(
     nodeId,
     keyVersion,
     key: deriveNodeKey(services.config.nodeKeyMaster, clusterId, nodeId, keyVersion).toString('base64'),
+    peerKey: derivePeerKey(services.config.nodeKeyMaster, clusterId).toString('base64'),
   };
 }
 

@@ -45,7 +45,7 @@ export async function detectFailures(services: Services, concurrency = 16): Prom
     if (reason) await endDetection(services, op.clusterId, op.operationId, 'superseded', { reason });
   });
   const found = [...views].flatMap(([clusterId, view]) => {
-    const silent = silence(view, now);
+    const silent = silence(view, now, services.startedAt);
     return silent ? [{ clusterId, view, ...silent }] : [];
   });
   return mapLimit(found, concurrency, async (silent) => {
@@ -75,7 +75,7 @@ export async function detectFailureOf(services: Services, clusterId: string): Pr
   const view = await fullView(services, clusterId, detectionView(stored.state));
   if (!view) return undefined;
   const now = services.now();
-  const silent = silence(view, now);
+  const silent = silence(view, now, services.startedAt);
   return silent ? recordDetection(services, { clusterId, view, ...silent }, now) : undefined;
 }
 
@@ -137,12 +137,22 @@ async function fullView(
   return { ...view, policy: { heartbeatIntervalMs, missedHeartbeats } };
 }
 
-/** The active's silence in a detection view, when it has lasted the detection window (pure). */
-export function silence(view: DetectionView, now: number) {
+/**
+ * The active's silence in a detection view, when it has lasted the detection window (pure).
+ *
+ * - None while a standby's promise confirms the active alive (`peerConfirmedUntil`, peer promises): the active
+ *   reaches its peer, so its silence to the control plane alone is no failure. Detection resumes once it ends.
+ * - The silence is counted from the later of the last heartbeat and `since` — when this host's detector started —
+ *   so a control plane that was down (or unreachable) itself does not count its own outage as the node's silence:
+ *   after a restart an active is detected a full window after the start at the earliest. `heardAt` stays the last
+ *   heartbeat (the detection's id).
+ */
+export function silence(view: DetectionView, now: number, since = Number.NEGATIVE_INFINITY) {
   if (view.revoked || !view.activeNodeId || !view.policy) return undefined;
+  if (view.peerConfirmedUntil !== undefined && now < view.peerConfirmedUntil) return undefined;
   const heardAt = activeHeardAt(view);
   if (heardAt === undefined) return undefined;
-  const verdict = detectFailure(heardAt, now, view.policy);
+  const verdict = detectFailure(Math.max(heardAt, since), now, view.policy);
   return verdict.failed ? { activeNodeId: view.activeNodeId, heardAt, verdict } : undefined;
 }
 

@@ -2,7 +2,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseCli } from '../../../devhost/cli';
 import { demoClusterDocument, demoClusters } from '../../../devhost/demo/demoClusters';
-import { agentConfig, clusterHealth, describeAgentEvent } from '../../../devhost/demo/demoFleet';
+import {
+  agentConfig,
+  clusterHealth,
+  describeAgentEvent,
+  freeLoopbackPort,
+} from '../../../devhost/demo/demoFleet';
 import { parseClusterDocument } from '../../../shared/domain/clusterDocument';
 
 test('every demo cluster document is valid, with and without the cloud simulator, and fails over automatically', () => {
@@ -55,17 +60,37 @@ test('an agent configuration runs the hook script with what the step would do an
     keyFile: '/k',
     keyVersion: 2,
     stateDir: '/s',
+    peerPort: 40123,
+    peerKeyFile: '/p.key',
     hookScript: '/h.sh',
     hookLog: '/hooks.log',
     nvidiaSmi: '/n.sh',
-  }) as { hooks: { promote: { command: string[] }[] }; key: unknown; checks: unknown[] };
+  }) as {
+    hooks: { promote: { command: string[] }[] };
+    key: unknown;
+    checks: unknown[];
+    peerListener: unknown;
+  };
   expect(config.hooks.promote[0]?.command).toEqual([
     '/h.sh',
     '0.900',
     'attach GPU 0 of I/O box eeb-01 to this server through the ExpEther Manager',
   ]);
   expect(config.key).toEqual({ file: '/k', version: 2 });
+  // Peer promises: each demo agent listens on its own loopback port and signs with the cluster's peer key.
+  expect(config.peerListener).toEqual({
+    address: '127.0.0.1',
+    port: 40123,
+    advertiseUrl: 'http://127.0.0.1:40123',
+    keyFile: '/p.key',
+  });
   expect(config.checks).toEqual([{ type: 'gpu', command: ['/n.sh', '1'] }]);
+});
+
+test('a free loopback port for each demo peer listener', async () => {
+  const [a, b] = await Promise.all([freeLoopbackPort(), freeLoopbackPort()]);
+  expect(a).toBeGreaterThan(0);
+  expect(b).toBeGreaterThan(0);
 });
 
 test('health: a verified active heard under the epoch and every standby heard', () => {

@@ -1,4 +1,6 @@
 import { signRequest } from '../../../shared/auth/signedRequest';
+import { loadConfig } from '../../../shared/config/config';
+import { createServices } from '../../../shared/services/services';
 import { request } from '../../helpers/durableHttp';
 import {
   agentRequest,
@@ -71,6 +73,8 @@ describe('POST /api/v1/agent/heartbeat', () => {
       commands: [],
       // its first healthy heartbeat as the active of 2 that verify it: told to heartbeat fast (a tenth) until verified
       heartbeatIntervalMs: 100,
+      // peer leases (on by default): the epoch's promotable set, with the URL each node advertised (none yet)
+      peers: { epoch: 1, nodes: [{ nodeId: 'head-b', url: null }] },
     });
     const s = await status();
     expect(s.leaseRemainingMs).toBeGreaterThan(3000);
@@ -97,6 +101,29 @@ describe('POST /api/v1/agent/heartbeat', () => {
       active: false,
       reportedRole: 'active',
     });
+  });
+
+  it("takes a standby's peer URL and promise: the active's next grant lists the URL, the state the promise", async () => {
+    const standby = await send('head-b', 3, {
+      ...heartbeat('standby'),
+      peer: { url: 'http://10.1.0.2:7400', promise: { to: 'head-a', epoch: 1, remainingMs: 4000 } },
+    });
+    expect(standby.status).toBe(200);
+    expect(standby.json.peers).toBeUndefined();
+    expect(standby.json.revoked).toBeUndefined();
+    const granted = await send('head-a', 2, heartbeat('active'));
+    expect(granted.json.peers).toEqual({
+      epoch: 1,
+      nodes: [{ nodeId: 'head-b', url: 'http://10.1.0.2:7400' }],
+    });
+    const stored = await createServices(loadConfig(cp.settings)).clusters.getState('hb');
+    expect(stored?.state.peerConfirmed).toMatchObject({ by: 'head-b', epoch: 1 });
+    // A peer part the contract does not know is refused (strict body), recording nothing.
+    const odd = await send('head-b', 4, {
+      ...heartbeat('standby'),
+      peer: { url: 'http://10.1.0.2:7400', x: 1 },
+    });
+    expect(odd.status).toBe(422);
   });
 
   it('refuses a replayed or old sequence with 409 and records nothing', async () => {

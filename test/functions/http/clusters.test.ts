@@ -129,6 +129,13 @@ describe('cluster declaration API', () => {
     expect(issued.status).toBe(201);
     expect(issued.json.keyVersion).toBe(1);
     expect(Buffer.from(issued.json.key, 'base64')).toHaveLength(32);
+    // The cluster's peer key comes with it: 32 bytes, distinct from the node key, the same for every node.
+    expect(Object.keys(issued.json).sort()).toEqual(['clusterId', 'key', 'keyVersion', 'nodeId', 'peerKey']);
+    expect(Buffer.from(issued.json.peerKey, 'base64')).toHaveLength(32);
+    expect(issued.json.peerKey).not.toBe(issued.json.key);
+    expect(issued.headers.get('cache-control')).toBe('no-store');
+    const other = await request(url('clusters/eta/nodes/head-b/key'), { method: 'POST', key: cp.adminKey });
+    expect(other.json.peerKey).toBe(issued.json.peerKey);
     expect(
       (await request(url('clusters/eta/nodes/head-a/key'), { method: 'POST', key: cp.adminKey })).status,
     ).toBe(409);
@@ -146,6 +153,8 @@ describe('cluster declaration API', () => {
     ).toBe(403);
     expect(cp.logs.join('\n')).not.toContain(issued.json.key);
     expect(cp.logs.join('\n')).not.toContain(rotated.json.key);
+    expect(rotated.json.peerKey).toBe(issued.json.peerKey);
+    expect(cp.logs.join('\n')).not.toContain(issued.json.peerKey);
   });
 
   it('breaks a stuck witness lease for the operator, with the admin key and a reason', async () => {

@@ -1,4 +1,4 @@
-import { parseClusterDocument } from '../../../shared/domain/clusterDocument';
+import { parseClusterDocument, peerLeasesOn } from '../../../shared/domain/clusterDocument';
 
 const valid = () => ({
   id: 'bcm-head',
@@ -33,9 +33,21 @@ describe('cluster document validation', () => {
       missedHeartbeats: 5,
       leaseMs: 4000,
       driftMarginMs: 500,
+      peerLeases: true,
     });
     expect(result.value.failover.mode).toBe('automatic');
     expect(result.value.nodes[0]?.priority).toBe(100);
+  });
+
+  it('takes detection.peerLeases as a boolean (default true; a stored document without it reads as on)', () => {
+    const off = parseClusterDocument({ ...valid(), detection: { peerLeases: false } });
+    expect(off.ok && off.value.detection.peerLeases).toBe(false);
+    const bad = parseClusterDocument({ ...valid(), detection: { peerLeases: 'yes' } });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.problems.map((p) => p.path)).toContain('detection.peerLeases');
+    expect(peerLeasesOn({})).toBe(true);
+    expect(peerLeasesOn(undefined)).toBe(true);
+    expect(peerLeasesOn({ peerLeases: false })).toBe(false);
   });
 
   it('takes a fencer node only from the nodes of the cluster, and defaults the verification policy', () => {

@@ -1,0 +1,25 @@
+import { peerLeasesOn, type ClusterDocument } from '../../domain/clusterDocument';
+import { promotableSet } from '../../domain/peerPromises';
+
+/**
+ * The promotable set a new epoch records when `activeNodeId` holds the active role under it (peer promises, issue
+ * 15): every node of the document but the active, sorted; undefined when the document turns peer leases off
+ * (`detection.peerLeases: false`), so the state records no set and no grant carries one.
+ */
+export function epochPromotable(
+  document: Pick<ClusterDocument, 'nodes' | 'detection'>,
+  activeNodeId: string,
+): string[] | undefined {
+  if (!peerLeasesOn(document.detection)) return undefined;
+  return promotableSet(
+    document.nodes.map((n) => n.id),
+    activeNodeId,
+  );
+}
+
+/**
+ * The most nodes a heartbeat answer lists in `peers` (the reply schema's bound): a larger promotable set is not sent
+ * at all — an active given part of the set could count promises from only some promotable nodes — so the active of
+ * such a cluster holds no peer lease (it self-fences on losing the control plane, as without peer leases).
+ */
+export const MAX_REPLY_PEERS = 64;
