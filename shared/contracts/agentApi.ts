@@ -127,6 +127,11 @@ export const heartbeatReplySchema = z.object({
   /** The answer's epoch is revoked: a standby promises nothing under it any more (peer promises). */
   revoked: z.boolean().optional(),
   /**
+   * With `revoked`: the revoked epoch's active is confirmed fenced (cloud power state stopped, its demotion or a
+   * fence-peer acknowledged). A standby may release its promises under that epoch (or older) at once.
+   */
+  fenced: z.boolean().optional(),
+  /**
    * With a lease, when the cluster uses peer leases: the epoch's promotable set (fixed per epoch) and where each
    * node's peer listener is. The active holds a peer lease only with a promise from every node listed.
    */

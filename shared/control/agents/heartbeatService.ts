@@ -530,6 +530,9 @@ export class HeartbeatService {
       lease: leaseMs === null ? null : { durationMs: leaseMs },
       // To every node: a standby told its epoch is revoked promises nothing more under it (peer promises).
       ...(state.revoked ? { revoked: true } : {}),
+      // And once its active is confirmed fenced (powered off, demoted, fenced by its peer): a standby may release
+      // its promises under it early — nobody acts under that epoch any more.
+      ...(state.revoked && state.fenced ? { fenced: true } : {}),
       commands,
       heartbeatIntervalMs: this.#urgent(document, state, record)
         ? urgentIntervalMs(document.detection.heartbeatIntervalMs)

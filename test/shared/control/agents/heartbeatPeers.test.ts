@@ -3,7 +3,7 @@ import { declareCluster } from '../../../../shared/control/clusters/clusterAdmin
 import { hastenHeartbeats } from '../../../../shared/control/agents/hastenHeartbeats';
 import { detectFailures } from '../../../../shared/control/detection/failureDetector';
 import { heartbeatReplySchema, type HeartbeatReply } from '../../../../shared/contracts/agentApi';
-import { promote, revoke } from '../../../../shared/domain/decisions';
+import { confirmFenced, promote, revoke } from '../../../../shared/domain/decisions';
 import type { ClusterState } from '../../../../shared/domain/clusterState';
 import { MAX_PROMISE_MS, promiseMarginMs } from '../../../../shared/domain/peerPromises';
 import type { Services } from '../../../../shared/services/services';
@@ -192,6 +192,11 @@ describe('heartbeat answers and rows', () => {
     const former = await beat('pr3', 'head-a', 'active');
     expect(former).toMatchObject({ role: 'standby', epoch: 1, revoked: true, lease: null });
     expect(former.peers).toBeUndefined();
+    expect(standby.fenced).toBeUndefined();
+    // Once the old active is confirmed fenced, the standbys may release their promises under the epoch early.
+    await rewrite('pr3', (s) => confirmFenced(s, clock, 'the cloud shows head-a stopped (epoch 1)'));
+    clock += 1500;
+    expect(await beat('pr3', 'head-b', 'standby')).toMatchObject({ epoch: 1, revoked: true, fenced: true });
   });
 });
 
