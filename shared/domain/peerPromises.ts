@@ -1,4 +1,4 @@
-import { minDriftMarginMs } from './clusterDocument';
+import { minDriftMarginMs } from './clockDrift';
 
 /**
  * Peer promises (design.md rule 5, ARCHITECTURE.md "Peer promises"): while the active cannot renew its lease from the
