@@ -364,6 +364,11 @@ export class Agent {
     return this.#peerUrl;
   }
 
+  /** The end of the peer lease on the monotonic clock (null: none), whether or not it has passed. */
+  peerLeaseEndsAt(): number | null {
+    return this.#peerLeaseEndsAt();
+  }
+
   /** Whether the agent holds a peer lease now (as the active, while the control plane is unreachable). */
   holdsPeerLease(): boolean {
     const end = this.#peerLeaseEndsAt();
@@ -603,7 +608,8 @@ export class Agent {
       } else {
         this.#grant(reply.epoch, sentAt, reply.lease.durationMs);
         granted = true;
-        if (peer && reply.peers && reply.peers.epoch === reply.epoch) this.#promotable = reply.peers;
+        // The epoch's promotable set comes with every grant; a grant without one: no peer lease under it.
+        if (peer) this.#promotable = reply.peers && reply.peers.epoch === reply.epoch ? reply.peers : null;
       }
     }
     let demoteQueued = false;
@@ -900,10 +906,10 @@ export class Agent {
         }
         this.#armLeaseTimer();
       }
-      await this.#writeStatus();
     } finally {
       this.#askingPeers = false;
     }
+    await this.#writeStatus();
   }
 
   // ---------------------------------------------------------------------------------------------------------------

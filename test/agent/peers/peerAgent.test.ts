@@ -338,4 +338,34 @@ describe('peer promises between two agents', () => {
     expect(b.promises.promises).toEqual([]);
     expect(a.agent.mayActAsActive()).toBe(false);
   });
+
+  it('the heartbeat loop asks the peers every interval while the control plane does not answer', async () => {
+    const clock = new ManualClock();
+    const a = await node('n1', clock);
+    const b = await node('n2', clock);
+    a.controlPlane.answer({
+      ...grant(1, LEASE, [promote(1)]),
+      peers: { epoch: 1, nodes: [{ nodeId: 'n2', url: b.url }] },
+    });
+    a.controlPlane.defaultAnswer = { fail: 'timeout' };
+    const until = async (what: () => boolean) => {
+      const deadline = Date.now() + 5000;
+      while (!what() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      expect(what()).toBe(true);
+    };
+    await a.agent.start();
+    await until(() => a.agent.role === 'active');
+    // Active, it reports at once (a kicked heartbeat): that one fails too, and the peer is asked.
+    await until(() => a.agent.peerLeaseEndsAt() === clock.now() + LEASE);
+    let asked = 0;
+    for (let i = 0; i < 8; i++) {
+      clock.advance(1000);
+      // Each failed heartbeat is followed by a request to n2 (real HTTP: wait for its answer), sent at this time.
+      await until(() => a.agent.peerLeaseEndsAt() === clock.now() + LEASE);
+      asked++;
+      expect(a.agent.mayActAsActive()).toBe(true);
+    }
+    expect(asked).toBe(8);
+    expect(a.hooks.operations).toEqual(['promote:promote-1']);
+  });
 });
