@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseConfig, peerAdvertiseUrl } from '../../../agent/config';
@@ -131,5 +131,29 @@ peerListener: { address: 127.0.0.1, port: 1, advertiseUrl: 'http://head-a', keyF
     expect(noPort.ok).toBe(false);
     if (!noPort.ok) expect(noPort.errors.join('\n')).toMatch(/advertiseUrl: must name the port/);
     expect(peerAdvertiseUrl({ address: 'fd00::1', port: 7946 })).toBe('http://[fd00::1]:7946');
+  });
+
+  it('the documented example (commented out in agent/examples/failover-agent.yaml) is valid once uncommented', () => {
+    const example = readFileSync(
+      path.resolve(__dirname, '../../../agent/examples/failover-agent.yaml'),
+      'utf8',
+    );
+    const start = example.indexOf('# peerListener:');
+    expect(start).toBeGreaterThan(0);
+    const block = example
+      .slice(start)
+      .split('\n')
+      .filter((line, i) => i === 0 || line.startsWith('#   '));
+    const uncommented = block
+      .map((line) => line.replace(/^# /, ''))
+      .join('\n')
+      .replace('/etc/failover-agent/peer.key', path.join(dir, 'peer.key'));
+    const loaded = parse(uncommented);
+    if (!loaded.ok) throw new Error(loaded.errors.join('\n'));
+    expect(loaded.config.peerListener).toMatchObject({
+      address: '0.0.0.0',
+      port: 7946,
+      advertiseUrl: 'http://head-a.cluster.internal:7946',
+    });
   });
 });
