@@ -237,6 +237,8 @@ export class Agent {
   #peerCarrying = false;
   /** The epoch a refused grant (bound by a promise) was logged for. */
   #boundLoggedEpoch = -1;
+  /** The promote command refused while bound that was logged last. */
+  #boundPromoteLogged: string | null = null;
   /** The duration of the last control-plane lease: what the active asks its peers for. */
   #lastLeaseMs: number | null = null;
 
@@ -955,10 +957,13 @@ export class Agent {
     } else if (type === 'drill-silence') refusal = this.#drillSilenceRefusal(command);
     else if (type === 'promote' && this.#boundBy() !== undefined) {
       // Not recorded: the control plane repeats it, and it runs once the promise has lapsed (with a lease grant).
-      this.#log.warn('promote command while bound by a promise: not run', {
-        id: command.id,
-        reason: this.#boundBy(),
-      });
+      // Logged once per command id.
+      if (this.#boundPromoteLogged !== command.id)
+        this.#log.warn('promote command while bound by a promise: not run', {
+          id: command.id,
+          reason: this.#boundBy(),
+        });
+      this.#boundPromoteLogged = command.id;
       return undefined;
     } else if (type === 'promote' && !granted) {
       this.#log.warn('promote command without a lease grant: waiting for one', { id: command.id });

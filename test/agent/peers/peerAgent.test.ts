@@ -32,7 +32,11 @@ afterEach(async () => {
 });
 
 /** One node: an Agent with a fake control plane, a real peer listener on 127.0.0.1 and promises in `dir/<node>`. */
-async function node(nodeId: string, clock: ManualClock, options: { store?: MemoryStateStore } = {}) {
+async function node(
+  nodeId: string,
+  clock: ManualClock,
+  options: { store?: MemoryStateStore; write?: (file: string, content: string) => Promise<void> } = {},
+) {
   const settings: AgentSettings = {
     clusterId: 'c1',
     nodeId,
@@ -61,6 +65,7 @@ async function node(nodeId: string, clock: ManualClock, options: { store?: Memor
     // One machine: CLOCK_MONOTONIC is the shared manual clock, shifted.
     monotonicMs: () => clock.now() + 1_000_000,
     bootId: () => 'boot-1',
+    ...(options.write ? { write: options.write } : {}),
   });
   const agent = new Agent({
     settings,
@@ -367,5 +372,30 @@ describe('peer promises between two agents', () => {
     }
     expect(asked).toBe(8);
     expect(a.hooks.operations).toEqual(['promote:promote-1']);
+  });
+
+  it('a promise that cannot be saved is answered 503 and not counted, but binds the standby anyway', async () => {
+    const clock = new ManualClock();
+    const a = await node('n1', clock);
+    const b = await node('n2', clock, { write: () => Promise.reject(new Error('ENOSPC')) });
+    await makeActive(a, 1, [b]);
+    a.controlPlane.defaultAnswer = { fail: 'timeout' };
+    clock.advance(1000);
+    await cpDownCycle(a);
+    expect(a.agent.holdsPeerLease()).toBe(false);
+    expect(
+      a.records.some(
+        (r) => r.msg === 'peer promise not obtained' && JSON.stringify(r.failed).includes('HTTP 503'),
+      ),
+    ).toBe(true);
+    expect(b.records.some((r) => r.msg === 'promise granted in memory but not persisted: answered 503')).toBe(
+      true,
+    );
+    // Bound all the same (the safe side): no grant, no promotion.
+    b.controlPlane.answer(grant(2, LEASE, [promote(2)]));
+    await b.agent.heartbeatOnce();
+    await b.agent.idle();
+    expect(b.agent.role).toBe('standby');
+    expect(b.agent.heartbeatBody().peer?.promise).toMatchObject({ to: 'n1', epoch: 1 });
   });
 });
