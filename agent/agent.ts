@@ -8,6 +8,16 @@ import {
 import { BOUNDS } from '../shared/contracts/bounds';
 import { readErrorBody } from '../shared/contracts/errors';
 import { agentHoldsLease } from '../shared/domain/decisions';
+import {
+  bindingPromise,
+  decidePromise,
+  MAX_PROMISE_MS,
+  mayAcceptPromotion,
+  peerLeaseEndsAt,
+  type HeldPromise,
+  type PromiseDecision,
+  type PromiseRequest,
+} from '../shared/domain/peerPromises';
 import { AckSender, commandAck } from './acks';
 import type { ApiResult, CheckReport, CommandAckBody, ControlPlaneApi, HeartbeatBody } from './client';
 import type { CheckRound, CheckRunner } from './checks';
@@ -17,6 +27,10 @@ import { configuredOperations, type HookContext, type HookRunner, type Operation
 import type { ActingJournal } from './journal';
 import { errorMessage, type Logger } from './log';
 import type { CommandRecord, HookReport, Role, StateKeeper } from './state';
+import { peerAdvertiseUrl } from './config';
+import type { PeerApi } from './peers/peerClient';
+import { PeerListener } from './peers/peerListener';
+import type { PromiseStore } from './peers/promiseStore';
 
 type Command = HeartbeatReply['commands'][number];
 
@@ -73,6 +87,18 @@ export interface AgentDeps {
   previousHooks?: Partial<Record<HookOperation, OperationResult>>;
   /** The acting journal (opt-in, for the chaos checker): none by default. */
   journal?: ActingJournal;
+  /** Peer promises (`peerListener` configured): none = no promise given or asked, behaviour as without them. */
+  peer?: AgentPeerDeps;
+}
+
+/** What the agent needs for peer promises. */
+export interface AgentPeerDeps {
+  /** The promises this node gave, and the epoch the control plane said was revoked. */
+  store: PromiseStore;
+  /** Asks the other nodes for promises. */
+  client: PeerApi;
+  /** The listener the other nodes ask this node at: started by `start()` (or `startPeerListener()`), closed by `stop()`. */
+  listener: { address: string; port: number; advertiseUrl?: string; key: Buffer };
 }
 
 export interface LastHeartbeat {
@@ -113,6 +139,22 @@ export interface AgentStatus {
   arbitration: { at: string; decision: string; epoch?: number; winner?: string; detail?: string } | null;
   /** Set while a failover drill keeps the agent silent (no heartbeats) until `silentUntil`. */
   drill?: { commandId: string; epoch: number; silentUntil: string } | null;
+  /** Peer promises, when the peer listener is configured. */
+  peer?: PeerStatus;
+}
+
+/** The peer part of the status (`failover-agent status`). */
+export interface PeerStatus {
+  /** Where the other nodes reach this node's peer listener. */
+  url: string | null;
+  /** The highest epoch the control plane said was revoked: no promise under it or below. */
+  closedEpoch: number;
+  /** The promises this node gave that still bind it (it accepts no promotion until the last one ends). */
+  promises: { to: string; epoch: number; until: string; remainingMs: number }[];
+  /** The promotable set of the epoch this node was last granted the active role under. */
+  promotable: { epoch: number; nodes: string[] } | null;
+  /** The peer lease this node holds as the active (a promise from every promotable node), if any. */
+  peerLease: { epoch: number; from: string[]; until: string; remainingMs: number } | null;
 }
 
 interface Lease {
@@ -182,6 +224,23 @@ export class Agent {
 
   /** A drill's silence: no heartbeat or arbitration request before this monotonic time. */
   #silentUntil: number | null = null;
+
+  // Peer promises.
+  #peerListener: PeerListener | null = null;
+  #peerUrl: string | null = null;
+  /** The promotable set of the epoch of the last grant (the control plane's `peers`). */
+  #promotable: { epoch: number; nodes: { nodeId: string; url: string | null }[] } | null = null;
+  /** The promises this node holds as the active, on its monotonic clock. */
+  #held: HeldPromise[] = [];
+  #askingPeers = false;
+  /** The peer lease carries the active role (the control-plane lease ended before it): logged once. */
+  #peerCarrying = false;
+  /** The epoch a refused grant (bound by a promise) was logged for. */
+  #boundLoggedEpoch = -1;
+  /** The promote command refused while bound that was logged last. */
+  #boundPromoteLogged: string | null = null;
+  /** The duration of the last control-plane lease: what the active asks its peers for. */
+  #lastLeaseMs: number | null = null;
 
   #stopping = false;
   #stopped: Promise<void> | null = null;
@@ -265,10 +324,57 @@ export class Agent {
    */
   async start(): Promise<void> {
     await this.recover();
+    await this.startPeerListener();
     // Acknowledgements a previous run could not deliver.
     void this.#acks.flush();
     await this.runChecks();
     this.#loopPromises = [this.#heartbeatLoop(), this.#checkLoop()];
+  }
+
+  /**
+   * Starts the peer listener when peer promises are configured (`start()` does it); resolves with the URL the other
+   * nodes reach it at (null without peer promises). With port 0, the URL names the port the listener got.
+   */
+  async startPeerListener(): Promise<string | null> {
+    const peer = this.#d.peer;
+    if (!peer || this.#peerListener) return this.#peerUrl;
+    const listener = new PeerListener({
+      clusterId: this.#s.clusterId,
+      nodeId: this.#s.nodeId,
+      key: peer.listener.key,
+      address: peer.listener.address,
+      port: peer.listener.port,
+      clock: this.#d.clock,
+      log: this.#log,
+      promiser: { promise: (request) => this.#onPromiseRequest(request) },
+    });
+    const port = await listener.listen();
+    this.#peerListener = listener;
+    this.#peerUrl = peerAdvertiseUrl({ ...peer.listener, port });
+    const binding = bindingPromise(peer.store.promises, this.#d.clock.now());
+    if (binding)
+      this.#log.warn('bound by a promise given before the restart: no promotion until it ends', {
+        to: binding.to,
+        epoch: binding.epoch,
+        remainingMs: Math.ceil(binding.until - this.#d.clock.now()),
+      });
+    return this.#peerUrl;
+  }
+
+  /** Where the other nodes reach this node's peer listener (null: no listener). */
+  get peerUrl(): string | null {
+    return this.#peerUrl;
+  }
+
+  /** The end of the peer lease on the monotonic clock (null: none), whether or not it has passed. */
+  peerLeaseEndsAt(): number | null {
+    return this.#peerLeaseEndsAt();
+  }
+
+  /** Whether the agent holds a peer lease now (as the active, while the control plane is unreachable). */
+  holdsPeerLease(): boolean {
+    const end = this.#peerLeaseEndsAt();
+    return end !== null && this.#d.clock.now() < end;
   }
 
   /** Startup recovery, on its own for tests. */
@@ -351,6 +457,26 @@ export class Agent {
       // control plane that still wants it active raises the epoch instead of repeating a grant it will refuse.
       ...(s.demotedEpoch > 0 && s.demotedEpoch >= s.highestEpoch ? { demotedAtEpoch: s.demotedEpoch } : {}),
       ...(this.#s.hooks ? { hooks: [...this.#s.hooks] } : {}),
+      ...(this.#d.peer ? { peer: this.#peerHeartbeat(this.#d.peer.store) } : {}),
+    };
+  }
+
+  /** The heartbeat's `peer`: where this node is reached, the promise binding it, the epoch it closed. */
+  #peerHeartbeat(store: PromiseStore): NonNullable<HeartbeatBody['peer']> {
+    const now = this.#d.clock.now();
+    const binding = bindingPromise(store.promises, now);
+    return {
+      ...(this.#peerUrl ? { url: this.#peerUrl } : {}),
+      ...(binding
+        ? {
+            promise: {
+              to: binding.to,
+              epoch: binding.epoch,
+              remainingMs: Math.min(BOUNDS.durationMs, Math.ceil(binding.until - now)),
+            },
+          }
+        : {}),
+      ...(store.closedEpoch > 0 ? { closedEpoch: store.closedEpoch } : {}),
     };
   }
 
@@ -450,10 +576,31 @@ export class Agent {
       });
       this.#log.info('new epoch', { epoch: reply.epoch, previous: highest });
     }
+    const peer = this.#d.peer;
+    if (peer && reply.revoked && peer.store.closeEpoch(reply.epoch)) {
+      // In memory at once (a promise request from now on is refused under it), on disk before going on.
+      this.#log.info('the control plane revoked the epoch: no promise under it any more', {
+        epoch: reply.epoch,
+      });
+      await peer.store.persist();
+    }
+    // Promises held under an older epoch support nothing any more.
+    this.#held = this.#held.filter((h) => h.epoch >= reply.epoch);
     let granted = false;
+    const now = this.#d.clock.now();
+    const bound = peer ? mayAcceptPromotion(peer.store.promises, now) : { allowed: true as const };
     if (reply.role === 'active' && reply.lease) {
       const demoted = state.current.demotedEpoch;
-      if (reply.epoch <= demoted) {
+      if (!bound.allowed) {
+        if (this.#boundLoggedEpoch !== reply.epoch)
+          this.#log.warn(
+            `bound by a promise to ${bound.promise.to} until ${new Date(
+              this.#d.clock.wallNow() + (bound.promise.until - now),
+            ).toISOString()}: the grant is refused`,
+            { epoch: reply.epoch, promiseEpoch: bound.promise.epoch, reason: bound.reason },
+          );
+        this.#boundLoggedEpoch = reply.epoch;
+      } else if (reply.epoch <= demoted) {
         if (this.#refusedGrantEpoch !== reply.epoch)
           this.#log.warn('lease grant refused: this node demoted itself under that epoch', {
             epoch: reply.epoch,
@@ -463,6 +610,8 @@ export class Agent {
       } else {
         this.#grant(reply.epoch, sentAt, reply.lease.durationMs);
         granted = true;
+        // The epoch's promotable set comes with every grant; a grant without one: no peer lease under it.
+        if (peer) this.#promotable = reply.peers && reply.peers.epoch === reply.epoch ? reply.peers : null;
       }
     }
     let demoteQueued = false;
@@ -503,6 +652,11 @@ export class Agent {
   // The lease
 
   #grant(epoch: number, sentAt: number, durationMs: number): void {
+    this.#lastLeaseMs = durationMs;
+    if (this.#peerCarrying) {
+      this.#peerCarrying = false;
+      this.#log.info('the control plane lease resumes: the peer lease is no longer needed', { epoch });
+    }
     const current = this.#lease;
     if (!current || epoch > current.epoch || sentAt + durationMs > current.sentAt + current.durationMs)
       this.#lease = { epoch, sentAt, durationMs };
@@ -514,15 +668,59 @@ export class Agent {
     return Math.min(this.#s.fenceMarginMs, Math.floor(lease.durationMs / 2));
   }
 
-  /** The lease, shortened by the fence margin so the self-fence starts that much before the real end. */
+  /**
+   * The lease — the control plane's, or the peer lease that carries an active while the control plane is
+   * unreachable — shortened by the fence margin so the self-fence starts that much before the real end.
+   */
   #leaseHolds(minEpoch = 0): boolean {
+    return this.#cpLeaseHolds(minEpoch) || this.#peerLeaseHolds(minEpoch);
+  }
+
+  #cpLeaseHolds(minEpoch = 0): boolean {
     const lease = this.#lease;
     if (!lease || lease.epoch < minEpoch || lease.epoch <= this.#d.state.current.demotedEpoch) return false;
     return agentHoldsLease(lease.sentAt, lease.durationMs - this.#margin(lease), this.#d.clock.now());
   }
 
-  #leaseEndsAt(): number | null {
+  #peerLeaseHolds(minEpoch = 0): boolean {
+    const end = this.#peerLeaseEndsAt();
+    return end !== null && (this.#promotable?.epoch ?? 0) >= minEpoch && this.#d.clock.now() < end;
+  }
+
+  #cpLeaseEndsAt(): number | null {
     return this.#lease ? this.#lease.sentAt + this.#lease.durationMs - this.#margin(this.#lease) : null;
+  }
+
+  /**
+   * The end of the peer lease (shared/domain/peerPromises.ts `peerLeaseEndsAt`): only for the active under the
+   * epoch of the promotable set, with a promise from every node of the set, each timed from its request's SEND time.
+   */
+  #peerLeaseEndsAt(): number | null {
+    const set = this.#promotable;
+    const s = this.#d.state.current;
+    if (
+      !this.#d.peer ||
+      !set ||
+      s.role !== 'active' ||
+      s.roleEpoch !== set.epoch ||
+      set.epoch <= s.demotedEpoch
+    )
+      return null;
+    const margin = Math.min(this.#s.fenceMarginMs, Math.floor((this.#lastLeaseMs ?? 0) / 2));
+    return peerLeaseEndsAt(
+      set.nodes.map((n) => n.nodeId),
+      set.epoch,
+      this.#held,
+      margin,
+    );
+  }
+
+  /** The later of the control-plane lease's end and the peer lease's. */
+  #leaseEndsAt(): number | null {
+    const cp = this.#cpLeaseEndsAt();
+    const peer = this.#peerLeaseEndsAt();
+    if (cp === null) return peer;
+    return peer === null ? cp : Math.max(cp, peer);
   }
 
   #armLeaseTimer(): void {
@@ -536,6 +734,8 @@ export class Agent {
 
   #dropLease(): void {
     this.#lease = null;
+    this.#held = [];
+    this.#peerCarrying = false;
     if (this.#leaseTimer) this.#d.clock.clearTimer(this.#leaseTimer);
     this.#leaseTimer = null;
   }
@@ -573,6 +773,145 @@ export class Agent {
       );
     }
     void this.#writeStatus();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Peer promises
+
+  /** Why this node may accept no promotion now (it is bound by a promise), or undefined when it may. */
+  #boundBy(): string | undefined {
+    const peer = this.#d.peer;
+    if (!peer) return undefined;
+    const verdict = mayAcceptPromotion(peer.store.promises, this.#d.clock.now());
+    return verdict.allowed ? undefined : verdict.reason;
+  }
+
+  /**
+   * A promise request that passed the listener's checks: the decision and the in-memory record in ONE synchronous
+   * step (no promotion can slip between them), then the promise and any raised highest epoch go to disk; the
+   * listener answers the grant only once they are there.
+   */
+  #onPromiseRequest(request: PromiseRequest): { decision: PromiseDecision; persisted?: Promise<void> } {
+    const peer = this.#d.peer;
+    if (!peer || this.#stopping)
+      return {
+        decision: { granted: false, code: 'not-standby', reason: 'this agent is stopping' },
+      };
+    const s = this.#d.state.current;
+    const now = this.#d.clock.now();
+    const decision = decidePromise(
+      {
+        nodeId: this.#s.nodeId,
+        role: s.role,
+        highestEpoch: s.highestEpoch,
+        closedEpoch: peer.store.closedEpoch,
+        holdsLease: this.#cpLeaseHolds(),
+        promises: peer.store.promises,
+      },
+      request,
+      now,
+    );
+    if (!decision.granted) return { decision };
+    peer.store.record(decision.promise, decision.promise.until - now);
+    const raise =
+      request.epoch > s.highestEpoch
+        ? this.#d.state.update((st) => {
+            st.highestEpoch = Math.max(st.highestEpoch, request.epoch);
+          })
+        : Promise.resolve();
+    const persisted = Promise.all([peer.store.persist(), raise]).then(() => {
+      void this.#writeStatus();
+    });
+    return { decision, persisted };
+  }
+
+  /**
+   * The active, while the control plane does not answer: asks every node of its epoch's promotable set for a promise,
+   * in parallel, and keeps each one granted (timed from its request's send time). Only while it still may act as
+   * active: a lapsed lease is never revived. Exposed for tests (the heartbeat loop calls it after a failed heartbeat).
+   */
+  async askPeersOnce(): Promise<void> {
+    const peer = this.#d.peer;
+    const set = this.#promotable;
+    const s = this.#d.state.current;
+    if (!peer || !set || this.#askingPeers || this.#stopping) return;
+    if (s.role !== 'active' || s.roleEpoch !== set.epoch || !this.mayActAsActive()) return;
+    const epoch = set.epoch;
+    const durationMs = Math.min(MAX_PROMISE_MS, this.#lastLeaseMs ?? this.#intervalMs);
+    this.#askingPeers = true;
+    try {
+      const results = await Promise.all(
+        set.nodes.map((node) =>
+          node.url === null
+            ? Promise.resolve({
+                ok: false as const,
+                nodeId: node.nodeId,
+                error: 'it advertised no peer listener',
+              })
+            : peer.client.askPromise(
+                { nodeId: node.nodeId, url: node.url },
+                { epoch, durationMs },
+                this.#intervalMs,
+              ),
+        ),
+      );
+      const now = this.#d.clock.now();
+      const st = this.#d.state.current;
+      // The role may have changed while asking, or the lease lapsed meanwhile (the self-fence is under way: a lapsed
+      // lease is never revived): promises count only for the active still acting under the same epoch.
+      if (
+        st.role !== 'active' ||
+        st.roleEpoch !== epoch ||
+        this.#promotable?.epoch !== epoch ||
+        !this.mayActAsActive()
+      )
+        return;
+      const failed: string[] = [];
+      for (const result of results) {
+        if (result.ok && result.answer.granted && result.status === 200) {
+          this.#held = [
+            ...this.#held.filter((h) => !(h.from === result.nodeId && h.epoch === epoch)),
+            {
+              from: result.nodeId,
+              epoch,
+              sentAt: result.sentAt,
+              durationMs: Math.min(durationMs, result.answer.durationMs),
+            },
+          ];
+        } else
+          failed.push(
+            `${result.nodeId}: ${
+              !result.ok
+                ? result.error
+                : result.answer.granted
+                  ? `HTTP ${result.status}`
+                  : `${result.answer.code}: ${result.answer.reason}`
+            }`,
+          );
+      }
+      this.#held = this.#held.filter((h) => h.epoch === epoch);
+      if (failed.length)
+        this.#log.warn('peer promise not obtained', { epoch, failed: failed.map((f) => f.slice(0, 200)) });
+      const peerEnd = this.#peerLeaseEndsAt();
+      const cpEnd = this.#cpLeaseEndsAt();
+      if (peerEnd !== null && now < peerEnd && this.mayActAsActive()) {
+        if (!this.#peerCarrying && (cpEnd === null || peerEnd > cpEnd)) {
+          this.#peerCarrying = true;
+          this.#log.warn(
+            `control plane unreachable: the peer lease from ${set.nodes
+              .map((n) => n.nodeId)
+              .join(', ')} carries the active role until ${new Date(
+              this.#d.clock.wallNow() + (peerEnd - now),
+            ).toISOString()}`,
+            { epoch, remainingMs: Math.round(peerEnd - now) },
+          );
+        }
+        this.#armLeaseTimer();
+      }
+    } finally {
+      this.#askingPeers = false;
+    }
+    await this.#writeStatus();
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -616,7 +955,17 @@ export class Agent {
       });
       return undefined;
     } else if (type === 'drill-silence') refusal = this.#drillSilenceRefusal(command);
-    else if (type === 'promote' && !granted) {
+    else if (type === 'promote' && this.#boundBy() !== undefined) {
+      // Not recorded: the control plane repeats it, and it runs once the promise has lapsed (with a lease grant).
+      // Logged once per command id.
+      if (this.#boundPromoteLogged !== command.id)
+        this.#log.warn('promote command while bound by a promise: not run', {
+          id: command.id,
+          reason: this.#boundBy(),
+        });
+      this.#boundPromoteLogged = command.id;
+      return undefined;
+    } else if (type === 'promote' && !granted) {
       this.#log.warn('promote command without a lease grant: waiting for one', { id: command.id });
       return undefined;
     }
@@ -833,6 +1182,8 @@ export class Agent {
       return this.#finishCommand(command.id, 'ok', 'already active under this epoch');
     if (!this.#leaseHolds(command.epoch))
       return this.#finishCommand(command.id, 'fail', 'the lease lapsed before the promotion could start');
+    const bound = this.#boundBy();
+    if (bound !== undefined) return this.#finishCommand(command.id, 'fail', bound);
     await state.update((st) => {
       st.role = 'promoting';
       st.roleEpoch = command.epoch;
@@ -924,6 +1275,8 @@ export class Agent {
     this.#journalStopped(`demote: ${request.reason}`);
     // The lease of this epoch is over; one granted under a newer epoch (queued promotion) is kept.
     if (this.#lease && this.#lease.epoch <= request.epoch) this.#dropLease();
+    this.#held = this.#held.filter((h) => h.epoch > request.epoch);
+    this.#peerCarrying = false;
     await state.update((st) => {
       st.role = 'demoting';
       st.roleEpoch = st.roleEpoch ?? request.epoch;
@@ -1244,12 +1597,15 @@ export class Agent {
         await sleep(clock, silent, this.#loops.signal);
         continue;
       }
+      let answered = false;
       try {
-        await this.heartbeatOnce();
+        answered = await this.heartbeatOnce();
       } catch (error) {
         this.#log.error('heartbeat broke', { error: errorMessage(error) });
         this.#failures++;
       }
+      // The control plane did not answer: the active asks its peers (in the background, every interval).
+      if (!answered && this.#d.peer && !this.#askingPeers) void this.askPeersOnce();
       this.#journalTick();
       if (this.#loops.signal.aborted) break;
       const kick = new AbortController();
@@ -1312,6 +1668,7 @@ export class Agent {
     await this.#acks.settled();
     this.#journalStopped(`the agent stopped: ${reason}`);
     this.#dropLease();
+    await this.#peerListener?.close();
     await this.#writeStatus();
     this.#log.info('stopped', { role: this.role });
   }
@@ -1357,6 +1714,37 @@ export class Agent {
               silentUntil: new Date(
                 clock.wallNow() + Math.max(0, this.#silentUntil - clock.now()),
               ).toISOString(),
+            }
+          : null,
+      ...(this.#d.peer ? { peer: this.#peerStatus(this.#d.peer.store) } : {}),
+    };
+  }
+
+  #peerStatus(store: PromiseStore): PeerStatus {
+    const { clock } = this.#d;
+    const now = clock.now();
+    const iso = (t: number) => new Date(clock.wallNow() + (t - now)).toISOString();
+    const peerEnd = this.#peerLeaseEndsAt();
+    const set = this.#promotable;
+    return {
+      url: this.#peerUrl,
+      closedEpoch: store.closedEpoch,
+      promises: store.promises
+        .filter((p) => p.until > now)
+        .map((p) => ({
+          to: p.to,
+          epoch: p.epoch,
+          until: iso(p.until),
+          remainingMs: Math.ceil(p.until - now),
+        })),
+      promotable: set ? { epoch: set.epoch, nodes: set.nodes.map((n) => n.nodeId) } : null,
+      peerLease:
+        peerEnd !== null && set && now < peerEnd
+          ? {
+              epoch: set.epoch,
+              from: set.nodes.map((n) => n.nodeId),
+              until: iso(peerEnd),
+              remainingMs: Math.round(peerEnd - now),
             }
           : null,
     };

@@ -2,7 +2,7 @@ import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
-import { Agent, settingsFromConfig, type AgentStatus } from './agent';
+import { Agent, settingsFromConfig, type AgentPeerDeps, type AgentStatus } from './agent';
 import { ConfiguredChecks } from './checks';
 import { ControlPlaneClient } from './client';
 import { systemClock } from './clock';
@@ -12,6 +12,8 @@ import { journalFromEnv } from './journal';
 import { errorMessage, Logger } from './log';
 import { readStatus, renderStatus } from './status';
 import { FileStateStore, lockStateDir, SequenceAllocator, StateKeeper, STATUS_FILE } from './state';
+import { PeerClient } from './peers/peerClient';
+import { PromiseStore } from './peers/promiseStore';
 import { HttpsTransport } from './transport';
 
 const USAGE = `Usage: failover-agent [run] --config <file>
@@ -106,7 +108,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     io.stdout(`${values.config}: ok (cluster ${loaded.config.clusterId}, node ${loaded.config.nodeId})\n`);
     return EXIT.ok;
   }
-  return run(loaded.config, loaded.key, loaded.warnings, io);
+  return run(loaded.config, loaded.key, loaded.warnings, io, loaded.peerKey);
 }
 
 async function status(
@@ -148,7 +150,13 @@ async function status(
   }
 }
 
-async function run(config: AgentConfig, key: Buffer, warnings: string[], io: Io): Promise<number> {
+async function run(
+  config: AgentConfig,
+  key: Buffer,
+  warnings: string[],
+  io: Io,
+  peerKey?: Buffer,
+): Promise<number> {
   const log = new Logger(config.log.level, { cluster: config.clusterId, node: config.nodeId });
   for (const warning of warnings) log.warn(warning);
   const stateDir = config.stateDir;
@@ -170,7 +178,7 @@ async function run(config: AgentConfig, key: Buffer, warnings: string[], io: Io)
     return EXIT.state;
   }
   try {
-    return await runLocked(config, key, stateDir, log, io);
+    return await runLocked(config, key, stateDir, log, io, peerKey);
   } finally {
     await lock.release();
   }
@@ -182,6 +190,7 @@ async function runLocked(
   stateDir: string,
   log: Logger,
   io: Io,
+  peerKey?: Buffer,
 ): Promise<number> {
   const store = new FileStateStore(stateDir);
   let state: StateKeeper;
@@ -215,6 +224,35 @@ async function runLocked(
     requestTimeoutMs: config.controlPlane.requestTimeoutMs,
     arbitrateTimeoutMs: config.controlPlane.arbitrateTimeoutMs,
   });
+  let peer: AgentPeerDeps | undefined;
+  if (config.peerListener && peerKey) {
+    try {
+      peer = {
+        store: await PromiseStore.open({
+          dir: stateDir,
+          clusterId: config.clusterId,
+          nodeId: config.nodeId,
+          clock,
+        }),
+        client: new PeerClient({
+          clusterId: config.clusterId,
+          nodeId: config.nodeId,
+          key: peerKey,
+          nextSeq: () => sequence.next(),
+          clock,
+        }),
+        listener: {
+          address: config.peerListener.address,
+          port: config.peerListener.port,
+          ...(config.peerListener.advertiseUrl ? { advertiseUrl: config.peerListener.advertiseUrl } : {}),
+          key: peerKey,
+        },
+      };
+    } catch (error) {
+      io.stderr(`failover-agent: ${errorMessage(error)}\n`);
+      return EXIT.state;
+    }
+  }
   // The acting journal, for the chaos checker: only when FAILOVER_AGENT_JOURNAL names a file.
   const journal = journalFromEnv(process.env, { cluster: config.clusterId, node: config.nodeId });
   const agent = new Agent({
@@ -230,6 +268,7 @@ async function runLocked(
     log,
     previousHooks,
     ...(journal ? { journal } : {}),
+    ...(peer ? { peer } : {}),
   });
 
   let exitCode: number = EXIT.ok;

@@ -220,6 +220,27 @@ const fileSchema = z
         peerSchema,
       )
       .default({}),
+    /**
+     * Peer promises (ARCHITECTURE.md "Peer promises"): the listener other nodes of the cluster ask for promises, and
+     * the peer key that signs and verifies those requests. Without it, this node neither gives nor asks for promises.
+     */
+    peerListener: z
+      .object({
+        /** The address to listen on. */
+        address: z.string().min(1).max(255).default('0.0.0.0'),
+        /** The TCP port (0: any free port, for tests). */
+        port: z.number().int().min(0).max(65535),
+        /** Where the other nodes reach the listener: http(s)://host:port. Required with a wildcard address. */
+        advertiseUrl: z
+          .string()
+          .max(300)
+          .regex(/^https?:\/\/[A-Za-z0-9._\-:[\]]+(\/)?$/, 'must be http(s)://host:port')
+          .optional(),
+        /** The file holding the cluster's peer key, base64 (issued with the node key at enrollment). */
+        keyFile: z.string().min(1),
+      })
+      .strict()
+      .optional(),
     arbitration: z
       .object({
         /** A tcp or command check that probes the peer. */
@@ -288,6 +309,16 @@ function crossFieldProblems(raw: Record<string, unknown>): string[] {
         `arbitration.peerCheck: must name a configured tcp or command check (${arbitration.peerCheck} is not one)`,
       );
   }
+  if (raw.peerListener !== undefined) {
+    const listener = record(raw.peerListener);
+    const address = typeof listener.address === 'string' ? listener.address : '0.0.0.0';
+    if (listener.advertiseUrl === undefined && isWildcardAddress(address))
+      problems.push(
+        `peerListener.advertiseUrl: required when the listener's address is ${address} (the other nodes need an address they can reach)`,
+      );
+    if (typeof listener.advertiseUrl === 'string' && !safeUrl(listener.advertiseUrl)?.port)
+      problems.push('peerListener.advertiseUrl: must name the port (http(s)://host:port)');
+  }
   const controlPlane = record(raw.controlPlane);
   const url = typeof controlPlane.url === 'string' ? safeUrl(controlPlane.url) : undefined;
   if (
@@ -303,6 +334,19 @@ function crossFieldProblems(raw: Record<string, unknown>): string[] {
   )
     problems.push('checkIntervalMs: set it explicitly when a check may run longer than a minute');
   return problems;
+}
+
+/** 0.0.0.0, :: and the like: a listener address the other nodes cannot use to reach this one. */
+export const isWildcardAddress = (address: string): boolean =>
+  ['0.0.0.0', '::', '[::]', '::0', '0:0:0:0:0:0:0:0'].includes(address);
+
+/** The URL the other nodes reach a peer listener at: the configured one, else http://<address>:<port>. */
+export function peerAdvertiseUrl(listener: { address: string; port: number; advertiseUrl?: string }): string {
+  if (listener.advertiseUrl) return listener.advertiseUrl.replace(/\/$/, '');
+  const host = listener.address.includes(':')
+    ? `[${listener.address.replace(/^\[|\]$/g, '')}]`
+    : listener.address;
+  return `http://${host}:${listener.port}`;
 }
 
 function safeUrl(text: string): URL | undefined {
@@ -335,7 +379,15 @@ export interface AgentConfig extends Omit<FileConfig, 'controlPlane' | 'key'> {
 }
 
 export type LoadedConfig =
-  { ok: true; config: AgentConfig; key: Buffer; warnings: string[] } | { ok: false; errors: string[] };
+  | {
+      ok: true;
+      config: AgentConfig;
+      key: Buffer;
+      /** The peer key, when `peerListener` is configured (kept apart from the configuration, like the node key). */
+      peerKey?: Buffer;
+      warnings: string[];
+    }
+  | { ok: false; errors: string[] };
 
 const where = (p: (string | number)[]) =>
   p.reduce<string>(
@@ -344,7 +396,11 @@ const where = (p: (string | number)[]) =>
   ) || '(top level)';
 
 /** Reads the node key file: base64 of at least 32 bytes. Problems are returned, never the key's content. */
-function readKeyFile(file: string): { key?: Buffer; problem?: string; warning?: string } {
+function readKeyFile(
+  file: string,
+  what = 'node key',
+  endpoint = 'as the key endpoint returned it',
+): { key?: Buffer; problem?: string; warning?: string } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8').trim();
@@ -352,10 +408,10 @@ function readKeyFile(file: string): { key?: Buffer; problem?: string; warning?: 
     return { problem: `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? 'error'}` };
   }
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text))
-    return { problem: `${file} must hold the node key in base64 (as the key endpoint returned it)` };
+    return { problem: `${file} must hold the ${what} in base64 (${endpoint})` };
   const key = Buffer.from(text, 'base64');
   if (key.length < NODE_KEY_BYTES)
-    return { problem: `${file} holds ${key.length} bytes; a node key has ${NODE_KEY_BYTES}` };
+    return { problem: `${file} holds ${key.length} bytes; a ${what} has ${NODE_KEY_BYTES}` };
   let warning: string | undefined;
   try {
     if ((statSync(file).mode & 0o077) !== 0)
@@ -429,6 +485,14 @@ export function parseConfig(text: string, configFile: string): LoadedConfig {
     if (read.warning) warnings.push(read.warning);
     key = read.key;
   }
+  let peerKey: Buffer | undefined;
+  const peerKeyFile = field('peerListener', 'keyFile');
+  if (typeof peerKeyFile === 'string' && peerKeyFile) {
+    const read = readKeyFile(resolve(peerKeyFile), 'peer key', 'as enrollment issued it');
+    if (read.problem) errors.push(`peerListener.keyFile: ${read.problem}`);
+    if (read.warning) warnings.push(read.warning);
+    peerKey = read.key;
+  }
   let ca: Buffer | undefined;
   const caFile = field('controlPlane', 'caFile');
   if (typeof caFile === 'string' && caFile) {
@@ -448,6 +512,9 @@ export function parseConfig(text: string, configFile: string): LoadedConfig {
     nodeId: data.node,
     stateDir: resolve(data.stateDir),
     key: { ...data.key, file: resolve(data.key.file) },
+    ...(data.peerListener
+      ? { peerListener: { ...data.peerListener, keyFile: resolve(data.peerListener.keyFile) } }
+      : {}),
     controlPlane: {
       ...controlPlane,
       ...(controlPlane.caFile ? { caFile: resolve(controlPlane.caFile) } : {}),
@@ -479,7 +546,9 @@ export function parseConfig(text: string, configFile: string): LoadedConfig {
   }
   if (Object.keys(config.peers).length > 0 && config.hooks.fencePeer.length === 0)
     warnings.push('peers: listed, but no hooks.fencePeer is configured: fence-peer commands will be refused');
-  return { ok: true, config, key, warnings };
+  if (config.peerListener && !peerKey)
+    return { ok: false, errors: ['peerListener.keyFile: no peer key read'] };
+  return { ok: true, config, key, ...(peerKey ? { peerKey } : {}), warnings };
 }
 
 export function loadConfig(configFile: string): LoadedConfig {

@@ -261,23 +261,42 @@ export class StateKeeper {
  */
 export class SequenceAllocator {
   #next: number;
+  /** The highest number a reservation (saved or being saved) covers. */
+  #covered: number;
+  /** The latest reservation being saved: a number it covers is used only once it is on disk. */
+  #pending: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly state: StateKeeper,
     private readonly blockSize = 256,
   ) {
     this.#next = state.current.seqReserved + 1;
+    this.#covered = state.current.seqReserved;
   }
 
+  /**
+   * The next number, once its reservation is on disk. Safe to call concurrently (the control-plane client and the
+   * peer client share it): each caller gets its own number, taken synchronously, so numbers never repeat.
+   */
   async next(): Promise<number> {
-    const seq = this.#next;
-    if (seq > this.state.current.seqReserved) {
+    const seq = this.#next++;
+    if (seq > this.#covered) {
       const upTo = seq + this.blockSize - 1;
-      await this.state.update((s) => {
-        s.seqReserved = Math.max(s.seqReserved, upTo);
+      this.#covered = upTo;
+      const reservation = this.#pending
+        .catch(() => undefined)
+        .then(() =>
+          this.state.update((s) => {
+            s.seqReserved = Math.max(s.seqReserved, upTo);
+          }),
+        );
+      this.#pending = reservation;
+      reservation.catch(() => {
+        // Not saved: the next caller reserves again.
+        this.#covered = Math.min(this.#covered, seq - 1);
       });
     }
-    this.#next = seq + 1;
+    await this.#pending;
     return seq;
   }
 

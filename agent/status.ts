@@ -79,6 +79,24 @@ export function renderStatus(view: StatusView, now = Date.now()): string {
           : `ran out ${seconds(-left)} ago (epoch ${lease.epoch})`),
     );
   } else lines.push(pad('Lease:') + 'none');
+  const peer = view.running ? status?.peer : undefined;
+  if (peer) {
+    const left = (iso: string) => Math.max(0, Date.parse(iso) - now);
+    lines.push(
+      pad('Peer listener:') +
+        `${peer.url ?? 'not started'}${peer.closedEpoch > 0 ? ` (no promise at or below revoked epoch ${peer.closedEpoch})` : ''}`,
+    );
+    if (peer.peerLease)
+      lines.push(
+        pad('Peer lease:') +
+          `${seconds(left(peer.peerLease.until))} left (epoch ${peer.peerLease.epoch}, promised by ${peer.peerLease.from.join(', ')}, until ${peer.peerLease.until})`,
+      );
+    for (const p of peer.promises.filter((p) => left(p.until) > 0))
+      lines.push(
+        pad('Promise given:') +
+          `to ${p.to} under epoch ${p.epoch} until ${p.until} (${seconds(left(p.until))} left): no promotion until then`,
+      );
+  }
   const hb = status?.lastHeartbeat;
   if (hb) {
     lines.push(

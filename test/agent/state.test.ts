@@ -29,6 +29,19 @@ describe('sequence numbers', () => {
     expect(next).toBeGreaterThan(3);
   });
 
+  it('are distinct and increasing when asked for concurrently (control-plane and peer requests share them)', async () => {
+    const keeper = await open();
+    const sequence = new SequenceAllocator(keeper, 4);
+    const got = await Promise.all(Array.from({ length: 11 }, () => sequence.next()));
+    expect(got).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(keeper.current.seqReserved).toBeGreaterThanOrEqual(11);
+    expect(JSON.parse(readFileSync(path.join(dir, STATE_FILE), 'utf8')).seqReserved).toBeGreaterThanOrEqual(
+      11,
+    );
+    const after = new SequenceAllocator(await open(), 4);
+    expect(await after.next()).toBeGreaterThan(11);
+  });
+
   it('are reserved on disk before they are used, so a crash right after reserving never reuses one', async () => {
     const keeper = await open();
     const sequence = new SequenceAllocator(keeper, 10);

@@ -126,6 +126,28 @@ describe('renderStatus', () => {
     );
   });
 
+  it('shows the peer listener, the peer lease and the promises given (peer promises)', () => {
+    const withPeer: AgentStatus = {
+      ...status,
+      peer: {
+        url: 'http://10.0.0.1:7946',
+        closedEpoch: 2,
+        promises: [{ to: 'head-b', epoch: 3, until: '2026-11-22T12:00:14.000Z', remainingMs: 4500 }],
+        promotable: { epoch: 3, nodes: ['head-b'] },
+        peerLease: { epoch: 3, from: ['head-b'], until: '2026-11-22T12:00:13.000Z', remainingMs: 3500 },
+      },
+    };
+    const text = renderStatus({ stateDir: '/s', running: true, state, status: withPeer }, now);
+    expect(text).toContain('Peer listener:   http://10.0.0.1:7946 (no promise at or below revoked epoch 2)');
+    expect(text).toContain(
+      'Peer lease:      3.0 s left (epoch 3, promised by head-b, until 2026-11-22T12:00:13.000Z)',
+    );
+    expect(text).toContain(
+      'Promise given:   to head-b under epoch 3 until 2026-11-22T12:00:14.000Z (4.0 s left): no promotion until then',
+    );
+    expect(renderStatus({ stateDir: '/s', running: true, state, status }, now)).not.toContain('Peer');
+  });
+
   it('lists the acknowledgements the control plane has not answered yet (none in an older state file)', () => {
     const pending: AgentState = {
       ...state,
