@@ -584,6 +584,14 @@ export class Agent {
       });
       await peer.store.persist();
     }
+    if (peer && reply.revoked && reply.fenced && peer.store.release(reply.epoch)) {
+      // The revoked epoch's active is confirmed fenced: a promise to it protects nothing any more.
+      this.#log.info('the revoked epoch’s active is confirmed fenced: its promises are released', {
+        epoch: reply.epoch,
+      });
+      await peer.store.persist();
+      void this.#writeStatus();
+    }
     // Promises held under an older epoch support nothing any more.
     this.#held = this.#held.filter((h) => h.epoch >= reply.epoch);
     let granted = false;
@@ -812,6 +820,7 @@ export class Agent {
       now,
     );
     if (!decision.granted) return { decision };
+    const first = bindingPromise(peer.store.promises, now) === undefined;
     peer.store.record(decision.promise, decision.promise.until - now);
     const raise =
       request.epoch > s.highestEpoch
@@ -821,6 +830,9 @@ export class Agent {
         : Promise.resolve();
     const persisted = Promise.all([peer.store.persist(), raise]).then(() => {
       void this.#writeStatus();
+      // The first promise: heartbeat now, so the control plane learns within one round trip that the active is
+      // alive (and does not detect its silence meanwhile), instead of up to an interval later.
+      if (first && this.#silentFor() === 0) this.#kick?.abort();
     });
     return { decision, persisted };
   }
@@ -834,7 +846,8 @@ export class Agent {
     const peer = this.#d.peer;
     const set = this.#promotable;
     const s = this.#d.state.current;
-    if (!peer || !set || this.#askingPeers || this.#stopping) return;
+    // Never during a drill's silence: the drill wants the lease to lapse as if the node were cut off.
+    if (!peer || !set || this.#askingPeers || this.#stopping || this.#silentFor() > 0) return;
     if (s.role !== 'active' || s.roleEpoch !== set.epoch || !this.mayActAsActive()) return;
     const epoch = set.epoch;
     const durationMs = Math.min(MAX_PROMISE_MS, this.#lastLeaseMs ?? this.#intervalMs);

@@ -139,6 +139,17 @@ export class PromiseStore {
     return true;
   }
 
+  /**
+   * Releases the promises under `epoch` or an older one (the control plane confirmed that epoch's active fenced:
+   * nobody acts under it any more); true when any was held (then `persist`).
+   */
+  release(epoch: number): boolean {
+    const kept = this.#promises.filter((p) => p.epoch > epoch);
+    if (kept.length === this.#promises.length) return false;
+    this.#promises = kept;
+    return true;
+  }
+
   /** Writes the promises (the live ones) and the closed epoch durably; resolves once they are on disk. */
   persist(): Promise<void> {
     const next = this.#chain.catch(() => undefined).then(() => this.#write());

@@ -315,6 +315,60 @@ describe('peer promises between two agents', () => {
     expect(b2.promises.closedEpoch).toBe(1);
   });
 
+  it('a standby releases its promises under a revoked epoch once told its active is confirmed fenced', async () => {
+    const clock = new ManualClock();
+    const a = await node('n1', clock);
+    const b = await node('n2', clock);
+    await makeActive(a, 1, [b]);
+    a.controlPlane.defaultAnswer = { fail: 'timeout' };
+    clock.advance(1000);
+    await cpDownCycle(a);
+    expect(a.agent.holdsPeerLease()).toBe(true);
+    expect(b.agent.heartbeatBody().peer?.promise).toMatchObject({ to: 'n1', epoch: 1 });
+    // Revoked only: still bound (the old active may still act under its peer lease).
+    b.controlPlane.answer(reply({ role: 'standby', epoch: 1, revoked: true }));
+    expect(await b.agent.heartbeatOnce()).toBe(true);
+    expect(b.agent.heartbeatBody().peer?.promise).toMatchObject({ to: 'n1' });
+    // Revoked and fenced: released at once, on disk too.
+    b.controlPlane.answer(reply({ role: 'standby', epoch: 1, revoked: true, fenced: true }));
+    expect(await b.agent.heartbeatOnce()).toBe(true);
+    expect(b.agent.heartbeatBody().peer?.promise).toBeUndefined();
+    expect(b.records.some((r) => String(r.msg).includes('its promises are released'))).toBe(true);
+    await b.agent.stop('restart');
+    const b2 = await node('n2', clock, { store: b.store });
+    expect(b2.promises.promises).toEqual([]);
+  });
+
+  it('an active silenced by a failover drill asks its peers for nothing: its lease lapses as the drill wants', async () => {
+    const clock = new ManualClock();
+    const a = await node('n1', clock);
+    const b = await node('n2', clock);
+    await makeActive(a, 1, [b]);
+    a.controlPlane.answer({
+      ...grant(1, LEASE, [
+        {
+          id: 'drill-silence-d1',
+          type: 'drill-silence',
+          epoch: 1,
+          clusterId: 'c1',
+          nodeId: 'n1',
+          silenceMs: 20_000,
+        },
+      ]),
+      peers: { epoch: 1, nodes: [{ nodeId: 'n2', url: b.url }] },
+    });
+    expect(await a.agent.heartbeatOnce()).toBe(true);
+    await a.agent.idle();
+    expect(a.agent.silentForMs).toBeGreaterThan(0);
+    for (let i = 0; i < 6; i++) {
+      clock.advance(1000);
+      await a.agent.askPeersOnce();
+    }
+    expect(b.promises.promises).toEqual([]);
+    expect(a.agent.holdsPeerLease()).toBe(false);
+    expect(a.agent.mayActAsActive()).toBe(false);
+  });
+
   it('an active never gives a promise, and a lapsed active is not revived by late promises', async () => {
     const clock = new ManualClock();
     const a = await node('n1', clock);
