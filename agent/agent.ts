@@ -1593,7 +1593,12 @@ export class Agent {
   /** The delay before the next heartbeat after `failures` failures in a row. */
   nextDelay(retryAfterMs = 0): number {
     if (this.#failures === 0) return this.#jittered(this.#intervalMs);
-    const leaseAtStake = this.#d.state.current.role !== 'standby' || this.#lease !== null;
+    // A standby bound by a promise has something at stake too: the control plane should hear it as soon as it is back
+    // (the promise tells it the active is alive; a silent standby cannot be promoted afterwards either).
+    const bound =
+      this.#d.peer !== undefined &&
+      bindingPromise(this.#d.peer.store.promises, this.#d.clock.now()) !== undefined;
+    const leaseAtStake = this.#d.state.current.role !== 'standby' || this.#lease !== null || bound;
     const cap = leaseAtStake ? this.#intervalMs : Math.max(this.#intervalMs, this.#s.maxBackoffMs);
     const backoff = this.#intervalMs * 2 ** Math.min(20, this.#failures - 1);
     return this.#jittered(Math.min(cap, Math.max(backoff, retryAfterMs)));

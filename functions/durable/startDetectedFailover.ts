@@ -1,6 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
 import type * as df from 'durable-functions';
-import type { Detection } from '../../shared/control/detection/failureDetector';
+import { endDetection, orphanRetryId, type Detection } from '../../shared/control/detection/failureDetector';
 import type { Services } from '../../shared/services/services';
 import { startClusterOperation } from './startClusterOperation';
 
@@ -20,6 +20,7 @@ export async function startDetectedFailover(
   context.warn(`failure detected: cluster ${d.clusterId}, active ${d.activeNodeId}, epoch ${d.epoch}`);
   const document = (await services.clusters.getDocument(d.clusterId))?.document;
   if (!document || document.failover.mode === 'manual') return;
+  const retry = d.operationId === orphanRetryId(d.epoch, Number(d.operationId.split('-retry-')[1]));
   const started = await startClusterOperation(client, services, {
     clusterId: d.clusterId,
     kind: 'failover',
@@ -27,11 +28,21 @@ export async function startDetectedFailover(
     force: false,
     trigger: { kind: 'detector', reference: d.operationId },
     actor: 'controller',
-    reason: `${d.activeNodeId} went silent under epoch ${d.epoch}`,
+    reason: retry
+      ? `epoch ${d.epoch} was revoked without a new active: trying again`
+      : `${d.activeNodeId} went silent under epoch ${d.epoch}`,
     avoidRegions: [],
   });
-  if (started.ok)
+  if (started.ok) {
     context.warn(
       `failover ${started.operationId} ${started.started ? 'started' : 'joined'} for ${d.clusterId}`,
     );
+    // A retry that found the cluster's operation still running (a long lease wait) has nothing of its own to do;
+    // that operation ends its own detection.
+    if (retry && !started.started)
+      await endDetection(services, d.clusterId, d.operationId, 'superseded', {
+        reason: `the cluster's operation ${started.operationId} was already running`,
+      });
+  } else if (retry)
+    await endDetection(services, d.clusterId, d.operationId, 'refused', { reason: started.message });
 }

@@ -32,6 +32,11 @@ export interface NodeHeartbeat {
 export interface DetectionPolicyCopy {
   heartbeatIntervalMs: number;
   missedHeartbeats: number;
+  /**
+   * The document's `failover.mode` is `manual`: the detector retries no failover for a cluster left without an
+   * active (an operator decides). Absent: automatic.
+   */
+  manual?: boolean;
 }
 
 /**
@@ -126,6 +131,8 @@ export interface DetectionView {
   policy: DetectionPolicyCopy | null;
   /** Until when a standby's promise confirms the active alive under `epoch` (absent: no such promise). */
   peerConfirmedUntil?: number;
+  /** The state's last write (absent in views stored before it was kept): how long a revoked epoch has waited. */
+  updatedAt?: number;
 }
 
 export function detectionView(state: ClusterState): DetectionView {
@@ -138,6 +145,7 @@ export function detectionView(state: ClusterState): DetectionView {
       ? { nodeId: state.activeHeartbeat.nodeId, at: state.activeHeartbeat.receivedAt }
       : null,
     policy: state.detection ?? null,
+    updatedAt: state.updatedAt,
     ...(state.peerConfirmed && state.peerConfirmed.epoch === state.epoch
       ? { peerConfirmedUntil: state.peerConfirmed.until }
       : {}),
@@ -168,6 +176,7 @@ export function initialClusterState(
           detection: {
             heartbeatIntervalMs: detection.heartbeatIntervalMs,
             missedHeartbeats: detection.missedHeartbeats,
+            ...(detection.manual ? { manual: true } : {}),
           },
         }
       : {}),

@@ -211,3 +211,28 @@ export function failoverAllowed(
     };
   return { allowed: true };
 }
+
+/**
+ * How long a revoked epoch may stay without an active before the detector starts another failover: twice the
+ * detection window, at least 15 s. A failover that found no healthy node (`NoHealthyTarget`) leaves the epoch revoked
+ * and the cluster without an active; once a node is healthy again (a standby back from its backoff after a
+ * control-plane outage, a repaired VM) the retry promotes it. Slow enough that a cluster with every node dead adds at
+ * most a few failed operations a minute.
+ */
+export function orphanRetryDelayMs(policy: DetectionPolicyLike): number {
+  return Math.max(2 * policy.heartbeatIntervalMs * policy.missedHeartbeats, 15_000);
+}
+
+/**
+ * Whether a cluster left without an active is due another failover: its epoch is revoked (a failover ended without
+ * promoting anyone) and its state has not changed for `orphanRetryDelayMs`. Pure; the detector records it once per
+ * state version (the state's `updatedAt`), and a failover that fails again rewrites the state, so the next retry
+ * comes one delay later.
+ */
+export function orphanedEpochDue(
+  view: { revoked: boolean; updatedAt?: number },
+  now: number,
+  policy: DetectionPolicyLike,
+): boolean {
+  return view.revoked && view.updatedAt !== undefined && now - view.updatedAt >= orphanRetryDelayMs(policy);
+}

@@ -186,6 +186,7 @@ export async function declareCluster(
 const policyCopy = (document: ClusterDocument): DetectionPolicyCopy => ({
   heartbeatIntervalMs: document.detection.heartbeatIntervalMs,
   missedHeartbeats: document.detection.missedHeartbeats,
+  ...(document.failover.mode === 'manual' ? { manual: true } : {}),
 });
 
 /**

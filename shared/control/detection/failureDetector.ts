@@ -1,5 +1,5 @@
 import { activeHeardAt, detectionView, type DetectionView } from '../../domain/clusterState';
-import { detectFailure } from '../../domain/decisions';
+import { detectFailure, orphanedEpochDue } from '../../domain/decisions';
 import type { OperationRecord, OperationStatus } from '../../stores/operationStore';
 import { mapLimit } from '../../util/mapLimit';
 import type { Services } from '../../services/services';
@@ -48,7 +48,51 @@ export async function detectFailures(services: Services, concurrency = 16): Prom
     const silent = silence(view, now, services.startedAt);
     return silent ? [{ clusterId, view, ...silent }] : [];
   });
-  return mapLimit(found, concurrency, async (silent) => {
+  // A cluster a failover left without an active (its epoch revoked, nobody promoted): another failover, once
+  // per state version, when the state has not changed for `orphanRetryDelayMs`.
+  const orphans = [...views].flatMap(([clusterId, view]) =>
+    view.policy &&
+    !view.policy.manual &&
+    view.updatedAt !== undefined &&
+    orphanedEpochDue(view, now, view.policy)
+      ? [{ clusterId, view, updatedAt: view.updatedAt }]
+      : [],
+  );
+  const retried = await mapLimit(orphans, concurrency, async ({ clusterId, view, updatedAt }) => {
+    const operationId = orphanRetryId(view.epoch, updatedAt);
+    const detection = {
+      clusterId,
+      epoch: view.epoch,
+      activeNodeId: view.activeNodeId ?? 'none',
+      operationId,
+    };
+    if (pendingIds.has(`${clusterId}/${operationId}`)) return { ...detection, created: false };
+    const evidence = {
+      activeNodeId: view.activeNodeId,
+      reason: `epoch ${view.epoch} was revoked and no node promoted since ${new Date(updatedAt).toISOString()}`,
+      revokedSince: new Date(updatedAt).toISOString(),
+    };
+    const result = await services.operations.createOnce({
+      clusterId,
+      operationId,
+      kind: 'failure-detected',
+      status: 'pending',
+      createdAt: now,
+      updatedAt: now,
+      epoch: view.epoch,
+      evidence,
+    });
+    if (result.created)
+      await services.audit.append({
+        clusterId,
+        at: now,
+        actor: 'controller',
+        action: 'failover-retry-due',
+        detail: { operationId, ...evidence },
+      });
+    return { ...detection, created: result.created };
+  });
+  const detected = await mapLimit(found, concurrency, async (silent) => {
     const operationId = detectionId(silent.view.epoch, silent.heardAt);
     // Already recorded and still pending: nothing to write (a round costs no request per known detection).
     if (pendingIds.has(`${silent.clusterId}/${operationId}`))
@@ -61,7 +105,12 @@ export async function detectFailures(services: Services, concurrency = 16): Prom
       };
     return recordDetection(services, silent, now);
   });
+  return [...detected, ...retried];
 }
+
+/** The id of the retry of a revoked epoch left without an active, once per state version. */
+export const orphanRetryId = (epoch: number, stateUpdatedAt: number) =>
+  `detect-${epoch}-retry-${stateUpdatedAt}`;
 
 /**
  * The detection of one cluster on a fresh read of its state, outside the detector's round: what a standby's

@@ -1,5 +1,7 @@
 import { initialClusterState } from '../../../shared/domain/clusterState';
 import {
+  orphanedEpochDue,
+  orphanRetryDelayMs,
   agentHoldsLease,
   arbitrate,
   confirmFenced,
@@ -138,5 +140,17 @@ describe('failure detection, arbitration and flapping', () => {
     expect(failoverAllowed([T], T + 59_999, p).allowed).toBe(false);
     expect(failoverAllowed([T - 120_000, T], T + 60_000, p).allowed).toBe(false);
     expect(failoverAllowed([T - 7_200_000, T], T + 60_000, p).allowed).toBe(true);
+  });
+});
+
+describe('orphanedEpochDue', () => {
+  const policy = { heartbeatIntervalMs: 1000, missedHeartbeats: 5 };
+  it('is due only for a revoked epoch unchanged for twice the window, at least 15 s', () => {
+    expect(orphanRetryDelayMs(policy)).toBe(15_000);
+    expect(orphanRetryDelayMs({ heartbeatIntervalMs: 2000, missedHeartbeats: 6 })).toBe(24_000);
+    expect(orphanedEpochDue({ revoked: true, updatedAt: 0 }, 14_999, policy)).toBe(false);
+    expect(orphanedEpochDue({ revoked: true, updatedAt: 0 }, 15_000, policy)).toBe(true);
+    expect(orphanedEpochDue({ revoked: false, updatedAt: 0 }, 60_000, policy)).toBe(false);
+    expect(orphanedEpochDue({ revoked: true }, 60_000, policy)).toBe(false);
   });
 });

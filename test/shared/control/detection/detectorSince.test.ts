@@ -8,7 +8,7 @@ import {
   silence,
 } from '../../../../shared/control/detection/failureDetector';
 import type { DetectionView } from '../../../../shared/domain/clusterState';
-import { grantLease } from '../../../../shared/domain/decisions';
+import { grantLease, revoke } from '../../../../shared/domain/decisions';
 import { createServices, type Services } from '../../../../shared/services/services';
 import { createTableClients, ensureTables, tableNames } from '../../../../shared/stores/tableClients';
 import { twoNodeCluster } from '../../../helpers/controlPlane';
@@ -158,5 +158,64 @@ describe('a restarted control plane host', () => {
     expect(await ofCluster(restarted, 'heard-again')).toMatchObject([
       { operationId: `detect-1-${T0 + 31_000}`, created: true },
     ]);
+  });
+});
+
+describe('a cluster a failover left without an active', () => {
+  /** The epoch revoked and nobody promoted (a failover that ended `NoHealthyTarget`), written at `clock`. */
+  async function leftWithoutActive(services: Services, clusterId: string): Promise<number> {
+    const stored = (await services.clusters.getState(clusterId))!;
+    const state = {
+      ...revoke(stored.state, clock, 'no active: no healthy node to promote'),
+      updatedAt: clock,
+    };
+    if (!(await services.clusters.replaceState(state, stored.etag)).ok) throw new Error('lost the race');
+    return clock;
+  }
+
+  it('gets another failover once per state version, after twice the window (at least 15 s), never in manual mode', async () => {
+    clock = T0;
+    const host = startHost();
+    await declareCluster(host, 'orphan', twoNodeCluster('orphan'), 'test');
+    await heardFromActive(host, 'orphan');
+    clock = T0 + 10_000;
+    const revokedAt = await leftWithoutActive(host, 'orphan');
+    // Not before the retry delay (2 × 5 s window = 10 s, raised to 15 s).
+    clock = revokedAt + 14_999;
+    expect(await ofCluster(host, 'orphan')).toEqual([]);
+    clock = revokedAt + 15_000;
+    expect(await ofCluster(host, 'orphan')).toEqual([
+      {
+        clusterId: 'orphan',
+        epoch: 1,
+        activeNodeId: 'head-a',
+        operationId: `detect-1-retry-${revokedAt}`,
+        created: true,
+      },
+    ]);
+    // Recorded once: the next round finds it pending.
+    expect(await ofCluster(host, 'orphan')).toMatchObject([{ created: false }]);
+    const record = await host.operations.getWithEtag('orphan', `detect-1-retry-${revokedAt}`);
+    expect(record?.operation).toMatchObject({ kind: 'failure-detected', status: 'pending', epoch: 1 });
+    // The retried failover failed again: the state is rewritten, and the next retry is one delay after that.
+    clock = revokedAt + 20_000;
+    const again = await leftWithoutActive(host, 'orphan');
+    clock = again + 15_000;
+    expect(await ofCluster(host, 'orphan')).toMatchObject([
+      { operationId: `detect-1-retry-${again}`, created: true },
+    ]);
+
+    // A manual-mode cluster waits for its operator.
+    clock = T0;
+    await declareCluster(
+      host,
+      'orphan-manual',
+      { ...twoNodeCluster('orphan-manual'), failover: { mode: 'manual' } },
+      'test',
+    );
+    await heardFromActive(host, 'orphan-manual');
+    const manualAt = await leftWithoutActive(host, 'orphan-manual');
+    clock = manualAt + 60_000;
+    expect(await ofCluster(host, 'orphan-manual')).toEqual([]);
   });
 });
