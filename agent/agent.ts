@@ -328,7 +328,11 @@ export class Agent {
     // Acknowledgements a previous run could not deliver.
     void this.#acks.flush();
     await this.runChecks();
-    this.#loopPromises = [this.#heartbeatLoop(), this.#checkLoop()];
+    this.#loopPromises = [
+      this.#heartbeatLoop(),
+      this.#checkLoop(),
+      ...(this.#d.peer ? [this.#peerLoop()] : []),
+    ];
   }
 
   /**
@@ -1632,6 +1636,29 @@ export class Agent {
       this.#loops.signal.addEventListener('abort', stop, { once: true });
       await sleep(clock, this.nextDelay(this.#retryAfterMs), kick.signal);
       this.#loops.signal.removeEventListener('abort', stop);
+    }
+  }
+
+  /**
+   * The active's promise rounds, on their own clock: every heartbeat interval while its control-plane lease is not
+   * being renewed — the last granted heartbeat was sent more than 1.5 intervals ago. Not tied to the heartbeat's own
+   * completion: a control plane that black-holes requests holds each heartbeat until its timeout, longer than a
+   * promise lasts.
+   */
+  async #peerLoop(): Promise<void> {
+    const { clock } = this.#d;
+    while (!this.#loops.signal.aborted) {
+      await sleep(clock, this.#intervalMs, this.#loops.signal);
+      if (this.#loops.signal.aborted) break;
+      const lease = this.#lease;
+      const renewing = lease !== null && clock.now() - lease.sentAt <= 1.5 * this.#intervalMs;
+      if (!renewing && !this.#askingPeers) {
+        try {
+          await this.askPeersOnce();
+        } catch (error) {
+          this.#log.error('peer promise round broke', { error: errorMessage(error) });
+        }
+      }
     }
   }
 

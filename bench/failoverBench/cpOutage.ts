@@ -133,7 +133,8 @@ export async function measureCpOutages(
       await new Promise((r) => setTimeout(r, seconds * 1000));
       await stack.startHost();
       const after = await settled();
-      const to = nowNs();
+      // Up to the journals' latest record (an open interval is known up to its last tick).
+      const to = journal().reduce((m, r) => (BigInt(r.mono) > m ? BigInt(r.mono) : m), 0n);
       const all = intervals();
       // Nothing is killed here: every `end` an agent wrote meanwhile is a node that stopped acting (a self-fence).
       const selfFences = journal().filter(
@@ -192,6 +193,8 @@ export async function measureCpOutages(
     return figures;
   } finally {
     await stack.stop();
-    stack.removeFiles();
+    // FAILOVER_BENCH_KEEP=1 keeps the agents' logs, journals and state.
+    if (process.env.FAILOVER_BENCH_KEEP === '1') log(`  kept ${stack.options.dir}`);
+    else stack.removeFiles();
   }
 }

@@ -398,6 +398,42 @@ describe('peer promises between two agents', () => {
     expect(a.agent.mayActAsActive()).toBe(false);
   });
 
+  it('a control plane that black-holes heartbeats (each held until a long timeout) does not slow the promise rounds', async () => {
+    const clock = new ManualClock();
+    const a = await node('n1', clock);
+    const b = await node('n2', clock);
+    a.controlPlane.answer({
+      ...grant(1, LEASE, [promote(1)]),
+      peers: { epoch: 1, nodes: [{ nodeId: 'n2', url: b.url }] },
+    });
+    const until = async (what: () => boolean) => {
+      const deadline = Date.now() + 5000;
+      while (!what() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      expect(what()).toBe(true);
+    };
+    a.controlPlane.defaultAnswer = { fail: 'timeout' };
+    await a.agent.start();
+    await until(() => a.agent.role === 'active');
+    // From now on every heartbeat hangs (answered only when the test ends): the loop waits on one forever.
+    const held: (() => void)[] = [];
+    const real = a.controlPlane.heartbeat.bind(a.controlPlane);
+    a.controlPlane.heartbeat = (body) =>
+      new Promise((resolve) => held.push(() => void real(body).then(resolve)));
+    // One interval on, the heartbeat is merely in flight; from 1.5 intervals after the last grant it is overdue.
+    clock.advance(1000);
+    await new Promise((r) => setTimeout(r, 20)); // the peer loop sets its next timer
+    for (let i = 0; i < 8; i++) {
+      clock.advance(1000);
+      // The peer loop asks every interval all the same, timed from this moment.
+      await until(() => a.agent.peerLeaseEndsAt() === clock.now() + LEASE);
+      expect(a.agent.mayActAsActive()).toBe(true);
+      await new Promise((r) => setTimeout(r, 20)); // the peer loop sets its next timer
+    }
+    expect(held.length).toBeLessThanOrEqual(2); // the heartbeat loop is stuck on its one request
+    a.controlPlane.heartbeat = real;
+    for (const release of held) release();
+  });
+
   it('the heartbeat loop asks the peers every interval while the control plane does not answer', async () => {
     const clock = new ManualClock();
     const a = await node('n1', clock);
