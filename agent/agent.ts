@@ -152,7 +152,8 @@ export interface PeerStatus {
   /** The promises this node gave that still bind it (it accepts no promotion until the last one ends). */
   promises: { to: string; epoch: number; until: string; remainingMs: number }[];
   /** The promotable set of the epoch this node was last granted the active role under. */
-  promotable: { epoch: number; nodes: string[] } | null;
+  /** `withoutListener`: the nodes of the set whose peer listener the control plane does not know (yet). */
+  promotable: { epoch: number; nodes: string[]; withoutListener: string[] } | null;
   /** The peer lease this node holds as the active (a promise from every promotable node), if any. */
   peerLease: { epoch: number; from: string[]; until: string; remainingMs: number } | null;
 }
@@ -1782,7 +1783,13 @@ export class Agent {
           until: iso(p.until),
           remainingMs: Math.ceil(p.until - now),
         })),
-      promotable: set ? { epoch: set.epoch, nodes: set.nodes.map((n) => n.nodeId) } : null,
+      promotable: set
+        ? {
+            epoch: set.epoch,
+            nodes: set.nodes.map((n) => n.nodeId),
+            withoutListener: set.nodes.filter((n) => n.url === null).map((n) => n.nodeId),
+          }
+        : null,
       peerLease:
         peerEnd !== null && set && now < peerEnd
           ? {

@@ -86,6 +86,7 @@ export async function measureCpOutages(
         const roles = new Map(s.nodes.map((n) => [n.nodeId, n.reportedRole]));
         const active = s.activeNodeId;
         const ok =
+          knowsItsPeers(node(active), s.epoch) &&
           roles.get(active) === 'active' &&
           [...roles].every(([id, role]) => id === active || role === 'standby') &&
           actingNow(active);
@@ -94,6 +95,24 @@ export async function measureCpOutages(
       timeoutMs,
     );
   const node = (id: string) => stack.nodes.find((n) => n.node === id) as ChaosNode;
+  /** The active was granted its epoch's promotable set with every node's peer listener (its status file says so). */
+  function knowsItsPeers(active: ChaosNode, epoch: number): boolean {
+    const file = path.join(
+      stack.options.dir,
+      'agents',
+      `${active.cluster}-${active.node}-state`,
+      'status.json',
+    );
+    try {
+      const status = JSON.parse(readFileSync(file, 'utf8')) as {
+        peer?: { promotable?: { epoch: number; nodes: string[]; withoutListener: string[] } | null };
+      };
+      const set = status.peer?.promotable;
+      return !!set && set.epoch === epoch && set.nodes.length > 0 && set.withoutListener.length === 0;
+    } catch {
+      return false;
+    }
+  }
   const promiseEnd = (standby: ChaosNode, to: string): number | undefined => {
     const file = path.join(
       stack.options.dir,

@@ -133,7 +133,7 @@ describe('renderStatus', () => {
         url: 'http://10.0.0.1:7946',
         closedEpoch: 2,
         promises: [{ to: 'head-b', epoch: 3, until: '2026-11-22T12:00:14.000Z', remainingMs: 4500 }],
-        promotable: { epoch: 3, nodes: ['head-b'] },
+        promotable: { epoch: 3, nodes: ['head-b'], withoutListener: [] },
         peerLease: { epoch: 3, from: ['head-b'], until: '2026-11-22T12:00:13.000Z', remainingMs: 3500 },
       },
     };

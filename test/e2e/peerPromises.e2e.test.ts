@@ -49,6 +49,15 @@ function agentFile(node: ChaosNode, file: string): unknown {
   }
 }
 
+/** The active was granted its epoch's promotable set with every node's peer listener (its status.json says so). */
+function knowsItsPeers(node: ChaosNode, epoch: number): boolean {
+  const status = agentFile(node, 'status.json') as
+    | { peer?: { promotable?: { epoch: number; nodes: string[]; withoutListener: string[] } | null } }
+    | undefined;
+  const set = status?.peer?.promotable;
+  return !!set && set.epoch === epoch && set.nodes.length > 0 && set.withoutListener.length === 0;
+}
+
 /** The promise `node`'s agent reports it is bound by (status.json), if any. */
 function promiseOf(node: ChaosNode): { to: string; epoch: number } | undefined {
   const status = agentFile(node, 'status.json') as
@@ -101,6 +110,7 @@ async function settledActive(node: string, timeoutMs = 60_000): Promise<Status> 
       const leaseEnds = s?.leaseExpiresAt == null ? NaN : new Date(s.leaseExpiresAt).getTime();
       return s &&
         fresh &&
+        knowsItsPeers(node === 'n1' ? n1 : n2, s.epoch) &&
         s.activeNodeId === node &&
         leaseEnds > Date.now() &&
         reported(node) === 'active' &&
