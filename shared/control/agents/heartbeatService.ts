@@ -4,7 +4,6 @@ import type { ClusterDocument } from '../../domain/clusterDocument';
 import {
   activeHeardAt,
   detectionView,
-  initialClusterState,
   nextActiveStreak,
   type ClusterState,
   type NodeHeartbeat,
@@ -23,7 +22,7 @@ import {
 import { refuse, type Outcome, type Refusal } from '../common/outcome';
 import { silence } from '../detection/failureDetector';
 import { countHeartbeat } from '../../telemetry/countHeartbeat';
-import { epochPromotable, MAX_REPLY_PEERS } from '../clusters/epochPromotable';
+import { epochPromotable, initialStateFor, MAX_REPLY_PEERS } from '../clusters/epochPromotable';
 
 export type { AgentCommand, HeartbeatReply } from '../../contracts/agentApi';
 
@@ -190,15 +189,7 @@ export class HeartbeatService {
     const refresh = (async () => {
       const stored =
         (await this.services.clusters.getState(document.id)) ??
-        (await this.services.clusters.createState(
-          initialClusterState(
-            document.id,
-            declaredActive,
-            now,
-            document.detection,
-            epochPromotable(document, declaredActive),
-          ),
-        ));
+        (await this.services.clusters.createState(initialStateFor(document, declaredActive, now)));
       const entry = { ...stored, readAt: now };
       if (this.#generation(document.id) === generation) this.#setState(document.id, entry);
       return this.#states.get(document.id) ?? entry;

@@ -2,12 +2,11 @@ import { parse as parseYaml } from 'yaml';
 import { deriveNodeKey, derivePeerKey } from '../../auth/nodeKeys';
 import { parseStrictJson } from '../../contracts/json';
 import { parseClusterDocument, type ClusterDocument } from '../../domain/clusterDocument';
-import { initialClusterState, type DetectionPolicyCopy } from '../../domain/clusterState';
 import { buildClusterStatus, type ClusterStatus } from '../../domain/clusterStatus';
 import { ConcurrencyError, WitnessNotFoundError } from '../../errors';
 import type { Services } from '../../services/services';
 import { refuse, type Outcome } from '../common/outcome';
-import { epochPromotable } from './epochPromotable';
+import { initialStateFor, policyCopy } from './epochPromotable';
 
 export interface DeclarationWarning {
   code: 'RolesNotApplied';
@@ -116,15 +115,7 @@ export async function declareCluster(
     if (!stored) {
       const write = await services.clusters.writeDocument(document, now, undefined);
       if (!write.ok) continue; // another declaration created it first: validate against that one
-      await services.clusters.createState(
-        initialClusterState(
-          document.id,
-          declaredActive,
-          now,
-          document.detection,
-          epochPromotable(document, declaredActive),
-        ),
-      );
+      await services.clusters.createState(initialStateFor(document, declaredActive, now));
       // A state that existed already (created beside a document that then lost to ours) gets this policy.
       await syncDetectionCopy(services, document.id);
       await audit(services, document, now, actor, 'cluster-created');
@@ -133,15 +124,7 @@ export async function declareCluster(
     const storedActive = stored.document.nodes.find((n) => n.role === 'active')?.id ?? '';
     const state =
       storedState ??
-      (await services.clusters.createState(
-        initialClusterState(
-          document.id,
-          storedActive,
-          now,
-          stored.document.detection,
-          epochPromotable(stored.document, storedActive),
-        ),
-      ));
+      (await services.clusters.createState(initialStateFor(stored.document, storedActive, now)));
     const activeNodeId = state.state.activeNodeId;
     if (activeNodeId && !document.nodes.some((n) => n.id === activeNodeId)) {
       return refuse(
@@ -182,12 +165,6 @@ export async function declareCluster(
     `cluster ${document.id} was declared concurrently by other requests ${DECLARE_ATTEMPTS} times; nothing was written by this one: read it and retry`,
   );
 }
-
-const policyCopy = (document: ClusterDocument): DetectionPolicyCopy => ({
-  heartbeatIntervalMs: document.detection.heartbeatIntervalMs,
-  missedHeartbeats: document.detection.missedHeartbeats,
-  ...(document.failover.mode === 'manual' ? { manual: true } : {}),
-});
 
 /**
  * Makes the state's copy of the detection policy (read by the failure detector instead of the document) equal the

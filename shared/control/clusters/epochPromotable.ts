@@ -1,5 +1,29 @@
 import { peerLeasesOn, type ClusterDocument } from '../../domain/clusterDocument';
+import { initialClusterState, type ClusterState, type DetectionPolicyCopy } from '../../domain/clusterState';
 import { promotableSet } from '../../domain/peerPromises';
+
+/** What the failure detector needs of the document, copied into the state (ARCHITECTURE.md "Detection at scale"). */
+export const policyCopy = (
+  document: Pick<ClusterDocument, 'detection' | 'failover'>,
+): DetectionPolicyCopy => ({
+  heartbeatIntervalMs: document.detection.heartbeatIntervalMs,
+  missedHeartbeats: document.detection.missedHeartbeats,
+  ...(document.failover.mode === 'manual' ? { manual: true } : {}),
+});
+
+/** The state of a cluster declared with `activeNodeId` active: epoch 1, the policy copy, the epoch's promotable set. */
+export const initialStateFor = (
+  document: Pick<ClusterDocument, 'id' | 'nodes' | 'detection' | 'failover'>,
+  activeNodeId: string,
+  now: number,
+): ClusterState =>
+  initialClusterState(
+    document.id,
+    activeNodeId,
+    now,
+    policyCopy(document),
+    epochPromotable(document, activeNodeId),
+  );
 
 /**
  * The promotable set a new epoch records when `activeNodeId` holds the active role under it (peer promises, issue

@@ -72,25 +72,8 @@ export async function detectFailures(services: Services, concurrency = 16): Prom
       reason: `epoch ${view.epoch} was revoked and no node promoted since ${new Date(updatedAt).toISOString()}`,
       revokedSince: new Date(updatedAt).toISOString(),
     };
-    const result = await services.operations.createOnce({
-      clusterId,
-      operationId,
-      kind: 'failure-detected',
-      status: 'pending',
-      createdAt: now,
-      updatedAt: now,
-      epoch: view.epoch,
-      evidence,
-    });
-    if (result.created)
-      await services.audit.append({
-        clusterId,
-        at: now,
-        actor: 'controller',
-        action: 'failover-retry-due',
-        detail: { operationId, ...evidence },
-      });
-    return { ...detection, created: result.created };
+    const created = await createDetection(services, detection, evidence, now, 'failover-retry-due');
+    return { ...detection, created };
   });
   const detected = await mapLimit(found, concurrency, async (silent) => {
     const operationId = detectionId(silent.view.epoch, silent.heardAt);
@@ -145,6 +128,20 @@ async function recordDetection(
     heartbeatIntervalMs: view.policy?.heartbeatIntervalMs,
     threshold: view.policy?.missedHeartbeats,
   };
+  const created = await createDetection(services, detection, evidence, now, 'failure-detected');
+  if (created) countDetection(clusterId);
+  return { ...detection, created };
+}
+
+/** Records a detection once (conditional create) and audits it when this call created it. */
+async function createDetection(
+  services: Services,
+  detection: { clusterId: string; operationId: string; epoch: number },
+  evidence: Record<string, unknown>,
+  now: number,
+  action: string,
+): Promise<boolean> {
+  const { clusterId, operationId, epoch } = detection;
   const result = await services.operations.createOnce({
     clusterId,
     operationId,
@@ -152,20 +149,18 @@ async function recordDetection(
     status: 'pending',
     createdAt: now,
     updatedAt: now,
-    epoch: view.epoch,
+    epoch,
     evidence,
   });
-  if (result.created) {
-    countDetection(clusterId);
+  if (result.created)
     await services.audit.append({
       clusterId,
       at: now,
       actor: 'controller',
-      action: 'failure-detected',
+      action,
       detail: { operationId, ...evidence },
     });
-  }
-  return { ...detection, created: result.created };
+  return result.created;
 }
 
 /**
