@@ -27,6 +27,20 @@ describe('fault schedules', () => {
     expect(new Set(events.map((e) => e.kind)).size).toBeGreaterThanOrEqual(10);
   });
 
+  it('include control-plane outages, peer partitions, storage stalls and clock steps, the cluster-wide ones on any node', () => {
+    const events = makeSchedules({ ...options, schedules: 40 }).flatMap((s) => s.events);
+    const kinds = new Set(events.map((e) => e.kind));
+    for (const kind of ['host-outage', 'peer-partition', 'storage-stall', 'clock-step'] as const)
+      expect(kinds.has(kind)).toBe(true);
+    for (const e of events.filter((x) => x.kind === 'host-outage' || x.kind === 'storage-stall'))
+      expect(e.target).toBe('any');
+    // An outage lasts at least a lease (the active must outlive its control-plane lease on promises).
+    const outages = events.filter(
+      (e) => e.kind === 'host-outage' && e.atMs + options.leaseMs < options.durationMs,
+    );
+    expect(outages.some((e) => e.durationMs > options.leaseMs)).toBe(true);
+  });
+
   it('leaves out the kinds asked, and can aim every fault at the active for at least a given time', () => {
     const events = makeSchedules({ ...options, without: ['host-kill'] }).flatMap((s) => s.events);
     expect(events.some((e) => e.kind === 'host-kill')).toBe(false);
