@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
 import { signRequest } from '../../../shared/auth/signedRequest';
 import { PEER_KEY_VERSION, PEER_ROUTES } from '../../../shared/contracts/peerApi';
 import type { PromiseRequest } from '../../../shared/domain/peerPromises';
@@ -279,4 +280,43 @@ describe('PeerListener', () => {
       nodeId: 'n2',
     });
   });
+});
+
+describe('PeerListener under generated input (fuzz)', () => {
+  const RUNS = Number(process.env.FUZZ_PEER_RUNS ?? 150);
+  const json = fc.oneof(
+    fc.jsonValue(),
+    fc.record(
+      {
+        clusterId: fc.oneof(fc.constant('c1'), fc.string()),
+        to: fc.oneof(fc.constant('n2'), fc.string()),
+        epoch: fc.oneof(fc.integer(), fc.double(), fc.string()),
+        durationMs: fc.oneof(fc.integer(), fc.double(), fc.constant(null)),
+        extra: fc.anything(),
+      },
+      { requiredKeys: [] },
+    ),
+  );
+
+  it(`${RUNS} generated requests (signed or not, any method, path and body): never 5xx, every 4xx a JSON error, no promise asked for a refused one`, async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        json,
+        fc.boolean(),
+        fc.constantFrom<'POST' | 'GET' | 'PUT'>('POST', 'GET', 'PUT'),
+        fc.constantFrom(PEER_ROUTES.promise, PEER_ROUTES.health, '/peer/v1/other', '/'),
+        fc.option(fc.string({ maxLength: 200 }), { nil: undefined }),
+        async (body, unsigned, method, path, raw) => {
+          const before = t.asked.length;
+          const answer = await post({ body, unsigned, method, path, ...(raw !== undefined ? { raw } : {}) });
+          expect(answer.status).toBeLessThan(500);
+          if (answer.status >= 400) {
+            expect(answer.json).toMatchObject({ error: { code: expect.any(String) as string } });
+            expect(t.asked.length).toBe(before);
+          }
+        },
+      ),
+      { numRuns: RUNS, seed: 20261201 },
+    );
+  }, 60_000);
 });
