@@ -143,6 +143,7 @@ export async function measureCpOutages(
     deathToPromoted: distribution([]),
     runs: [],
   };
+  let failed = false;
   try {
     await settled(90_000);
     for (const seconds of outageSeconds) {
@@ -210,10 +211,13 @@ export async function measureCpOutages(
     figures.extraDelay = distribution(figures.runs.map((r) => r.extraDelayMs));
     figures.deathToPromoted = distribution(figures.runs.map((r) => r.deathToPromotedMs));
     return figures;
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
     await stack.stop();
-    // FAILOVER_BENCH_KEEP=1 keeps the agents' logs, journals and state.
-    if (process.env.FAILOVER_BENCH_KEEP === '1') log(`  kept ${stack.options.dir}`);
+    // FAILOVER_BENCH_KEEP=1 keeps the agents' logs, journals and state (so does a failed run).
+    if (process.env.FAILOVER_BENCH_KEEP === '1' || failed) log(`  kept ${stack.options.dir}`);
     else stack.removeFiles();
   }
 }
