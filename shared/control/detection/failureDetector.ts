@@ -13,7 +13,10 @@ export interface Detection {
   created: boolean;
 }
 
-/** The deterministic id of the detection of one silence: the epoch and the active's last heartbeat (ms). */
+/**
+ * The deterministic id of the detection of one silence: the epoch and the last evidence of the active's life (ms): its
+ * last heartbeat, or the end of a peer's confirmation that came after it.
+ */
 export const detectionId = (epoch: number, lastHeardAt: number) => `detect-${epoch}-${lastHeardAt}`;
 
 /**
@@ -76,7 +79,7 @@ export async function detectFailures(services: Services, concurrency = 16): Prom
     return { ...detection, created };
   });
   const detected = await mapLimit(found, concurrency, async (silent) => {
-    const operationId = detectionId(silent.view.epoch, silent.heardAt);
+    const operationId = detectionId(silent.view.epoch, silent.evidenceAt);
     // Already recorded and still pending: nothing to write (a round costs no request per known detection).
     if (pendingIds.has(`${silent.clusterId}/${operationId}`))
       return {
@@ -117,8 +120,8 @@ async function recordDetection(
   silent: { clusterId: string; view: DetectionView } & NonNullable<ReturnType<typeof silence>>,
   now: number,
 ): Promise<Detection> {
-  const { clusterId, view, activeNodeId, heardAt, verdict } = silent;
-  const operationId = detectionId(view.epoch, heardAt);
+  const { clusterId, view, activeNodeId, heardAt, evidenceAt, verdict } = silent;
+  const operationId = detectionId(view.epoch, evidenceAt);
   const detection = { clusterId, epoch: view.epoch, activeNodeId, operationId };
   const evidence = {
     activeNodeId,
@@ -197,7 +200,11 @@ export function silence(view: DetectionView, now: number, since = Number.NEGATIV
   const heardAt = activeHeardAt(view);
   if (heardAt === undefined) return undefined;
   const verdict = detectFailure(Math.max(heardAt, since), now, view.policy);
-  return verdict.failed ? { activeNodeId: view.activeNodeId, heardAt, verdict } : undefined;
+  // The detection's id names the last evidence of life: the last heartbeat, or the end of a peer's confirmation
+  // after it. So a silence that outlived a peer confirmation is a new detection, even if a failover for the same
+  // heartbeat was refused meanwhile (the active was confirmed alive then).
+  const evidenceAt = Math.max(heardAt, view.peerConfirmedUntil ?? Number.NEGATIVE_INFINITY);
+  return verdict.failed ? { activeNodeId: view.activeNodeId, heardAt, evidenceAt, verdict } : undefined;
 }
 
 /** Why a pending detection no longer stands, or undefined while it does. */

@@ -5,6 +5,7 @@ import { declareCluster } from '../../../../shared/control/clusters/clusterAdmin
 import {
   detectFailureOf,
   detectFailures,
+  detectionId,
   silence,
 } from '../../../../shared/control/detection/failureDetector';
 import type { DetectionView } from '../../../../shared/domain/clusterState';
@@ -87,6 +88,14 @@ describe('silence (pure)', () => {
     const confirmed = { ...view, peerConfirmedUntil: T0 + 9000 };
     expect(silence(confirmed, T0 + 8999)).toBeUndefined();
     expect(silence(confirmed, T0 + 9000)).toMatchObject({ activeNodeId: 'head-a', heardAt: T0 });
+  });
+
+  it('names a silence after a peer confirmation by the confirmation’s end: a new detection, not the refused one', () => {
+    // Detected at T0 + 5 s as detect-3-T0; its failover was refused (a peer confirmed the active until T0 + 9 s).
+    expect(silence(view, T0 + 5000)).toMatchObject({ evidenceAt: T0 });
+    const after = silence({ ...view, peerConfirmedUntil: T0 + 9000 }, T0 + 9000);
+    expect(after).toMatchObject({ heardAt: T0, evidenceAt: T0 + 9000 });
+    expect(detectionId(3, after!.evidenceAt)).toBe(`detect-3-${T0 + 9000}`);
   });
 });
 
