@@ -70,6 +70,10 @@ export async function detectFailures(services: Services, concurrency = 16): Prom
       operationId,
     };
     if (pendingIds.has(`${clusterId}/${operationId}`)) return { ...detection, created: false };
+    // Only a cluster nothing works on: a failover waiting out a long lease, a drill or a make-active still running
+    // has its own way forward (one query, and only for a cluster in this rare state).
+    const unfinished = await services.operations.listUnfinished(clusterId);
+    if (unfinished.some((op) => op.kind !== 'failure-detected')) return undefined;
     const evidence = {
       activeNodeId: view.activeNodeId,
       reason: `epoch ${view.epoch} was revoked and no node promoted since ${new Date(updatedAt).toISOString()}`,
@@ -91,7 +95,7 @@ export async function detectFailures(services: Services, concurrency = 16): Prom
       };
     return recordDetection(services, silent, now);
   });
-  return [...detected, ...retried];
+  return [...detected, ...retried.filter((r): r is Detection => r !== undefined)];
 }
 
 /** The id of the retry of a revoked epoch left without an active, once per state version. */

@@ -214,6 +214,24 @@ describe('a cluster a failover left without an active', () => {
       { operationId: `detect-1-retry-${again}`, created: true },
     ]);
 
+    // A cluster an operation still works on (a failover waiting out a long lease, a drill) is left to it.
+    clock = T0;
+    await declareCluster(host, 'orphan-busy', twoNodeCluster('orphan-busy'), 'test');
+    await heardFromActive(host, 'orphan-busy');
+    const busyAt = await leftWithoutActive(host, 'orphan-busy');
+    await host.operations.createOnce({
+      clusterId: 'orphan-busy',
+      operationId: 'drill-1',
+      kind: 'drill',
+      status: 'running',
+      createdAt: busyAt,
+      updatedAt: busyAt,
+      epoch: 1,
+      evidence: {},
+    });
+    clock = busyAt + 60_000;
+    expect(await ofCluster(host, 'orphan-busy')).toEqual([]);
+
     // A manual-mode cluster waits for its operator.
     clock = T0;
     await declareCluster(
