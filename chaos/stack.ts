@@ -295,7 +295,9 @@ export class ChaosStack {
           },
           key: { file: keyFile, version: 1 },
           stateDir: path.join(this.options.dir, 'agents', `${cluster}-${n.node}-state`),
-          heartbeat: { initialIntervalMs: 250, jitterRatio: 0.05 },
+          // A standby backs off up to 2 s while the control plane is unreachable (the default, 30 s, would keep it
+          // silent — so unpromotable — for up to 30 s after an outage, beyond what the liveness bounds allow).
+          heartbeat: { initialIntervalMs: 250, jitterRatio: 0.05, maxBackoffMs: 2000 },
           lease: { fenceMarginMs: 300 },
           log: { level: 'info' },
           hooks: { promote: [hook('promote')], demote: [hook('demote')], fence: [hook('fence')] },
